@@ -1,0 +1,53 @@
+"""The ``pluralstats`` command: one click group; each stage's commands live in their own module.
+
+The CLI only parses options and prints; the work is done by the tested Python API.
+Bad input (:class:`pluralstats.errors.InputError`) prints a clear message and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from pluralstats import __version__
+from pluralstats.cli.common import console, handle_errors
+
+# Each module defines click commands and a ``COMMANDS`` list; add a module here to add its commands.
+COMMAND_MODULES = [
+    "pluralstats.cli.survey",
+]
+
+
+class Group(click.Group):
+    """Commands listed in pipeline order, errors turned into exit codes."""
+
+    def list_commands(self, ctx):
+        return list(self.commands)
+
+    def invoke(self, ctx):
+        with handle_errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="pluralstats")
+def cli() -> None:
+    """Measure how social groups judge LLM responses, turn their judgments into preference data,
+    fine-tune models on them, and test whether tuned models move the way the survey says."""
+
+
+for _name in COMMAND_MODULES:
+    for _command in importlib.import_module(_name).COMMANDS:
+        cli.add_command(_command)
+
+
+def main() -> None:
+    cli(prog_name="pluralstats")
+
+
+__all__ = ["cli", "main", "console"]
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

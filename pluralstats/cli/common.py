@@ -1,0 +1,33 @@
+"""What every command shares: the rich console, error handling with exit codes, common options."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import click
+from rich.console import Console
+
+from pluralstats.errors import DiagnosticsError, InputError
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+seed_option = click.option("--seed", type=int, default=0, show_default=True,
+                           help="Random seed; the same seed gives the same output.")
+
+
+@contextlib.contextmanager
+def handle_errors() -> Iterator[None]:
+    """Turn bad input into a message and exit code 2, failed diagnostics into exit code 3."""
+    try:
+        yield
+    except InputError as exc:
+        err_console.print("[bold red]error:[/]", end=" ")
+        err_console.print(str(exc), markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except DiagnosticsError as exc:
+        err_console.print("[bold red]diagnostics failed:[/]", end=" ")
+        err_console.print(str(exc), markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
