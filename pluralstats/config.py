@@ -10,7 +10,8 @@ layout = "long"               # or "wide": one column per dimension
 participant_id = "user_id"
 item_id = "instance_id"
 rating = "offensiveness"      # long layout: the rating column
-dimension = "offensiveness"   # long layout: a dimension column, or the one dimension's name
+dimension = "dimension"       # long layout: the column naming the dimension, or instead
+dimension_value = "offensiveness"  # the one dimension of a one-dimension export
 # wide layout instead: rating_columns = { toxicity = "Q1", helpfulness = "Q2" }
 participant_columns = { gender = "gender", race_ethnicity = "race" }
 item_columns = { response = "text" }
@@ -61,7 +62,8 @@ class Mapping:
     participant_id: str = "participant_id"
     item_id: str = "item_id"
     rating: str | None = "rating"
-    dimension: str | None = "dimension"
+    dimension: str | None = "dimension"  # long layout: the column holding the dimension name
+    dimension_value: str | None = None  # long layout without such a column: the one dimension's name
     rating_columns: dict[str, str] = field(default_factory=dict)
     participant_columns: dict[str, str] = field(default_factory=dict)
     item_columns: dict[str, str] = field(default_factory=dict)

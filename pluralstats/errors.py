@@ -26,7 +26,9 @@ class Problem:
         if self.row is not None:
             where.append(f"row {self.row}")
         text = ", ".join(where) + f": {self.message}"
-        if self.value is not None:
+        if self.value is not None and self.column == "participant_id":
+            text += " (value withheld: participant ids are never printed)"
+        elif self.value is not None:
             text += f" (value: {self.value!r})"
         return text
 
@@ -35,6 +37,7 @@ class InputError(Exception):
     """Bad user input: the CLI prints it and exits with code 2; nothing is written."""
 
     exit_code = 2
+    SHOWN_PER_KIND = 5  # rows printed per (file, column, message); the rest are counted
 
     def __init__(self, message: str, problems: list[Problem] | None = None):
         self.problems = list(problems or [])
@@ -45,7 +48,15 @@ class InputError(Exception):
         if not self.problems:
             return head
         lines = [f"{head} ({len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}):"]
-        lines += [f"  - {p}" for p in self.problems]
+        shown: dict[tuple, int] = {}
+        for p in self.problems:
+            key = (p.file, p.column, p.message)
+            shown[key] = shown.get(key, 0) + 1
+            if shown[key] <= self.SHOWN_PER_KIND:
+                lines.append(f"  - {p}")
+        for (file, column, message), n in shown.items():
+            if n > self.SHOWN_PER_KIND:
+                lines.append(f"  - ... and {n - self.SHOWN_PER_KIND} more rows of {file}, column '{column}': {message}")
         return "\n".join(lines)
 
 

@@ -124,7 +124,7 @@ def _from_mapping(config: SurveyConfig, problems: list[Problem], source: Path | 
     file = str(path)
     needed = [m.participant_id, m.item_id, *m.participant_columns.values(), *m.item_columns.values()]
     needed += list(m.rating_columns.values()) if m.layout == "wide" else [m.rating]
-    if m.layout == "long" and m.dimension in raw.columns:
+    if m.layout == "long" and m.dimension_value is None:
         needed.append(m.dimension)
     if not _require(raw, dict.fromkeys(needed), file, problems):
         return None
@@ -134,7 +134,7 @@ def _from_mapping(config: SurveyConfig, problems: list[Problem], source: Path | 
         parts = [base.assign(dimension=d, rating=raw[c], _row=raw.index + 1) for d, c in m.rating_columns.items()]
         ratings = pd.concat(parts, ignore_index=True)
     else:
-        dim = raw[m.dimension] if m.dimension in raw.columns else (m.dimension or next(iter(config.dimensions)))
+        dim = raw[m.dimension] if m.dimension_value is None else m.dimension_value
         ratings = base.assign(dimension=dim, rating=raw[m.rating], _row=raw.index + 1)
     participants = raw[[m.participant_id, *m.participant_columns.values()]].copy()
     participants.columns = ["participant_id", *m.participant_columns.keys()]
@@ -201,6 +201,11 @@ def _validate(config, ratings, participants, items, files, problems):
         participants, found = validate_frame(participants_schema(config, list(participants.columns)),
                                              participants, files["participants"])
         problems += found
+        for attr, reference in config.attributes.items():
+            levels = set(participants[attr].dropna().astype(str)) if attr in participants.columns else set()
+            if levels and reference not in levels:
+                problems.append(Problem(files["participants"], f"reference level '{reference}' (survey.toml "
+                                        f"[attributes]) does not occur; levels: {sorted(levels)}", column=attr))
     if _require(items, ITEM_REQUIRED, files["items"], problems):
         items = items.copy()
         for col, default in ITEM_DEFAULTS.items():
@@ -236,8 +241,8 @@ def small_group_warnings(survey: Survey) -> list[str]:
     return messages
 
 
-def save_survey(survey: Survey, folder: str | Path) -> Path:
-    """Write a canonical bundle (CSV + survey.toml) atomically."""
+def save_survey(survey: Survey, folder: str | Path, extra_files: dict[str, str] | None = None) -> Path:
+    """Write a canonical bundle (CSV + survey.toml + any ``extra_files`` name -> text) atomically."""
     from .io import atomic_path
 
     folder = Path(folder)
@@ -249,4 +254,6 @@ def save_survey(survey: Survey, folder: str | Path) -> Path:
         survey.participants.to_csv(tmp / "participants.csv", index=False)
         survey.items.to_csv(tmp / "items.csv", index=False)
         (tmp / "survey.toml").write_text(canonical.to_toml())
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text)
     return folder

@@ -1,0 +1,134 @@
+"""Commands of the survey stage: simulate, validate, describe."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.describe import describe as describe_survey
+from pluralstats.errors import InputError
+from pluralstats.io import atomic_path, write_manifest
+from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey import Survey, SmallGroupWarning, load_survey, save_survey
+
+bundle_argument = click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+source_option = click.option("--source", type=click.Path(path_type=Path), default=None,
+                             help="Raw export to read through survey.toml's [mapping] (overrides mapping.source).")
+
+
+def read_bundle(bundle: Path, source: Path | None = None, strict: bool = False) -> Survey:
+    """Load a bundle, printing small-cell warnings instead of Python warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SmallGroupWarning)
+        survey = load_survey(bundle, source=source, strict=strict)
+    for w in caught:
+        if issubclass(w.category, SmallGroupWarning):
+            err_console.print(f"[yellow]warning:[/] {w.message}", markup=True)
+    return survey
+
+
+def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]:
+    out = {}
+    for spec in values:
+        name, _, value = spec.partition("=")
+        if name not in survey.config.dimensions or not value.strip().isdigit():
+            raise InputError(f"--threshold '{spec}': expected DIMENSION=INT with a dimension among "
+                             f"{survey.dimensions}")
+        out[name] = int(value)
+    return out
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Bundle folder to write.")
+@click.option("--participants", "n_participants", type=click.IntRange(2), default=1095, show_default=True)
+@click.option("--prompts-per-language", type=click.IntRange(1), default=40, show_default=True)
+@click.option("--responses-per-prompt", type=click.IntRange(2), default=5, show_default=True)
+@click.option("--prompts-per-participant", type=click.IntRange(1), default=5, show_default=True)
+@seed_option
+def simulate(out: Path, n_participants: int, prompts_per_language: int, responses_per_prompt: int,
+             prompts_per_participant: int, seed: int) -> None:
+    """Simulate a study-shaped survey with planted group effects (writes truth.json)."""
+    if prompts_per_participant > prompts_per_language:
+        raise InputError("--prompts-per-participant cannot exceed --prompts-per-language")
+    cfg = SimulationConfig(n_participants=n_participants, prompts_per_language=prompts_per_language,
+                           responses_per_prompt=responses_per_prompt,
+                           prompts_per_participant=prompts_per_participant)
+    with console.status("Simulating survey..."):
+        sim = simulate_survey(cfg, seed=seed)
+    save_survey(sim.survey, out, extra_files={"truth.json": json.dumps(sim.truth, indent=1) + "\n"})
+    write_manifest(out, "simulate", options=cfg.__dict__, seed=seed)
+    n_judgements = sim.survey.ratings.groupby(["participant_id", "item_id"]).ngroups
+    console.print(f"Wrote {out}: {len(sim.survey.participants)} participants, {len(sim.survey.items)} responses "
+                  f"to {sim.survey.items.prompt_id.nunique()} prompts, {n_judgements} ratings "
+                  f"x {len(sim.survey.dimensions)} dimensions ({len(sim.survey.ratings)} rows); truth in truth.json")
+
+
+def summary_table(survey: Survey) -> Table:
+    k = survey.config.min_group_size
+    table = Table(title=f"Survey '{survey.config.name}'", show_lines=False)
+    table.add_column("attribute")
+    table.add_column("level")
+    table.add_column("raters", justify="right")
+    for attr in survey.attributes:
+        for level, n in survey.group_sizes(attr).sort_index().items():
+            table.add_row(attr, str(level), f"<{k} (suppressed)" if n < k else str(n))
+    return table
+
+
+@click.command()
+@bundle_argument
+@source_option
+@click.option("--strict", is_flag=True, help="Treat small group cells (< k raters) as errors.")
+def validate(bundle: Path, source: Path | None, strict: bool) -> None:
+    """Check a survey bundle; list every problem (file, column, row) and exit 2 if any."""
+    survey = read_bundle(bundle, source, strict)
+    judgements = survey.ratings.groupby(["participant_id", "item_id"]).ngroups
+    console.print(f"[green]OK[/] {bundle}: {survey.ratings.participant_id.nunique()} raters, "
+                  f"{len(survey.items)} items, {survey.items.prompt_id.nunique()} prompts, {judgements} "
+                  f"judgements, {len(survey.ratings)} ratings on {len(survey.dimensions)} dimension(s) "
+                  f"{survey.dimensions}, scale 1..{survey.config.scale_max}")
+    console.print(summary_table(survey))
+
+
+@click.command()
+@bundle_argument
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@source_option
+@click.option("--threshold", multiple=True, metavar="DIM=INT",
+              help="Positive threshold of a dimension for Figure 1 (repeatable); default from survey.toml.")
+@click.option("--suppress-small/--no-suppress-small", default=True, show_default=True,
+              help="Blank group cells with fewer than k raters (survey.toml min_group_size).")
+@seed_option
+def describe(bundle: Path, out: Path, source: Path | None, threshold: tuple[str, ...], suppress_small: bool,
+             seed: int) -> None:
+    """Figure 1, group means, rating distributions and Krippendorff's alpha per group."""
+    from pluralstats.plots.descriptives import plot_conditional_matrix, plot_rating_distribution
+
+    survey = read_bundle(bundle, source)
+    thresholds = _parse_thresholds(threshold, survey)
+    with console.status("Computing descriptives (Krippendorff's alpha per group)..."):
+        result = describe_survey(survey, thresholds, suppress_small)
+    with atomic_path(out, is_dir=True) as tmp:
+        result.conditional.to_csv(tmp / "figure1_conditional.csv")
+        result.means.to_csv(tmp / "group_means.csv", index=False)
+        result.distribution.to_csv(tmp / "rating_distribution.csv")
+        result.agreement.to_csv(tmp / "agreement.csv", index=False)
+        plot_conditional_matrix(result.conditional, tmp / "figure1_conditional")
+        plot_rating_distribution(result.distribution, tmp / "rating_distribution")
+        write_manifest(tmp, "describe", inputs=[*survey.sources], seed=seed,
+                       options={"thresholds": thresholds, "suppress_small": suppress_small,
+                                "bundle": str(bundle)})
+    console.print(result.conditional.round(2).to_string())
+    overall = result.agreement[result.agreement.attribute == "all"].set_index("dimension").alpha_ordinal
+    console.print("Krippendorff's alpha (ordinal), all raters: "
+                  + ", ".join(f"{d}={a:.3f}" for d, a in overall.items()))
+    console.print(f"Wrote {out}/ (figure1_conditional.png/.pdf/.csv, group_means.csv, rating_distribution.*, "
+                  "agreement.csv, manifest.json)")
+
+
+COMMANDS = [simulate, validate, describe]

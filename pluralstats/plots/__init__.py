@@ -1,0 +1,1 @@
+"""Figures. ``style`` holds the one house style every figure uses (readable in black and white)."""

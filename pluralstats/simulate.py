@@ -1,0 +1,271 @@
+"""A simulated survey shaped like the study, with planted group effects and known truth.
+
+Generating model (DESIGN.md), per dimension d, rater r, item i::
+
+    y = 1 + #{k : eta + e > c_{d,k}},  e ~ Logistic(0, 1)      (cumulative logit)
+    eta = sum_a beta_{d,a}[level of r] + u_{d,r} + v_{d,i}
+    u_{d,r} ~ N(0, sigma_rater),  v_{d,i} = slope * (level_{d,i} - 1.5) + N(0, sigma_item)
+
+``level_{d,i}`` (0-3) is how strongly response i shows quality d; the response *text* is built from
+phrase banks by those levels (insults, empathy, stereotypes, care, concrete help), in English and
+German, so a text model can learn the qualities. Planted effects are given as the relative difference
+of expected ratings (the study's "male raters rated responses 18% less toxic") and calibrated to
+logits with the same contrast definition the rating model estimates: the expected rating of a new
+rater of group A vs group B, averaged over the survey's items, the rater-effect distribution and the
+survey's composition on the other attributes.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit
+
+from .config import STUDY_DIMENSIONS, Dimension, SurveyConfig
+from .survey import Survey
+
+ATTRIBUTE_SHARES: dict[str, dict[str, float]] = {
+    "gender": {"female": 0.5, "male": 0.47, "non_binary": 0.03},
+    "race_ethnicity": {"white": 0.55, "black": 0.2, "asian": 0.1, "hispanic": 0.1, "other": 0.05},
+    "political": {"liberal": 0.5, "conservative": 0.5},
+    "age_group": {"18-29": 0.25, "30-44": 0.3, "45-59": 0.25, "60+": 0.2},
+    "education": {"secondary": 0.35, "bachelor": 0.4, "graduate": 0.25},
+}
+REFERENCE_LEVELS = {"gender": "female", "race_ethnicity": "white", "political": "liberal",
+                    "age_group": "30-44", "education": "bachelor", "country": "us"}
+# order of the latent quality correlation matrix below
+QUALITIES = ["toxicity", "emotional_awareness", "sensitivity", "stereotypical_bias", "helpfulness"]
+QUALITY_CORRELATION = np.array([
+    [1.0, -0.5, -0.4, 0.5, -0.4],
+    [-0.5, 1.0, 0.5, -0.3, 0.4],
+    [-0.4, 0.5, 1.0, -0.3, 0.3],
+    [0.5, -0.3, -0.3, 1.0, -0.2],
+    [-0.4, 0.4, 0.3, -0.2, 1.0],
+])
+# share of responses at quality level 0..3: harmful qualities are rarer
+LEVEL_SHARES = {"toxicity": [0.45, 0.25, 0.18, 0.12], "stereotypical_bias": [0.5, 0.22, 0.16, 0.12]}
+DEFAULT_LEVEL_SHARES = [0.2, 0.3, 0.3, 0.2]
+CUTPOINT_SHIFT = {"toxicity": 0.9, "stereotypical_bias": 1.1, "emotional_awareness": 0.6,
+                  "sensitivity": 0.0, "helpfulness": -0.2}
+SOURCE_MODELS = ["gpt-4o", "llama-3-70b", "mistral-large"]
+
+
+@dataclass(frozen=True)
+class PlantedEffect:
+    """Raters of ``level_a`` rate ``dimension`` ``rel_pct`` percent higher than ``level_b`` (the reference)."""
+
+    dimension: str
+    attribute: str
+    level_a: str
+    level_b: str
+    rel_pct: float
+
+
+PAPER_EFFECTS = (
+    PlantedEffect("toxicity", "gender", "male", "female", -18.0),
+    PlantedEffect("emotional_awareness", "political", "conservative", "liberal", 27.9),
+    PlantedEffect("emotional_awareness", "race_ethnicity", "black", "white", 44.0),
+)
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    n_participants: int = 1095
+    prompts_per_participant: int = 5
+    responses_per_prompt: int = 5
+    prompts_per_language: int = 40
+    share_us: float = 0.55
+    scale_max: int = 5
+    effects: tuple[PlantedEffect, ...] = PAPER_EFFECTS
+    other_effect_sd: float = 0.08
+    sigma_rater: float = 0.7
+    sigma_item: float = 0.4
+    item_slope: float = 0.9
+    min_group_size: int = 5
+    attribute_shares: dict[str, dict[str, float]] = field(default_factory=lambda: ATTRIBUTE_SHARES)
+
+
+@dataclass
+class SimulatedSurvey:
+    survey: Survey
+    truth: dict
+
+
+def _phrases() -> dict:
+    return tomllib.loads(resources.files("pluralstats.resources").joinpath("phrases.toml").read_text())
+
+
+def _items(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+    """Prompts x responses in both languages; response text assembled from quality levels."""
+    bank = _phrases()
+    n_prompts = 2 * cfg.prompts_per_language
+    n_items = n_prompts * cfg.responses_per_prompt
+    z = rng.multivariate_normal(np.zeros(5), QUALITY_CORRELATION, size=n_items)
+    levels = np.empty_like(z, dtype=int)
+    for j, quality in enumerate(QUALITIES):
+        shares = LEVEL_SHARES.get(quality, DEFAULT_LEVEL_SHARES)
+        cuts = np.quantile(z[:, j], np.cumsum(shares)[:-1])
+        levels[:, j] = np.digitize(z[:, j], cuts)
+    rows = []
+    for lang_index, lang in enumerate(("en", "de")):
+        situations, templates = bank["situations"][lang], bank["templates"][lang]
+        for p in range(cfg.prompts_per_language):
+            situation, topic, _sensitive = situations[p % len(situations)]
+            template = templates[(p // len(situations)) % len(templates)]
+            prompt_id = f"{lang}-{p + 1:03d}"
+            prompt = template.format(situation=situation)
+            for r in range(cfg.responses_per_prompt):
+                i = len(rows)
+                lv = dict(zip(QUALITIES, levels[i]))
+                order = ["emotional_awareness", "toxicity", "stereotypical_bias", "helpfulness", "sensitivity"]
+                sentences = [bank[q][lang][lv[q]][rng.integers(2)].format(topic=topic) for q in order]
+                rows.append({
+                    "item_id": f"{prompt_id}-r{r + 1}", "prompt_id": prompt_id, "prompt": prompt,
+                    "response": " ".join(s for s in sentences if s), "language": lang,
+                    "source_model": SOURCE_MODELS[(i + lang_index) % len(SOURCE_MODELS)],
+                })
+    return pd.DataFrame(rows), levels
+
+
+def _participants(cfg: SimulationConfig, rng: np.random.Generator) -> pd.DataFrame:
+    n = cfg.n_participants
+    country = np.where(rng.random(n) < cfg.share_us, "us", "de")
+    frame = pd.DataFrame({"participant_id": [f"P{k + 1:05d}" for k in range(n)], "country": country,
+                          "language": np.where(country == "us", "en", "de")})
+    for attribute, shares in cfg.attribute_shares.items():
+        levels = list(shares)
+        frame[attribute] = rng.choice(levels, size=n, p=np.array(list(shares.values())) / sum(shares.values()))
+    return frame
+
+
+def cutpoints(scale_max: int, dimension: str) -> np.ndarray:
+    return np.linspace(-1.8, 1.8, scale_max - 1) + CUTPOINT_SHIFT.get(dimension, 0.0)
+
+
+def expected_rating(eta: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """E[y | eta] under the cumulative logit: 1 + sum_k P(y > k)."""
+    return 1.0 + expit(eta[..., None] - cuts).sum(axis=-1)
+
+
+class _ContrastTruth:
+    """Expected rating of a new rater of a level, averaged over items, rater effects, composition.
+
+    For each dimension the average over items and rater effects is a smooth function of the fixed
+    part of eta, F(x) = mean_{i,u} E[y | x + v_i + u]; it is tabulated once on a fine grid (Gauss-Hermite
+    nodes for u) and interpolated, which keeps calibration fast and accurate to ~1e-4 rating points.
+    """
+
+    GRID = np.linspace(-10.0, 10.0, 801)
+
+    def __init__(self, participants: pd.DataFrame, item_effects: dict, beta: dict, cuts: dict, sigma: float):
+        self.participants, self.beta = participants, beta
+        nodes, weights = np.polynomial.hermite_e.hermegauss(11)
+        weights = weights / weights.sum()
+        self.table = {}
+        for d, v in item_effects.items():
+            shifts = (v[:, None] + sigma * nodes[None, :]).ravel()
+            w = np.broadcast_to(weights[None, :] / v.size, (v.size, nodes.size)).ravel()
+            self.table[d] = np.concatenate([expected_rating(chunk[:, None] + shifts[None, :], cuts[d]) @ w
+                                            for chunk in np.array_split(self.GRID, 8)])
+
+    def mean_rating(self, dimension: str, attribute: str, level: str, beta_level: float | None = None) -> float:
+        beta_d = self.beta[dimension]
+        others = np.zeros(len(self.participants))
+        for a, effects in beta_d.items():
+            if a != attribute:
+                others += self.participants[a].map(effects).to_numpy()
+        b = beta_d[attribute][level] if beta_level is None else beta_level
+        return float(np.interp(b + others, self.GRID, self.table[dimension]).mean())
+
+    def contrast(self, dimension: str, attribute: str, level_a: str, level_b: str) -> dict:
+        mean_a = self.mean_rating(dimension, attribute, level_a)
+        mean_b = self.mean_rating(dimension, attribute, level_b)
+        return {"dimension": dimension, "attribute": attribute, "level_a": level_a, "level_b": level_b,
+                "mean_a": mean_a, "mean_b": mean_b, "diff": mean_a - mean_b,
+                "rel_pct": 100.0 * (mean_a / mean_b - 1.0)}
+
+    def calibrate(self, effect: PlantedEffect) -> float:
+        """The logit effect of level_a that yields the planted relative difference."""
+        mean_b = self.mean_rating(effect.dimension, effect.attribute, effect.level_b)
+        target = mean_b * (1 + effect.rel_pct / 100.0)
+
+        def gap(b: float) -> float:
+            return self.mean_rating(effect.dimension, effect.attribute, effect.level_a, b) - target
+
+        return float(brentq(gap, -8.0, 8.0, xtol=1e-8))
+
+
+def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> SimulatedSurvey:
+    """Simulate a full survey bundle and the true parameters that generated it."""
+    cfg = config or SimulationConfig()
+    rng = np.random.default_rng(seed)
+    items, levels = _items(cfg, rng)
+    participants = _participants(cfg, rng)
+    attributes = ["country", *cfg.attribute_shares]
+    refs = {a: REFERENCE_LEVELS.get(a) or sorted(participants[a].unique())[0] for a in attributes}
+    dims = list(STUDY_DIMENSIONS)
+    beta = {d: {a: {lvl: (0.0 if lvl == refs[a] else float(rng.normal(0, cfg.other_effect_sd)))
+                    for lvl in sorted(participants[a].unique())} for a in attributes} for d in dims}
+    for eff in cfg.effects:  # zero before calibration so that planted effects don't depend on noise draws
+        beta[eff.dimension][eff.attribute][eff.level_a] = 0.0
+    cuts = {d: cutpoints(cfg.scale_max, d) for d in dims}
+    item_effects = {d: cfg.item_slope * (levels[:, QUALITIES.index(d)] - 1.5)
+                    + rng.normal(0, cfg.sigma_item, len(items)) for d in dims}
+    truth_calc = _ContrastTruth(participants, item_effects, beta, cuts, cfg.sigma_rater)
+    for eff in cfg.effects:
+        if eff.level_b != refs[eff.attribute]:
+            raise ValueError(f"planted effect {eff}: level_b must be the reference level {refs[eff.attribute]}")
+    for _ in range(6):  # planted effects shift each other's composition averages: iterate to a fixed point
+        for eff in cfg.effects:
+            beta[eff.dimension][eff.attribute][eff.level_a] = truth_calc.calibrate(eff)
+    ratings = _ratings(cfg, rng, participants, items, beta, item_effects, cuts, dims)
+    config = SurveyConfig(
+        name="simulated", scale_max=cfg.scale_max,
+        dimensions={d: Dimension(d, STUDY_DIMENSIONS[d]) for d in dims},
+        attributes=refs, min_group_size=cfg.min_group_size,
+    )
+    survey = Survey(config, ratings, participants, items)
+    contrasts = [truth_calc.contrast(d, a, lvl, refs[a]) for d in dims for a in attributes
+                 for lvl in sorted(beta[d][a]) if lvl != refs[a]]
+    truth = {
+        "seed": seed, "config": asdict(cfg), "reference_levels": refs,
+        "beta": beta, "cutpoints": {d: c.tolist() for d, c in cuts.items()},
+        "sigma_rater": dict.fromkeys(dims, cfg.sigma_rater),
+        "sigma_item": {d: float(np.std(v)) for d, v in item_effects.items()},
+        "item_effects": {d: dict(zip(items.item_id, np.round(v, 6).tolist())) for d, v in item_effects.items()},
+        "item_levels": {q: dict(zip(items.item_id, levels[:, j].tolist())) for j, q in enumerate(QUALITIES)},
+        "planted": [asdict(e) for e in cfg.effects],
+        "contrasts": contrasts,
+    }
+    return SimulatedSurvey(survey, truth)
+
+
+def _ratings(cfg, rng, participants, items, beta, item_effects, cuts, dims) -> pd.DataFrame:
+    """Each participant rates every response of a few prompts in their language, on every dimension."""
+    prompts_by_lang = {lang: g.prompt_id.unique() for lang, g in items.groupby("language")}
+    item_index = {pid: np.flatnonzero(items.prompt_id.to_numpy() == pid) for pid in items.prompt_id.unique()}
+    rater_rows, item_rows = [], []
+    for p, lang in enumerate(participants.language):
+        chosen = rng.choice(prompts_by_lang[lang], size=cfg.prompts_per_participant, replace=False)
+        idx = np.concatenate([item_index[pid] for pid in chosen])
+        rater_rows.append(np.full(idx.size, p))
+        item_rows.append(idx)
+    r_idx, i_idx = np.concatenate(rater_rows), np.concatenate(item_rows)
+    frames = []
+    for d in dims:
+        fixed = np.zeros(len(participants))
+        for a, effects in beta[d].items():
+            fixed += participants[a].map(effects).to_numpy()
+        u = rng.normal(0, cfg.sigma_rater, len(participants))
+        eta = fixed[r_idx] + u[r_idx] + item_effects[d][i_idx]
+        latent = eta + rng.logistic(size=eta.size)
+        rating = 1 + (latent[:, None] > cuts[d][None, :]).sum(axis=1)
+        frames.append(pd.DataFrame({"participant_id": participants.participant_id.to_numpy()[r_idx],
+                                    "item_id": items.item_id.to_numpy()[i_idx], "dimension": d,
+                                    "rating": rating.astype("int64")}))
+    return pd.concat(frames, ignore_index=True)
