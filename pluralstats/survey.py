@@ -214,17 +214,19 @@ def _validate(config, ratings, participants, items, files, problems):
         items["prompt"] = items["prompt"].fillna("")
         items, found = validate_frame(items_schema(), items, files["items"])
         problems += found
-    if problems:
-        return ratings, participants, items
     for table, col, label, file in ((participants, "participant_id", "participant", files["participants"]),
                                     (items, "item_id", "item", files["items"])):
-        unknown = ~ratings[col].isin(table[col])
+        if col not in table.columns:
+            continue
+        unknown = ratings[col].notna() & ~ratings[col].isin(table[col])
         for row, value in zip(ratings.loc[unknown, "_row"].head(50), ratings.loc[unknown, col].head(50)):
             problems.append(Problem(files["ratings"], f"rating for an unknown {label} (not in {file})",
                                     column=col, row=int(row), value=value))
         if unknown.sum() > 50:
             problems.append(Problem(files["ratings"], f"... and {int(unknown.sum()) - 50} more unknown {label}s",
                                     column=col))
+    if problems:
+        return ratings, participants, items
     ratings = ratings.drop(columns="_row").reset_index(drop=True)
     ratings["rating"] = pd.to_numeric(ratings["rating"]).astype("int64")
     return ratings, participants.reset_index(drop=True), items.reset_index(drop=True)
