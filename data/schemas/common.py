@@ -33,9 +33,31 @@ def problems_from_schema_errors(err: SchemaErrors, file: str, row_of: pd.Series 
         if not isinstance(value, (list, dict, tuple)) and pd.isna(value):
             value = None
         problems.append(Problem(file, message, column=column, row=row, value=value))
-    # stable order: by row, then column
-    problems.sort(key=lambda p: (p.row if p.row is not None else -1, p.column or ""))
-    return problems
+    return _merge_duplicates(problems)
+
+
+def _merge_duplicates(problems: list[Problem]) -> list[Problem]:
+    """A duplicate key spans several columns: report it once per row, naming all the key's columns.
+
+    Participant ids are left out of the shown value (they are never printed).
+    """
+    groups: dict[tuple, list[Problem]] = {}
+    out = []
+    for p in problems:
+        if p.message == "duplicate row" and p.row is not None:
+            groups.setdefault((p.file, p.row), []).append(p)
+        else:
+            out.append(p)
+    for (file, row), parts in groups.items():
+        if len(parts) == 1:
+            out.append(parts[0])
+            continue
+        columns = ", ".join(str(p.column) for p in parts)
+        shown = ", ".join(str(p.value) for p in parts if p.column != "participant_id")
+        out.append(Problem(file, f"duplicate row: the key ({columns}) occurs more than once", None, row,
+                           shown or None))
+    out.sort(key=lambda p: (p.row if p.row is not None else -1, p.column or ""))
+    return out
 
 
 def validate_frame(schema: pa.DataFrameSchema, frame: pd.DataFrame, file: str,
