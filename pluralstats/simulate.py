@@ -121,7 +121,7 @@ def _items(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[pd.DataFram
             prompt = template.format(situation=situation)
             for r in range(cfg.responses_per_prompt):
                 i = len(rows)
-                lv = dict(zip(QUALITIES, levels[i]))
+                lv = dict(zip(QUALITIES, levels[i], strict=True))
                 order = ["emotional_awareness", "toxicity", "stereotypical_bias", "helpfulness", "sensitivity"]
                 sentences = [bank[q][lang][lv[q]][rng.integers(2)].format(topic=topic) for q in order]
                 rows.append({
@@ -237,8 +237,10 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
         "beta": beta, "cutpoints": {d: c.tolist() for d, c in cuts.items()},
         "sigma_rater": dict.fromkeys(dims, cfg.sigma_rater),
         "sigma_item": {d: float(np.std(v)) for d, v in item_effects.items()},
-        "item_effects": {d: dict(zip(items.item_id, np.round(v, 6).tolist())) for d, v in item_effects.items()},
-        "item_levels": {q: dict(zip(items.item_id, levels[:, j].tolist())) for j, q in enumerate(QUALITIES)},
+        "item_effects": {d: dict(zip(items.item_id, np.round(v, 6).tolist(), strict=True))
+                         for d, v in item_effects.items()},
+        "item_levels": {q: dict(zip(items.item_id, levels[:, j].tolist(), strict=True))
+                        for j, q in enumerate(QUALITIES)},
         "planted": [asdict(e) for e in cfg.effects],
         "contrasts": contrasts,
     }

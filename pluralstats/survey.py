@@ -13,7 +13,12 @@ from pathlib import Path
 import pandas as pd
 
 from pluralstats.schemas.survey import (
-    ITEM_DEFAULTS, ITEM_REQUIRED, PARTICIPANT_REQUIRED, items_schema, participants_schema, ratings_schema,
+    ITEM_DEFAULTS,
+    ITEM_REQUIRED,
+    PARTICIPANT_REQUIRED,
+    items_schema,
+    participants_schema,
+    ratings_schema,
 )
 
 from .config import SurveyConfig, load_config
@@ -219,7 +224,8 @@ def _validate(config, ratings, participants, items, files, problems):
         if col not in table.columns:
             continue
         unknown = ratings[col].notna() & ~ratings[col].isin(table[col])
-        for row, value in zip(ratings.loc[unknown, "_row"].head(50), ratings.loc[unknown, col].head(50)):
+        bad = ratings.loc[unknown].head(50)
+        for row, value in zip(bad["_row"], bad[col], strict=True):
             problems.append(Problem(files["ratings"], f"rating for an unknown {label} (not in {file})",
                                     column=col, row=int(row), value=value))
         if unknown.sum() > 50:

@@ -14,7 +14,7 @@ from pluralstats.describe import describe as describe_survey
 from pluralstats.errors import InputError
 from pluralstats.io import atomic_path, write_manifest
 from pluralstats.simulate import SimulationConfig, simulate_survey
-from pluralstats.survey import Survey, SmallGroupWarning, load_survey, save_survey
+from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
 
 bundle_argument = click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 source_option = click.option("--source", type=click.Path(path_type=Path), default=None,
