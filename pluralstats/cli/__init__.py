@@ -17,6 +17,10 @@ from pluralstats.cli.common import console, handle_errors
 # Each module defines click commands and a ``COMMANDS`` list; add a module here to add its commands.
 COMMAND_MODULES = [
     "pluralstats.cli.survey",
+    "pluralstats.cli.prefs",
+    "pluralstats.cli.models",
+    "pluralstats.cli.finetune",
+    "pluralstats.cli.evaluate",
 ]
 
 
@@ -31,7 +35,7 @@ class Group(click.Group):
             return super().invoke(ctx)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120, "terminal_width": 120})
 @click.version_option(__version__, prog_name="pluralstats")
 def cli() -> None:
     """Measure how social groups judge LLM responses, turn their judgments into preference data,
