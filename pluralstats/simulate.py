@@ -3,8 +3,14 @@
 Generating model (DESIGN.md), per dimension d, rater r, item i::
 
     y = 1 + #{k : eta + e > c_{d,k}},  e ~ Logistic(0, 1)      (cumulative logit)
-    eta = sum_a beta_{d,a}[level of r] + u_{d,r} + v_{d,i}
+    eta = sum_a beta_{d,a}[level of r] + u_{d,r} + s_{d,r} * v_{d,i}
     u_{d,r} ~ N(0, sigma_rater),  v_{d,i} = slope * (level_{d,i} - 1.5) + N(0, sigma_item)
+
+``s_{d,r}`` is 1 unless a planted effect gives its group a ``slope_ratio``: how strongly that group's
+ratings follow the response's quality. A pure level shift (slope_ratio 1, the paper default) moves a
+group's ratings of every response alike, so it cancels in within-prompt preference pairs; a
+slope_ratio != 1 (``with_interactions``) makes the groups *prefer* differently, which is what a model
+tuned on one group's pairs can pick up. The rating model is additive, so it is exact for the default.
 
 ``level_{d,i}`` (0-3) is how strongly response i shows quality d; the response *text* is built from
 phrase banks by those levels (insults, empathy, stereotypes, care, concrete help), in English and
@@ -64,6 +70,13 @@ class PlantedEffect:
     level_a: str
     level_b: str
     rel_pct: float
+    slope_ratio: float = 1.0  # level_a raters' sensitivity to response quality on this dimension
+
+
+def with_interactions(effects: tuple[PlantedEffect, ...], slope_ratio: float = 0.7) -> tuple[PlantedEffect, ...]:
+    """The same planted effects, each group also following response quality ``slope_ratio`` times as much."""
+    return tuple(PlantedEffect(e.dimension, e.attribute, e.level_a, e.level_b, e.rel_pct, slope_ratio)
+                 for e in effects)
 
 
 PAPER_EFFECTS = (
@@ -162,16 +175,36 @@ class _ContrastTruth:
 
     GRID = np.linspace(-10.0, 10.0, 801)
 
-    def __init__(self, participants: pd.DataFrame, item_effects: dict, beta: dict, cuts: dict, sigma: float):
-        self.participants, self.beta = participants, beta
+    def __init__(self, participants: pd.DataFrame, item_effects: dict, beta: dict, cuts: dict, sigma: float,
+                 effects: tuple[PlantedEffect, ...] = ()):
+        self.participants, self.beta, self.effects = participants, beta, effects
+        self.item_effects, self.cuts = item_effects, cuts
         nodes, weights = np.polynomial.hermite_e.hermegauss(11)
-        weights = weights / weights.sum()
-        self.table = {}
-        for d, v in item_effects.items():
-            shifts = (v[:, None] + sigma * nodes[None, :]).ravel()
-            w = np.broadcast_to(weights[None, :] / v.size, (v.size, nodes.size)).ravel()
-            self.table[d] = np.concatenate([expected_rating(chunk[:, None] + shifts[None, :], cuts[d]) @ w
-                                            for chunk in np.array_split(self.GRID, 8)])
+        self.nodes, self.weights = sigma * nodes, weights / weights.sum()
+        self.tables: dict[tuple[str, float], np.ndarray] = {}
+
+    def table(self, dimension: str, slope: float) -> np.ndarray:
+        """F(x) on GRID for raters whose item effects are scaled by ``slope`` (computed once)."""
+        key = (dimension, round(float(slope), 12))
+        if key not in self.tables:
+            v = slope * self.item_effects[dimension]
+            shifts = (v[:, None] + self.nodes[None, :]).ravel()
+            w = np.broadcast_to(self.weights[None, :] / v.size, (v.size, self.nodes.size)).ravel()
+            self.tables[key] = np.concatenate([expected_rating(chunk[:, None] + shifts[None, :], self.cuts[dimension])
+                                               @ w for chunk in np.array_split(self.GRID, 8)])
+        return self.tables[key]
+
+    def slopes(self, dimension: str, attribute: str | None = None, level: str | None = None) -> np.ndarray:
+        """Each participant's slope on ``dimension``, with ``attribute`` set to ``level`` if given."""
+        out = np.ones(len(self.participants))
+        for eff in self.effects:
+            if eff.dimension != dimension or eff.slope_ratio == 1.0:
+                continue
+            if eff.attribute == attribute:
+                out *= eff.slope_ratio if level == eff.level_a else 1.0
+            else:
+                out *= np.where(self.participants[eff.attribute].to_numpy() == eff.level_a, eff.slope_ratio, 1.0)
+        return out
 
     def mean_rating(self, dimension: str, attribute: str, level: str, beta_level: float | None = None) -> float:
         beta_d = self.beta[dimension]
@@ -180,7 +213,12 @@ class _ContrastTruth:
             if a != attribute:
                 others += self.participants[a].map(effects).to_numpy()
         b = beta_d[attribute][level] if beta_level is None else beta_level
-        return float(np.interp(b + others, self.GRID, self.table[dimension]).mean())
+        slopes = self.slopes(dimension, attribute, level)
+        total = 0.0
+        for slope in np.unique(slopes):
+            mask = slopes == slope
+            total += np.interp(b + others[mask], self.GRID, self.table(dimension, slope)).sum()
+        return float(total / len(self.participants))
 
     def contrast(self, dimension: str, attribute: str, level_a: str, level_b: str) -> dict:
         mean_a = self.mean_rating(dimension, attribute, level_a)
@@ -216,14 +254,15 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
     cuts = {d: cutpoints(cfg.scale_max, d) for d in dims}
     item_effects = {d: cfg.item_slope * (levels[:, QUALITIES.index(d)] - 1.5)
                     + rng.normal(0, cfg.sigma_item, len(items)) for d in dims}
-    truth_calc = _ContrastTruth(participants, item_effects, beta, cuts, cfg.sigma_rater)
+    truth_calc = _ContrastTruth(participants, item_effects, beta, cuts, cfg.sigma_rater, cfg.effects)
     for eff in cfg.effects:
         if eff.level_b != refs[eff.attribute]:
             raise ValueError(f"planted effect {eff}: level_b must be the reference level {refs[eff.attribute]}")
     for _ in range(6):  # planted effects shift each other's composition averages: iterate to a fixed point
         for eff in cfg.effects:
             beta[eff.dimension][eff.attribute][eff.level_a] = truth_calc.calibrate(eff)
-    ratings = _ratings(cfg, rng, participants, items, beta, item_effects, cuts, dims)
+    slopes = {d: truth_calc.slopes(d) for d in dims}
+    ratings = _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims)
     config = SurveyConfig(
         name="simulated", scale_max=cfg.scale_max,
         dimensions={d: Dimension(d, STUDY_DIMENSIONS[d]) for d in dims},
@@ -247,7 +286,7 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
     return SimulatedSurvey(survey, truth)
 
 
-def _ratings(cfg, rng, participants, items, beta, item_effects, cuts, dims) -> pd.DataFrame:
+def _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims) -> pd.DataFrame:
     """Each participant rates every response of a few prompts in their language, on every dimension."""
     prompts_by_lang = {lang: g.prompt_id.unique() for lang, g in items.groupby("language")}
     item_index = {pid: np.flatnonzero(items.prompt_id.to_numpy() == pid) for pid in items.prompt_id.unique()}
@@ -264,7 +303,7 @@ def _ratings(cfg, rng, participants, items, beta, item_effects, cuts, dims) -> p
         for a, effects in beta[d].items():
             fixed += participants[a].map(effects).to_numpy()
         u = rng.normal(0, cfg.sigma_rater, len(participants))
-        eta = fixed[r_idx] + u[r_idx] + item_effects[d][i_idx]
+        eta = fixed[r_idx] + u[r_idx] + slopes[d][r_idx] * item_effects[d][i_idx]
         latent = eta + rng.logistic(size=eta.size)
         rating = 1 + (latent[:, None] > cuts[d][None, :]).sum(axis=1)
         frames.append(pd.DataFrame({"participant_id": participants.participant_id.to_numpy()[r_idx],

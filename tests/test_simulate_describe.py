@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from pluralstats.cli import cli
 from pluralstats.describe import agreement, conditional_positive_matrix, group_means
-from pluralstats.simulate import PlantedEffect, SimulationConfig, simulate_survey
+from pluralstats.simulate import PAPER_EFFECTS, PlantedEffect, SimulationConfig, simulate_survey, with_interactions
 from pluralstats.survey import load_survey
 
 
@@ -67,6 +67,18 @@ def test_texts_vary_with_quality_levels(paper_survey):
     empathy = items.response.str.contains("sorry|painful|leid|schmerzhaft")
     assert empathy[levels.emotional_awareness == 3].all() and not empathy[levels.emotional_awareness < 3].any()
     assert items.response.nunique() > 0.9 * len(items)
+
+
+def test_interactions_change_group_sensitivity_not_planted_contrast():
+    effects = with_interactions(PAPER_EFFECTS, 0.5)
+    sim = simulate_survey(SimulationConfig(n_participants=600, effects=effects), seed=5)
+    [tox] = [c for c in sim.truth["contrasts"] if (c["dimension"], c["level_a"]) == ("toxicity", "male")]
+    assert tox["rel_pct"] == pytest.approx(-18.0, abs=0.01)
+    merged = sim.survey.ratings_with_attributes().query("dimension == 'toxicity'")
+    per_item = merged.groupby(["gender", "item_id"]).rating.mean().unstack(0)
+    level = pd.Series(sim.truth["item_levels"]["toxicity"]).reindex(per_item.index)
+    slope = {g: np.polyfit(level, per_item[g], 1)[0] for g in ("female", "male")}
+    assert 0.35 < slope["male"] / slope["female"] < 0.75  # male raters follow toxic wording about half as much
 
 
 def test_same_seed_same_survey_other_seed_differs():

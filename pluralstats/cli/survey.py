@@ -13,7 +13,7 @@ from pluralstats.cli.common import console, err_console, seed_option
 from pluralstats.describe import describe as describe_survey
 from pluralstats.errors import InputError
 from pluralstats.io import atomic_path, write_manifest
-from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
 
 bundle_argument = click.argument("bundle", type=click.Path(exists=True, path_type=Path))
@@ -49,15 +49,19 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
 @click.option("--prompts-per-language", type=click.IntRange(1), default=40, show_default=True)
 @click.option("--responses-per-prompt", type=click.IntRange(2), default=5, show_default=True)
 @click.option("--prompts-per-participant", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--interactions", "slope_ratio", type=click.FloatRange(-2, 2), default=None, metavar="RATIO",
+              help="Also make each planted group follow response quality RATIO times as much as its reference "
+                   "group (e.g. 0.6), so that the groups' preference pairs differ, not only their rating levels.")
 @seed_option
 def simulate(out: Path, n_participants: int, prompts_per_language: int, responses_per_prompt: int,
-             prompts_per_participant: int, seed: int) -> None:
+             prompts_per_participant: int, slope_ratio: float | None, seed: int) -> None:
     """Simulate a study-shaped survey with planted group effects (writes truth.json)."""
     if prompts_per_participant > prompts_per_language:
         raise InputError("--prompts-per-participant cannot exceed --prompts-per-language")
+    effects = PAPER_EFFECTS if slope_ratio is None else with_interactions(PAPER_EFFECTS, slope_ratio)
     cfg = SimulationConfig(n_participants=n_participants, prompts_per_language=prompts_per_language,
                            responses_per_prompt=responses_per_prompt,
-                           prompts_per_participant=prompts_per_participant)
+                           prompts_per_participant=prompts_per_participant, effects=effects)
     with console.status("Simulating survey..."):
         sim = simulate_survey(cfg, seed=seed)
     save_survey(sim.survey, out, extra_files={"truth.json": json.dumps(sim.truth, indent=1) + "\n"})

@@ -1,0 +1,222 @@
+"""Build a preference dataset: scale -> raters (group / jury) -> strategy -> objective -> pairs.
+
+Order of operations (each rule in its module): the held-out split picks the prompts
+(:mod:`pluralstats.split`); ratings of the objective's dimensions on those prompts are collapsed to
+the scale (:mod:`.scales`); the raters are selected and weighted (:mod:`.groups`); each response is
+judged by the strategy (:mod:`.strategies`, :mod:`.posterior`); responses of one prompt are paired
+(:mod:`.pairs`). Everything is vectorised over ratings, items and candidate pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pluralstats.errors import InputError
+from pluralstats.split import prompt_split
+from pluralstats.survey import Survey
+
+from . import posterior as post
+from .groups import check_sizes, member_ratings, resolve_pool
+from .pairs import assemble, candidate_pairs, decide
+from .scales import collapse_cuts
+from .strategies import PAIRINGS, STRATEGIES, distributions, evidence, harmful, item_scores, within_evidence
+
+SPLIT_USES = ("train", "eval", "all")
+
+
+@dataclass
+class PrefsSummary:
+    """What was built: per-dimension pair statistics and per-group rater counts."""
+
+    strategy: str
+    scale: int
+    group: str
+    objective: str
+    weights: dict[str, float]
+    cuts: dict[str, list[int]]
+    split_counts: dict[str, int]
+    use: str
+    pairing: str
+    by_dimension: pd.DataFrame = field(repr=False)
+    groups: pd.DataFrame = field(repr=False)
+    items_incomplete: int = 0
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["by_dimension"] = self.by_dimension.to_dict(orient="records")
+        out["groups"] = self.groups.to_dict(orient="records")
+        return out
+
+
+def objective_weights(survey: Survey, objective: str,
+                      weights: Mapping[str, float] | str | None) -> dict[str, float]:
+    """``"toxicity"`` -> ``{"toxicity": 1}``; ``"multi"`` -> the weights (default: 1 for every dimension)."""
+    dims = survey.dimensions
+    if objective != "multi":
+        if objective not in dims:
+            raise InputError(f"Unknown objective '{objective}'; use one of {', '.join(dims)} or 'multi'")
+        if weights:
+            raise InputError("--weights is for --objective multi")
+        return {objective: 1.0}
+    if isinstance(weights, str):
+        weights = parse_weights(weights)
+    chosen = dict(weights) if weights else dict.fromkeys(dims, 1.0)
+    unknown = sorted(set(chosen) - set(dims))
+    if unknown:
+        raise InputError(f"Unknown dimension(s) in --weights: {', '.join(unknown)}; known: {', '.join(dims)}")
+    if any(not np.isfinite(w) or w < 0 for w in chosen.values()) or not any(w > 0 for w in chosen.values()):
+        raise InputError(f"Objective weights must be >= 0 with at least one positive; got {chosen}")
+    return {d: float(w) for d, w in chosen.items() if w > 0}
+
+
+def parse_weights(text: str) -> dict[str, float]:
+    """``"toxicity=1,emotional_awareness=0.5"`` -> dict."""
+    out = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            raise InputError(f"Weight '{part}' must be 'dimension=number'") from None
+        if not sep:
+            raise InputError(f"Weight '{part}' must be 'dimension=number'")
+    return out
+
+
+def resolve_split(survey: Survey, split: pd.Series | str | Path | None, eval_fraction: float,
+                  seed: int) -> pd.Series:
+    """The prompt split: a recorded one (Series or file), or a fresh seeded :func:`prompt_split`."""
+    if split is None:
+        try:
+            return prompt_split(survey.items, eval_fraction, seed)
+        except ValueError as exc:
+            raise InputError(str(exc)) from exc
+    if not isinstance(split, pd.Series):
+        from .dataset import load_split
+
+        split = load_split(split)
+    missing = sorted(set(survey.items.prompt_id) - set(split.index))
+    if missing:
+        raise InputError(f"The given split lacks {len(missing)} prompt(s) of this survey "
+                         f"(e.g. {missing[:3]})")
+    return split
+
+
+def build_preferences(
+    survey: Survey, *, scale: int | None = 5, strategy: str = "majority", groups: Sequence[str] = (),
+    jury: str | Mapping[str, float] | None = None, objective: str = "toxicity",
+    weights: Mapping[str, float] | str | None = None, posterior: object = None, seed: int = 0,
+    cuts: Sequence[int] | None = None, veto_share: float | None = None,
+    veto_dimensions: Sequence[str] | None = None, eval_fraction: float = 0.2, use: str = "train",
+    split: pd.Series | str | Path | None = None, allow_small_groups: bool = False,
+    probability_fn: post.ProbabilityFn | None = None, max_draws: int | None = None, pairing: str = "across",
+) -> tuple[pd.DataFrame, PrefsSummary]:
+    """Preference pairs (TRL form + provenance) and a summary; every rule is in the module docstrings.
+
+    ``seed`` seeds the prompt split (and the draw subsample with ``max_draws``); ``split`` reuses a
+    recorded split instead. ``probability_fn`` replaces :func:`pluralstats.models.category_probabilities`.
+    """
+    config = survey.config
+    scale = config.scale_max if scale is None else int(scale)
+    if strategy not in STRATEGIES:
+        raise InputError(f"Unknown strategy '{strategy}'; use one of {', '.join(STRATEGIES)}")
+    if pairing not in PAIRINGS or (pairing == "within" and strategy == "posterior"):
+        raise InputError(f"pairing must be one of {PAIRINGS} ('within' needs an empirical strategy), "
+                         f"got '{pairing}'")
+    if use not in SPLIT_USES:
+        raise InputError(f"use must be one of {SPLIT_USES}, got '{use}'")
+    if strategy == "posterior" and posterior is None:
+        raise InputError("The posterior strategy needs a fitted posterior (--posterior posterior.nc)")
+    if veto_share is not None and not 0 < veto_share <= 1:
+        raise InputError(f"veto share must be in (0, 1], got {veto_share}")
+    obj = objective_weights(survey, objective, weights)
+    cut_map = collapse_cuts(config, scale, cuts)
+    lower = [d for d in survey.dimensions if config.dimensions[d].sign < 0]
+    vetoed = list(lower if veto_dimensions is None else veto_dimensions)
+    wrong = [d for d in vetoed if d not in lower]
+    if wrong:
+        raise InputError(f"Veto dimensions must be lower-is-better (harm) dimensions {lower}; got {wrong}")
+
+    side = resolve_split(survey, split, eval_fraction, seed)
+    prompts = side.index if use == "all" else side.index[side == use]
+    ratings = survey.ratings_with_attributes()
+    ratings = ratings[ratings.dimension.isin(obj) & ratings.prompt_id.isin(prompts)]
+    pool = resolve_pool(survey, groups, jury)
+    frame = member_ratings(ratings, pool)
+    group_stats = check_sizes(frame, pool, config.min_group_size, allow_small_groups)
+
+    # items judged: rated on every objective dimension (by the pool; by anyone for the model)
+    source = ratings if strategy == "posterior" else frame
+    rated = source.groupby("item_id").dimension.nunique()
+    complete = rated.index[rated == len(obj)]
+    items = survey.items[survey.items.item_id.isin(complete)].sort_values(["prompt_id", "item_id"])
+    items = items.reset_index(drop=True)
+    incomplete = int(source.item_id.nunique() - len(items))
+    a, b = candidate_pairs(items)
+    if len(a) == 0:
+        raise InputError(f"No prompt has two or more responses rated on {', '.join(obj)} by the selected "
+                         f"raters (group {pool.label}, {use} prompts); nothing to pair")
+    index = pd.Index(items.item_id)
+    idata = post.load(posterior) if strategy == "posterior" else None
+
+    shares = np.array([m.share for m in pool.members])
+    total_w = sum(obj.values())
+    e_ab = np.zeros(len(a))
+    e_ba = np.zeros(len(a))
+    s_a = np.zeros(len(a))
+    s_b = np.zeros(len(a))
+    rows = []
+    for dim, w in obj.items():
+        sign = config.dimensions[dim].sign
+        pair_scores = None  # per candidate pair: the strategy's scores of a and of b
+        if strategy == "posterior":
+            probs = post.distributions(idata, pool, dim, list(items.item_id), config.scale_max, scale,
+                                       cut_map[dim], sign, probability_fn=probability_fn,
+                                       max_draws=max_draws, seed=seed)
+            d_ab, d_ba = (x.mean(axis=0) for x in evidence(probs[:, a], probs[:, b]))
+        else:
+            probs = distributions(frame, index, dim, scale, cut_map[dim], sign)
+            harm = (harmful(frame, survey, index, dim, cut_map[dim], veto_share)
+                    if strategy == "minority-veto" and dim in vetoed else None)
+            scores = item_scores(strategy, probs, harm)
+            if pairing == "across":
+                d_ab, d_ba = evidence(probs[a], probs[b])
+            else:
+                d_ab, d_ba, mean_diff = within_evidence(frame, index, a, b, dim, scale, cut_map[dim], sign,
+                                                        shares)
+            if strategy == "mean" and pairing == "within":
+                pair_scores = (mean_diff, np.zeros(len(a)))
+            elif scores is not None:
+                pair_scores = (scores[a], scores[b])
+        e_ab += w * d_ab / total_w
+        e_ba += w * d_ba / total_w
+        if pair_scores is not None:
+            s_a += w * pair_scores[0] / total_w
+            s_b += w * pair_scores[1] / total_w
+        one = decide(strategy, a, b, d_ab, d_ba, *(pair_scores or ()))
+        rows.append(_stat_row(pool.label, dim, one, frame[frame.dimension == dim], items))
+    final = decide(strategy, a, b, e_ab, e_ba, s_a, s_b)
+    label = objective if objective == "multi" else next(iter(obj))
+    if objective == "multi":
+        rows.append(_stat_row(pool.label, "multi", final, frame, items))
+    df = assemble(final, items, dimension=label, group=pool.label, strategy=strategy, scale=scale)
+    summary = PrefsSummary(
+        strategy=strategy, scale=scale, group=pool.label, objective=objective, weights=obj,
+        cuts={d: list(cut_map[d]) for d in obj}, split_counts=side.value_counts().to_dict(), use=use,
+        pairing=pairing,
+        by_dimension=pd.DataFrame(rows), groups=group_stats, items_incomplete=incomplete,
+    )
+    return df, summary
+
+
+def _stat_row(group: str, dimension: str, decision, frame: pd.DataFrame, items: pd.DataFrame) -> dict:
+    used = frame[frame.item_id.isin(items.item_id)]
+    return {"group": group, "dimension": dimension, "candidate_pairs": decision.candidates,
+            "pairs": len(decision.chosen), "ties": decision.ties, "conflicting": decision.conflicting,
+            "raters": int(used.participant_id.nunique()), "items": int(used.item_id.nunique()),
+            "ratings": int(used.drop_duplicates(["participant_id", "item_id", "dimension"]).shape[0])}

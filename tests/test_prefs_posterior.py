@@ -1,0 +1,106 @@
+"""The posterior strategy: pair weights against a brute-force Monte Carlo of new raters' ratings."""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+import pytest
+
+from pluralstats.prefs import build_preferences
+from pluralstats.prefs.scales import collapse
+from pluralstats.simulate import SimulationConfig, simulate_survey
+
+N_DRAWS, N_MC, TOL = 40, 100_000, 0.01  # MC standard error <= 0.0016 per pair; TOL ~ 6 SE
+
+
+@pytest.fixture(scope="module")
+def survey():
+    cfg = SimulationConfig(n_participants=150, prompts_per_language=3, prompts_per_participant=2)
+    return simulate_survey(cfg, seed=11).survey
+
+
+def fake_probabilities(idata, dimension, group, item_ids):
+    """Stand-in for models.category_probabilities: Dirichlet draws fixed by (dimension, group, item)."""
+    out = []
+    for item in item_ids:
+        key = f"{dimension}|{sorted((group or {}).items())}|{item}"
+        rng = np.random.default_rng(zlib.crc32(key.encode()))  # stable across processes
+        alpha = rng.uniform(0.3, 3.0, size=5)
+        out.append(rng.dirichlet(alpha, size=N_DRAWS))
+    return np.stack(out, axis=1)  # (draws, items, 5)
+
+
+def brute_force(survey, df, dimension, members, scale, fn=fake_probabilities, idata=None, n=N_MC, seed=0):
+    """P(chosen rated better | not tied) by sampling: a draw t per pair, then per item a member by share
+    and a raw rating; collapse, orient, compare."""
+    rng = np.random.default_rng(seed)
+    sign = survey.config.dimensions[dimension].sign
+    cuts = {5: (), 3: (2, 3), 2: (survey.config.threshold(dimension) - 1,)}[scale]
+    ids = sorted(set(df.chosen_item_id) | set(df.rejected_item_id))
+    probs = np.stack([fn(idata, dimension, g, ids) for g, _ in members])  # (members, t, items, 5)
+    shares = np.array([s for _, s in members])
+
+    t = rng.integers(probs.shape[1], size=(n, len(df)))  # one posterior draw per sampled pair, shared by both items
+
+    def ratings(column):
+        cols = np.array([ids.index(i) for i in column])
+        g = rng.choice(len(members), p=shares, size=(n, len(cols)))
+        cdf = np.cumsum(probs[g, t, cols[None, :]], axis=-1)
+        raw = 1 + (rng.random((n, len(cols), 1)) > cdf).sum(axis=-1)
+        return sign * collapse(np.minimum(raw, probs.shape[-1]), cuts)
+
+    yc, yr = ratings(df.chosen_item_id), ratings(df.rejected_item_id)
+    wins, losses = (yc > yr).sum(axis=0), (yc < yr).sum(axis=0)
+    return wins / (wins + losses)
+
+
+@pytest.mark.parametrize(("dimension", "scale", "jury"), [
+    ("toxicity", 5, None),
+    ("emotional_awareness", 3, None),
+    ("toxicity", 2, "political=liberal:0.7,political=conservative:0.3"),
+])
+def test_weights_equal_monte_carlo(survey, dimension, scale, jury):
+    df, summary = build_preferences(survey, strategy="posterior", posterior=object(), objective=dimension,
+                                    scale=scale, jury=jury, groups=() if jury else ["liberal"],
+                                    probability_fn=fake_probabilities, eval_fraction=0.0)
+    assert len(df) > 10 and (df.weight >= 0.5).all()
+    members = ([({"political": "liberal"}, 0.7), ({"political": "conservative"}, 0.3)] if jury
+               else [({"political": "liberal"}, 1.0)])
+    mc = brute_force(survey, df, dimension, members, scale)
+    err = np.abs(mc - df.weight.to_numpy())
+    print(f"MC check {dimension} scale={scale} jury={bool(jury)}: {len(df)} pairs, max |err| {err.max():.4f}")
+    assert err.max() < TOL, (err.max(), np.sort(err)[-3:])
+    assert summary.by_dimension.ties.iloc[0] + summary.by_dimension.pairs.iloc[0] == \
+        summary.by_dimension.candidate_pairs.iloc[0]
+
+
+def test_max_draws_subsamples(survey):
+    full, _ = build_preferences(survey, strategy="posterior", posterior=object(), eval_fraction=0.0,
+                                probability_fn=fake_probabilities)
+    sub, _ = build_preferences(survey, strategy="posterior", posterior=object(), eval_fraction=0.0,
+                               probability_fn=fake_probabilities, max_draws=10, seed=1)
+    assert len(sub) == len(full) or abs(len(sub) - len(full)) < 5
+    assert not np.allclose(sub.weight.to_numpy()[:5], full.weight.to_numpy()[:5])
+
+
+@pytest.mark.slow
+def test_fitted_model_end_to_end(survey, tmp_path):
+    """Fit the real rating model (nutpie, small), write it, build from the CLI, check against MC."""
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from pluralstats.cli import cli
+    from pluralstats.models import category_probabilities, fit_survey, save_posterior
+    from pluralstats.survey import save_survey
+
+    idata = fit_survey(survey, dimensions=["toxicity"], draws=200, tune=300, chains=1, seed=0, progress=False)
+    posterior = save_posterior(idata, tmp_path / "posterior.nc")
+    bundle = save_survey(survey, tmp_path / "bundle")
+    out = tmp_path / "prefs.parquet"
+    result = CliRunner().invoke(cli, ["prefs", str(bundle), "--out", str(out), "--strategy", "posterior",
+                                      "--posterior", str(posterior), "--group", "liberal", "--scale", "3"])
+    assert result.exit_code == 0, result.output
+    df = pd.read_parquet(out)
+    mc = brute_force(survey, df, "toxicity", [({"political": "liberal"}, 1.0)], 3, category_probabilities, idata)
+    assert np.abs(mc - df.weight.to_numpy()).max() < TOL
