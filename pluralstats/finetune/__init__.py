@@ -1,0 +1,11 @@
+"""Fine-tuning plugins (DPO, GRPO via TRL) behind one protocol, and a tiny offline model.
+
+Heavy dependencies (torch, transformers, trl) are imported only by the modules that need them.
+"""
+
+from .base import FinetunePlugin
+from .config import DPOTrainConfig, GRPOTrainConfig, TrainConfig
+from .registry import available_plugins, get_plugin, register_plugin
+
+__all__ = ["FinetunePlugin", "TrainConfig", "DPOTrainConfig", "GRPOTrainConfig",
+           "available_plugins", "get_plugin", "register_plugin"]

@@ -1,0 +1,153 @@
+"""Commands ``tiny-model``, ``fit-rater``, ``finetune`` and ``plugins`` (fine-tuning stage)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from pluralstats.cli.common import console, seed_option
+from pluralstats.errors import InputError
+from pluralstats.io import write_manifest
+
+
+def _parse_weights(text: str | None) -> dict[str, float]:
+    """``"toxicity=1,helpfulness=0.5"`` -> dict; bad syntax -> InputError."""
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in (text or "").split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value) if sep else 1.0
+        except ValueError as exc:
+            raise InputError(f"--weights: '{part}' is not dimension=number") from exc
+    return out
+
+
+@click.command("tiny-model")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("--out", required=True, type=click.Path(), help="Checkpoint folder to write.")
+@seed_option
+@click.option("--steps", type=int, default=300, show_default=True, help="Warm-start steps.")
+@click.option("--hidden-size", type=int, default=64, show_default=True)
+@click.option("--layers", type=int, default=2, show_default=True)
+@click.option("--vocab-size", type=int, default=2000, show_default=True)
+@click.option("--batch-size", type=int, default=16, show_default=True)
+@click.option("--lr", type=float, default=3e-3, show_default=True)
+@click.option("--max-length", type=int, default=128, show_default=True)
+@click.option("--eval-fraction", type=float, default=0.2, show_default=True,
+              help="Held-out prompt share (never seen by the warm start).")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
+def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, batch_size, lr, max_length,
+                   eval_fraction, threads):
+    """Build a tiny Llama-style control model from a survey's texts (offline)."""
+    from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
+    from pluralstats.survey import load_survey
+
+    survey = load_survey(bundle)
+    cfg = TinyModelConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=layers, steps=steps,
+                          batch_size=batch_size, learning_rate=lr, max_length=max_length,
+                          eval_fraction=eval_fraction, seed=seed, threads=threads)
+    info = build_tiny_model(survey, out, cfg)
+    write_manifest(out, "tiny-model", inputs=survey.sources, options=info["config"], seed=seed,
+                   extra={k: v for k, v in info.items() if k != "config"})
+    console.print(f"tiny model: {info['parameters']:,} parameters, vocab {info['vocab_size']}, "
+                  f"{info['pairs']} train pairs, loss {info['loss_first']:.2f} -> {info['loss_last']:.2f} "
+                  f"in {info['seconds']:.0f}s -> {out}")
+
+
+@click.command("fit-rater")
+@click.argument("bundle", type=click.Path(exists=True, file_okay=True, dir_okay=True))
+@click.option("--out", required=True, type=click.Path(), help="Rater folder to write.")
+@seed_option
+@click.option("--encoder", type=click.Choice(["auto", "minilm", "hashing", "minilm+hashing"]), default="auto",
+              show_default=True, help="Text features (auto: MiniLM + hashed n-grams where MiniLM is installed).")
+@click.option("--group", default=None, help="Default group for predictions, e.g. political=liberal.")
+@click.option("--eval-fraction", type=float, default=0.2, show_default=True)
+def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
+    """Fit the rater model on train prompts; print its held-out Spearman per dimension."""
+    from pluralstats.evaluate.rater import RaterModel
+    from pluralstats.split import prompt_split
+    from pluralstats.survey import load_survey
+
+    survey = load_survey(bundle)
+    split = prompt_split(survey.items, eval_fraction=eval_fraction, seed=seed)
+    rater = RaterModel.fit(survey, group=group, split=split, seed=seed, encoder=encoder)
+    rater.save(out)
+    write_manifest(out, "fit-rater", inputs=survey.sources, seed=seed,
+                   options={"encoder": rater.encoder, "group": group, "eval_fraction": eval_fraction},
+                   extra={"heldout_spearman": rater.heldout_spearman})
+    table = Table(title=f"rater ({rater.encoder}), held-out Spearman")
+    table.add_column("dimension")
+    table.add_column("spearman", justify="right")
+    for dim, rho in rater.heldout_spearman.items():
+        table.add_row(dim, f"{rho:.3f}")
+    console.print(table)
+
+
+@click.command("finetune")
+@click.option("--method", required=True, help="Plugin name (see `pluralstats plugins`): dpo, grpo, ...")
+@click.option("--prefs", required=True, type=click.Path(),
+              help="Preference parquet (prompt, chosen, rejected, weight, ...); GRPO uses its prompts.")
+@click.option("--model", "base_model", required=True, help="Base model: local folder or hub id.")
+@click.option("--out", required=True, type=click.Path(), help="Checkpoint folder to write.")
+@click.option("--epochs", type=float, default=None, help="Training epochs [1].")
+@click.option("--max-steps", type=int, default=None, help="Stop after this many steps (overrides epochs).")
+@click.option("--lr", "learning_rate", type=float, default=None, help="Learning rate [5e-5].")
+@click.option("--beta", type=float, default=None, help="KL strength (DPO 0.1, GRPO 0.0).")
+@click.option("--batch-size", type=int, default=None, help="Per-device batch size [4].")
+@click.option("--grad-accum", type=int, default=None)
+@click.option("--max-length", type=int, default=None, help="DPO: max prompt+completion tokens [256].")
+@seed_option
+@click.option("--device", default="auto", show_default=True, help="auto (cuda+bf16 if present), cpu, cuda.")
+@click.option("--lora/--no-lora", default=False, show_default=True, help="Train a LoRA adapter (merged at save).")
+@click.option("--lora-r", type=int, default=None)
+@click.option("--resume/--no-resume", default=False, help="Resume from the latest checkpoint in OUT.checkpoints.")
+@click.option("--save-steps", type=int, default=None)
+@click.option("--rater", type=click.Path(), default=None, help="GRPO: rater folder (fit-rater).")
+@click.option("--objective", default=None, help="GRPO: a dimension, or multi [toxicity].")
+@click.option("--weights", default=None, help="GRPO multi: e.g. toxicity=1,emotional_awareness=0.5.")
+@click.option("--group", default=None, help="GRPO: reward for this group's raters, e.g. political=liberal.")
+@click.option("--num-generations", type=int, default=None, help="GRPO: completions per prompt [4].")
+@click.option("--max-completion-length", type=int, default=None, help="GRPO: new tokens per completion [32].")
+@click.option("--no-pair-weights", is_flag=True, help="DPO: ignore the pairs' weight column.")
+@click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
+def finetune_cmd(method, prefs, base_model, out, seed, weights, no_pair_weights, threads, **options):
+    """Fine-tune a causal LM with a plugin (TRL DPO / GRPO) on a preference dataset."""
+    from pluralstats.finetune.pairs import load_preferences
+    from pluralstats.finetune.registry import get_plugin
+
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    plugin = get_plugin(method)()
+    load_preferences(prefs)  # fail fast (exit 2) on a bad file, before any model is loaded
+    config = plugin.config_class.from_options(seed=seed, weights=_parse_weights(weights) or None,
+                                              use_pair_weights=not no_pair_weights, **options)
+    if plugin.requires == "reward" and not getattr(config, "rater", None):
+        raise InputError(f"--method {method} needs --rater DIR (a rater model from `pluralstats fit-rater`)")
+    start = time.perf_counter()
+    path = plugin.train(prefs, base_model, config, out)
+    inputs = [prefs] + [p for p in (base_model, getattr(config, "rater", None)) if p and Path(p).exists()]
+    write_manifest(path, "finetune", inputs=inputs, seed=seed,
+                   options={"method": method, "base_model": base_model, **config.to_dict()},
+                   extra={"seconds": round(time.perf_counter() - start, 2)})
+    console.print(f"{method}: trained in {time.perf_counter() - start:.1f}s -> {path}")
+
+
+@click.command("plugins")
+def plugins_cmd():
+    """List the installed fine-tuning plugins (entry-point group pluralstats.finetune)."""
+    from pluralstats.finetune.registry import describe_plugins
+
+    table = Table(title="fine-tuning plugins")
+    for column in ("name", "requires", "source"):
+        table.add_column(column)
+    for row in describe_plugins():
+        table.add_row(row["name"], row["requires"], row["source"])
+    console.print(table)
+
+
+COMMANDS = [tiny_model_cmd, fit_rater_cmd, finetune_cmd, plugins_cmd]

@@ -1,0 +1,139 @@
+"""Preference pairs: load and check a preference dataset, render it for a tokenizer, score margins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pluralstats.errors import InputError, Problem
+
+from .tiny import render
+
+REQUIRED = ("prompt", "chosen", "rejected")
+
+
+def load_preferences(data: Any):
+    """A ``datasets.Dataset`` from a parquet path, a DataFrame or a Dataset; bad input -> InputError.
+
+    Needs ``prompt``, ``chosen``, ``rejected`` (strings); ``weight`` (in [0, 1]) defaults to 1.0.
+    """
+    from datasets import Dataset
+
+    where = str(data) if isinstance(data, (str, Path)) else "preferences"
+    if isinstance(data, (str, Path)):
+        if not Path(data).exists():
+            raise InputError("Cannot read preferences", [Problem(where, "file not found")])
+        try:
+            data = Dataset.from_parquet(str(data))
+        except Exception as exc:  # pyarrow raises several types for a non-parquet file
+            raise InputError("Cannot read preferences", [Problem(where, f"not a parquet file: {exc}")]) from exc
+    if isinstance(data, pd.DataFrame):
+        data = Dataset.from_pandas(data, preserve_index=False)
+    problems = [Problem(where, "required column missing", column=c) for c in REQUIRED
+                if c not in data.column_names]
+    if not problems and len(data) == 0:
+        problems.append(Problem(where, "no preference pairs"))
+    if "weight" in data.column_names:
+        weights = pd.Series(data["weight"], dtype="float64")
+        bad = weights.isna() | (weights < 0) | (weights > 1)
+        problems += [Problem(where, "weight must be in [0, 1]", column="weight", row=int(i) + 1, value=v)
+                     for i, v in weights[bad].head(20).items()]
+    if problems:
+        raise InputError("Invalid preference dataset", problems)
+    if "weight" not in data.column_names:
+        data = data.add_column("weight", [1.0] * len(data))
+    return data
+
+
+def prepare_pairs(dataset, tokenizer):
+    """Keep prompt/chosen/rejected/weight; conversational form when the tokenizer has a chat template."""
+    chat = bool(getattr(tokenizer, "chat_template", None))
+
+    def convert(row: dict) -> dict:
+        if chat:
+            return {"prompt": [{"role": "user", "content": row["prompt"]}],
+                    "chosen": [{"role": "assistant", "content": row["chosen"]}],
+                    "rejected": [{"role": "assistant", "content": row["rejected"]}],
+                    "weight": float(row["weight"])}
+        return {"prompt": render(tokenizer, row["prompt"]), "chosen": row["chosen"],
+                "rejected": row["rejected"], "weight": float(row["weight"])}
+
+    keep = ["prompt", "chosen", "rejected", "weight"]
+    drop = [c for c in dataset.column_names if c not in keep]
+    return dataset.remove_columns(drop).map(convert, desc="Rendering pairs")
+
+
+def completion_logps(model, tokenizer, prompts: list[str], completions: list[str],
+                     batch_size: int = 16) -> list[float]:
+    """Sum of log p(completion | prompt) under ``model``, with the chat rendering used in training."""
+    import torch
+
+    scores: list[float] = []
+    device = next(model.parameters()).device
+    model.eval()
+    for start in range(0, len(prompts), batch_size):
+        rows = []
+        for p, c in zip(prompts[start:start + batch_size], completions[start:start + batch_size], strict=True):
+            prompt_ids = tokenizer(render(tokenizer, p), add_special_tokens=False)["input_ids"]
+            full_ids = tokenizer(render(tokenizer, p, c), add_special_tokens=False)["input_ids"]
+            rows.append((full_ids, len(prompt_ids)))
+        width = max(len(ids) for ids, _ in rows)
+        ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+        mask = torch.zeros_like(ids)
+        target = torch.zeros_like(ids, dtype=torch.bool)
+        for i, (full, n_prompt) in enumerate(rows):
+            ids[i, :len(full)] = torch.tensor(full)
+            mask[i, :len(full)] = 1
+            target[i, n_prompt:len(full)] = True
+        with torch.no_grad():
+            logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits.float()
+        logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None].to(device))[..., 0]
+        scores += (logp * target[:, 1:].to(device)).sum(1).tolist()
+    return scores
+
+
+def preference_margins(model, tokenizer, pairs: pd.DataFrame, reference=None, beta: float = 0.1) -> pd.DataFrame:
+    """Per pair: log-prob margin (chosen - rejected) and, given a reference, DPO's implicit reward margin."""
+    prompts, chosen, rejected = list(pairs.prompt), list(pairs.chosen), list(pairs.rejected)
+    out = pd.DataFrame({"chosen_logp": completion_logps(model, tokenizer, prompts, chosen),
+                        "rejected_logp": completion_logps(model, tokenizer, prompts, rejected)})
+    out["logp_margin"] = out.chosen_logp - out.rejected_logp
+    if reference is not None:
+        ref = preference_margins(reference, tokenizer, pairs)
+        out["reward_margin"] = beta * (out.logp_margin - ref.logp_margin)
+    return out
+
+
+def simple_pairs(survey, dimension: str = "toxicity", *, split: str = "train", eval_fraction: float = 0.2,
+                 seed: int = 0, max_pairs: int | None = None) -> pd.DataFrame:
+    """Majority-style pairs from item mean ratings (better response chosen), for tests and benchmarks.
+
+    The study's full builder (scales, disagreement strategies, groups) is ``pluralstats.prefs``; this one
+    gives a small dataset with the same columns. ``weight`` is the share of the two items' raters
+    whose rating agrees with the pair's direction relative to the other item's mean.
+    """
+    from pluralstats.split import prompt_split
+
+    side = prompt_split(survey.items, eval_fraction=eval_fraction, seed=seed)
+    sign = survey.config.dimensions[dimension].sign
+    r = survey.ratings[survey.ratings.dimension == dimension]
+    means = r.groupby("item_id").rating.mean().rename("mean")
+    items = survey.items.merge(means, left_on="item_id", right_index=True)
+    items = items[items.prompt_id.map(side) == split]
+    rows = []
+    for pid, grp in items.groupby("prompt_id", sort=True):
+        grp = grp.sort_values("mean", ascending=sign < 0)  # best first
+        best, worst = grp.iloc[0], grp.iloc[-1]
+        if best["mean"] == worst["mean"]:
+            continue
+        mid = (best["mean"] + worst["mean"]) / 2
+        rated = r[r.item_id.isin([best.item_id, worst.item_id])]
+        agree = ((rated.item_id == best.item_id) == (sign * (rated.rating - mid) > 0)).mean()
+        rows.append({"prompt": best.prompt, "chosen": best.response, "rejected": worst.response,
+                     "weight": float(agree), "dimension": dimension, "group": "all", "strategy": "majority",
+                     "scale": survey.config.scale_max, "language": best.language, "prompt_id": pid,
+                     "chosen_item_id": best.item_id, "rejected_item_id": worst.item_id})
+    out = pd.DataFrame(rows)
+    return out.head(max_pairs) if max_pairs else out
