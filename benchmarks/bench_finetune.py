@@ -21,13 +21,13 @@ from pathlib import Path
 
 
 def _data(tmp: Path, model: str | None) -> tuple[str, Path]:
-    from pluralstats.finetune.pairs import simple_pairs
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
+    from pluralstats.prefs import build_preferences
     from pluralstats.simulate import SimulationConfig, simulate_survey
 
     survey = simulate_survey(SimulationConfig(n_participants=60), seed=0).survey
     prefs = tmp / "prefs.parquet"
-    simple_pairs(survey, "toxicity").to_parquet(prefs)
+    build_preferences(survey, strategy="mean", objective="toxicity", allow_small_groups=True)[0].to_parquet(prefs)
     if model is None:
         model = str(tmp / "tiny")
         build_tiny_model(survey, model, TinyModelConfig(steps=100), progress=False)

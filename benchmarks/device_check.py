@@ -63,14 +63,14 @@ def main() -> None:
     from pluralstats.evaluate.rater import RaterModel
     from pluralstats.finetune import dpo, grpo
     from pluralstats.finetune.config import DPOTrainConfig, GRPOTrainConfig, resolve_device
-    from pluralstats.finetune.pairs import simple_pairs
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
+    from pluralstats.prefs import build_preferences
     from pluralstats.simulate import SimulationConfig, simulate_survey
 
     hf_logging.set_verbosity_error()
     device, bf16 = resolve_device(opts.device)
     survey = simulate_survey(SimulationConfig(n_participants=60), seed=0).survey
-    pairs = simple_pairs(survey, "toxicity")
+    pairs, _ = build_preferences(survey, strategy="mean", objective="toxicity", allow_small_groups=True)
     rater = RaterModel.fit(survey, encoder="hashing")
     common = dict(max_steps=opts.steps, batch_size=opts.batch_size, learning_rate=1e-4, device=device,
                   logging_steps=1, save_steps=10**6, progress=False)

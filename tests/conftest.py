@@ -9,6 +9,14 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+try:  # the fine-tuning fixtures need the [finetune] extra
+    import torch  # noqa: F401
+    import trl  # noqa: F401
+except ImportError:  # pragma: no cover - the core install without the extra
+    pytest_plugins: list[str] = []
+else:
+    pytest_plugins = ["tests.finetune_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 POPQUORN = REPO.parent / "shared" / "data" / "real" / "popquorn_offensiveness.csv"
 

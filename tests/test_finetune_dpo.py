@@ -1,5 +1,4 @@
 """DPO through TRL on the tiny model: weights change, the implicit reward margin rises, pair weights count."""
-# ruff: noqa: F811  (fixtures are imported from tests/test_finetune_support.py and used as arguments)
 
 from __future__ import annotations
 
@@ -13,14 +12,7 @@ from click.testing import CliRunner
 from pluralstats.finetune.config import DPOTrainConfig
 from pluralstats.finetune.dpo import DPOPlugin, _PairWeighted
 from pluralstats.finetune.pairs import preference_margins
-from tests.test_finetune_support import (  # noqa: F401
-    ft_pairs,
-    ft_prefs_path,
-    ft_survey,
-    max_change,
-    parameters,
-    tiny_dir,
-)
+from tests.finetune_fixtures import max_change, parameters
 
 
 def _load(path):

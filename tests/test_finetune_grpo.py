@@ -1,5 +1,4 @@
 """GRPO through TRL with the rater as reward: weights change and sampled completions' reward rises."""
-# ruff: noqa: F811  (fixtures are imported from tests/test_finetune_support.py and used as arguments)
 
 from __future__ import annotations
 
@@ -8,14 +7,7 @@ import pytest
 from pluralstats.errors import InputError
 from pluralstats.finetune.config import GRPOTrainConfig
 from pluralstats.finetune.grpo import GRPOPlugin, mean_sampled_reward, reward_functions
-from tests.test_finetune_support import (  # noqa: F401
-    ft_pairs,
-    ft_survey,
-    hashing_rater,
-    max_change,
-    parameters,
-    tiny_dir,
-)
+from tests.finetune_fixtures import max_change, parameters
 
 TOXIC = "Stop whining, it is pathetic. Honestly, this is a silly question."
 KIND = "That sounds difficult. I can see why that bothers you. Take care of yourself."

@@ -1,5 +1,4 @@
 """Plugin protocol and registry: built-ins via entry points, runtime registration, CLI errors (exit 2)."""
-# ruff: noqa: F811  (fixtures are imported from tests/test_finetune_support.py and used as arguments)
 
 from __future__ import annotations
 
@@ -16,7 +15,6 @@ from pluralstats.finetune import TrainConfig, available_plugins, get_plugin, reg
 from pluralstats.finetune.base import FinetunePlugin
 from pluralstats.finetune.pairs import load_preferences
 from pluralstats.finetune.registry import unregister_plugin
-from tests.test_finetune_support import ft_pairs, ft_prefs_path, ft_survey  # noqa: F401
 
 
 class EchoPlugin:

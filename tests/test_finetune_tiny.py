@@ -1,11 +1,8 @@
 """The tiny control model: trained tokenizer, reloadable checkpoint, batched generation from survey text."""
-# ruff: noqa: F811  (fixtures are imported from tests/test_finetune_support.py and used as arguments)
 
 from __future__ import annotations
 
 import re
-
-from tests.test_finetune_support import ft_survey, tiny_dir  # noqa: F401
 
 
 def test_checkpoint_reloads_with_pad_eos_and_chat_template(tiny_dir):

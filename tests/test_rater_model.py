@@ -1,5 +1,4 @@
 """The rater model: fitted on train prompts only, held-out rank correlation, groups, save/load, CLI."""
-# ruff: noqa: F811  (fixtures are imported from tests/test_finetune_support.py and used as arguments)
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from click.testing import CliRunner
 from pluralstats.errors import InputError
 from pluralstats.evaluate.rater import RaterModel
 from pluralstats.split import prompt_split
-from tests.test_finetune_support import ft_survey, hashing_rater  # noqa: F401
 
 TOXIC = "Stop whining, it is pathetic. Honestly, this is a silly question. Women always overreact."
 KIND = ("That sounds difficult. I can see why that bothers you. Try talking calmly about it; "

@@ -104,36 +104,3 @@ def preference_margins(model, tokenizer, pairs: pd.DataFrame, reference=None, be
         ref = preference_margins(reference, tokenizer, pairs)
         out["reward_margin"] = beta * (out.logp_margin - ref.logp_margin)
     return out
-
-
-def simple_pairs(survey, dimension: str = "toxicity", *, split: str = "train", eval_fraction: float = 0.2,
-                 seed: int = 0, max_pairs: int | None = None) -> pd.DataFrame:
-    """Majority-style pairs from item mean ratings (better response chosen), for tests and benchmarks.
-
-    The study's full builder (scales, disagreement strategies, groups) is ``pluralstats.prefs``; this one
-    gives a small dataset with the same columns. ``weight`` is the share of the two items' raters
-    whose rating agrees with the pair's direction relative to the other item's mean.
-    """
-    from pluralstats.split import prompt_split
-
-    side = prompt_split(survey.items, eval_fraction=eval_fraction, seed=seed)
-    sign = survey.config.dimensions[dimension].sign
-    r = survey.ratings[survey.ratings.dimension == dimension]
-    means = r.groupby("item_id").rating.mean().rename("mean")
-    items = survey.items.merge(means, left_on="item_id", right_index=True)
-    items = items[items.prompt_id.map(side) == split]
-    rows = []
-    for pid, grp in items.groupby("prompt_id", sort=True):
-        grp = grp.sort_values("mean", ascending=sign < 0)  # best first
-        best, worst = grp.iloc[0], grp.iloc[-1]
-        if best["mean"] == worst["mean"]:
-            continue
-        mid = (best["mean"] + worst["mean"]) / 2
-        rated = r[r.item_id.isin([best.item_id, worst.item_id])]
-        agree = ((rated.item_id == best.item_id) == (sign * (rated.rating - mid) > 0)).mean()
-        rows.append({"prompt": best.prompt, "chosen": best.response, "rejected": worst.response,
-                     "weight": float(agree), "dimension": dimension, "group": "all", "strategy": "majority",
-                     "scale": survey.config.scale_max, "language": best.language, "prompt_id": pid,
-                     "chosen_item_id": best.item_id, "rejected_item_id": worst.item_id})
-    out = pd.DataFrame(rows)
-    return out.head(max_pairs) if max_pairs else out

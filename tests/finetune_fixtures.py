@@ -1,6 +1,5 @@
-"""Shared fixtures of the fine-tuning and rater tests (no tests here): a small simulated survey, its
-preference pairs, a tiny model and a rater. Test modules import these fixtures; the heavy objects are
-cached at module level so that they are built once per session even though several modules import them."""
+"""Shared fixtures of the fine-tuning and rater tests, loaded by conftest.py as a pytest plugin: a small
+simulated survey, its preference pairs, a tiny model and a rater, each built once per session."""
 
 from __future__ import annotations
 
@@ -12,11 +11,11 @@ import warnings
 from pathlib import Path
 
 import pytest
+import torch  # noqa: E402  (conftest loads this plugin only where the finetune extra is installed)
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("trl")
 torch.set_num_threads(1)  # 2 threads spin badly when the shared CPUs are busy
-threadpoolctl = pytest.importorskip("threadpoolctl")
+import threadpoolctl  # noqa: E402
+
 threadpoolctl.threadpool_limits(1)  # same for numpy's BLAS (the rater's ridge fits)
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="pluralstats-ft-tests-"))
@@ -32,9 +31,10 @@ def _survey():
 
 @functools.cache
 def _pairs():
-    from pluralstats.finetune.pairs import simple_pairs
+    from pluralstats.prefs import build_preferences
 
-    pairs = simple_pairs(_survey(), "toxicity")
+    pairs, _ = build_preferences(_survey(), strategy="mean", objective="toxicity", allow_small_groups=True)
+    pairs = pairs.sample(n=64, random_state=0).reset_index(drop=True)  # small enough for fast training tests
     pairs.to_parquet(_SCRATCH / "prefs.parquet")
     return pairs
 
