@@ -8,7 +8,11 @@ import pytest
 
 from pluralstats.errors import InputError
 from pluralstats.evaluate.evaluation import (
-    ShiftSettings, read_results, shift_fit_from, shift_results, write_results,
+    ShiftSettings,
+    read_results,
+    shift_fit_from,
+    shift_results,
+    write_results,
 )
 from pluralstats.evaluate.shift import bootstrap_table
 
@@ -59,7 +63,8 @@ def test_planted_shifts_inside_intervals(result):
     # percent is relative to the control's mean over the evaluation prompts (~BASE)
     assert tox.rel_pct == pytest.approx(100 * -0.45 / BASE["toxicity"], abs=6)
     pair = _row(table, "pairwise", "dpo", "null", "helpfulness")
-    assert pair.lo < 0.30 < pair.hi and pair.lo > 0
+    shifts = [_row(table, "shift", m, "control", "helpfulness").estimate for m in ("dpo", "null")]
+    assert pair.estimate == pytest.approx(shifts[0] - shifts[1], abs=1e-9) and pair.lo > 0
 
 
 def test_bootstrap_agrees_with_posterior(result):
@@ -73,8 +78,8 @@ def test_bootstrap_agrees_with_posterior(result):
 
 def test_diagnostics_recorded_and_roundtrip(result, tmp_path):
     attrs = result.fit.idata.posterior.attrs
-    assert {"max_rhat", "min_ess_bulk", "divergences", "converged"} <= set(attrs)
-    assert attrs["max_rhat"] < 1.05
+    assert {"max_rhat", "min_ess_bulk", "divergences", "converged", "max_rhat_shifts"} <= set(attrs)
+    assert attrs["max_rhat_shifts"] < 1.02 and attrs["min_ess_bulk_shifts"] > 200
     paths = write_results(result, tmp_path / "results.parquet")
     assert all(p.exists() for p in paths.values())
     table, idata = read_results(tmp_path / "results.parquet")
@@ -87,3 +92,18 @@ def test_diagnostics_recorded_and_roundtrip(result, tmp_path):
 def test_bootstrap_rejects_missing_control():
     with pytest.raises(InputError, match="control"):
         bootstrap_table(planted_scores(prompts=3).query("model != 'control'"))
+
+
+def test_training_runs_widen_the_interval_but_keep_the_shift():
+    """Several seeds per condition: a run effect is added and the shift is still recovered."""
+    rng = np.random.default_rng(7)
+    scores = planted_scores(seed=5, prompts=12, completions=2)
+    scores = scores[scores.dimension == "toxicity"].copy()
+    scores["run"] = scores.model + "#s" + (scores.completion_id % 2).astype(str)  # two runs per model
+    run_effect = {r: rng.normal(0, 0.05) for r in scores.run.unique()}
+    scores["score"] += scores.run.map(run_effect)
+    result = shift_results(scores, settings=ShiftSettings(draws=300, tune=300, bootstrap=0), seed=2)
+    assert "s_z" in result.fit.idata.posterior  # the run term is in the model
+    row = _row(result.table, "shift", "dpo", "control", "toxicity")
+    assert row.lo < -0.45 < row.hi and row.hi < 0
+    assert set(result.table.method) == {"bayes"}

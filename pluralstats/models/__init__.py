@@ -1,0 +1,23 @@
+"""Bayesian hierarchical rating models: fit, save/load, predictive distributions, contrasts, diagnostics.
+
+Public API (stable; other stages call it)::
+
+    fit_survey(survey, ...) -> InferenceData        save_posterior / load_posterior
+    category_probabilities(idata, dimension, group, item_ids) -> (draws, items, scale_max)
+    expected_rating(idata, dimension, group, item_ids) -> (draws,)
+    group_contrasts(idata, attribute, level_a, level_b) -> DataFrame
+    contrast_draws(idata, attribute, level_a, level_b) -> xarray.Dataset (dimension, chain, draw)
+    all_contrasts(idata) -> DataFrame;  diagnose(idata) -> Diagnostics
+"""
+
+from .contrasts import CONTRAST_COLUMNS, all_contrasts, contrast_draws, group_contrasts, summarize_draws
+from .data import ModelMeta, build_model_data, meta_of
+from .diagnostics import Diagnostics, check_diagnostics, diagnose
+from .fit import BACKENDS, fit_survey, load_posterior, save_posterior
+from .predict import category_probabilities, expected_rating
+
+__all__ = [
+    "BACKENDS", "CONTRAST_COLUMNS", "Diagnostics", "ModelMeta", "all_contrasts", "build_model_data",
+    "category_probabilities", "check_diagnostics", "contrast_draws", "diagnose", "expected_rating",
+    "fit_survey", "group_contrasts", "load_posterior", "meta_of", "save_posterior", "summarize_draws",
+]

@@ -1,0 +1,191 @@
+"""Commands of the evaluation stage: evaluate, experiment run, plot, report, demo."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+import pandas as pd
+from rich.progress import Progress
+from rich.table import Table
+
+from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.errors import InputError
+from pluralstats.io import write_manifest
+
+
+def _models(ctx, param, values: tuple[str, ...]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for spec in values:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise click.BadParameter(f"'{spec}': expected NAME=DIR")
+        if name in out:
+            raise click.BadParameter(f"model name '{name}' given twice")
+        out[name] = Path(path)
+    return out
+
+
+def shift_table(table: pd.DataFrame, title: str) -> Table:
+    rows = table[(table.comparison == "shift") & (table.method == "bayes")]
+    view = Table(title=title)
+    for col in ("model", "dimension", "shift [95%]", "rel % [95%]", "P(better)"):
+        view.add_column(col, justify="left" if col in ("model", "dimension") else "right")
+    for r in rows.itertuples():
+        view.add_row(str(r.model), r.dimension, f"{r.estimate:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]",
+                     f"{r.rel_pct:+.1f} [{r.rel_lo:+.1f}, {r.rel_hi:+.1f}]", f"{r.p_better:.3f}")
+    return view
+
+
+@click.command("evaluate")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "models", multiple=True, required=True, callback=_models, metavar="NAME=DIR",
+              help="A model to evaluate (repeat); one of them is the control.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="results.parquet to write.")
+@click.option("--control", default="control", show_default=True, help="Name of the untuned model.")
+@click.option("--split", "split_file", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Held-out prompts: a prefs parquet (its recorded split) or a split CSV. "
+                   "Default: prompt_split(--eval-fraction, --seed).")
+@click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@click.option("--rater", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A saved rater model (default: fit one on the train prompts).")
+@click.option("--scorer", default=None, help="Another scorer: module:Class or a 'pluralstats.scorers' entry point.")
+@click.option("--completions", type=click.IntRange(1), default=4, show_default=True, help="Per prompt.")
+@click.option("--max-prompts", type=click.IntRange(1), default=None, help="Cap on held-out prompts.")
+@click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8, show_default=True)
+@click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
+@click.option("--tune", type=click.IntRange(100), default=1000, show_default=True)
+@click.option("--chains", type=click.IntRange(1), default=2, show_default=True)
+@click.option("--backend", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True)
+@click.option("--bootstrap", type=click.IntRange(0), default=2000, show_default=True,
+              help="Prompt-level bootstrap replicates for the check (0: off).")
+@seed_option
+def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater, scorer, completions, max_prompts,
+                 max_new_tokens, batch_size, temperature, draws, tune, chains, backend, bootstrap, seed):
+    """Generate on held-out prompts, score every dimension, estimate shifts vs the control (posterior + table)."""
+    from pluralstats.evaluate.evaluation import ShiftSettings, score_models, shift_results, write_results
+    from pluralstats.evaluate.generate import GenerationConfig, eval_prompts
+    from pluralstats.evaluate.scorers import RaterScorer, load_scorer
+    from pluralstats.prefs import load_split
+    from pluralstats.split import prompt_split
+    from pluralstats.survey import load_survey
+
+    if control not in models:
+        raise InputError(f"No --model named '{control}' (the control); got {', '.join(models)}")
+    if len(models) < 2:
+        raise InputError("Give the control and at least one tuned model")
+    survey = load_survey(bundle)
+    split = load_split(split_file) if split_file else prompt_split(survey.items, eval_fraction, seed)
+    prompts = eval_prompts(survey.items, split, max_prompts)
+    if scorer:
+        chosen = load_scorer(scorer)
+    elif rater:
+        chosen = RaterScorer.load(rater)
+    else:
+        with console.status("Fitting the rater model on the train prompts..."):
+            chosen = RaterScorer.fit(survey, split=split, seed=seed)
+    gen = GenerationConfig(completions=completions, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                           temperature=temperature)
+    start = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        scores = score_models(models, prompts, chosen, gen, seed=seed, progress=progress)
+    console.print(f"{len(models)} models x {len(prompts)} prompts x {completions} completions scored "
+                  f"in {time.perf_counter() - start:.0f} s; fitting the shift model...")
+    settings = ShiftSettings(draws=draws, tune=tune, chains=chains, backend=backend, bootstrap=bootstrap)
+    signs = {d: v.sign for d, v in survey.config.dimensions.items()}
+    result = shift_results(scores, control=control, scale_max=chosen.scale_max, settings=settings, signs=signs,
+                           seed=seed)
+    paths = write_results(result, out)
+    diag = {k: result.fit.idata.posterior.attrs[k] for k in ("max_rhat", "min_ess_bulk", "divergences", "converged",
+                                                             "max_rhat_shifts", "min_ess_bulk_shifts")}
+    write_manifest(out, "evaluate", inputs=[bundle, *models.values()] + ([rater] if rater else []), seed=seed,
+                   options={"models": models, "control": control, "generation": gen.to_dict(),
+                            "shift_model": settings.__dict__, "scorer": scorer or str(rater or "rater (fitted)"),
+                            "prompts": len(prompts)}, extra={"diagnostics": diag})
+    console.print(shift_table(result.table, f"Shift vs {control} (rating points, 95% intervals)"))
+    if not diag["converged"]:
+        err_console.print(f"[yellow]warning:[/] the shift model failed its diagnostics: {diag}")
+    console.print("Wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@click.group("experiment")
+def experiment() -> None:
+    """Run the study's experiments from declarative configs (analyses/experiments/*.toml)."""
+
+
+@experiment.command("run")
+@click.argument("config", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Experiment folder (default: runs/<config name>).")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--address", default=None, help="Ray cluster address (default: start a local instance).")
+@click.option("--num-cpus", type=click.IntRange(1), default=None, help="CPUs of a local Ray instance.")
+@click.option("--threads", type=click.IntRange(1), default=None, help="Torch threads per cell.")
+@click.option("--seeds", default=None, help="Override the config's seeds, e.g. '0,1'.")
+@click.option("--no-retry-failed", is_flag=True, help="Leave failed cells failed instead of retrying them.")
+@seed_option
+def experiment_run(config, out, backend, address, num_cpus, threads, seeds, no_retry_failed, seed):
+    """Run or resume every cell (finished cells are skipped), then write one results table."""
+    from pluralstats.experiments.config import load_experiment
+    from pluralstats.experiments.runner import run_experiment
+
+    overrides = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else None
+    cfg = load_experiment(config, overrides)
+    out = out or Path("runs") / cfg.name
+    report = run_experiment(cfg, out, backend=backend, address=address, num_cpus=num_cpus, threads=threads,
+                            seed=seed, console=console, retry_failed=not no_retry_failed)
+    console.print(report.cells.drop(columns=["folder"]).to_string(index=False))
+    if report.result is not None:
+        console.print(shift_table(report.result.table, f"{cfg.name}: shift vs control"))
+        console.print(f"Wrote {out / 'results.parquet'}")
+    if len(report.failed):
+        err_console.print(f"[red]{len(report.failed)} cell(s) failed[/] (see cells.csv and each error.txt)")
+        sys.exit(1)
+
+
+@click.command("plot")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default: SOURCE's folder).")
+@click.option("--figure", type=click.IntRange(2, 5), default=None, help="Default: the experiment's own.")
+@click.option("--dimensions", default=None, help="Comma-separated (default: toxicity; Figure 5: toxicity and EA).")
+@click.option("--value", type=click.Choice(["rel_pct", "estimate"]), default="rel_pct", show_default=True)
+@seed_option
+def plot_cmd(source, out, figure, dimensions, value, seed):
+    """Figures 2-5 (PNG + PDF) from an experiment folder or a results.parquet (Figure 1: describe)."""
+    from pluralstats.experiments.plots import plot_source
+
+    written = plot_source(source, out, figure=figure, value=value,
+                          dimensions=[d.strip() for d in dimensions.split(",")] if dimensions else None, seed=seed)
+    console.print("Wrote " + ", ".join(map(str, written)))
+
+
+@click.command("report")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--title", default="pluralstats report", show_default=True)
+@seed_option
+def report_cmd(folder, title, seed):
+    """A one-page Markdown report linking every figure and table under FOLDER."""
+    from pluralstats.report import build_report
+
+    console.print(f"Wrote {build_report(folder, title=title)}")
+
+
+@click.command("demo")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
+@click.option("--threads", type=click.IntRange(1), default=2, show_default=True, help="Torch threads.")
+@seed_option
+def demo_cmd(out, threads, seed):
+    """The whole pipeline on the simulated survey (< 15 min on 2 CPU cores); prints where the report is."""
+    from pluralstats.demo import run_demo
+
+    start = time.perf_counter()
+    result = run_demo(out, seed=seed, console=console, threads=threads)
+    console.print(result["headline"])
+    console.print(f"Demo finished in {time.perf_counter() - start:.0f} s. Report: [bold]{result['report']}[/]")
+
+
+COMMANDS = [evaluate_cmd, experiment, plot_cmd, report_cmd, demo_cmd]

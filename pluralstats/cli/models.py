@@ -1,0 +1,261 @@
+"""Commands of the model stage: fit-survey, contrasts, compare, plot-posterior."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import pandas as pd
+from rich.table import Table
+
+from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.errors import DiagnosticsError, InputError
+from pluralstats.io import atomic_path, write_manifest
+
+DIAG_ATTR = "diagnostics_problems"
+
+
+def _csv_list(ctx, param, value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+dimensions_option = click.option("--dimensions", callback=_csv_list, default=None,
+                                 help="Comma-separated dimensions (default: all).")
+allow_bad_option = click.option("--allow-bad-diagnostics", is_flag=True,
+                                help="Exit 0 and use the posterior even if R-hat/ESS/divergence checks fail.")
+prob_option = click.option("--prob", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
+                           help="Central posterior interval probability.")
+
+
+def fit_options(f):
+    """Sampler options shared by fit-survey and compare (when it is given a bundle)."""
+    for opt in reversed([
+        click.option("--attributes", callback=_csv_list, default=None,
+                     help="Comma-separated attributes in the model (default: all in survey.toml)."),
+        click.option("--backend", type=click.Choice(["nutpie", "pymc", "advi"]), default="nutpie",
+                     show_default=True, help="nutpie / pymc: exact NUTS; advi: fast approximate first look."),
+        click.option("--draws", type=click.IntRange(1), default=1000, show_default=True),
+        click.option("--tune", type=click.IntRange(0), default=1000, show_default=True),
+        click.option("--chains", type=click.IntRange(1), default=2, show_default=True),
+        click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
+        click.option("--centered-items", is_flag=True, help="Centred item effects (many ratings per item)."),
+        seed_option,
+    ]):
+        f = opt(f)
+    return f
+
+
+def _fit(survey, dimensions, attributes, backend, draws, tune, chains, joint, centered_items, seed):
+    from pluralstats.models import fit_survey
+
+    console.print(f"Fitting {backend}: {len(survey.ratings)} ratings, dimensions "
+                  f"{', '.join(dimensions or survey.dimensions)} ({draws} draws x {chains} chains)")
+    return fit_survey(survey, dimensions=dimensions, attributes=attributes, backend=backend, draws=draws,
+                              tune=tune, chains=chains, seed=seed, joint=joint, progress=True,
+                              centered_items=centered_items)
+
+
+def _diagnose_and_report(idata):
+    from pluralstats.models import diagnose
+
+    with console.status("Computing diagnostics (parameters and contrasts)..."):
+        diag = diagnose(idata)
+    t = diag.table
+    table = Table(title="Diagnostics (worst 8 by bulk ESS)")
+    for col in ("quantity", "R-hat", "bulk ESS", "tail ESS"):
+        table.add_column(col, justify="left" if col == "quantity" else "right")
+    for row in t.sort_values("ess_bulk").head(8).itertuples():
+        table.add_row(row.name, f"{row.r_hat:.3f}", f"{row.ess_bulk:.0f}", f"{row.ess_tail:.0f}")
+    console.print(table)
+    if not diag.checked:
+        console.print("[yellow]Approximate backend: no convergence diagnostics; use for a first look only.[/]")
+    else:
+        s = diag.summary()
+        console.print(f"max R-hat {s['max_r_hat']:.3f}, min bulk ESS {s['min_ess_bulk']:.0f}, "
+                      f"min tail ESS {s['min_ess_tail']:.0f}, divergences {s['divergences']}")
+    idata.posterior.attrs[DIAG_ATTR] = "; ".join(diag.problems)
+    return diag
+
+
+def _parameter_table(idata) -> Table:
+    import arviz as az
+
+    names = [v for v in idata.posterior.data_vars if v.startswith("beta_") or v.startswith("sigma_")]
+    summ = az.summary(idata, var_names=names, kind="stats", hdi_prob=0.95)
+    summ = summ[summ["sd"] > 0]
+    table = Table(title="Posterior summary (logit scale; reference levels are 0)")
+    for col in ("parameter", "mean", "sd", "2.5%", "97.5%"):
+        table.add_column(col, justify="left" if col == "parameter" else "right")
+    for name, row in summ.iterrows():
+        table.add_row(str(name), f"{row['mean']:.3f}", f"{row['sd']:.3f}", f"{row.iloc[2]:.3f}", f"{row.iloc[3]:.3f}")
+    return table
+
+
+def _require_good(idata, allow_bad: bool) -> None:
+    problems = idata.posterior.attrs.get(DIAG_ATTR, "")
+    if problems and not allow_bad:
+        raise DiagnosticsError(f"the posterior failed its diagnostics when fitted: {problems}")
+    if problems:
+        err_console.print(f"[yellow]warning:[/] posterior failed diagnostics: {problems}")
+
+
+def _save_csv(frame: pd.DataFrame, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)
+
+
+def contrast_table(frame: pd.DataFrame, title: str) -> Table:
+    table = Table(title=title)
+    for col in ("dimension", "contrast", "mean A", "mean B", "diff [95%]", "rel % [95%]", "P(diff>0)"):
+        table.add_column(col, justify="left" if col in ("dimension", "contrast") else "right")
+    for r in frame.itertuples():
+        table.add_row(r.dimension, f"{r.attribute}: {r.level_a} vs {r.level_b}", f"{r.mean_a:.2f}", f"{r.mean_b:.2f}",
+                      f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}]",
+                      f"{r.rel_pct:+.1f} [{r.rel_lo:+.1f}, {r.rel_hi:+.1f}]", f"{r.p_positive:.3f}")
+    return table
+
+
+@click.command("fit-survey")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Posterior NetCDF file to write.")
+@dimensions_option
+@fit_options
+@allow_bad_option
+def fit_survey_cmd(bundle, out, dimensions, attributes, backend, draws, tune, chains, joint, centered_items, seed,
+                   allow_bad_diagnostics):
+    """Fit the hierarchical rating model; write the posterior (all dimensions, one NetCDF file).
+
+    Exits 3 (after writing, so the fit can be inspected) when R-hat > 1.01, bulk/tail ESS < 400 or
+    any divergence, unless --allow-bad-diagnostics.
+    """
+    from pluralstats.cli.survey import read_bundle
+    from pluralstats.models import save_posterior
+
+    idata = _fit(read_bundle(bundle), dimensions, attributes, backend, draws, tune, chains, joint, centered_items, seed)
+    console.print(_parameter_table(idata))
+    diag = _diagnose_and_report(idata)
+    save_posterior(idata, out)
+    write_manifest(out, "fit-survey", inputs=[bundle], seed=seed,
+                   options={"dimensions": dimensions, "attributes": attributes, "backend": backend, "draws": draws,
+                            "tune": tune, "chains": chains, "joint": joint, "centered_items": centered_items},
+                   extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems,
+                          "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
+    console.print(f"Wrote {out} ({idata.posterior.attrs['sampling_seconds']:.0f} s sampling)")
+    if diag.checked and not diag.ok and not allow_bad_diagnostics:
+        raise DiagnosticsError("; ".join(diag.problems))
+
+
+@click.command("contrasts")
+@click.argument("posterior", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="CSV file to write.")
+@click.option("--attributes", callback=_csv_list, default=None, help="Comma-separated attributes (default: all).")
+@dimensions_option
+@prob_option
+@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
+              help="Also draw the forest plot (PNG and PDF) at this path.")
+@allow_bad_option
+def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow_bad_diagnostics):
+    """Every level vs its reference level, per dimension: difference, % difference, interval, P(sign)."""
+    from pluralstats.models import all_contrasts, load_posterior
+
+    idata = load_posterior(posterior)
+    _require_good(idata, allow_bad_diagnostics)
+    with console.status("Computing contrasts..."):
+        frame = all_contrasts(idata, attributes, dimensions, prob)
+    for attr, sub in frame.groupby("attribute", sort=False):
+        console.print(contrast_table(sub, f"{attr} (level vs reference, {prob:.0%} intervals)"))
+    _save_csv(frame, out)
+    write_manifest(out, "contrasts", inputs=[posterior], options={"attributes": attributes,
+                                                                   "dimensions": dimensions, "prob": prob})
+    console.print(f"Wrote {out}")
+    if plot_path:
+        from pluralstats.plots.posterior import plot_forest
+
+        console.print(f"Wrote {', '.join(map(str, plot_forest(frame, plot_path)))}")
+
+
+@click.command("compare")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--groups", nargs=2, required=True, metavar="A B",
+              help="Two levels of one attribute, e.g. liberal conservative or gender=female gender=male.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for compare.csv and the figure.")
+@dimensions_option
+@prob_option
+@fit_options
+@allow_bad_option
+@click.option("--eval", "eval_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="results.parquet of `pluralstats evaluate` (models named after the groups): set the tuned "
+                   "models' difference beside the survey's, with P(same sign), ratio and gap (Figure 2).")
+def compare_cmd(source, groups, out, dimensions, prob, attributes, backend, draws, tune, chains, joint,
+                centered_items, seed, allow_bad_diagnostics, eval_path):
+    """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle)."""
+    from pluralstats.compare import compare_groups, resolve_groups
+    from pluralstats.models import load_posterior
+    from pluralstats.plots.posterior import plot_compare
+
+    if source.is_dir() or source.suffix == ".toml":
+        from pluralstats.cli.survey import read_bundle
+
+        survey = read_bundle(source)
+        resolve_groups(survey, *groups)  # unknown groups fail before the fit
+        idata = _fit(survey, dimensions, attributes, backend, draws, tune, chains, joint, centered_items, seed)
+        _diagnose_and_report(idata)
+    else:
+        idata = load_posterior(source)
+        resolve_groups(idata, *groups)
+    _require_good(idata, allow_bad_diagnostics)
+    with console.status("Computing the contrast..."):
+        if eval_path is not None:  # the tuned-model side (issue 6): pluralstats.evaluate.compare_models
+            from pluralstats.evaluate.compare_models import compare_with_models, print_agreement
+
+            table = compare_with_models(idata, *groups, eval_path, dimensions=dimensions, prob=prob, seed=seed)
+        else:
+            table = compare_groups(idata, *groups, dimensions=dimensions, prob=prob)
+    console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({prob:.0%} intervals)"))
+    out.mkdir(parents=True, exist_ok=True)
+    _save_csv(table, out / "compare.csv")
+    figures = plot_compare(table, out / "compare.png")
+    if eval_path is not None:
+        figures += print_agreement(table, out, console)
+    write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else [])], seed=seed,
+                   options={"groups": list(groups), "dimensions": dimensions, "prob": prob, "backend": backend})
+    console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
+
+
+@click.command("plot-posterior")
+@click.argument("posterior", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figures.")
+@click.option("--kind", "kinds", multiple=True, default=("forest", "ppc", "rank", "trace"), show_default=True,
+              type=click.Choice(["forest", "ppc", "rank", "trace"]), help="Which figures (repeatable).")
+@click.option("--attribute", default=None, help="Groups of the predictive check (default: the first attribute).")
+@seed_option
+def plot_posterior_cmd(posterior, out, kinds, attribute, seed):
+    """Paper figures: contrast forest plot, predictive check per group, rank and trace plots (PNG + PDF)."""
+    from pluralstats.models import all_contrasts, load_posterior, meta_of
+    from pluralstats.models.ppc import predictive_check
+    from pluralstats.plots import posterior as plots
+
+    idata = load_posterior(posterior)
+    meta = meta_of(idata)
+    if attribute is not None and attribute not in meta.attributes:
+        raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta.attributes)}")
+    attribute = attribute or next(iter(meta.attributes), None)
+    written = []
+    with console.status("Drawing..."):
+        if "forest" in kinds:
+            written += plots.plot_forest(all_contrasts(idata), out / "contrasts_forest.png")
+        if "ppc" in kinds:
+            observed, predicted = predictive_check(idata, attribute, seed=seed)
+            written += plots.plot_ppc(observed, predicted, out / f"ppc_{attribute or 'all'}.png")
+        if "rank" in kinds:
+            written += plots.plot_rank(idata, out / "rank.png")
+        if "trace" in kinds:
+            written += plots.plot_trace(idata, out / "trace.png")
+    write_manifest(out, "plot-posterior", inputs=[posterior], seed=seed,
+                   options={"kinds": list(kinds), "attribute": attribute})
+    console.print("Wrote " + ", ".join(map(str, written)))
+
+
+COMMANDS = [fit_survey_cmd, contrasts_cmd, compare_cmd, plot_posterior_cmd]

@@ -1,0 +1,94 @@
+"""``compare --groups A B``: the survey-estimated difference between two groups, per dimension.
+
+The seam for the tuned-model side (issue 6): :func:`compare_groups` takes ``model_side``, a frame
+with columns ``dimension``, ``diff``, ``lo``, ``hi`` (tuned on A minus tuned on B, same
+orientation as the survey side) and optionally ``draws`` (an array per row); it is joined on
+``dimension`` as ``model_diff``, ``model_lo``, ``model_hi``. :func:`survey_side` is the survey half
+alone, :func:`resolve_groups` the level lookup, and :func:`pluralstats.plots.posterior.plot_compare`
+draws both sides when present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from pluralstats.errors import InputError
+from pluralstats.models import group_contrasts, meta_of
+from pluralstats.survey import Survey
+
+MODEL_SIDE_COLUMNS = ("dimension", "diff", "lo", "hi")
+
+
+def resolve_level(levels_of: dict[str, list[str]], spec: str) -> tuple[str, str]:
+    """``"political=liberal"`` or ``"liberal"`` -> ``("political", "liberal")`` among a model's levels."""
+    listing = "; ".join(f"{a}: {', '.join(v)}" for a, v in levels_of.items())
+    if "=" in spec:
+        attribute, level = (s.strip() for s in spec.split("=", 1))
+        if attribute not in levels_of:
+            raise InputError(f"Unknown attribute '{attribute}'. Known levels: {listing}")
+        if level not in levels_of[attribute]:
+            raise InputError(f"Unknown level '{level}' of '{attribute}'. Known levels: {listing}")
+        return attribute, level
+    holders = [a for a, levels in levels_of.items() if spec in levels]
+    if not holders:
+        raise InputError(f"Unknown group '{spec}'. Known levels: {listing}")
+    if len(holders) > 1:
+        raise InputError(f"Group '{spec}' is ambiguous (a level of {', '.join(holders)}); write it as "
+                         f"attribute=level. Known levels: {listing}")
+    return holders[0], spec
+
+
+def resolve_groups(source, group_a: str, group_b: str) -> tuple[str, str, str]:
+    """(attribute, level_a, level_b); both groups must be levels of the same attribute."""
+    if isinstance(source, Survey):
+        attr_a, level_a = source.resolve_level(group_a)
+        attr_b, level_b = source.resolve_level(group_b)
+    else:
+        levels = meta_of(source).attributes
+        attr_a, level_a = resolve_level(levels, group_a)
+        attr_b, level_b = resolve_level(levels, group_b)
+    if attr_a != attr_b:
+        raise InputError(f"'{group_a}' is a level of {attr_a} but '{group_b}' of {attr_b}; "
+                         f"compare two levels of the same attribute")
+    if level_a == level_b:
+        raise InputError(f"Both groups are '{level_a}'; give two different levels")
+    return attr_a, level_a, level_b
+
+
+def survey_side(idata, group_a: str, group_b: str, dimensions: Sequence[str] | None = None,
+                prob: float = 0.95) -> pd.DataFrame:
+    """Per dimension, the posterior contrast A - B (columns of ``CONTRAST_COLUMNS``)."""
+    attribute, level_a, level_b = resolve_groups(idata, group_a, group_b)
+    return group_contrasts(idata, attribute, level_a, level_b, dimensions, prob)
+
+
+def _check_model_side(model_side: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in MODEL_SIDE_COLUMNS if c not in model_side.columns]
+    if missing:
+        raise InputError(f"model_side lacks column(s) {', '.join(missing)}; needs {', '.join(MODEL_SIDE_COLUMNS)}")
+    renamed = model_side.rename(columns={"diff": "model_diff", "lo": "model_lo", "hi": "model_hi",
+                                         "draws": "model_draws"})
+    keep = ["dimension", "model_diff", "model_lo", "model_hi"] + (["model_draws"] if "model_draws" in renamed else [])
+    return renamed[keep]
+
+
+def compare_groups(idata_or_survey, group_a: str, group_b: str, *, dimensions: Sequence[str] | None = None,
+                   prob: float = 0.95, model_side: pd.DataFrame | None = None,
+                   fit_options: dict | None = None) -> pd.DataFrame:
+    """Survey-estimated A - B per dimension, with the tuned-model difference beside it when given.
+
+    ``idata_or_survey``: a posterior, or a :class:`Survey` (fitted first with ``fit_options``,
+    keyword arguments of :func:`pluralstats.models.fit_survey`).
+    """
+    source = idata_or_survey
+    if isinstance(source, Survey):
+        resolve_groups(source, group_a, group_b)  # fail before a long fit
+        from pluralstats.models import fit_survey
+
+        source = fit_survey(source, dimensions=list(dimensions) if dimensions else None, **(fit_options or {}))
+    table = survey_side(source, group_a, group_b, dimensions, prob)
+    if model_side is not None:
+        table = table.merge(_check_model_side(model_side), on="dimension", how="left")
+    return table

@@ -1,0 +1,107 @@
+"""One cell of an experiment: preferences -> fine-tune -> generate and score on the held-out prompts.
+
+A cell writes into its own folder (``prefs.parquet``, ``model/``, ``scores.parquet``) and finishes by
+writing ``manifest.json`` with ``status = "done"``; a folder with that manifest is skipped on rerun.
+A failure writes ``status = "failed"`` with the error and traceback, so it is reported, not lost.
+The function takes and returns plain data so that it can run in a Ray worker unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pluralstats.experiments.config import Cell
+from pluralstats.experiments.shared import Shared
+from pluralstats.io import atomic_path, write_manifest
+
+GEN_KEYS = ("completions", "max_new_tokens", "min_new_tokens", "batch_size", "temperature", "top_p", "do_sample")
+
+
+def quiet_libraries() -> None:
+    """Hide the libraries' own progress bars and info logs; the runner shows one rich progress view."""
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+def cell_status(cell_dir: Path) -> str | None:
+    """``"done"``, ``"failed"`` or None (never run / interrupted)."""
+    manifest = cell_dir / "manifest.json"
+    if not manifest.exists():
+        return None
+    status = json.loads(manifest.read_text()).get("status")
+    return status if status != "done" or (cell_dir / "scores.parquet").exists() else None
+
+
+def _group_dict(groups: list[str]) -> dict[str, str] | None:
+    pairs = [g.split("=", 1) for g in groups if "=" in g]
+    return {a: b for a, b in pairs} or None
+
+
+def train_cell(cell: Cell, shared: Shared, survey, split: pd.Series, cell_dir: Path, train: dict) -> tuple[Path, dict]:
+    """Build the cell's preferences and fine-tune the base model on them; returns (model dir, info)."""
+    from pluralstats.finetune.registry import get_plugin
+    from pluralstats.prefs import build_preferences, write_preferences
+
+    p = cell.params
+    prefs, summary = build_preferences(
+        survey, scale=p["scale"], strategy=p["strategy"], groups=tuple(p["groups"]), jury=p.get("jury"),
+        objective=p["objective"], weights=p.get("weights"), seed=cell.seed, split=split,
+        posterior=shared.posterior if p["strategy"] == "posterior" else None)
+    write_preferences(prefs, cell_dir / "prefs.parquet", split=split, summary=summary,
+                      options={k: v for k, v in p.items() if v is not None}, seed=cell.seed)
+    plugin_cls = get_plugin(p["method"])
+    options = {**train, "seed": cell.seed, "rater": shared.rater, "objective": p["objective"],
+               "group": _group_dict(p["groups"])}
+    if isinstance(p.get("weights"), dict):
+        options["weights"] = p["weights"]
+    config = plugin_cls.config_class.from_options(**options)
+    model_dir = plugin_cls().train(prefs, shared.base_model, config, cell_dir / "model")
+    return Path(model_dir), {"pairs": len(prefs), "train": config.to_dict()}
+
+
+def run_cell(cell: Cell, shared: Shared, cell_dir: str | Path, train: dict[str, Any],
+             evaluate: dict[str, Any], progress=None) -> dict[str, Any]:
+    """Run one cell to its scores; never raises (a failure is recorded and returned)."""
+    from pluralstats.evaluate.generate import GenerationConfig, eval_prompts, generate_completions
+    from pluralstats.evaluate.scorers import RaterScorer, score_completions
+    from pluralstats.survey import load_survey
+
+    quiet_libraries()
+    cell_dir = Path(cell_dir)
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    info: dict[str, Any] = {"label": cell.label, "seed": cell.seed, "params": cell.params}
+    try:
+        survey = load_survey(shared.bundle)
+        split = shared.load_split()
+        if cell.is_control:
+            model_dir = Path(shared.base_model)
+        else:
+            model_dir, trained = train_cell(cell, shared, survey, split, cell_dir, train)
+            info.update(trained)
+        prompts = eval_prompts(survey.items, split, evaluate.get("max_prompts"))
+        gen = GenerationConfig(**{k: evaluate[k] for k in GEN_KEYS if k in evaluate})
+        completions = generate_completions(model_dir, prompts, gen, seed=cell.seed, progress=progress,
+                                           label=cell.label)
+        scores = score_completions(RaterScorer.load(shared.rater), completions, progress=progress,
+                                   label=cell.label)
+        with atomic_path(cell_dir / "scores.parquet") as tmp:
+            scores.to_parquet(tmp, index=False)
+        info.update(status="done", model=str(model_dir), prompts=len(prompts), generation=gen.to_dict())
+    except Exception as exc:  # recorded and reported by the runner, never hidden
+        info.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        (cell_dir / "error.txt").write_text(traceback.format_exc())
+    info["seconds"] = round(time.perf_counter() - start, 1)
+    write_manifest(cell_dir, "experiment cell", inputs=[shared.bundle, shared.split], seed=cell.seed,
+                   options={"label": cell.label, **cell.params}, extra=info)
+    return info

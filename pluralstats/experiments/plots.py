@@ -1,0 +1,76 @@
+"""``pluralstats plot``: an experiment folder (or a results table) -> its paper figure, PNG and PDF.
+
+The experiment's manifest says which figure it reproduces, the order of its conditions and, for
+Figure 2, the survey posterior and the group pairs to set beside the tuned models.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from pluralstats.errors import InputError
+from pluralstats.io import atomic_path
+from pluralstats.plots.figures import experiment_figure, figure2, single_vs_multi_pairs
+
+DEFAULT_DIMENSIONS = {5: ["toxicity", "emotional_awareness"]}
+
+
+def _experiment_info(folder: Path) -> dict:
+    manifest = folder / "manifest.json"
+    return json.loads(manifest.read_text()) if manifest.exists() else {}
+
+
+def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0) -> list[Path]:
+    """Compare tables (one per group pair) and Figure 2 for a demographic experiment."""
+    from pluralstats.evaluate.compare_models import compare_with_models
+    from pluralstats.models import load_posterior
+
+    posterior = (info.get("shared") or {}).get("posterior")
+    pairs = info.get("compare") or []
+    if not posterior or not pairs:
+        raise InputError(f"{folder}: Figure 2 needs a survey posterior and [compare] group pairs in the config")
+    idata = load_posterior(posterior)
+    tables, written = [], []
+    for a, b in pairs:
+        table = compare_with_models(idata, a, b, folder / "results.parquet", seed=seed)
+        path = out / f"compare_{a}_{b}.csv"
+        with atomic_path(path) as tmp:
+            table.to_csv(tmp, index=False)
+        tables.append(table)
+        written.append(path)
+    # the study shows EA or toxicity per contrast; here: the dimension with the largest survey difference
+    pick = {f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}": t.loc[t["diff"].abs().idxmax(), "dimension"]
+            for t in tables}
+    written += figure2(tables, out / "figure2", dimensions=pick)
+    written += figure2(tables, out / "figure2_all_dimensions")
+    return written
+
+
+def plot_source(source: str | Path, out: str | Path | None = None, *, figure: int | None = None,
+                value: str = "rel_pct", dimensions: Sequence[str] | None = None, seed: int = 0) -> list[Path]:
+    """Draw the figure of an experiment folder or of a ``results.parquet`` (``figure`` then required)."""
+    source = Path(source)
+    folder = source if source.is_dir() else source.parent
+    results_path = source / "results.parquet" if source.is_dir() else source
+    if not results_path.exists():
+        raise InputError(f"No results table at {results_path} (run the experiment first)")
+    info = _experiment_info(folder) if source.is_dir() else {}
+    figure = figure or info.get("figure")
+    if figure is None:
+        raise InputError("Which figure? Give --figure (the folder has no experiment manifest naming one)")
+    out = Path(out) if out else folder
+    out.mkdir(parents=True, exist_ok=True)
+    if figure == 2:
+        return figure2_for(folder, out, info, seed)
+    results = pd.read_parquet(results_path)
+    cells = folder / "cells.csv"
+    order = list(dict.fromkeys(pd.read_csv(cells, dtype={"label": str}).label)) if cells.exists() else None
+    order = [o for o in order if o != "control"] if order else None
+    dims = list(dimensions or DEFAULT_DIMENSIONS.get(figure, ["toxicity"]))
+    pairs = single_vs_multi_pairs(order or sorted(set(results.model) - {"control", ""})) if figure == 5 else None
+    return experiment_figure(results, out / f"figure{figure}", figure=figure, order=order, dimensions=dims,
+                             value=value, pairs=pairs)

@@ -1,0 +1,129 @@
+"""What every cell of an experiment shares, built once in the experiment folder and reused on rerun.
+
+``survey/`` (simulated, or the given bundle), ``split.csv`` (the held-out prompts: the base model,
+the rater and every preference set use the same split), ``base-model/`` (the control), ``rater/``
+(the scorer, fitted on train prompts only) and, when a cell or a comparison needs it,
+``survey-posterior.nc`` (the rating model). Each is skipped when already there (resumable).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pluralstats.io import atomic_path, write_manifest
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Paths (as strings, so a Ray worker can receive them) of the shared artifacts."""
+
+    bundle: str
+    split: str
+    base_model: str
+    rater: str
+    posterior: str | None
+    scale_max: int
+    signs: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def load_split(self) -> pd.Series:
+        return pd.read_csv(self.split, dtype=str).set_index("prompt_id").split
+
+
+def simulate_bundle(out: Path, options: dict[str, Any]) -> Path:
+    """Simulate a study-shaped survey (with its truth.json) into ``out`` unless it is there."""
+    from pluralstats.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
+    from pluralstats.survey import save_survey
+
+    if (out / "survey.toml").exists():
+        return out
+    opts = dict(options)
+    seed = int(opts.pop("seed", 0))
+    if "participants" in opts:
+        opts["n_participants"] = opts.pop("participants")
+    if "interactions" in opts:  # groups also differ in how they rank responses (see pluralstats.simulate)
+        opts["effects"] = with_interactions(PAPER_EFFECTS, float(opts.pop("interactions")))
+    sim = simulate_survey(SimulationConfig(**opts), seed=seed)
+    save_survey(sim.survey, out, extra_files={"truth.json": json.dumps(sim.truth, indent=1) + "\n"})
+    write_manifest(out, "simulate", options=opts, seed=seed)
+    return out
+
+
+def write_split(survey, path: Path, eval_fraction: float, seed: int) -> pd.Series:
+    from pluralstats.split import prompt_split
+
+    if path.exists():
+        return pd.read_csv(path, dtype=str).set_index("prompt_id").split
+    split = prompt_split(survey.items, eval_fraction=eval_fraction, seed=seed)
+    with atomic_path(path) as tmp:
+        split.rename("split").rename_axis("prompt_id").reset_index().to_csv(tmp, index=False)
+    return split
+
+
+def ensure_base_model(survey, out: Path, options: dict[str, Any], eval_fraction: float, seed: int) -> Path:
+    """The tiny control model, trained on the train prompts of the same split."""
+    from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
+
+    if (out / "config.json").exists():
+        return out
+    cfg = TinyModelConfig(**{**options, "eval_fraction": eval_fraction, "seed": seed})
+    summary = build_tiny_model(survey, out, cfg, progress=True)
+    write_manifest(out, "tiny-model", options=asdict(cfg), seed=seed,
+                   extra={"summary": {k: v for k, v in summary.items() if k != "config"}})
+    return out
+
+
+def ensure_rater(survey, out: Path, split: pd.Series, seed: int) -> Path:
+    from pluralstats.evaluate.rater import RaterModel
+
+    if (out / "rater.json").exists():
+        return out
+    RaterModel.fit(survey, split=split, seed=seed).save(out)
+    return out
+
+
+def ensure_posterior(survey, path: Path, options: dict[str, Any], seed: int) -> Path:
+    from pluralstats.models import fit_survey, save_posterior
+
+    if path.exists():
+        return path
+    idata = fit_survey(survey, seed=seed, **options)
+    save_posterior(idata, path)
+    write_manifest(path, "fit-survey", options=options, seed=seed)
+    return path
+
+
+def prepare_shared(config, out: Path, *, need_posterior: bool, console=None) -> Shared:
+    """Build (or find) the shared artifacts of an experiment in ``out``."""
+    from pluralstats.survey import load_survey
+
+    say = console.print if console is not None else (lambda *a, **k: None)
+    data = config.data
+    seed = int(data.get("seed", 0))
+    eval_fraction = float(data.get("eval_fraction", 0.2))
+    bundle = config.resolve(data.get("bundle")) or simulate_bundle(out / "survey", data["simulate"])
+    survey = load_survey(bundle)
+    split = write_split(survey, out / "split.csv", eval_fraction, seed)
+    say(f"survey {bundle}: {len(survey.participants)} participants, "
+        f"{int((split == 'eval').sum())} held-out prompts")
+    base = config.resolve(config.base_model.get("path"))
+    if base is None:
+        say("base model: building the tiny model (skipped when already built)")
+        base = ensure_base_model(survey, out / "base-model", {k: v for k, v in config.base_model.items()
+                                                             if k != "path"}, eval_fraction, seed)
+    rater = ensure_rater(survey, out / "rater", split, seed)
+    posterior = config.resolve(config.survey_model.get("path"))  # a posterior fitted elsewhere
+    if need_posterior and posterior is None:
+        say("survey model: fitting the rating model (skipped when already fitted)")
+        options = {k: v for k, v in config.survey_model.items() if k != "path"}
+        posterior = ensure_posterior(survey, out / "survey-posterior.nc", options, seed)
+    signs = {d: v.sign for d, v in survey.config.dimensions.items()}
+    return Shared(str(bundle), str(out / "split.csv"), str(base), str(rater),
+                  str(posterior) if posterior else None, survey.config.scale_max, signs)

@@ -1,0 +1,99 @@
+"""Group contrasts from the posterior, as DESIGN.md defines them.
+
+The contrast of group A versus B on a dimension is the difference between the expected ratings
+of a *new* rater from A and from B, averaged over the survey's items (their estimated effects),
+over the rater-effect distribution N(0, sigma_rater) and over the survey's rater composition for
+the other attributes (standardisation: every rater's other attributes, with A's or B's level).
+It is read per posterior draw, so intervals and the sign probability come out of the draws, not
+off a coefficient: a logit-scale beta is not "18% less toxic".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .data import meta_of
+from .predict import _check_dimension, _check_group, flat_draws, offsets, predictive
+
+CONTRAST_COLUMNS = ["dimension", "attribute", "level_a", "level_b", "mean_a", "mean_b", "diff", "diff_lo",
+                    "diff_hi", "rel_pct", "rel_lo", "rel_hi", "p_positive"]
+
+
+def level_means(idata, dimension: str, attribute: str, levels: Sequence[str]) -> np.ndarray:
+    """Per draw, the expected rating of a new rater of each level: (n_draws, len(levels))."""
+    meta = meta_of(idata)
+    d = _check_dimension(meta, dimension)
+    ks = [_check_group(meta, {attribute: lv})[attribute] for lv in levels]
+    s = offsets(idata, d, [attribute])
+    sigma = flat_draws(idata, "sigma_rater")[:, d]
+    cut = flat_draws(idata, "cutpoints")[:, d, :]
+    v = flat_draws(idata, "item_effect")[:, :, d]
+    beta = flat_draws(idata, f"beta_{attribute}")[:, d, :]
+    x = np.concatenate([beta[:, [k]] + v for k in ks], axis=1)
+    means = predictive(s, sigma, cut, x, what="mean")
+    return means.reshape(means.shape[0], len(ks), v.shape[1]).mean(axis=2)
+
+
+def contrast_draws(idata, attribute: str, level_a: str, level_b: str,
+                   dimensions: Sequence[str] | None = None) -> xr.Dataset:
+    """Per-draw ``mean_a``, ``mean_b``, ``diff`` (A - B) and ``rel_pct`` (100 (A/B - 1)).
+
+    Variables have dims (dimension, chain, draw), so ESS/R-hat can be computed on them and they can
+    be set beside other per-draw quantities (e.g. tuned-model differences).
+    """
+    meta = meta_of(idata)
+    dims = list(dimensions) if dimensions is not None else meta.dimensions
+    post = idata.posterior
+    shape = (post.sizes["chain"], post.sizes["draw"])
+    means = np.stack([level_means(idata, dim, attribute, [level_a, level_b]) for dim in dims])
+    a = means[:, :, 0].reshape(len(dims), *shape)
+    b = means[:, :, 1].reshape(len(dims), *shape)
+    coords = {"dimension": dims, "chain": post["chain"].to_numpy(), "draw": post["draw"].to_numpy()}
+    ds = xr.Dataset({k: (("dimension", "chain", "draw"), val) for k, val in
+                     {"mean_a": a, "mean_b": b, "diff": a - b, "rel_pct": 100 * (a / b - 1)}.items()},
+                    coords=coords)
+    ds.attrs.update(attribute=attribute, level_a=level_a, level_b=level_b)
+    return ds
+
+
+def summarize_draws(ds: xr.Dataset, prob: float = 0.95) -> pd.DataFrame:
+    """One row per dimension: posterior means, central ``prob`` intervals, P(diff > 0)."""
+    q = [(1 - prob) / 2, (1 + prob) / 2]
+    rows = []
+    for dim in ds["dimension"].to_numpy():
+        one = {k: ds[k].sel(dimension=dim).to_numpy().ravel() for k in ("mean_a", "mean_b", "diff", "rel_pct")}
+        d_lo, d_hi = np.quantile(one["diff"], q)
+        r_lo, r_hi = np.quantile(one["rel_pct"], q)
+        rows.append({
+            "dimension": str(dim), "attribute": ds.attrs["attribute"], "level_a": ds.attrs["level_a"],
+            "level_b": ds.attrs["level_b"], "mean_a": one["mean_a"].mean(), "mean_b": one["mean_b"].mean(),
+            "diff": one["diff"].mean(), "diff_lo": d_lo, "diff_hi": d_hi, "rel_pct": one["rel_pct"].mean(),
+            "rel_lo": r_lo, "rel_hi": r_hi, "p_positive": float((one["diff"] > 0).mean()),
+        })
+    return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
+
+
+def group_contrasts(idata, attribute: str, level_a: str, level_b: str,
+                    dimensions: Sequence[str] | None = None, prob: float = 0.95) -> pd.DataFrame:
+    """Contrast table (columns :data:`CONTRAST_COLUMNS`), one row per dimension."""
+    return summarize_draws(contrast_draws(idata, attribute, level_a, level_b, dimensions), prob)
+
+
+def reference_pairs(idata, attributes: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
+    """(attribute, level, reference) for every non-reference level."""
+    meta = meta_of(idata)
+    attrs = list(attributes) if attributes is not None else list(meta.attributes)
+    return [(a, lv, meta.attributes[a][0]) for a in attrs for lv in meta.attributes[a][1:]]
+
+
+def all_contrasts(idata, attributes: Sequence[str] | None = None, dimensions: Sequence[str] | None = None,
+                  prob: float = 0.95) -> pd.DataFrame:
+    """Every non-reference level against its attribute's reference level, per dimension."""
+    frames = [group_contrasts(idata, a, lv, ref, dimensions, prob) for a, lv, ref in reference_pairs(idata, attributes)]
+    if not frames:
+        return pd.DataFrame(columns=CONTRAST_COLUMNS)
+    return pd.concat(frames, ignore_index=True)

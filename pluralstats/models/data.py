@@ -1,0 +1,140 @@
+"""The survey as index arrays for the rating model, and the metadata a posterior file must carry.
+
+The posterior file has to be self-sufficient: contrasts and predictive distributions are
+computed from it alone (the bundle may be gone), so the level names, reference levels, the item
+ids and the raters' attribute combinations (the "rater composition") travel with the draws.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from pluralstats.errors import InputError
+from pluralstats.survey import Survey
+
+META_KEY = "pluralstats"
+
+
+@dataclass
+class ModelMeta:
+    """What a posterior needs to be interpreted: names, levels (reference first), the scale."""
+
+    dimensions: list[str]
+    attributes: dict[str, list[str]]  # attribute -> levels, reference level first
+    scale_max: int
+    polarity: dict[str, str]
+    survey: str = ""
+    joint: bool = False
+    backend: str = ""
+
+    @property
+    def n_cut(self) -> int:
+        return self.scale_max - 1
+
+    def reference(self, attribute: str) -> str:
+        return self.attributes[attribute][0]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelMeta:
+        return cls(**json.loads(text))
+
+
+@dataclass
+class ModelData:
+    """Index arrays of the ratings (0-based categories) plus the metadata."""
+
+    meta: ModelMeta
+    rater_ids: np.ndarray
+    item_ids: np.ndarray
+    rater_levels: np.ndarray  # (n_raters, n_attributes) level index, 0 = reference
+    obs_dim: np.ndarray
+    obs_rater: np.ndarray
+    obs_item: np.ndarray
+    y: np.ndarray  # rating - 1
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.y)
+
+    def constant_data(self) -> xr.Dataset:
+        """Rater composition, item ids and the observations, stored in the posterior file."""
+        attrs = list(self.meta.attributes)
+        ds = xr.Dataset(
+            {
+                "rater_level": (("rater", "attribute"), self.rater_levels.astype("int16")),
+                "obs_dimension": ("obs", self.obs_dim.astype("int16")),
+                "obs_rater": ("obs", self.obs_rater.astype("int32")),
+                "obs_item": ("obs", self.obs_item.astype("int32")),
+                "obs_rating": ("obs", (self.y + 1).astype("int16")),
+            },
+            coords={"rater": self.rater_ids.astype(str), "item": self.item_ids.astype(str),
+                    "attribute": np.array(attrs, dtype=str)},
+        )
+        ds.attrs[META_KEY] = self.meta.to_json()
+        return ds
+
+
+def _check_subset(requested: list[str] | None, known: list[str], what: str) -> list[str]:
+    if requested is None:
+        return list(known)
+    unknown = [r for r in requested if r not in known]
+    if unknown:
+        raise InputError(f"Unknown {what} {', '.join(unknown)}; known: {', '.join(known) or '(none)'}")
+    if not requested:
+        raise InputError(f"No {what} selected")
+    return list(dict.fromkeys(requested))
+
+
+def build_model_data(survey: Survey, dimensions: list[str] | None = None,
+                     attributes: list[str] | None = None) -> ModelData:
+    """Index the survey for the model; reference levels come from ``survey.toml``."""
+    dims = _check_subset(dimensions, survey.dimensions, "dimension(s)")
+    attrs = _check_subset(attributes, survey.attributes, "attribute(s)")
+    ratings = survey.ratings[survey.ratings.dimension.isin(dims)]
+    if ratings.empty:
+        raise InputError(f"No ratings for dimension(s) {', '.join(dims)}")
+    raters = survey.participants[survey.participants.participant_id.isin(ratings.participant_id)]
+    raters = raters.sort_values("participant_id").reset_index(drop=True)
+    levels: dict[str, list[str]] = {}
+    codes = []
+    for attr in attrs:
+        values = raters[attr].astype(str)
+        present = sorted(values.unique())
+        ref = survey.config.attributes[attr]
+        if ref not in present:
+            raise InputError(f"Reference level '{ref}' of '{attr}' (survey.toml) has no raters; "
+                             f"levels present: {', '.join(present)}")
+        ordered = [ref, *(v for v in present if v != ref)]
+        levels[attr] = ordered
+        codes.append(pd.Categorical(values, categories=ordered).codes)
+    rater_levels = np.column_stack(codes) if codes else np.zeros((len(raters), 0), dtype=int)
+    item_ids = np.array(sorted(ratings.item_id.unique()), dtype=object)
+    rater_ids = raters.participant_id.to_numpy(dtype=object)
+    meta = ModelMeta(
+        dimensions=dims, attributes=levels, scale_max=survey.config.scale_max,
+        polarity={d: survey.config.dimensions[d].polarity for d in dims}, survey=survey.config.name,
+    )
+    return ModelData(
+        meta=meta, rater_ids=rater_ids, item_ids=item_ids, rater_levels=rater_levels.astype(int),
+        obs_dim=pd.Categorical(ratings.dimension, categories=dims).codes.astype(int),
+        obs_rater=pd.Categorical(ratings.participant_id, categories=rater_ids).codes.astype(int),
+        obs_item=pd.Categorical(ratings.item_id, categories=item_ids).codes.astype(int),
+        y=ratings.rating.to_numpy(dtype=int) - 1,
+    )
+
+
+def meta_of(idata) -> ModelMeta:
+    """The :class:`ModelMeta` stored in a posterior (raises InputError for a foreign file)."""
+    try:
+        return ModelMeta.from_json(idata.constant_data.attrs[META_KEY])
+    except (AttributeError, KeyError) as exc:
+        raise InputError("This InferenceData was not written by pluralstats fit-survey "
+                         "(no model metadata in constant_data)") from exc

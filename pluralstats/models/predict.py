@@ -1,0 +1,184 @@
+"""Predictive rating distributions of a *new* rater from a group, per posterior draw.
+
+A new rater of group G has linear predictor ``eta = b_G + s + u + v_i``: ``b_G`` the effects of
+the attributes fixed by G, ``s`` the summed effects of the other attributes (distributed as in the
+survey's rater composition), ``u ~ N(0, sigma_rater)`` and ``v_i`` the item's estimated effect.
+Averaging over ``s`` and ``u`` exactly for every draw and item would cost draws x raters x items
+evaluations (1e10 at paper scale), so it is done on a grid instead:
+
+1. the distribution of the offset ``s + u`` is put on a grid of step ``h`` (linear binning of the
+   raters' ``s``, then a convolution with the discretised normal of ``u``; both keep the mean);
+2. ``F(x) = E[f(x + s + u)]`` is tabulated on a grid of ``x`` by one FFT convolution, where ``f``
+   is the expected rating or the category probabilities at linear predictor ``x``;
+3. ``F`` is interpolated at ``x = b_G + v_i``.
+
+The error is O(h^2) times the curvature of a logistic (< 1e-4 on the rating scale for h = 0.02),
+far below posterior uncertainty; the tests check it against brute-force simulation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy.signal import fftconvolve
+from scipy.special import expit
+
+from pluralstats.errors import InputError
+
+from .data import ModelMeta, meta_of
+
+STEP = 0.02
+CHUNK = 256  # draws per block (bounds memory: CHUNK x grid x categories floats)
+
+
+def flat_draws(idata, name: str) -> np.ndarray:
+    """A posterior variable with chain and draw merged into one leading axis."""
+    var = idata.posterior[name]
+    return var.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+
+
+def _check_dimension(meta: ModelMeta, dimension: str) -> int:
+    if dimension not in meta.dimensions:
+        raise InputError(f"Dimension '{dimension}' is not in this posterior; it has {', '.join(meta.dimensions)}")
+    return meta.dimensions.index(dimension)
+
+
+def _check_group(meta: ModelMeta, group: Mapping[str, str] | None) -> dict[str, int]:
+    fixed = {}
+    for attr, level in (group or {}).items():
+        if attr not in meta.attributes:
+            raise InputError(f"Attribute '{attr}' is not in this model; it has {', '.join(meta.attributes)}")
+        if level not in meta.attributes[attr]:
+            raise InputError(f"Unknown level '{level}' of '{attr}'; known: {', '.join(meta.attributes[attr])}")
+        fixed[attr] = meta.attributes[attr].index(level)
+    return fixed
+
+
+def offsets(idata, d: int, fixed: Sequence[str]) -> np.ndarray:
+    """Per draw and rater, the summed effects of the attributes *not* fixed: shape (n_draws, n_raters)."""
+    meta = meta_of(idata)
+    levels = idata.constant_data["rater_level"].to_numpy()
+    total = np.zeros((flat_draws(idata, "sigma_item").shape[0], levels.shape[0]))
+    for j, attr in enumerate(meta.attributes):
+        if attr not in fixed:
+            total += flat_draws(idata, f"beta_{attr}")[:, d, :][:, levels[:, j]]
+    return total
+
+
+def group_effect(idata, d: int, fixed: Mapping[str, int]) -> np.ndarray:
+    """Per draw, the summed effects of the fixed attributes' levels: shape (n_draws,)."""
+    total = np.zeros(flat_draws(idata, "sigma_item").shape[0])
+    for attr, k in fixed.items():
+        total = total + flat_draws(idata, f"beta_{attr}")[:, d, k]
+    return total
+
+
+def _offset_pmf(s: np.ndarray, sigma: np.ndarray, lo: float, n_grid: int, h: float) -> np.ndarray:
+    """PMF on the grid ``lo + j h`` of ``s + u``: s an empirical sample per draw, u ~ N(0, sigma)."""
+    n, m = s.shape
+    pos = (s - lo) / h
+    j0 = np.clip(np.floor(pos).astype(int), 0, n_grid - 2)
+    frac = pos - j0
+    rows = np.repeat(np.arange(n)[:, None] * n_grid, m, axis=1)
+    flat = np.bincount((rows + j0).ravel(), weights=(1 - frac).ravel() / m, minlength=n * n_grid)
+    flat += np.bincount((rows + j0 + 1).ravel(), weights=frac.ravel() / m, minlength=n * n_grid)
+    pmf = flat.reshape(n, n_grid)
+    half = int(np.ceil(6 * sigma.max() / h))
+    grid = np.arange(-half, half + 1) * h
+    kernel = np.exp(-0.5 * (grid[None, :] / np.maximum(sigma[:, None], 1e-9)) ** 2)
+    kernel /= kernel.sum(axis=1, keepdims=True)
+    return np.clip(fftconvolve(pmf, kernel, mode="same", axes=1), 0.0, None)
+
+
+def _link(z: np.ndarray, cut: np.ndarray, what: str) -> np.ndarray:
+    """Expected rating (n, L) or category probabilities (n, L, K) at linear predictor z (n, L)."""
+    above = expit(z[:, :, None] - cut[:, None, :])  # P(y > k), k = 1..K-1
+    if what == "mean":
+        return 1.0 + above.sum(axis=2)
+    ones = np.ones(above.shape[:2] + (1,))
+    zeros = np.zeros_like(ones)
+    return np.concatenate([ones, above], axis=2) - np.concatenate([above, zeros], axis=2)
+
+
+def predictive(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray, what: str = "mean",
+               h: float = STEP) -> np.ndarray:
+    """``E[f(x + s + u)]`` for every draw and every column of ``x`` (n_draws, n_x[, K]).
+
+    ``s``: (n_draws, n_raters) rater offsets (empirical composition); ``sigma``: (n_draws,);
+    ``cut``: (n_draws, K-1); ``x``: (n_draws, n_x) the rest of the linear predictor.
+    """
+    pad = 6 * sigma.max() + 2 * h
+    lo, hi = s.min() - pad, s.max() + pad
+    n_off = int(np.ceil((hi - lo) / h)) + 1
+    x_lo, x_hi = x.min() - 2 * h, x.max() + 2 * h
+    n_x = int(np.ceil((x_hi - x_lo) / h)) + 2
+    out = []
+    for start in range(0, s.shape[0], CHUNK):
+        sl = slice(start, start + CHUNK)
+        pmf = _offset_pmf(s[sl], sigma[sl], lo, n_off, h)
+        z = x_lo + lo + np.arange(n_x + n_off - 1) * h
+        f = _link(np.broadcast_to(z, (pmf.shape[0], z.size)), cut[sl], what)
+        kernel = pmf[:, ::-1]
+        if what != "mean":
+            kernel = kernel[:, :, None]
+        table = fftconvolve(f, kernel, mode="valid", axes=1)  # F on x_lo + m h, m < n_x
+        pos = (x[sl] - x_lo) / h
+        m0 = np.clip(np.floor(pos).astype(int), 0, n_x - 2)
+        frac = pos - m0
+        if what != "mean":
+            m0, frac = m0[:, :, None], frac[:, :, None]
+            take = np.take_along_axis(table, np.broadcast_to(m0, m0.shape[:2] + (table.shape[2],)), axis=1)
+            take1 = np.take_along_axis(table, np.broadcast_to(m0 + 1, m0.shape[:2] + (table.shape[2],)), axis=1)
+        else:
+            take = np.take_along_axis(table, m0, axis=1)
+            take1 = np.take_along_axis(table, m0 + 1, axis=1)
+        out.append(take * (1 - frac) + take1 * frac)
+    return np.concatenate(out, axis=0)
+
+
+def _item_index(idata, item_ids: Sequence[str] | None) -> np.ndarray:
+    known = idata.constant_data["item"].to_numpy().astype(str)
+    if item_ids is None:
+        return np.arange(known.size)
+    where = {k: i for i, k in enumerate(known)}
+    missing = [i for i in item_ids if str(i) not in where]
+    if missing:
+        raise InputError(f"{len(missing)} item(s) not in the fitted survey (e.g. {missing[:3]}); "
+                         f"predictions are for the survey's items only")
+    return np.array([where[str(i)] for i in item_ids], dtype=int)
+
+
+def _parts(idata, dimension: str, group: Mapping[str, str] | None, item_ids):
+    meta = meta_of(idata)
+    d = _check_dimension(meta, dimension)
+    fixed = _check_group(meta, group)
+    items = _item_index(idata, item_ids)
+    s = offsets(idata, d, list(fixed))
+    sigma = flat_draws(idata, "sigma_rater")[:, d]
+    cut = flat_draws(idata, "cutpoints")[:, d, :]
+    v = flat_draws(idata, "item_effect")[:, items, d]
+    return s, sigma, cut, v, group_effect(idata, d, fixed)
+
+
+def category_probabilities(idata, dimension: str, group: Mapping[str, str] | None = None,
+                           item_ids: Sequence[str] | None = None) -> np.ndarray:
+    """Predictive rating distribution of a new rater from ``group`` on known items.
+
+    Returns an array (n_draws, n_items, scale_max): entry [s, i, k] is P(rating = k + 1) under
+    posterior draw s (chains merged, chain-major) for ``item_ids[i]`` (all survey items, in the
+    posterior's ``item`` order, when None). ``group`` fixes some attributes, e.g.
+    ``{"political": "liberal"}``; the other attributes are averaged over the survey's rater
+    composition and the new rater's own effect is integrated out. Rows sum to 1.
+    """
+    s, sigma, cut, v, b = _parts(idata, dimension, group, item_ids)
+    probs = predictive(s, sigma, cut, b[:, None] + v, what="probs")
+    probs = np.clip(probs, 0.0, None)
+    return probs / probs.sum(axis=2, keepdims=True)
+
+
+def expected_rating(idata, dimension: str, group: Mapping[str, str] | None = None,
+                    item_ids: Sequence[str] | None = None) -> np.ndarray:
+    """Per draw, the expected rating of a new rater from ``group`` averaged over the items: (n_draws,)."""
+    s, sigma, cut, v, b = _parts(idata, dimension, group, item_ids)
+    return predictive(s, sigma, cut, b[:, None] + v, what="mean").mean(axis=1)

@@ -1,0 +1,148 @@
+"""The study's Figures 2-5 from result tables (Figure 1 is drawn by ``describe``).
+
+- Figure 2: per contrast, the tuned-model difference (circles) beside the survey-estimated
+  difference (triangles), both A - B in rating points with 95% intervals.
+- Figures 3-5: an experiment's conditions against the control (panel A) and against each other
+  (panel B); Figure 5 has a panel per dimension for each.
+
+Meaning is carried by marker shape and fill as well as colour (filled: the interval excludes 0),
+so the figures read in black and white. Each is written as PNG and PDF (``save_figure``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .style import COLORS, paper_style, plt, save_figure
+
+MODEL_STYLE = {"marker": "o", "color": COLORS[1], "label": "tuned models (A - B)"}
+SURVEY_STYLE = {"marker": "^", "color": COLORS[4], "label": "survey estimate (A - B)"}
+SCALE_NAMES = {"5": "5-point", "3": "3-point", "2": "binary"}
+TITLES = {3: "Rating scale", 4: "Disagreement handling", 5: "Optimizer and objective"}
+
+
+def pretty(name: str) -> str:
+    return SCALE_NAMES.get(str(name), str(name).replace("_", " "))
+
+
+def _dots(ax, y, est, lo, hi, *, marker, color, label=None):
+    """Dot and whisker; hollow where the interval includes 0."""
+    est, lo, hi = (np.asarray(v, dtype=float) for v in (est, lo, hi))
+    ax.hlines(y, lo, hi, color=color, lw=1.3)
+    excludes = (lo > 0) | (hi < 0)
+    for filled in (True, False):
+        sel = excludes == filled
+        if sel.any():
+            ax.plot(est[sel], np.asarray(y)[sel], marker, ms=6, color=color, mfc=color if filled else "white",
+                    ls="none", label=label)
+            label = None
+
+
+def _finish(ax, labels, xlabel, title):
+    ax.axvline(0, color="0.4", lw=0.8, ls="--")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+
+
+def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
+            dimensions: dict[str, str] | None = None) -> list[Path]:
+    """Figure 2 from ``compare`` tables (one per contrast; columns of ``compare_with_models``).
+
+    ``dimensions``: which dimension to show per contrast label (default: every dimension of each).
+    """
+    rows = []
+    for t in tables:
+        contrast = f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}"
+        keep = t if not dimensions or contrast not in dimensions else t[t.dimension == dimensions[contrast]]
+        rows += [{**r, "label": f"{contrast}\n{pretty(r['dimension'])}"} for r in keep.to_dict("records")]
+    frame = pd.DataFrame(rows)
+    y = np.arange(len(frame), dtype=float)
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(5.4, 0.9 + 0.5 * len(frame)))
+        _dots(ax, y - 0.12, frame["diff"], frame.diff_lo, frame.diff_hi, **SURVEY_STYLE)
+        if "model_diff" in frame and frame.model_diff.notna().any():
+            _dots(ax, y + 0.12, frame.model_diff, frame.model_lo, frame.model_hi, **MODEL_STYLE)
+        _finish(ax, list(frame.label), "difference in rating points (95% interval)",
+                "Figure 2. Demographic composition: tuned models vs survey")
+        ax.legend(loc="best", fontsize=7)
+        fig.text(0.01, 0.005, "hollow: the 95% interval includes 0", fontsize=7, color="0.3")
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+def _select(results: pd.DataFrame, comparison: str, dimension: str) -> pd.DataFrame:
+    method = "bayes" if "bayes" in set(results.method) else results.method.iloc[0]
+    return results[(results.comparison == comparison) & (results.dimension == dimension)
+                   & (results.method == method)]
+
+
+def _conditions(results: pd.DataFrame, order: Sequence[str] | None) -> list[str]:
+    present = [m for m in results.model.unique() if m != "control" and m]
+    return [m for m in order if m in present] if order else sorted(present)
+
+
+def _shift_panel(ax, results, dimension, order, value, title):
+    rows = _select(results, "shift", dimension).set_index("model").reindex(order)
+    lo, hi = ("rel_lo", "rel_hi") if value == "rel_pct" else ("lo", "hi")
+    _dots(ax, np.arange(len(order)), rows[value], rows[lo], rows[hi], marker="s", color=COLORS[0])
+    unit = "% change vs control" if value == "rel_pct" else "rating points vs control"
+    _finish(ax, [pretty(m) for m in order], f"{pretty(dimension)}: {unit}", title)
+
+
+def _pair_panel(ax, results, dimension, pairs, value, title):
+    rows = _select(results, "pairwise", dimension).set_index(["model", "reference"])
+    rows = rows.reindex(pairs)
+    lo, hi = ("rel_lo", "rel_hi") if value == "rel_pct" else ("lo", "hi")
+    _dots(ax, np.arange(len(pairs)), rows[value], rows[lo], rows[hi], marker="D", color=COLORS[2])
+    unit = "% difference" if value == "rel_pct" else "rating points"
+    _finish(ax, [f"{pretty(a)} vs {pretty(b)}" for a, b in pairs], f"{pretty(dimension)}: {unit}", title)
+
+
+def experiment_figure(results: pd.DataFrame, path: str | Path, *, figure: int, order: Sequence[str] | None = None,
+                      dimensions: Sequence[str] = ("toxicity",), value: str = "rel_pct",
+                      pairs: Sequence[tuple[str, str]] | None = None) -> list[Path]:
+    """Figures 3-5: panel(s) A, conditions vs control; panel(s) B, conditions vs each other.
+
+    ``pairs`` defaults to every pair in ``order`` (earlier minus later); for Figure 5 pass the
+    single- vs multi-objective pairs. One column of panels per dimension.
+    """
+    conds = _conditions(results, order)
+    pairs = list(pairs) if pairs is not None else list(itertools.combinations(conds, 2))
+    n = len(dimensions)
+    with paper_style():
+        fig, axes = plt.subplots(2, n, figsize=(2.4 + 2.8 * n, 1.4 + 0.32 * (len(conds) + len(pairs))),
+                                 squeeze=False, sharey="row",
+                                 gridspec_kw={"height_ratios": [max(len(conds), 1), max(len(pairs), 1)]})
+        for j, dim in enumerate(dimensions):
+            letter_a, letter_b = (chr(65 + j), chr(65 + n + j))
+            _shift_panel(axes[0, j], results, dim, conds, value, f"({letter_a}) vs control")
+            if pairs:
+                _pair_panel(axes[1, j], results, dim, pairs, value, f"({letter_b}) pairwise")
+            else:
+                axes[1, j].set_visible(False)
+            if j:  # one set of row labels per figure row
+                axes[0, j].tick_params(labelleft=False)
+                axes[1, j].tick_params(labelleft=False)
+        fig.suptitle(f"Figure {figure}. {TITLES.get(figure, 'Experiment')}: {', '.join(map(pretty, dimensions))}"
+                     " (95% intervals; lower toxicity is better)", fontsize=9, x=0.01, ha="left")
+        fig.text(0.01, 0.005, "hollow: the 95% interval includes 0", fontsize=7, color="0.3")
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+def single_vs_multi_pairs(conditions: Sequence[str]) -> list[tuple[str, str]]:
+    """Figure 5 C-D: for each optimizer, each single-objective condition vs its multi-objective one."""
+    out = []
+    for cond in conditions:
+        method, _, objective = cond.partition("/")
+        multi = f"{method}/multi"
+        if objective and objective != "multi" and multi in conditions:
+            out.append((cond, multi))
+    return out

@@ -1,0 +1,133 @@
+"""Posterior figures for the paper: contrast forest plot, group comparison, predictive check, rank plots.
+
+The house style (:mod:`pluralstats.plots.style`); readable in black and white: black and grey only,
+marker *shape* and fill carry the meaning (filled = the 95% interval excludes 0). Each figure is
+written as PNG and PDF next to each other, atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .style import paper_style as style
+from .style import plt, save_figure
+
+
+def pretty(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _whiskers(ax, y, est, lo, hi, *, marker="o", excludes_zero=None, label=None):
+    excludes_zero = (lo > 0) | (hi < 0) if excludes_zero is None else excludes_zero
+    ax.hlines(y, lo, hi, color="black", lw=1.2)
+    for filled in (True, False):
+        sel = excludes_zero == filled
+        ax.plot(est[sel], y[sel], marker, ms=5, color="black", mfc="black" if filled else "white",
+                ls="none", label=label if filled or not excludes_zero.any() else None)
+
+
+def plot_forest(contrasts: pd.DataFrame, path: str | Path, *, value: str = "rel_pct") -> list[Path]:
+    """One panel per dimension; a row per contrast (level vs reference) with its 95% interval."""
+    lo, hi = ("rel_lo", "rel_hi") if value == "rel_pct" else ("diff_lo", "diff_hi")
+    dims = list(dict.fromkeys(contrasts.dimension))
+    labels = list(dict.fromkeys(contrasts.attribute + ": " + contrasts.level_a + " vs " + contrasts.level_b))
+    with style():
+        fig, axes = plt.subplots(1, len(dims), figsize=(1.2 + 2.1 * len(dims), 0.8 + 0.22 * len(labels)),
+                                 sharey=True, squeeze=False)
+        for ax, dim in zip(axes[0], dims, strict=True):
+            sub = contrasts[contrasts.dimension == dim]
+            key = sub.attribute + ": " + sub.level_a + " vs " + sub.level_b
+            y = np.array([labels.index(k) for k in key])
+            _whiskers(ax, y, sub[value].to_numpy(), sub[lo].to_numpy(), sub[hi].to_numpy())
+            ax.axvline(0, color="0.5", lw=0.8, ls="--")
+            ax.set_title(pretty(dim))
+            ax.set_xlabel("difference (%)" if value == "rel_pct" else "difference (rating points)")
+        axes[0, 0].set_yticks(range(len(labels)), labels)
+        axes[0, 0].invert_yaxis()
+        fig.text(0.01, -0.02, "filled: 95% interval excludes 0", fontsize=7, color="0.3")
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+def plot_compare(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> list[Path]:
+    """Dot-and-whisker per dimension: survey-estimated A - B, and the tuned-model difference if present."""
+    dims = list(table.dimension)
+    y = np.arange(len(dims), dtype=float)
+    has_model = "model_diff" in table and table["model_diff"].notna().any()
+    with style():
+        fig, ax = plt.subplots(figsize=(4.6, 0.9 + 0.45 * len(dims)))
+        shift = 0.15 if has_model else 0.0
+        _whiskers(ax, y - shift, table["diff"].to_numpy(), table.diff_lo.to_numpy(), table.diff_hi.to_numpy(),
+                  marker="o", label="survey estimate")
+        if has_model:
+            _whiskers(ax, y + shift, table.model_diff.to_numpy(), table.model_lo.to_numpy(),
+                      table.model_hi.to_numpy(), marker="s", label="tuned models")
+            ax.legend(frameon=False, loc="best")
+        ax.axvline(0, color="0.5", lw=0.8, ls="--")
+        ax.set_yticks(y, [pretty(d) for d in dims])
+        ax.invert_yaxis()
+        a, b = table.level_a.iloc[0], table.level_b.iloc[0]
+        ax.set_xlabel(f"difference in expected rating, {a} - {b} (95% interval)")
+        ax.set_title(title or f"{pretty(table.attribute.iloc[0])}: {a} vs {b}")
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+def plot_ppc(observed: pd.DataFrame, predicted: pd.DataFrame, path: str | Path) -> list[Path]:
+    """Observed rating shares per group (grey bars) against posterior predictive shares (dots, 95%).
+
+    ``observed``: dimension, group, rating, share; ``predicted``: the same plus ``lo``, ``hi``
+    (from :func:`pluralstats.models.ppc.predictive_check`).
+    """
+    dims = list(dict.fromkeys(observed.dimension))
+    groups = list(dict.fromkeys(observed.group))
+    with style():
+        fig, axes = plt.subplots(len(groups), len(dims), figsize=(1.3 + 2.0 * len(dims), 0.6 + 1.5 * len(groups)),
+                                 sharex=True, sharey="row", squeeze=False)
+        for r, grp in enumerate(groups):
+            for c, dim in enumerate(dims):
+                ax = axes[r, c]
+                obs = observed[(observed.dimension == dim) & (observed.group == grp)]
+                pred = predicted[(predicted.dimension == dim) & (predicted.group == grp)]
+                ax.bar(obs.rating, obs.share, color="0.85", edgecolor="0.4", hatch="//", width=0.7,
+                       label="observed")
+                ax.errorbar(pred.rating, pred.share, yerr=[pred.share - pred.lo, pred.hi - pred.share], fmt="o",
+                            color="black", ms=3.5, capsize=2, label="posterior predictive")
+                if r == 0:
+                    ax.set_title(pretty(dim))
+                if c == 0:
+                    ax.set_ylabel(f"{grp}\nshare")
+                if r == len(groups) - 1:
+                    ax.set_xlabel("rating")
+        axes[0, 0].legend(frameon=False, fontsize=7)
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+def plot_rank(idata, path: str | Path, var_names: list[str] | None = None) -> list[Path]:
+    """Rank plots (per chain) of the hyper-parameters and effects, for the diagnostics appendix."""
+    import arviz as az
+
+    names = var_names or [v for v in ("sigma_rater", "sigma_item") if v in idata.posterior]
+    with style():
+        axes = az.plot_rank(idata, var_names=names, kind="vlines", vlines_kwargs={"color": "0.5"},
+                            colors=["black", "0.5", "0.7", "0.3"])
+        fig = np.ravel(axes)[0].figure
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+def plot_trace(idata, path: str | Path, var_names: list[str] | None = None) -> list[Path]:
+    """Trace plots (densities and traces per chain) of the hyper-parameters."""
+    import arviz as az
+
+    names = var_names or [v for v in ("sigma_rater", "sigma_item") if v in idata.posterior]
+    with style():
+        axes = az.plot_trace(idata, var_names=names, compact=True, combined=False,
+                             chain_prop={"color": ["black", "0.5", "0.7", "0.3"]}, figsize=(8, 2.2 * len(names)))
+        fig = np.ravel(axes)[0].figure
+        fig.tight_layout()
+        return save_figure(fig, path)

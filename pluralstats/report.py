@@ -1,0 +1,106 @@
+"""A one-page Markdown report that links every figure and table found under an output folder.
+
+The report is assembled from the artifacts on disk (never from numbers held in memory), so it can be
+rebuilt at any time with ``pluralstats report DIR``: survey description (Figure 1), survey contrasts,
+evaluations (shifts vs the control), tuned models vs survey (Figure 2) and experiments (Figures 3-5).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from pluralstats.io import write_text_atomic
+
+SHIFT_COLUMNS = ["experiment", "model", "dimension", "estimate", "lo", "hi", "rel_pct", "rel_lo", "rel_hi",
+                 "p_better"]
+COMPARE_COLUMNS = ["dimension", "level_a", "level_b", "diff", "diff_lo", "diff_hi", "model_diff", "model_lo",
+                   "model_hi", "p_same_sign", "ratio", "ratio_lo", "ratio_hi"]
+
+
+def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
+    """A GitHub-flavoured Markdown table (no extra dependency)."""
+    if frame.empty:
+        return "_(empty)_\n"
+    def cell(v):
+        if isinstance(v, float):
+            return "" if pd.isna(v) else f"{v:.{digits}f}"
+        return str(v).replace("|", "/").replace("\n", " ")
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+def _rel(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def _figures(folder: Path, root: Path) -> list[str]:
+    lines = []
+    for png in sorted(folder.glob("*.png")):
+        pdf = png.with_suffix(".pdf")
+        link = f" ([PDF]({_rel(pdf, root)}))" if pdf.exists() else ""
+        lines.append(f"![{png.stem}]({_rel(png, root)})\n\n*{png.stem}*{link}\n")
+    return lines
+
+
+def _shift_rows(results: pd.DataFrame) -> pd.DataFrame:
+    rows = results[(results.comparison == "shift") & (results.method == "bayes")]
+    return rows[[c for c in SHIFT_COLUMNS if c in rows]]
+
+
+def _section_for(folder: Path, root: Path) -> list[str]:
+    """Tables and figures of one artifact folder, by what it holds."""
+    out: list[str] = []
+    for csv in sorted(folder.glob("*.csv")):
+        frame = pd.read_csv(csv)
+        if "model_diff" in frame:
+            out += [f"**Tuned models vs survey** ([{csv.name}]({_rel(csv, root)})): A - B in rating points, "
+                    "P(same sign), ratio model/survey.\n", markdown_table(frame[[c for c in COMPARE_COLUMNS
+                                                                                 if c in frame]])]
+        elif {"diff", "diff_lo", "level_a"} <= set(frame.columns):
+            cols = ["dimension", "level_a", "level_b", "diff", "diff_lo", "diff_hi", "rel_pct", "p_positive"]
+            out += [f"**Survey contrast** ([{csv.name}]({_rel(csv, root)}))\n", markdown_table(frame[cols])]
+        elif csv.name == "cells.csv":
+            failed = frame[frame.status != "done"]
+            note = f"{len(frame) - len(failed)}/{len(frame)} cells done"
+            if len(failed):
+                note += "; NOT done: " + ", ".join(f"{r.label} seed {r.seed} ({r.status}: {r.error})"
+                                                   for r in failed.itertuples())
+            out.append(f"Cells ([cells.csv]({_rel(csv, root)})): {note}\n")
+    for results in sorted(folder.glob("*.parquet")):
+        if results.name.endswith((".scores.parquet",)) or not results.name.startswith(("results", "eval")):
+            continue
+        table = pd.read_parquet(results)
+        out += [f"**Shifts vs control** ([{results.name}]({_rel(results, root)}); posterior "
+                f"`{results.name.removesuffix('.parquet')}.posterior.nc`), rating points and percent, "
+                "95% intervals, P(better than control):\n", markdown_table(_shift_rows(table))]
+    return out + _figures(folder, root)
+
+
+def _created(folder: Path) -> str:
+    manifest = folder / "manifest.json"
+    return json.loads(manifest.read_text()).get("created", "") if manifest.exists() else ""
+
+
+def build_report(root: str | Path, *, title: str = "pluralstats report", notes: list[str] | None = None) -> Path:
+    """Write ``root/report.md`` linking every table and figure below ``root``; return its path."""
+    root = Path(root)
+    lines = [f"# {title}\n", f"Generated {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
+             f"from the artifacts under `{root}`.\n"]
+    lines += [f"{n}\n" for n in notes or []]
+    folders = sorted({p.parent for p in root.rglob("*") if p.suffix in (".png", ".csv", ".parquet")
+                      and "cells" not in p.relative_to(root).parts and "survey" != p.parent.name})
+    for folder in sorted(folders, key=_created):  # pipeline order: when each step wrote its manifest
+        body = _section_for(folder, root)
+        if body:
+            manifest = folder / "manifest.json"
+            command = json.loads(manifest.read_text()).get("command", "") if manifest.exists() else ""
+            name = _rel(folder, root) if folder != root else "(top level)"
+            lines += [f"## {name}\n", f"Produced by `{command}`.\n" if command else "", *body]
+    return write_text_atomic(root / "report.md", "\n".join(line for line in lines if line))

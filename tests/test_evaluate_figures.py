@@ -1,0 +1,56 @@
+"""Figures 2-5 and the report are drawn from result tables: files exist in both formats, values land."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pluralstats.evaluate.shift import comparisons
+from pluralstats.plots.figures import experiment_figure, figure2, single_vs_multi_pairs
+from pluralstats.report import build_report, markdown_table
+
+
+def results_table(models: list[str], dims=("toxicity", "emotional_awareness"), seed: int = 0) -> pd.DataFrame:
+    """A results table made by the same code path as the shift model's, from known draws."""
+    rng = np.random.default_rng(seed)
+    shifts = np.concatenate([np.zeros((1000, 1, len(dims))),
+                             rng.normal(-0.2, 0.05, (1000, len(models) - 1, len(dims)))], axis=1)
+    means = 2.5 + shifts
+    return comparisons(shifts, means, models, list(dims), "control", "bayes")
+
+
+def test_experiment_figures_written_png_and_pdf(tmp_path):
+    table = results_table(["control", "5", "3", "2"])
+    written = experiment_figure(table, tmp_path / "figure3", figure=3, order=["5", "3", "2"])
+    assert sorted(p.suffix for p in written) == [".pdf", ".png"]
+    assert all(p.stat().st_size > 1000 for p in written)
+    optimizer = ["dpo/toxicity", "dpo/multi", "grpo/toxicity", "grpo/multi"]
+    pairs = single_vs_multi_pairs(optimizer)
+    assert pairs == [("dpo/toxicity", "dpo/multi"), ("grpo/toxicity", "grpo/multi")]
+    written = experiment_figure(results_table(["control", *optimizer]), tmp_path / "figure5", figure=5,
+                                order=optimizer, dimensions=["toxicity", "emotional_awareness"], pairs=pairs)
+    assert {p.name for p in written} == {"figure5.png", "figure5.pdf"}
+
+
+def test_figure2_and_report(tmp_path):
+    table = pd.DataFrame({
+        "dimension": ["toxicity", "emotional_awareness"], "attribute": "political", "level_a": "liberal",
+        "level_b": "conservative", "diff": [0.1, -0.3], "diff_lo": [0.0, -0.4], "diff_hi": [0.2, -0.2],
+        "model_diff": [0.05, -0.1], "model_lo": [-0.05, -0.2], "model_hi": [0.15, 0.0],
+        "p_same_sign": [0.7, 0.9], "ratio": [0.5, 0.3], "ratio_lo": [-0.5, 0.0], "ratio_hi": [2.0, 0.7]})
+    folder = tmp_path / "compare-models"
+    folder.mkdir()
+    table.to_csv(folder / "compare.csv", index=False)
+    assert len(figure2([table], folder / "figure2")) == 2
+    evaluation = tmp_path / "tuned"
+    evaluation.mkdir()
+    results_table(["control", "liberal"]).assign(p_better=0.9).to_parquet(evaluation / "results.parquet")
+    report = build_report(tmp_path, title="t").read_text()
+    assert "](compare-models/figure2.png)" in report and "compare-models/figure2.pdf" in report
+    assert "Tuned models vs survey" in report and "Shifts vs control" in report
+    assert "| liberal | toxicity |" in report.replace("| | ", "| ")  # the shift row is in the table
+
+
+def test_markdown_table_formats_numbers():
+    text = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [0.12345]}), digits=2)
+    assert text.splitlines() == ["| a | b |", "| --- | --- |", "| x/y | 0.12 |"]

@@ -1,0 +1,166 @@
+"""Fast checks of the rating models on a small simulated survey (one fit, shared by the module)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from scipy.special import expit
+
+from pluralstats.cli import cli
+from pluralstats.compare import compare_groups, resolve_groups
+from pluralstats.errors import InputError
+from pluralstats.models import (
+    all_contrasts,
+    category_probabilities,
+    contrast_draws,
+    expected_rating,
+    fit_survey,
+    group_contrasts,
+    load_posterior,
+    meta_of,
+    save_posterior,
+)
+from pluralstats.models.predict import flat_draws
+from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey import save_survey
+
+DIMS = ["toxicity", "emotional_awareness"]
+ATTRS = ["gender", "political", "race_ethnicity"]
+SMALL = SimulationConfig(n_participants=240, prompts_per_language=8, responses_per_prompt=4,
+                         prompts_per_participant=3)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_survey(SMALL, seed=3)
+
+
+@pytest.fixture(scope="module")
+def idata(sim):
+    return fit_survey(sim.survey, dimensions=DIMS, attributes=ATTRS, draws=500, tune=500, chains=2, seed=1,
+                      progress=False)
+
+
+def _truth(sim, dimension, attribute, level_a):
+    return next(c for c in sim.truth["contrasts"] if c["dimension"] == dimension
+                and c["attribute"] == attribute and c["level_a"] == level_a)
+
+
+def test_planted_effects_recovered(sim, idata):
+    """Each planted effect (PAPER.md) lies inside its 95% interval, with the right sign."""
+    for eff in sim.truth["planted"]:
+        if eff["dimension"] not in DIMS:
+            continue
+        row = group_contrasts(idata, eff["attribute"], eff["level_a"], eff["level_b"], [eff["dimension"]]).iloc[0]
+        truth = _truth(sim, eff["dimension"], eff["attribute"], eff["level_a"])
+        assert row.rel_lo <= truth["rel_pct"] <= row.rel_hi, (eff, row.to_dict())
+        assert row.diff_lo <= truth["diff"] <= row.diff_hi
+        assert np.sign(row["diff"]) == np.sign(eff["rel_pct"])
+        assert (row.p_positive > 0.975) if eff["rel_pct"] > 0 else (row.p_positive < 0.025)
+
+
+def test_contrast_matches_brute_force_simulation(idata):
+    """The grid-integrated contrast equals simulating new raters and ratings from the posterior."""
+    rng = np.random.default_rng(0)
+    meta = meta_of(idata)
+    d = meta.dimensions.index("toxicity")
+    levels = idata.constant_data["rater_level"].to_numpy()
+    picks = np.arange(0, flat_draws(idata, "sigma_item").shape[0], 25)
+    n = 60_000
+
+    def simulate_mean(draw: int, level: str) -> float:
+        r = rng.integers(0, levels.shape[0], n)
+        eta = rng.normal(0, flat_draws(idata, "sigma_rater")[draw, d], n)
+        for j, attr in enumerate(meta.attributes):
+            beta = flat_draws(idata, f"beta_{attr}")[draw, d]
+            eta += beta[meta.attributes[attr].index(level)] if attr == "gender" else beta[levels[r, j]]
+        v = flat_draws(idata, "item_effect")[draw, :, d]
+        eta += v[rng.integers(0, v.size, n)]
+        cut = flat_draws(idata, "cutpoints")[draw, d]
+        return float((1 + (rng.random(n)[:, None] > expit(cut[None, :] - eta[:, None])).sum(axis=1)).mean())
+
+    brute = np.array([simulate_mean(s, "male") - simulate_mean(s, "female") for s in picks])
+    grid = contrast_draws(idata, "gender", "male", "female", ["toxicity"])["diff"].to_numpy().ravel()[picks]
+    assert abs(brute.mean() - grid.mean()) < 0.004  # MC error of the brute force ~0.001
+    assert np.abs(brute - grid).max() < 0.03
+
+
+def test_category_probabilities(idata):
+    items = list(idata.constant_data["item"].to_numpy()[:5])
+    probs = category_probabilities(idata, "toxicity", {"political": "conservative"}, items)
+    assert probs.shape == (1000, 5, 5)
+    np.testing.assert_allclose(probs.sum(axis=2), 1.0, atol=1e-9)
+    mean_from_probs = (probs * np.arange(1, 6)).sum(axis=2).mean(axis=1)
+    np.testing.assert_allclose(mean_from_probs, expected_rating(idata, "toxicity", {"political": "conservative"},
+                                                                items), atol=1e-6)
+    with pytest.raises(InputError, match="not in the fitted survey"):
+        category_probabilities(idata, "toxicity", None, ["no-such-item"])
+    with pytest.raises(InputError, match="known: liberal"):
+        category_probabilities(idata, "toxicity", {"political": "green"}, items)
+
+
+def test_save_load_roundtrip(idata, tmp_path):
+    path = save_posterior(idata, tmp_path / "post.nc")
+    again = load_posterior(path)
+    assert meta_of(again) == meta_of(idata)
+    pd.testing.assert_frame_equal(all_contrasts(again), all_contrasts(idata))
+
+
+def test_compare_groups_seam(idata):
+    model = pd.DataFrame({"dimension": ["toxicity"], "diff": [0.1], "lo": [0.0], "hi": [0.2]})
+    table = compare_groups(idata, "conservative", "political=liberal", model_side=model)
+    assert list(table.dimension) == DIMS
+    assert table.loc[0, "model_diff"] == 0.1 and np.isnan(table.loc[1, "model_diff"])
+    with pytest.raises(InputError, match="same attribute"):
+        resolve_groups(idata, "male", "liberal")
+
+
+def test_plots_written(idata, tmp_path):
+    from pluralstats.models.ppc import predictive_check
+    from pluralstats.plots.posterior import plot_compare, plot_forest, plot_ppc, plot_rank
+
+    written = plot_forest(all_contrasts(idata), tmp_path / "forest.png")
+    written += plot_compare(compare_groups(idata, "male", "female"), tmp_path / "cmp.png")
+    observed, predicted = predictive_check(idata, "gender", n_draws=50, max_rows=500)
+    written += plot_ppc(observed, predicted, tmp_path / "ppc.png")
+    written += plot_rank(idata, tmp_path / "rank.png")
+    assert all(p.exists() and p.stat().st_size > 1000 for p in written) and len(written) == 8
+    # the predictive check reproduces the observed shares of the large groups (the few non-binary
+    # raters' own effects, integrated out in the check, move their shares more)
+    merged = observed.merge(predicted, on=["dimension", "group", "rating"], suffixes=("_obs", ""))
+    merged = merged[merged.group != "non_binary"]
+    assert (np.abs(merged.share_obs - merged.share) < 0.04).all()
+
+
+@pytest.fixture(scope="module")
+def bundle(sim, tmp_path_factory):
+    return save_survey(sim.survey, tmp_path_factory.mktemp("bundle") / "survey")
+
+
+def test_cli_compare_unknown_group_exits_2(bundle):
+    result = CliRunner().invoke(cli, ["compare", str(bundle), "--groups", "liberal", "martian", "--out", "x"])
+    assert result.exit_code == 2
+    assert "martian" in result.output and "liberal" in result.output and "conservative" in result.output
+
+
+def test_cli_too_few_draws_flagged_then_contrasts(bundle, tmp_path):
+    """A 30-draw fit fails the ESS check (exit 3, file kept); contrasts then needs the override."""
+    runner = CliRunner()
+    post = tmp_path / "p.nc"
+    result = runner.invoke(cli, ["fit-survey", str(bundle), "--out", str(post), "--dimensions", "toxicity",
+                                 "--attributes", "gender,political", "--draws", "30", "--tune", "100"])
+    assert result.exit_code == 3, result.output
+    assert "ESS" in result.output and post.exists()
+    result = runner.invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 3
+    result = runner.invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "c.csv"), "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(tmp_path / "c.csv").level_a) == {"male", "non_binary", "conservative"}
+    result = runner.invoke(cli, ["compare", str(post), "--groups", "female", "male", "--out", str(tmp_path / "cmp"),
+                                 "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "cmp" / "compare.csv").exists() and (tmp_path / "cmp" / "compare.pdf").exists()
+    result = runner.invoke(cli, ["compare", str(post), "--groups", "female", "elf", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "non_binary" in result.output
