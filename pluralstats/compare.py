@@ -16,28 +16,9 @@ import pandas as pd
 
 from pluralstats.errors import InputError
 from pluralstats.models import group_contrasts, meta_of
-from pluralstats.survey import Survey
+from pluralstats.survey import Survey, resolve_level
 
 MODEL_SIDE_COLUMNS = ("dimension", "diff", "lo", "hi")
-
-
-def resolve_level(levels_of: dict[str, list[str]], spec: str) -> tuple[str, str]:
-    """``"political=liberal"`` or ``"liberal"`` -> ``("political", "liberal")`` among a model's levels."""
-    listing = "; ".join(f"{a}: {', '.join(v)}" for a, v in levels_of.items())
-    if "=" in spec:
-        attribute, level = (s.strip() for s in spec.split("=", 1))
-        if attribute not in levels_of:
-            raise InputError(f"Unknown attribute '{attribute}'. Known levels: {listing}")
-        if level not in levels_of[attribute]:
-            raise InputError(f"Unknown level '{level}' of '{attribute}'. Known levels: {listing}")
-        return attribute, level
-    holders = [a for a, levels in levels_of.items() if spec in levels]
-    if not holders:
-        raise InputError(f"Unknown group '{spec}'. Known levels: {listing}")
-    if len(holders) > 1:
-        raise InputError(f"Group '{spec}' is ambiguous (a level of {', '.join(holders)}); write it as "
-                         f"attribute=level. Known levels: {listing}")
-    return holders[0], spec
 
 
 def resolve_groups(source, group_a: str, group_b: str) -> tuple[str, str, str]:

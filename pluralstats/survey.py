@@ -28,6 +28,26 @@ from .schemas import validate_frame
 RATING_COLUMNS = ("participant_id", "item_id", "dimension", "rating")
 
 
+def resolve_level(levels_of: dict[str, list[str]], spec: str) -> tuple[str, str]:
+    """Find ``"attribute=level"`` or a bare level among ``levels_of``; unknown or ambiguous specs raise
+    :class:`InputError` listing every known level (used for --group, --jury and compare --groups)."""
+    listing = "; ".join(f"{a}: {', '.join(v)}" for a, v in levels_of.items())
+    if "=" in spec:
+        attribute, level = (s.strip() for s in spec.split("=", 1))
+        if attribute not in levels_of:
+            raise InputError(f"Unknown attribute '{attribute}'. Known levels: {listing}")
+        if level not in levels_of[attribute]:
+            raise InputError(f"Unknown level '{level}' of '{attribute}'. Known levels: {listing}")
+        return attribute, level
+    holders = [a for a, levels in levels_of.items() if spec in levels]
+    if not holders:
+        raise InputError(f"Unknown group '{spec}'. Known levels: {listing}")
+    if len(holders) > 1:
+        raise InputError(f"Group '{spec}' is ambiguous (a level of {', '.join(holders)}); "
+                         f"write it as attribute=level. Known levels: {listing}")
+    return holders[0], spec
+
+
 class SmallGroupWarning(UserWarning):
     """A demographic cell has fewer raters than the survey's ``min_group_size`` (k)."""
 
@@ -54,22 +74,7 @@ class Survey:
 
     def resolve_level(self, spec: str) -> tuple[str, str]:
         """``"political=liberal"`` or ``"liberal"`` -> ``("political", "liberal")``; clear error otherwise."""
-        known = {a: self.levels(a) for a in self.attributes}
-        listing = "; ".join(f"{a}: {', '.join(v)}" for a, v in known.items())
-        if "=" in spec:
-            attribute, level = (s.strip() for s in spec.split("=", 1))
-            if attribute not in known:
-                raise InputError(f"Unknown attribute '{attribute}'. Known levels: {listing}")
-            if level not in known[attribute]:
-                raise InputError(f"Unknown level '{level}' of '{attribute}'. Known levels: {listing}")
-            return attribute, level
-        holders = [a for a, levels in known.items() if spec in levels]
-        if not holders:
-            raise InputError(f"Unknown group '{spec}'. Known levels: {listing}")
-        if len(holders) > 1:
-            raise InputError(f"Group '{spec}' is ambiguous (a level of {', '.join(holders)}); "
-                             f"write it as attribute=level. Known levels: {listing}")
-        return holders[0], spec
+        return resolve_level({a: self.levels(a) for a in self.attributes}, spec)
 
     def ratings_with_attributes(self) -> pd.DataFrame:
         """Ratings joined with the raters' attributes and the items' prompt ids (one merge, reused)."""

@@ -35,7 +35,10 @@ class Group(click.Group):
             return super().invoke(ctx)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120, "terminal_width": 120})
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 120, "terminal_width": 120}
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="pluralstats")
 def cli() -> None:
     """Measure how social groups judge LLM responses, turn their judgments into preference data,

@@ -8,6 +8,7 @@ ids and the raters' attribute combinations (the "rater composition") travel with
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -93,11 +94,37 @@ def _check_subset(requested: list[str] | None, known: list[str], what: str) -> l
     return list(dict.fromkeys(requested))
 
 
+class ConfoundedAttributeWarning(UserWarning):
+    """An attribute's levels never rate the same items, so its effect is confounded with item effects."""
+
+
+def confounded_attributes(survey: Survey, attributes: list[str]) -> list[str]:
+    """Attributes whose every item is rated by raters of one level only (e.g. country when raters only
+    see items in their own language): their effect cannot be told apart from the items' effects."""
+    rated = survey.ratings[["participant_id", "item_id"]].drop_duplicates()
+    merged = rated.merge(survey.participants[["participant_id", *attributes]], on="participant_id")
+    return [a for a in attributes
+            if merged[a].nunique() > 1 and merged.groupby("item_id")[a].nunique().max() == 1]
+
+
 def build_model_data(survey: Survey, dimensions: list[str] | None = None,
                      attributes: list[str] | None = None) -> ModelData:
-    """Index the survey for the model; reference levels come from ``survey.toml``."""
+    """Index the survey for the model; reference levels come from ``survey.toml``.
+
+    By default every attribute of survey.toml enters the model except those confounded with the
+    items (:func:`confounded_attributes`), which are left out with a warning: their coefficient is
+    identified only through the item-effect prior, which both biases it and ruins mixing. Naming
+    such an attribute in ``attributes`` keeps it (still with a warning).
+    """
     dims = _check_subset(dimensions, survey.dimensions, "dimension(s)")
     attrs = _check_subset(attributes, survey.attributes, "attribute(s)")
+    for attr in confounded_attributes(survey, attrs):
+        action = "kept because it was asked for" if attributes is not None else "left out of the model"
+        warnings.warn(f"attribute '{attr}' is confounded with the items (no item is rated by raters of two of its "
+                      f"levels), so its effect is not identified apart from item effects; {action}",
+                      ConfoundedAttributeWarning, stacklevel=2)
+        if attributes is None:
+            attrs.remove(attr)
     ratings = survey.ratings[survey.ratings.dimension.isin(dims)]
     if ratings.empty:
         raise InputError(f"No ratings for dimension(s) {', '.join(dims)}")

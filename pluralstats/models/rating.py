@@ -19,8 +19,10 @@ Why hand-written PyMC rather than Bambi:
   (rater effects correlated across dimensions, LKJ prior) by swapping one block;
 * rater effects are not stored in the posterior file (5k numbers per draw that no contrast needs).
 
-Random effects are non-centred (``u = sigma * z``): a rater contributes ~25 ratings per dimension,
-too few for the centred form, which then shows the funnel between ``sigma`` and ``u``. Item effects
+Rater effects sum to zero within a dimension, like item effects: their mean is otherwise traded
+against the cut points. Random effects are non-centred (``u = sigma * z``): a rater contributes
+~25 ratings per dimension, too few for the centred form, which then shows the funnel between
+``sigma`` and ``u``. Item effects
 are non-centred too by default; ``centered_items=True`` is there for surveys with many ratings per
 item, where the centred form can mix better. Item effects sum to zero within a dimension
 (``ZeroSumNormal``): their mean is not identified apart from the cut points, and leaving it free
@@ -81,11 +83,11 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool = 
                 "rater_chol", n=n_dim, eta=2.0, sd_dist=pm.HalfNormal.dist(1.0, shape=n_dim), compute_corr=True)
             pm.Deterministic("sigma_rater", sds, dims="dimension")
             pm.Deterministic("rater_corr", corr, dims=("dimension", "dimension_bis"))
-            z_rater = pm.Normal("z_rater", 0.0, 1.0, dims=("rater", "dimension"))
+            z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
             rater_eta = rater_eta + z_rater @ chol.T
         else:
             sigma_rater = pm.HalfNormal("sigma_rater", 1.0, dims="dimension")
-            z_rater = pm.Normal("z_rater", 0.0, 1.0, dims=("rater", "dimension"))
+            z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
             rater_eta = rater_eta + z_rater * sigma_rater
         sigma_item = pm.HalfNormal("sigma_item", 1.0, dims="dimension")
         # item effects sum to zero per dimension: their mean is the cut points' location, and leaving
