@@ -66,7 +66,7 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
     from pluralstats.report import build_report
 
     sizes = sizes or DemoSizes()
-    out = Path(out)
+    out = Path(out).resolve()  # the experiment config inside resolves paths against its own folder
     out.mkdir(parents=True, exist_ok=True)
     say = console.print if console is not None else print
     timings: dict[str, float] = {}

@@ -11,8 +11,9 @@ from rich.console import Console
 
 from pluralstats.errors import DiagnosticsError, InputError
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# logs and pipes get 120 columns instead of rich's default 80, so tables are not cropped
+console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
 
 seed_option = click.option("--seed", type=int, default=0, show_default=True,
                            help="Random seed; the same seed gives the same output.")

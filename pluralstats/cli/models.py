@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 import pandas as pd
+from rich.markup import escape
 from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option
@@ -67,7 +68,7 @@ def _diagnose_and_report(idata):
     for col in ("quantity", "R-hat", "bulk ESS", "tail ESS"):
         table.add_column(col, justify="left" if col == "quantity" else "right")
     for row in t.sort_values("ess_bulk").head(8).itertuples():
-        table.add_row(row.name, f"{row.r_hat:.3f}", f"{row.ess_bulk:.0f}", f"{row.ess_tail:.0f}")
+        table.add_row(escape(row.name), f"{row.r_hat:.3f}", f"{row.ess_bulk:.0f}", f"{row.ess_tail:.0f}")
     console.print(table)
     if not diag.checked:
         console.print("[yellow]Approximate backend: no convergence diagnostics; use for a first look only.[/]")
@@ -89,7 +90,8 @@ def _parameter_table(idata) -> Table:
     for col in ("parameter", "mean", "sd", "2.5%", "97.5%"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in summ.iterrows():
-        table.add_row(str(name), f"{row['mean']:.3f}", f"{row['sd']:.3f}", f"{row.iloc[2]:.3f}", f"{row.iloc[3]:.3f}")
+        table.add_row(escape(str(name)), f"{row['mean']:.3f}", f"{row['sd']:.3f}", f"{row.iloc[2]:.3f}",
+                      f"{row.iloc[3]:.3f}")
     return table
 
 

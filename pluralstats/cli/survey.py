@@ -127,7 +127,13 @@ def describe(bundle: Path, out: Path, source: Path | None, threshold: tuple[str,
         write_manifest(tmp, "describe", inputs=[*survey.sources], seed=seed,
                        options={"thresholds": thresholds, "suppress_small": suppress_small,
                                 "bundle": str(bundle)})
-    console.print(result.conditional.round(2).to_string())
+    matrix = Table(title="Figure 1: P(positive in column | positive in row)")
+    matrix.add_column("given")
+    for col in result.conditional.columns:
+        matrix.add_column(col.replace("_", " "), justify="right")
+    for given, row in result.conditional.iterrows():
+        matrix.add_row(given.replace("_", " "), *(f"{v:.2f}" for v in row))
+    console.print(matrix)
     overall = result.agreement[result.agreement.attribute == "all"].set_index("dimension").alpha_ordinal
     console.print("Krippendorff's alpha (ordinal), all raters: "
                   + ", ".join(f"{d}={a:.3f}" for d, a in overall.items()))

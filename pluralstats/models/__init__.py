@@ -10,11 +10,20 @@ Public API (stable; other stages call it)::
     all_contrasts(idata) -> DataFrame;  diagnose(idata) -> Diagnostics
 """
 
+import warnings
+
 from .contrasts import CONTRAST_COLUMNS, all_contrasts, contrast_draws, group_contrasts, summarize_draws
 from .data import ModelMeta, build_model_data, meta_of
 from .diagnostics import Diagnostics, check_diagnostics, diagnose
 from .fit import BACKENDS, fit_survey, load_posterior, save_posterior
 from .predict import category_probabilities, expected_rating
+
+# PyTensor warns when pip installed it without a BLAS to link. `python benchmarks/bench_models.py blas`
+# shows the independent rating model compiles to no BLAS op at all (the joint one to one small Dot22), and
+# the default nutpie backend compiles with numba, which does not use PyTensor's BLAS link: the warning
+# costs these models nothing, so it is silenced here rather than shown to every user.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
+
 
 __all__ = [
     "BACKENDS", "CONTRAST_COLUMNS", "Diagnostics", "ModelMeta", "all_contrasts", "build_model_data",
