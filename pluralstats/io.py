@@ -39,6 +39,10 @@ def atomic_path(final: str | os.PathLike, *, is_dir: bool = False) -> Iterator[P
         tmp = Path(name)
     try:
         yield tmp
+        # mkstemp/mkdtemp create private (0600/0700) paths; outputs get the usual umask permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod((0o777 if is_dir else 0o666) & ~umask)
         if is_dir and final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
