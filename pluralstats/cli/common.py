@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from collections.abc import Iterator
 
 import click
@@ -19,9 +20,16 @@ seed_option = click.option("--seed", type=int, default=0, show_default=True,
                            help="Random seed; the same seed gives the same output.")
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
+    """Warnings as one readable line on stderr (no source line), e.g. small groups, confounded attributes."""
+    err_console.print(f"[yellow]warning ({category.__name__}):[/]", end=" ")
+    err_console.print(str(message), markup=False, soft_wrap=True)
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
     """Turn bad input into a message and exit code 2, failed diagnostics into exit code 3."""
+    warnings.showwarning = show_warning
     try:
         yield
     except InputError as exc:
