@@ -89,8 +89,13 @@ def run(args) -> dict:
 
     survey = load_data(args.data)
     dims = survey.dimensions if args.dims == "all" else args.dims.split(",")
-    attributes = survey.attributes if args.data != "popquorn" else \
-        [a for a in ("gender", "race_ethnicity", "age_group", "education") if a in survey.attributes]
+    # as fit-survey does: every attribute, less those confounded with the items (country in the simulated design)
+    if args.data == "popquorn":
+        attributes = [a for a in ("gender", "race_ethnicity", "age_group", "education") if a in survey.attributes]
+    else:
+        from pluralstats.models.data import build_model_data
+
+        attributes = list(build_model_data(survey, dims).meta.attributes)
     start = time.perf_counter()
     if args.backend == "bambi":
         if len(dims) != 1:

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.slow
 def test_paper_scale_recovery():
     """All five dimensions at paper scale: every planted contrast covered, signs right, no divergences.
 
-    (R-hat/ESS are not asserted: at 500 draws the country contrasts mix slowly, because in the simulated
-    design country is confounded with item language; see the issue notes.)
+    (R-hat/ESS are not asserted: 500 draws x 2 chains is too few for bulk ESS >= 400 on every contrast
+    at this size; the default 1000 draws reach it, see benchmarks/bench_models.py.)
     """
     sim = simulate_survey(SimulationConfig(), seed=0)
     idata = fit_survey(sim.survey, draws=500, tune=500, progress=False)

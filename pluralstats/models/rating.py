@@ -4,7 +4,8 @@ Per dimension d, rating y of rater r on item i::
 
     P(y <= k) = logistic(c[d, k] - eta),  eta = sum_a beta_a[d, level_a(r)] + u[r, d] + v[i, d]
     u[., d] ~ Normal(0, sigma_rater[d]),  v[., d] ~ Normal(0, sigma_item[d])
-    beta ~ Normal(0, 1) (reference level fixed at 0),  sigma ~ HalfNormal(1),  c ordered Normal(0, 3)
+    beta ~ Normal(0, 1) (reference level fixed at 0),  sigma ~ HalfNormal(1)
+    c[d] - m[d] ordered Normal(0, 3), m[d] = the rating-weighted mean of the raters' sum_a beta_a
 
 Why hand-written PyMC rather than Bambi:
 
@@ -41,17 +42,30 @@ from .data import ModelData
 BIG = 1e3  # stands in for +-infinity as the outer cut points (finite keeps gradients finite)
 
 
-def ordinal_logp(eta, cut_lo, cut_hi):
-    """Log P(c_lo < latent <= c_hi) under the logistic latent model, stably."""
-    return -pt.softplus(eta - cut_hi) + pt.log1mexp(cut_lo - cut_hi) - pt.softplus(cut_lo - eta)
+def ordinal_logp(eta, cut_lo, cut_hi, log_width):
+    """Log P(c_lo < latent <= c_hi) under the logistic latent model, stably; ``log_width`` is
+    ``log1mexp(cut_lo - cut_hi)``, passed in because it has one value per (dimension, category) and
+    is cheaper computed on that small table and gathered (10.2 -> 7.0 ms per paper-scale gradient)."""
+    return -pt.softplus(eta - cut_hi) + log_width - pt.softplus(cut_lo - eta)
 
 
 def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
-    """The model's data containers: a refit on a survey of the same shape only swaps these
+    """The model's data containers, as flat indices computed once rather than on every gradient
+    evaluation. A refit on a survey of the same shape only swaps these
     (``nutpie`` ``compiled.with_data(**data_arrays(new))``, no recompilation)."""
-    return {"rater_levels": data.rater_levels.astype("int64"), "obs_rater": data.obs_rater.astype("int64"),
-            "obs_item": data.obs_item.astype("int64"), "obs_dim": data.obs_dim.astype("int64"),
-            "y": data.y.astype("int64")}
+    n_dim, n_cut = len(data.meta.dimensions), data.meta.n_cut
+    dim, y = data.obs_dim.astype("int64"), data.y.astype("int64")
+    shares = {}
+    for j, (attr, levels) in enumerate(data.meta.attributes.items()):
+        # share of each dimension's ratings given by raters of each level (rows sum to 1)
+        counts = np.zeros((n_dim, len(levels)))
+        np.add.at(counts, (dim, data.rater_levels[data.obs_rater, j]), 1.0)
+        shares[f"level_share_{attr}"] = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
+    return {**shares, "rater_levels": data.rater_levels.astype("int64"),
+            "rater_cell": data.obs_rater.astype("int64") * n_dim + dim,  # into (rater, dimension)
+            "item_cell": data.obs_item.astype("int64") * n_dim + dim,  # into (item, dimension)
+            "cut_cell": dim * (n_cut + 2) + y,  # lower cut point in the padded (dimension, cut) table
+            "category_cell": dim * (n_cut + 1) + y}  # into (dimension, category)
 
 
 def build_model(data: ModelData, *, joint: bool = False, centered_items: bool = False) -> pm.Model:
@@ -70,14 +84,15 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool = 
         coords[f"{attr}_level"] = levels
     with pm.Model(coords=coords) as model:
         arrays = {name: pm.Data(name, value) for name, value in data_arrays(data).items()}
-        rater_levels, y = arrays["rater_levels"], arrays["y"]
-        obs_rater, obs_item, obs_dim = arrays["obs_rater"], arrays["obs_item"], arrays["obs_dim"]
+        rater_levels = arrays["rater_levels"]
         rater_eta = pt.zeros((n_raters, n_dim))
+        shift = pt.zeros(n_dim)  # the average rater's demographic effect, per dimension
         for j, (attr, levels) in enumerate(meta.attributes.items()):
             raw = pm.Normal(f"beta_{attr}_raw", 0.0, 1.0, shape=(n_dim, len(levels) - 1))
             beta = pm.Deterministic(f"beta_{attr}", pt.concatenate([pt.zeros((n_dim, 1)), raw], axis=1),
                                     dims=("dimension", f"{attr}_level"))
             rater_eta = rater_eta + beta[:, rater_levels[:, j]].T
+            shift = shift + (beta * arrays[f"level_share_{attr}"]).sum(axis=1)
         if joint and n_dim > 1:
             chol, corr, sds = pm.LKJCholeskyCov(
                 "rater_chol", n=n_dim, eta=2.0, sd_dist=pm.HalfNormal.dist(1.0, shape=n_dim), compute_corr=True)
@@ -99,24 +114,30 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool = 
             z_item = pm.ZeroSumNormal("z_item", sigma=1.0, dims=("dimension", "item"))
             item_effect = pm.Deterministic("item_effect", (z_item * sigma_item[:, None]).T,
                                            dims=("item", "dimension"))
-        cutpoints = pm.Normal(
-            "cutpoints", 0.0, 3.0, dims=("dimension", "cutpoint"),
+        # The cut points are sampled for the average rater (predictors centred, as brms and Bambi do):
+        # with reference-level cut points every dummy coefficient trades against them, worst when the
+        # reference group is small. ``cutpoints`` (reference-level rater) is recovered exactly.
+        centred_cuts = pm.Normal(
+            "cutpoints_centered", 0.0, 3.0, dims=("dimension", "cutpoint"),
             transform=pm.distributions.transforms.ordered,
             initval=np.tile(np.linspace(-2.0, 2.0, n_cut) if n_cut > 1 else [0.0], (n_dim, 1)),
         )
-        padded = pt.concatenate([pt.fill(cutpoints[:, :1], -BIG), cutpoints,
-                                 pt.fill(cutpoints[:, :1], BIG)], axis=1)
-        eta = (rater_eta.flatten()[obs_rater * n_dim + obs_dim]
-               + item_effect.flatten()[obs_item * n_dim + obs_dim])
+        pm.Deterministic("cutpoints", centred_cuts + shift[:, None], dims=("dimension", "cutpoint"))
+        rater_eta = rater_eta - shift[None, :]
+        padded = pt.concatenate([pt.fill(centred_cuts[:, :1], -BIG), centred_cuts,
+                                 pt.fill(centred_cuts[:, :1], BIG)], axis=1)
+        eta = rater_eta.flatten()[arrays["rater_cell"]] + item_effect.flatten()[arrays["item_cell"]]
         cut_flat = padded.flatten()
-        base = obs_dim * (n_cut + 2) + y
-        logp = ordinal_logp(eta, cut_flat[base], cut_flat[base + 1])
+        log_width = pt.log1mexp(padded[:, :-1] - padded[:, 1:]).flatten()
+        cut_cell = arrays["cut_cell"]
+        logp = ordinal_logp(eta, cut_flat[cut_cell], cut_flat[cut_cell + 1], log_width[arrays["category_cell"]])
         pm.Potential("rating_loglik", logp.sum())
     return model
 
 
 #: posterior variables that are sampling devices, not results; dropped before saving
-AUXILIARY = ("z_rater", "z_item", "item_effect_t", "rater_chol", "rater_chol_corr", "rater_chol_stds")
+AUXILIARY = ("z_rater", "z_item", "item_effect_t", "cutpoints_centered", "rater_chol", "rater_chol_corr",
+             "rater_chol_stds")
 
 
 def is_auxiliary(name: str) -> bool:
