@@ -181,7 +181,8 @@ def main() -> None:
     r.add_argument("--tune", type=int, default=1000)
     r.add_argument("--chains", type=int, default=2)
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--centered-items", action="store_true")
+    r.add_argument("--centered-items", action=argparse.BooleanOptionalAction, default=None,
+                   help="default: chosen from ratings per item, as fit-survey does")
     r.add_argument("--joint", action="store_true")
     r.add_argument("--save-posterior", type=Path, default=None)
     r.add_argument("--out", type=Path, default=None)

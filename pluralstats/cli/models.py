@@ -41,7 +41,8 @@ def fit_options(f):
         click.option("--tune", type=click.IntRange(0), default=1000, show_default=True),
         click.option("--chains", type=click.IntRange(1), default=2, show_default=True),
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
-        click.option("--centered-items", is_flag=True, help="Centred item effects (many ratings per item)."),
+        click.option("--centered-items/--non-centered-items", default=None,
+                     help="Item-effect parametrisation (default: centred at >= 40 ratings per item and dimension)."),
         seed_option,
     ]):
         f = opt(f)
@@ -141,7 +142,8 @@ def fit_survey_cmd(bundle, out, dimensions, attributes, backend, draws, tune, ch
     save_posterior(idata, out)
     write_manifest(out, "fit-survey", inputs=[bundle], seed=seed,
                    options={"dimensions": dimensions, "attributes": attributes, "backend": backend, "draws": draws,
-                            "tune": tune, "chains": chains, "joint": joint, "centered_items": centered_items},
+                            "tune": tune, "chains": chains, "joint": joint,
+                            "centered_items": bool(idata.posterior.attrs["centered_items"])},
                    extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems,
                           "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
     console.print(f"Wrote {out} ({idata.posterior.attrs['sampling_seconds']:.0f} s sampling)")

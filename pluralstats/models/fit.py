@@ -21,7 +21,7 @@ from pluralstats.errors import InputError
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data
-from .rating import build_model, is_auxiliary
+from .rating import build_model, is_auxiliary, use_centred_items
 
 BACKENDS = ("nutpie", "pymc", "advi")
 
@@ -101,7 +101,7 @@ def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, join
 
 def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,
                backend: str = "nutpie", draws: int = 1000, tune: int = 1000, chains: int = 2, seed: int = 0,
-               joint: bool = False, progress: bool = True, centered_items: bool = False,
+               joint: bool = False, progress: bool = True, centered_items: bool | None = None,
                keep_rater_effects: bool = False) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
@@ -112,11 +112,15 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if draws < 1 or tune < 0 or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
     data = build_model_data(survey, dimensions, attributes)
+    if centered_items is None:
+        centered_items = use_centred_items(data)
     model = build_model(data, joint=joint, centered_items=centered_items)
     start = time.perf_counter()
     idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
-    return finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start,
-                        keep_rater_effects=keep_rater_effects)
+    idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start,
+                         keep_rater_effects=keep_rater_effects)
+    idata.posterior.attrs["centered_items"] = int(centered_items)
+    return idata
 
 
 def save_posterior(idata: az.InferenceData, path: str | Path) -> Path:
