@@ -164,3 +164,11 @@ def test_cli_too_few_draws_flagged_then_contrasts(bundle, tmp_path):
     assert (tmp_path / "cmp" / "compare.csv").exists() and (tmp_path / "cmp" / "compare.pdf").exists()
     result = runner.invoke(cli, ["compare", str(post), "--groups", "female", "elf", "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "non_binary" in result.output
+    # the spelling, --posterior, reads the same file and gives the same table
+    result = runner.invoke(cli, ["compare", "--posterior", str(post), "--groups", "female", "male", "--out",
+                                 str(tmp_path / "cmp2"), "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "cmp2" / "compare.csv"),
+                                  pd.read_csv(tmp_path / "cmp" / "compare.csv"))
+    result = runner.invoke(cli, ["compare", "--groups", "female", "male", "--out", str(tmp_path / "y")])
+    assert result.exit_code == 2 and "exactly one" in result.output

@@ -181,7 +181,9 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow
 
 
 @click.command("compare")
-@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, path_type=Path), required=False)
+@click.option("--posterior", "posterior_path", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Posterior .nc to use (the same as giving it as SOURCE).")
 @click.option("--groups", nargs=2, required=True, metavar="A B",
               help="Two levels of one attribute, e.g. liberal conservative or gender=female gender=male.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for compare.csv and the figure.")
@@ -192,13 +194,16 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow
 @click.option("--eval", "eval_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="results.parquet of `pluralstats evaluate` (models named after the groups): set the tuned "
                    "models' difference beside the survey's, with P(same sign), ratio and gap (Figure 2).")
-def compare_cmd(source, groups, out, dimensions, prob, attributes, backend, draws, tune, chains, joint,
+def compare_cmd(source, posterior_path, groups, out, dimensions, prob, attributes, backend, draws, tune, chains, joint,
                 centered_items, seed, allow_bad_diagnostics, eval_path):
     """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle)."""
     from pluralstats.compare import compare_groups, resolve_groups
     from pluralstats.models import load_posterior
     from pluralstats.plots.posterior import plot_compare
 
+    if (source is None) == (posterior_path is None):
+        raise click.UsageError("give exactly one of SOURCE (a posterior .nc or a bundle) and --posterior")
+    source = source or posterior_path
     if source.is_dir() or source.suffix == ".toml":
         from pluralstats.cli.survey import read_bundle
 
