@@ -42,17 +42,15 @@ def _config(n_participants: int):
 _CACHE: dict = {}
 
 
-def fit_one(args: tuple[int, int, int, int]) -> list[dict]:
+def fit_one(args: tuple[int, int, int, int, int]) -> list[dict]:
     """Simulate and fit one survey; one row per true contrast. The compiled model is cached per process."""
-    import nutpie
-
     from pluralstats.models import all_contrasts
     from pluralstats.models.data import build_model_data
-    from pluralstats.models.fit import finish_idata
+    from pluralstats.models.fit import finish_idata, nutpie_compile, nutpie_sample
     from pluralstats.models.rating import build_model, data_arrays
     from pluralstats.simulate import simulate_survey
 
-    seed, n_participants, draws, cores = args
+    seed, n_participants, draws, tune, chains = args
     start = time.perf_counter()
     try:
         sim = simulate_survey(_config(n_participants), seed=seed)
@@ -62,10 +60,9 @@ def fit_one(args: tuple[int, int, int, int]) -> list[dict]:
     shape = (tuple(data.rater_ids), tuple(data.item_ids), tuple(map(tuple, data.meta.attributes.values())))
     if shape not in _CACHE:
         _CACHE.clear()
-        _CACHE[shape] = nutpie.compile_pymc_model(build_model(data), backend="numba")
+        _CACHE[shape] = nutpie_compile(build_model(data))
     model = _CACHE[shape].with_data(**data_arrays(data))
-    raw = nutpie.sample(model, draws=draws, tune=draws, chains=2, cores=cores, seed=seed, progress_bar=False,
-                        save_warmup=False)
+    raw = nutpie_sample(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=False)
     idata = finish_idata(raw, data, backend="nutpie", joint=False, seconds=time.perf_counter() - start)
     truth = pd.DataFrame(sim.truth["contrasts"])[["dimension", "attribute", "level_a", "level_b", "diff"]]
     merged = all_contrasts(idata).merge(truth.rename(columns={"diff": "true_diff"}),
@@ -104,14 +101,15 @@ def main() -> None:
     ap.add_argument("--n-surveys", type=int, default=100)
     ap.add_argument("--first-seed", type=int, default=1000)
     ap.add_argument("--participants", type=int, default=150)
-    ap.add_argument("--draws", type=int, default=500, help="draws (and tuning steps) per chain")
+    ap.add_argument("--draws", type=int, default=1000, help="draws per chain")
+    ap.add_argument("--tune", type=int, default=300, help="tuning steps per chain (fit-survey's nutpie default)")
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--cores", type=int, default=2, help="threads per worker (chains run in parallel)")
+    ap.add_argument("--chains", type=int, default=2, help="chains per fit (run in parallel, up to 2)")
     ap.add_argument("--max-seconds", type=float, default=None, help="stop starting new fits after this")
     ap.add_argument("--out", type=Path, default=Path("outputs/coverage"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    tasks = [(s, args.participants, args.draws, args.cores)
+    tasks = [(s, args.participants, args.draws, args.tune, args.chains)
              for s in range(args.first_seed, args.first_seed + args.n_surveys)]
     start = time.perf_counter()
     rows: list[dict] = []

@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backend", default="nutpie")
     ap.add_argument("--draws", type=int, default=1000)
-    ap.add_argument("--tune", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=None, help="default: the backend's (fit_survey)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     sim = simulate_survey(SimulationConfig(), seed=args.seed)
@@ -67,7 +67,8 @@ def main() -> None:
         start = time.perf_counter()
         idata = fit_survey(sim.survey, backend=args.backend, draws=args.draws, tune=args.tune, seed=args.seed,
                            progress=False)
-        print(f"fit ({args.backend}, {args.draws}+{args.tune} x 2 chains): {time.perf_counter() - start:.0f} s wall "
+        tune = idata.posterior.attrs["tune"]
+        print(f"fit ({args.backend}, {args.draws}+{tune} x 2 chains): {time.perf_counter() - start:.0f} s wall "
               f"(sampling incl. compile {idata.posterior.attrs['sampling_seconds']:.0f} s)")
         save_posterior(idata, args.out / "posterior.nc")
     diag = diagnose(idata)

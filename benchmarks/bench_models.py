@@ -85,7 +85,7 @@ def bambi_idata(survey, dimension: str, attributes: list[str], draws: int, tune:
 
 def run(args) -> dict:
     from pluralstats.models import diagnose
-    from pluralstats.models.fit import fit_survey
+    from pluralstats.models.fit import fit_survey, resolved_settings
 
     survey = load_data(args.data)
     dims = survey.dimensions if args.dims == "all" else args.dims.split(",")
@@ -100,12 +100,15 @@ def run(args) -> dict:
     if args.backend == "bambi":
         if len(dims) != 1:
             raise SystemExit("bambi baseline: one dimension per run (Bambi fits one response)")
+        args.tune = 1000 if args.tune is None else args.tune  # PyMC's (and so Bambi's) default
         idata = bambi_idata(survey, dims[0], attributes, args.draws, args.tune, args.chains, args.seed)
     else:
         idata = fit_survey(survey, dimensions=dims, attributes=attributes, backend=args.backend, draws=args.draws,
                            tune=args.tune, chains=args.chains, seed=args.seed, progress=False,
-                           centered_items=args.centered_items, joint=args.joint)
+                           centered_items=args.centered_items, centered_raters=args.centered_raters,
+                           joint=args.joint)
     wall = time.perf_counter() - start
+    settings = {} if args.backend == "bambi" else resolved_settings(idata)
     if args.save_posterior:
         from pluralstats.models import save_posterior
 
@@ -118,7 +121,7 @@ def run(args) -> dict:
         steps = float((2 ** stats["tree_depth"]).mean())
     result = {
         "data": args.data, "dims": args.dims, "backend": args.backend, "draws": args.draws, "tune": args.tune,
-        "chains": args.chains, "centered_items": args.centered_items, "joint": args.joint, "wall_s": wall,
+        "chains": args.chains, "joint": args.joint, "wall_s": wall, **settings,
         "min_contrast_ess_bulk": float(contrasts.ess_bulk.min()),
         "min_contrast_ess_tail": float(contrasts.ess_tail.min()),
         "max_contrast_rhat": float(contrasts.r_hat.max()), "min_param_ess_bulk": float(diag.table.ess_bulk.min()),
@@ -139,7 +142,8 @@ def report(paths: list[Path]) -> None:
     base = rows[rows.backend == "bambi"].set_index(["data", "dims"]).ess_per_s
     rows["ratio_vs_bambi"] = [base.get((d, m), np.nan) for d, m in zip(rows.data, rows.dims, strict=True)]
     rows["ratio_vs_bambi"] = rows.ess_per_s / rows.ratio_vs_bambi
-    cols = ["data", "dims", "backend", "joint", "centered_items", "draws", "cpus", "wall_s", "min_contrast_ess_bulk",
+    cols = ["data", "dims", "backend", "joint", "centered_items", "centered_raters",
+            "draws", "cpus", "wall_s", "min_contrast_ess_bulk",
             "max_contrast_rhat", "divergences", "mean_leapfrog_steps", "ess_per_s", "ratio_vs_bambi"]
     with pd.option_context("display.width", 220, "display.precision", 3, "display.max_columns", 20):
         print(rows[cols].sort_values(["data", "dims", "backend"]).to_string(index=False))
@@ -178,11 +182,14 @@ def main() -> None:
     r.add_argument("--dims", default="all", help="'all' or comma-separated dimensions")
     r.add_argument("--backend", choices=["nutpie", "pymc", "advi", "bambi"], default="nutpie")
     r.add_argument("--draws", type=int, default=1000)
-    r.add_argument("--tune", type=int, default=1000)
+    r.add_argument("--tune", type=int, default=None,
+                   help="default: the backend's own (fit_survey's DEFAULT_TUNE; 1000 for Bambi)")
     r.add_argument("--chains", type=int, default=2)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--centered-items", action=argparse.BooleanOptionalAction, default=None,
                    help="default: chosen from ratings per item, as fit-survey does")
+    r.add_argument("--centered-raters", action=argparse.BooleanOptionalAction, default=False,
+                   help="default: non-centred, as fit-survey")
     r.add_argument("--joint", action="store_true")
     r.add_argument("--save-posterior", type=Path, default=None)
     r.add_argument("--out", type=Path, default=None)

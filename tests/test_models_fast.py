@@ -172,3 +172,41 @@ def test_cli_too_few_draws_flagged_then_contrasts(bundle, tmp_path):
                                   pd.read_csv(tmp_path / "cmp" / "compare.csv"))
     result = runner.invoke(cli, ["compare", "--groups", "female", "male", "--out", str(tmp_path / "y")])
     assert result.exit_code == 2 and "exactly one" in result.output
+
+
+def test_ordinal_loglik_equals_textbook_form():
+    """The one-exp-one-log likelihood equals sum log(sigmoid(c_hi - eta) - sigmoid(c_lo - eta)) in value
+    and gradient, bottom and top categories and |eta| up to 40 included."""
+    import pytensor
+    import pytensor.tensor as pt
+    from scipy.special import log_expit
+
+    from pluralstats.models.rating import BIG, ordinal_loglik
+
+    rng = np.random.default_rng(0)
+    n_dim, n_cat = 2, 5
+    cuts = np.sort(rng.normal(0, 2, (n_dim, n_cat - 1)), axis=1)
+    dim_val = rng.integers(0, n_dim, 400)
+    y_val = rng.integers(0, n_cat, 400)
+    eta_val = np.concatenate([rng.normal(0, 3, 396), [-40.0, 40.0, -25.0, 25.0]])
+    eta, cut, dim, y = pt.dvector("eta"), pt.dmatrix("cut"), pt.lvector("dim"), pt.lvector("y")
+    padded = pt.concatenate([pt.fill(cut[:, :1], -BIG), cut, pt.fill(cut[:, :1], BIG)], axis=1)
+    cell = dim * n_cat + y
+    fast = ordinal_loglik(eta, padded, cell, pt.extra_ops.bincount(cell, minlength=n_dim * n_cat))
+    lo, hi = padded.flatten()[dim * (n_cat + 1) + y], padded.flatten()[dim * (n_cat + 1) + y + 1]
+    textbook = pt.log(pt.sigmoid(hi - eta) - pt.sigmoid(lo - eta)).sum()
+    f = pytensor.function([eta, cut, dim, y], [fast, textbook, *pt.grad(fast, [eta, cut]),
+                                               *pt.grad(textbook, [eta, cut])])
+    # every rating, extremes included, against an independent stable closed form
+    padded_np = np.concatenate([np.full((n_dim, 1), -np.inf), cuts, np.full((n_dim, 1), np.inf)], axis=1)
+    c_lo, c_hi = padded_np[dim_val, y_val], padded_np[dim_val, y_val + 1]
+    with np.errstate(divide="ignore"):
+        exact = (log_expit(c_hi - eta_val) + log_expit(eta_val - c_lo) + np.log(-np.expm1(c_lo - c_hi))).sum()
+    value = f(eta_val, cuts, dim_val, y_val)[0]
+    assert np.isfinite(value)
+    np.testing.assert_allclose(value, exact, rtol=1e-12)
+    # value and gradient against the textbook form where that form is accurate (|eta| <~ 10)
+    v_fast, v_book, ge_fast, gc_fast, ge_book, gc_book = f(eta_val[:396], cuts, dim_val[:396], y_val[:396])
+    np.testing.assert_allclose(v_fast, v_book, rtol=1e-10)
+    np.testing.assert_allclose(ge_fast, ge_book, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(gc_fast, gc_book, rtol=1e-7, atol=1e-10)

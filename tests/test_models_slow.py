@@ -13,14 +13,17 @@ pytestmark = pytest.mark.slow
 
 
 def test_paper_scale_recovery():
-    """All five dimensions at paper scale: every planted contrast covered, signs right, no divergences.
-
-    (R-hat/ESS are not asserted: 500 draws x 2 chains is too few for bulk ESS >= 400 on every contrast
-    at this size; the default 1000 draws reach it, see benchmarks/bench_models.py.)
-    """
+    """All five dimensions at paper scale, default sampler settings: every planted contrast covered,
+    signs right, no divergences, and every contrast's bulk ESS above 400 (the benchmarks give 500-650,
+    so this fails only if mixing got worse). R-hat is checked loosely (< 1.02): with two chains its
+    sampling noise alone reaches 1.01 now and then (one benchmark run: 1.016)."""
     sim = simulate_survey(SimulationConfig(), seed=0)
-    idata = fit_survey(sim.survey, draws=500, tune=500, progress=False)
-    assert diagnose(idata, contrasts=False).divergences == 0
+    idata = fit_survey(sim.survey, progress=False)
+    diag = diagnose(idata)
+    contrasts = diag.table[diag.table.kind == "contrast"]
+    assert diag.divergences == 0
+    assert contrasts.ess_bulk.min() > 400
+    assert contrasts.r_hat.max() < 1.02
     est = all_contrasts(idata)
     truth = pd.DataFrame(sim.truth["contrasts"])
     merged = est.merge(truth, on=["dimension", "attribute", "level_a", "level_b"], suffixes=("", "_true"))

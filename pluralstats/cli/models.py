@@ -38,25 +38,30 @@ def fit_options(f):
         click.option("--backend", type=click.Choice(["nutpie", "pymc", "advi"]), default="nutpie",
                      show_default=True, help="nutpie / pymc: exact NUTS; advi: fast approximate first look."),
         click.option("--draws", type=click.IntRange(1), default=1000, show_default=True),
-        click.option("--tune", type=click.IntRange(0), default=1000, show_default=True),
+        click.option("--tune", type=click.IntRange(0), default=None,
+                     help="Tuning steps per chain [default: 500 for nutpie, 1000 for pymc]."),
         click.option("--chains", type=click.IntRange(1), default=2, show_default=True),
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
         click.option("--centered-items/--non-centered-items", default=None,
                      help="Item-effect parametrisation (default: centred at >= 40 ratings per item and dimension)."),
+        click.option("--centered-raters/--non-centered-raters", default=False, show_default=True,
+                     help="Rater-effect parametrisation (non-centred suits ~25 ratings per rater; try centred "
+                          "when raters give many more; not with --joint)."),
         seed_option,
     ]):
         f = opt(f)
     return f
 
 
-def _fit(survey, dimensions, attributes, backend, draws, tune, chains, joint, centered_items, seed):
+def _fit(survey, dimensions, **options):
+    """Fit with the :func:`fit_options` (attributes, backend, draws, tune, chains, joint, centering, seed)."""
     from pluralstats.models import fit_survey
 
-    console.print(f"Fitting {backend}: {len(survey.ratings)} ratings, dimensions "
-                  f"{', '.join(dimensions or survey.dimensions)} ({draws} draws x {chains} chains)")
-    return fit_survey(survey, dimensions=dimensions, attributes=attributes, backend=backend, draws=draws,
-                              tune=tune, chains=chains, seed=seed, joint=joint, progress=True,
-                              centered_items=centered_items)
+    tune = options["tune"]
+    console.print(f"Fitting {options['backend']}: {len(survey.ratings)} ratings, dimensions "
+                  f"{', '.join(dimensions or survey.dimensions)} ({options['draws']} draws x {options['chains']} "
+                  f"chains, {'default' if tune is None else tune} tuning steps)")
+    return fit_survey(survey, dimensions=dimensions, progress=True, **options)
 
 
 def _diagnose_and_report(idata):
@@ -126,8 +131,7 @@ def contrast_table(frame: pd.DataFrame, title: str) -> Table:
 @dimensions_option
 @fit_options
 @allow_bad_option
-def fit_survey_cmd(bundle, out, dimensions, attributes, backend, draws, tune, chains, joint, centered_items, seed,
-                   allow_bad_diagnostics):
+def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, **options):
     """Fit the hierarchical rating model; write the posterior (all dimensions, one NetCDF file).
 
     Exits 3 (after writing, so the fit can be inspected) when R-hat > 1.01, bulk/tail ESS < 400 or
@@ -136,14 +140,14 @@ def fit_survey_cmd(bundle, out, dimensions, attributes, backend, draws, tune, ch
     from pluralstats.cli.survey import read_bundle
     from pluralstats.models import save_posterior
 
-    idata = _fit(read_bundle(bundle), dimensions, attributes, backend, draws, tune, chains, joint, centered_items, seed)
+    idata = _fit(read_bundle(bundle), dimensions, **options)
     console.print(_parameter_table(idata))
     diag = _diagnose_and_report(idata)
     save_posterior(idata, out)
-    write_manifest(out, "fit-survey", inputs=[bundle], seed=seed,
-                   options={"dimensions": dimensions, "attributes": attributes, "backend": backend, "draws": draws,
-                            "tune": tune, "chains": chains, "joint": joint,
-                            "centered_items": bool(idata.posterior.attrs["centered_items"])},
+    from pluralstats.models.fit import resolved_settings
+
+    write_manifest(out, "fit-survey", inputs=[bundle], seed=options["seed"],
+                   options={"dimensions": dimensions, **options, **resolved_settings(idata)},
                    extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems,
                           "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
     console.print(f"Wrote {out} ({idata.posterior.attrs['sampling_seconds']:.0f} s sampling)")
@@ -194,8 +198,7 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow
 @click.option("--eval", "eval_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="results.parquet of `pluralstats evaluate` (models named after the groups): set the tuned "
                    "models' difference beside the survey's, with P(same sign), ratio and gap (Figure 2).")
-def compare_cmd(source, posterior_path, groups, out, dimensions, prob, attributes, backend, draws, tune, chains, joint,
-                centered_items, seed, allow_bad_diagnostics, eval_path):
+def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad_diagnostics, eval_path, **options):
     """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle)."""
     from pluralstats.compare import compare_groups, resolve_groups
     from pluralstats.models import load_posterior
@@ -209,7 +212,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, attribute
 
         survey = read_bundle(source)
         resolve_groups(survey, *groups)  # unknown groups fail before the fit
-        idata = _fit(survey, dimensions, attributes, backend, draws, tune, chains, joint, centered_items, seed)
+        idata = _fit(survey, dimensions, **options)
         _diagnose_and_report(idata)
     else:
         idata = load_posterior(source)
@@ -219,7 +222,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, attribute
         if eval_path is not None:  # the tuned-model side (issue 6): pluralstats.evaluate.compare_models
             from pluralstats.evaluate.compare_models import compare_with_models, print_agreement
 
-            table = compare_with_models(idata, *groups, eval_path, dimensions=dimensions, prob=prob, seed=seed)
+            table = compare_with_models(idata, *groups, eval_path, dimensions=dimensions, prob=prob,
+                                        seed=options["seed"])
         else:
             table = compare_groups(idata, *groups, dimensions=dimensions, prob=prob)
     console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({prob:.0%} intervals)"))
@@ -228,8 +232,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, attribute
     figures = plot_compare(table, out / "compare.png")
     if eval_path is not None:
         figures += print_agreement(table, out, console)
-    write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else [])], seed=seed,
-                   options={"groups": list(groups), "dimensions": dimensions, "prob": prob, "backend": backend})
+    write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else [])], seed=options["seed"],
+                   options={"groups": list(groups), "dimensions": dimensions, "prob": prob, **options})
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
 
 

@@ -38,6 +38,20 @@ def level_means(idata, dimension: str, attribute: str, levels: Sequence[str]) ->
     return means.reshape(means.shape[0], len(ks), v.shape[1]).mean(axis=2)
 
 
+def _pair_dataset(idata, dims: list[str], attribute: str, level_a: str, level_b: str,
+                  a: np.ndarray, b: np.ndarray) -> xr.Dataset:
+    """Per-draw means of A and B (dimension, n_draws) as the contrast Dataset."""
+    post = idata.posterior
+    shape = (len(dims), post.sizes["chain"], post.sizes["draw"])
+    a, b = a.reshape(shape), b.reshape(shape)
+    coords = {"dimension": dims, "chain": post["chain"].to_numpy(), "draw": post["draw"].to_numpy()}
+    ds = xr.Dataset({k: (("dimension", "chain", "draw"), val) for k, val in
+                     {"mean_a": a, "mean_b": b, "diff": a - b, "rel_pct": 100 * (a / b - 1)}.items()},
+                    coords=coords)
+    ds.attrs.update(attribute=attribute, level_a=level_a, level_b=level_b)
+    return ds
+
+
 def contrast_draws(idata, attribute: str, level_a: str, level_b: str,
                    dimensions: Sequence[str] | None = None) -> xr.Dataset:
     """Per-draw ``mean_a``, ``mean_b``, ``diff`` (A - B) and ``rel_pct`` (100 (A/B - 1)).
@@ -45,19 +59,24 @@ def contrast_draws(idata, attribute: str, level_a: str, level_b: str,
     Variables have dims (dimension, chain, draw), so ESS/R-hat can be computed on them and they can
     be set beside other per-draw quantities (e.g. tuned-model differences).
     """
+    dims = list(dimensions) if dimensions is not None else meta_of(idata).dimensions
+    means = np.stack([level_means(idata, dim, attribute, [level_a, level_b]) for dim in dims])
+    return _pair_dataset(idata, dims, attribute, level_a, level_b, means[:, :, 0], means[:, :, 1])
+
+
+def reference_contrast_draws(idata, attributes: Sequence[str] | None = None,
+                             dimensions: Sequence[str] | None = None) -> list[xr.Dataset]:
+    """:func:`contrast_draws` of every non-reference level against its reference, each attribute's
+    levels predicted together (one grid pass per attribute and dimension instead of one per pair)."""
     meta = meta_of(idata)
     dims = list(dimensions) if dimensions is not None else meta.dimensions
-    post = idata.posterior
-    shape = (post.sizes["chain"], post.sizes["draw"])
-    means = np.stack([level_means(idata, dim, attribute, [level_a, level_b]) for dim in dims])
-    a = means[:, :, 0].reshape(len(dims), *shape)
-    b = means[:, :, 1].reshape(len(dims), *shape)
-    coords = {"dimension": dims, "chain": post["chain"].to_numpy(), "draw": post["draw"].to_numpy()}
-    ds = xr.Dataset({k: (("dimension", "chain", "draw"), val) for k, val in
-                     {"mean_a": a, "mean_b": b, "diff": a - b, "rel_pct": 100 * (a / b - 1)}.items()},
-                    coords=coords)
-    ds.attrs.update(attribute=attribute, level_a=level_a, level_b=level_b)
-    return ds
+    out = []
+    for attr in (list(attributes) if attributes is not None else list(meta.attributes)):
+        levels = meta.attributes[attr]
+        means = np.stack([level_means(idata, dim, attr, levels) for dim in dims])  # (dim, draw, level)
+        out += [_pair_dataset(idata, dims, attr, lv, levels[0], means[:, :, k], means[:, :, 0])
+                for k, lv in enumerate(levels) if k > 0]
+    return out
 
 
 def summarize_draws(ds: xr.Dataset, prob: float = 0.95) -> pd.DataFrame:
@@ -93,7 +112,7 @@ def reference_pairs(idata, attributes: Sequence[str] | None = None) -> list[tupl
 def all_contrasts(idata, attributes: Sequence[str] | None = None, dimensions: Sequence[str] | None = None,
                   prob: float = 0.95) -> pd.DataFrame:
     """Every non-reference level against its attribute's reference level, per dimension."""
-    frames = [group_contrasts(idata, a, lv, ref, dimensions, prob) for a, lv, ref in reference_pairs(idata, attributes)]
+    frames = [summarize_draws(ds, prob) for ds in reference_contrast_draws(idata, attributes, dimensions)]
     if not frames:
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
     return pd.concat(frames, ignore_index=True)

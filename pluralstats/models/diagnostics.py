@@ -16,7 +16,7 @@ import pandas as pd
 
 from pluralstats.errors import DiagnosticsError
 
-from .contrasts import contrast_draws, reference_pairs
+from .contrasts import reference_contrast_draws
 from .data import meta_of
 
 MAX_RHAT = 1.01
@@ -69,8 +69,9 @@ def diagnose(idata, *, contrasts: bool = True, max_rhat: float = MAX_RHAT, min_e
     for name in names:
         rows += _rows(name, "parameter", *_flatten(post[name]))
     if contrasts:
-        for attr, level, ref in reference_pairs(idata):
-            diff = contrast_draws(idata, attr, level, ref)["diff"].transpose("chain", "draw", "dimension")
+        for pair in reference_contrast_draws(idata):
+            diff = pair["diff"].transpose("chain", "draw", "dimension")
+            attr, level, ref = (pair.attrs[k] for k in ("attribute", "level_a", "level_b"))
             labels = [f"{attr}: {level} - {ref}, {d}" for d in diff["dimension"].to_numpy()]
             rows += _rows("contrast", "contrast", diff.to_numpy(), labels)
     table = pd.DataFrame(rows, columns=["name", "kind", "r_hat", "ess_bulk", "ess_tail"])

@@ -11,20 +11,20 @@ Why hand-written PyMC rather than Bambi:
 
 * all dimensions go into one vectorised graph (parameters carry a ``dimension`` axis), so one
   compile and one sampler run fit all five; Bambi would build and compile five models;
-* the likelihood is a single closed-form log-probability per rating,
-  ``log(sigmoid(c_hi - eta) - sigmoid(c_lo - eta))`` written stably as
-  ``log_sigmoid(c_hi - eta) + log1mexp(c_lo - c_hi) + log_sigmoid(eta - c_lo)``, instead of
-  building all K category probabilities per row as ``OrderedLogistic`` does: 3 transcendental
-  evaluations per rating instead of ~2K, which is most of the gradient cost at 137k ratings;
+* the likelihood is a single closed-form log-probability per rating with one ``exp`` and one ``log``
+  (:func:`ordinal_loglik`), instead of all K category probabilities per row as ``OrderedLogistic``
+  builds: the per-rating math is most of the gradient cost at 137k ratings;
 * the same code gives the binary model (one cut point = Bernoulli-logit) and the joint model
   (rater effects correlated across dimensions, LKJ prior) by swapping one block;
 * rater effects are not stored in the posterior file (5k numbers per draw that no contrast needs).
 
 Rater effects sum to zero within a dimension, like item effects: their mean is otherwise traded
-against the cut points. Random effects are non-centred (``u = sigma * z``): a rater contributes
-~25 ratings per dimension, too few for the centred form, which then shows the funnel between
-``sigma`` and ``u``. Item effects are centred when items carry many ratings (at least
-``CENTRED_ITEMS_MIN_RATINGS`` per item and dimension, unless ``centered_items`` says otherwise): on the
+against the cut points. Rater effects are non-centred (``u = sigma * z``) by default: a paper-scale rater
+contributes ~25 ratings per dimension, too few for the centred form, which then shows the funnel between
+``sigma`` and ``u``. ``centered_raters=True`` centres them; on POPQUORN (~50 ratings per rater) it made no
+clear difference (min contrast ESS 207 vs 236 and 275 vs 279 at seeds 0 and 1, 1000+300 draws), so it is
+not automatic. Item effects are centred when items carry many ratings (at least
+``CENTRED_MIN_RATINGS`` per item and dimension, unless ``centered_items`` says otherwise): on the
 paper-scale survey (68 ratings per item) centring them took the worst ESS (sigma_item) from 369 to 645 and
 the worst contrast ESS from 664 to 823 (``benchmarks/bench_models.py``, 1000+1000 draws); POPQUORN's
 ~9 ratings per item stay non-centred. Item effects sum to zero within a dimension
@@ -44,11 +44,24 @@ from .data import ModelData
 BIG = 1e3  # stands in for +-infinity as the outer cut points (finite keeps gradients finite)
 
 
-def ordinal_logp(eta, cut_lo, cut_hi, log_width):
-    """Log P(c_lo < latent <= c_hi) under the logistic latent model, stably; ``log_width`` is
-    ``log1mexp(cut_lo - cut_hi)``, passed in because it has one value per (dimension, category) and
-    is cheaper computed on that small table and gathered (10.2 -> 7.0 ms per paper-scale gradient)."""
-    return -pt.softplus(eta - cut_hi) + log_width - pt.softplus(cut_lo - eta)
+def ordinal_loglik(eta, padded_cuts, category_cell, category_count):
+    """Sum over ratings of log P(c_lo < latent <= c_hi), the logistic latent model's category probability.
+
+    ``sigmoid(c_hi - eta) - sigmoid(c_lo - eta)`` factorises exactly as
+    ``exp(log1mexp(c_lo - c_hi)) / ((1 + e^eta e^-c_hi) (1 + e^c_lo e^-eta))``: per rating that is one ``exp``
+    and one ``log``; the ``e^{+-c}`` factors live on the small (dimension x category) table and are gathered,
+    and the ``log1mexp`` term is a table value times the number of ratings in its category (data). ``log``
+    rather than ``log1p``: ``log1p`` costs 2.4x more in numba and its extra precision near 1 is an absolute
+    ~1e-16 per rating, immaterial in a log density. One paper-scale logp+gradient: 8.0 ms for the textbook
+    two-softplus form, 2.0 ms for this one (numba, one core). ``eta`` is clipped to +-300 only so that
+    ``e^eta`` cannot overflow in wild warm-up states; no rating has a non-negligible probability there.
+    """
+    lo, hi = padded_cuts[:, :-1], padded_cuts[:, 1:]  # (dimension, category) lower and upper cut points
+    exp_neg_hi = pt.exp(-hi).flatten()[category_cell]  # 0 for the top category (hi = +BIG)
+    exp_lo = pt.exp(lo).flatten()[category_cell]  # 0 for the bottom category (lo = -BIG)
+    exp_eta = pt.exp(pt.clip(eta, -300.0, 300.0))
+    log_width = (pt.log1mexp(lo - hi).flatten() * category_count).sum()
+    return log_width - pt.log((1 + exp_eta * exp_neg_hi) * (1 + exp_lo / exp_eta)).sum()
 
 
 def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
@@ -66,24 +79,29 @@ def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
     return {**shares, "rater_levels": data.rater_levels.astype("int64"),
             "rater_cell": data.obs_rater.astype("int64") * n_dim + dim,  # into (rater, dimension)
             "item_cell": data.obs_item.astype("int64") * n_dim + dim,  # into (item, dimension)
-            "cut_cell": dim * (n_cut + 2) + y,  # lower cut point in the padded (dimension, cut) table
-            "category_cell": dim * (n_cut + 1) + y}  # into (dimension, category)
+            "category_cell": dim * (n_cut + 1) + y,  # into (dimension, category)
+            "category_count": np.bincount(dim * (n_cut + 1) + y, minlength=n_dim * (n_cut + 1)).astype("float64")}
 
 
-CENTRED_ITEMS_MIN_RATINGS = 40
+CENTRED_MIN_RATINGS = 40
 
 
-def use_centred_items(data: ModelData) -> bool:
-    """Centre the item effects when the average item has enough ratings per dimension to pin its effect."""
-    return len(data.y) / max(len(data.item_ids) * len(data.meta.dimensions), 1) >= CENTRED_ITEMS_MIN_RATINGS
+def use_centred(data: ModelData, unit: str = "item") -> bool:
+    """Centre the ``unit`` ("item" or "rater") effects when the average unit has enough ratings per
+    dimension to pin its own effect (then the centred form mixes better; with few, the funnel wins).
+    Applied to items by default; rater effects stay non-centred unless asked (see the module notes)."""
+    n_units = len(data.item_ids if unit == "item" else data.rater_ids)
+    return len(data.y) / max(n_units * len(data.meta.dimensions), 1) >= CENTRED_MIN_RATINGS
 
 
-def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | None = None) -> pm.Model:
+def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | None = None,
+                centered_raters: bool = False) -> pm.Model:
     """The PyMC model for every dimension in ``data`` (independent across dimensions unless ``joint``);
-    ``centered_items=None`` chooses the item parametrisation from the ratings per item."""
+    ``centered_items=None`` chooses the item parametrisation from the ratings per item
+    (:func:`use_centred`); the joint model's rater effects are always non-centred."""
     meta = data.meta
     if centered_items is None:
-        centered_items = use_centred_items(data)
+        centered_items = use_centred(data, "item")
     n_dim, n_cut = len(meta.dimensions), meta.n_cut
     n_raters = len(data.rater_ids)
     coords = {
@@ -113,6 +131,10 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
             pm.Deterministic("rater_corr", corr, dims=("dimension", "dimension_bis"))
             z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
             rater_eta = rater_eta + z_rater @ chol.T
+        elif centered_raters:
+            sigma_rater = pm.HalfNormal("sigma_rater", 1.0, dims="dimension")
+            rater_t = pm.ZeroSumNormal("rater_effect_t", sigma=sigma_rater[:, None], dims=("dimension", "rater"))
+            rater_eta = rater_eta + rater_t.T
         else:
             sigma_rater = pm.HalfNormal("sigma_rater", 1.0, dims="dimension")
             z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
@@ -140,17 +162,14 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
         padded = pt.concatenate([pt.fill(centred_cuts[:, :1], -BIG), centred_cuts,
                                  pt.fill(centred_cuts[:, :1], BIG)], axis=1)
         eta = rater_eta.flatten()[arrays["rater_cell"]] + item_effect.flatten()[arrays["item_cell"]]
-        cut_flat = padded.flatten()
-        log_width = pt.log1mexp(padded[:, :-1] - padded[:, 1:]).flatten()
-        cut_cell = arrays["cut_cell"]
-        logp = ordinal_logp(eta, cut_flat[cut_cell], cut_flat[cut_cell + 1], log_width[arrays["category_cell"]])
-        pm.Potential("rating_loglik", logp.sum())
+        loglik = ordinal_loglik(eta, padded, arrays["category_cell"], arrays["category_count"])
+        pm.Potential("rating_loglik", loglik)
     return model
 
 
 #: posterior variables that are sampling devices, not results; dropped before saving
-AUXILIARY = ("z_rater", "z_item", "item_effect_t", "cutpoints_centered", "rater_chol", "rater_chol_corr",
-             "rater_chol_stds")
+AUXILIARY = ("z_rater", "rater_effect_t", "z_item", "item_effect_t", "cutpoints_centered", "rater_chol",
+             "rater_chol_corr", "rater_chol_stds")
 
 
 def is_auxiliary(name: str) -> bool:
