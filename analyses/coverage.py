@@ -42,7 +42,7 @@ def _config(n_participants: int):
 _CACHE: dict = {}
 
 
-def fit_one(args: tuple[int, int, int, int, int]) -> list[dict]:
+def fit_one(args: tuple[int, int, int, int, int, float]) -> list[dict]:
     """Simulate and fit one survey; one row per true contrast. The compiled model is cached per process."""
     from pluralstats.models import all_contrasts
     from pluralstats.models.data import build_model_data
@@ -50,7 +50,7 @@ def fit_one(args: tuple[int, int, int, int, int]) -> list[dict]:
     from pluralstats.models.rating import build_model, data_arrays
     from pluralstats.simulate import simulate_survey
 
-    seed, n_participants, draws, tune, chains = args
+    seed, n_participants, draws, tune, chains, beta_sd = args
     start = time.perf_counter()
     try:
         sim = simulate_survey(_config(n_participants), seed=seed)
@@ -60,7 +60,7 @@ def fit_one(args: tuple[int, int, int, int, int]) -> list[dict]:
     shape = (tuple(data.rater_ids), tuple(data.item_ids), tuple(map(tuple, data.meta.attributes.values())))
     if shape not in _CACHE:
         _CACHE.clear()
-        _CACHE[shape] = nutpie_compile(build_model(data))
+        _CACHE[shape] = nutpie_compile(build_model(data, beta_prior_sd=beta_sd))
     model = _CACHE[shape].with_data(**data_arrays(data))
     raw = nutpie_sample(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=False)
     idata = finish_idata(raw, data, backend="nutpie", joint=False, seconds=time.perf_counter() - start)
@@ -105,11 +105,12 @@ def main() -> None:
     ap.add_argument("--tune", type=int, default=300, help="tuning steps per chain (fit-survey's nutpie default)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--chains", type=int, default=2, help="chains per fit (run in parallel, up to 2)")
+    ap.add_argument("--beta-prior-sd", type=float, default=2.5, help="prior scale of the attribute effects")
     ap.add_argument("--max-seconds", type=float, default=None, help="stop starting new fits after this")
     ap.add_argument("--out", type=Path, default=Path("outputs/coverage"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    tasks = [(s, args.participants, args.draws, args.tune, args.chains)
+    tasks = [(s, args.participants, args.draws, args.tune, args.chains, args.beta_prior_sd)
              for s in range(args.first_seed, args.first_seed + args.n_surveys)]
     start = time.perf_counter()
     rows: list[dict] = []

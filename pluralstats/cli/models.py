@@ -41,6 +41,8 @@ def fit_options(f):
         click.option("--tune", type=click.IntRange(0), default=None,
                      help="Tuning steps per chain [default: 500 for nutpie, 1000 for pymc]."),
         click.option("--chains", type=click.IntRange(1), default=2, show_default=True),
+        click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
+                     help="Prior sd of the attribute effects (logits)."),
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
         click.option("--centered-items/--non-centered-items", default=None,
                      help="Item-effect parametrisation (default: centred at >= 40 ratings per item and dimension)."),

@@ -21,7 +21,7 @@ from pluralstats.errors import InputError
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data
-from .rating import build_model, is_auxiliary, use_centred
+from .rating import BETA_PRIOR_SD, build_model, is_auxiliary, use_centred
 
 BACKENDS = ("nutpie", "pymc", "advi")
 #: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
@@ -125,13 +125,14 @@ def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, join
 def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,
                backend: str = "nutpie", draws: int = 1000, tune: int | None = None, chains: int = 2, seed: int = 0,
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
-               centered_raters: bool = False) -> az.InferenceData:
+               centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
     ``sigma_rater``, ``sigma_item``, ``item_effect`` (and ``rater_corr`` when ``joint``), plus
     ``constant_data`` (rater composition, item ids, observed ratings) and the model metadata.
-    ``tune=None`` takes the backend's default (:data:`DEFAULT_TUNE`).
+    ``tune=None`` takes the backend's default (:data:`DEFAULT_TUNE`). ``beta_prior_sd``: prior scale of the
+    attribute effects (logits; see :data:`~pluralstats.models.rating.BETA_PRIOR_SD` for why not DESIGN.md's 1).
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
@@ -141,12 +142,14 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if centered_items is None:
         centered_items = use_centred(data, "item")
     centered_raters = bool(centered_raters) and not joint
-    model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters)
+    model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters,
+                        beta_prior_sd=beta_prior_sd)
     start = time.perf_counter()
     idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
     idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
     idata.posterior.attrs["centered_items"] = int(centered_items)
     idata.posterior.attrs["centered_raters"] = int(centered_raters)
+    idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
     idata.posterior.attrs["tune"] = int(tune or 0)
     return idata
 
