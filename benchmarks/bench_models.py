@@ -9,7 +9,7 @@ Ratios are against the Bambi run on the same data and dimensions, from the same 
     python benchmarks/bench_models.py run --data paper --backend nutpie --out bench/nutpie.json
     python benchmarks/bench_models.py run --data paper --dims toxicity --backend bambi --out bench/bambi.json
     python benchmarks/bench_models.py report bench/*.json
-    python benchmarks/bench_models.py blas        # does the missing BLAS cost these models anything?
+    python benchmarks/bench_models.py blas        # BLAS ops in the graph; one logp+gradient, C and numba
 """
 
 from __future__ import annotations
@@ -138,7 +138,11 @@ def run(args) -> dict:
 
 
 def report(paths: list[Path]) -> None:
-    rows = pd.DataFrame([json.loads(p.read_text()) for p in paths])
+    results = [json.loads(p.read_text()) for p in paths]
+    skipped = [str(p) for p, r in zip(paths, results, strict=True) if "ess_per_s" not in r]
+    if skipped:
+        print(f"skipped (not a benchmark result): {', '.join(skipped)}")
+    rows = pd.DataFrame([r for r in results if "ess_per_s" in r])
     base = rows[rows.backend == "bambi"].set_index(["data", "dims"]).ess_per_s
     rows["ratio_vs_bambi"] = [base.get((d, m), np.nan) for d, m in zip(rows.data, rows.dims, strict=True)]
     rows["ratio_vs_bambi"] = rows.ess_per_s / rows.ratio_vs_bambi
@@ -150,7 +154,8 @@ def report(paths: list[Path]) -> None:
 
 
 def blas(data: str = "paper") -> None:
-    """Count BLAS-backed ops in the compiled PyMC graph and time one logp+gradient evaluation."""
+    """Count BLAS-backed ops in the compiled PyMC graph and time one logp+gradient evaluation, C-compiled
+    and numba-compiled (what nutpie calls on every leapfrog step)."""
     import pytensor
 
     from pluralstats.models.data import build_model_data
@@ -170,8 +175,15 @@ def blas(data: str = "paper") -> None:
         for _ in range(20):
             fn(x)
         ms = (time.perf_counter() - start) / 20 * 1e3
+        numba_fn = model.logp_dlogp_function(ravel_inputs=True, mode="NUMBA")
+        numba_fn.set_extra_values({})
+        numba_fn(x)
+        start = time.perf_counter()
+        for _ in range(200):
+            numba_fn(x)
+        numba_ms = (time.perf_counter() - start) / 200 * 1e3
         print(f"joint={joint}: {len(ops)} ops in the C-compiled logp+grad graph; BLAS-type ops: {blas_ops or 'none'}; "
-              f"one logp+grad: {ms:.1f} ms")
+              f"one logp+grad: {ms:.1f} ms (C), {numba_ms:.2f} ms (numba)")
 
 
 def main() -> None:
