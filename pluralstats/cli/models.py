@@ -39,7 +39,7 @@ def fit_options(f):
                      show_default=True, help="nutpie / pymc: exact NUTS; advi: fast approximate first look."),
         click.option("--draws", type=click.IntRange(1), default=1000, show_default=True),
         click.option("--tune", type=click.IntRange(0), default=None,
-                     help="Tuning steps per chain [default: 500 for nutpie, 1000 for pymc]."),
+                     help="Tuning steps per chain [default: 300 for nutpie, 1000 for pymc]."),
         click.option("--chains", type=click.IntRange(1), default=2, show_default=True),
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
                      help="Prior sd of the attribute effects (logits)."),

@@ -102,13 +102,6 @@ def group_contrasts(idata, attribute: str, level_a: str, level_b: str,
     return summarize_draws(contrast_draws(idata, attribute, level_a, level_b, dimensions), prob)
 
 
-def reference_pairs(idata, attributes: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
-    """(attribute, level, reference) for every non-reference level."""
-    meta = meta_of(idata)
-    attrs = list(attributes) if attributes is not None else list(meta.attributes)
-    return [(a, lv, meta.attributes[a][0]) for a in attrs for lv in meta.attributes[a][1:]]
-
-
 def all_contrasts(idata, attributes: Sequence[str] | None = None, dimensions: Sequence[str] | None = None,
                   prob: float = 0.95) -> pd.DataFrame:
     """Every non-reference level against its attribute's reference level, per dimension."""

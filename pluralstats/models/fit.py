@@ -23,10 +23,10 @@ from pluralstats.survey import Survey
 from .data import ModelData, build_model_data
 from .rating import BETA_PRIOR_SD, build_model, is_auxiliary, use_centred
 
-BACKENDS = ("nutpie", "pymc", "advi")
 #: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
 #: few hundred steps (its own default is 300); PyMC's windowed adaptation is given its usual 1000
 DEFAULT_TUNE = {"nutpie": 300, "pymc": 1000, "advi": 0}
+BACKENDS = tuple(DEFAULT_TUNE)
 
 
 def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool):
@@ -49,18 +49,19 @@ def nutpie_compile(model: pm.Model):
     return nutpie.compile_pymc_model(model, backend="numba", var_names=stored_variables(model))
 
 
-def _sample_nutpie(model, draws, tune, chains, seed, progress, store):
+def _sample_nutpie(model, draws, tune, chains, seed, progress):
     return nutpie_sample(nutpie_compile(model), draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
 
 
-def _sample_pymc(model, draws, tune, chains, seed, progress, store):
+def _sample_pymc(model, draws, tune, chains, seed, progress):
     with model:
         return pm.sample(draws=draws, tune=tune, chains=chains, cores=min(chains, 2), random_seed=seed,
-                         progressbar=progress, compute_convergence_checks=False, var_names=store,
+                         progressbar=progress, compute_convergence_checks=False,
+                         var_names=stored_variables(model),
                          idata_kwargs={"log_likelihood": False})
 
 
-def _fit_advi(model, draws, tune, chains, seed, progress, store, n_iter: int = 30_000):
+def _fit_advi(model, draws, tune, chains, seed, progress, n_iter: int = 30_000):
     with model:
         approx = pm.fit(n=n_iter, method="advi", random_seed=seed, progressbar=progress,
                         callbacks=[pm.callbacks.CheckParametersConvergence(tolerance=1e-3, diff="relative")])
@@ -83,15 +84,15 @@ def stored_variables(model: pm.Model) -> list[str]:
     return [v.name for v in model.free_RVs + model.deterministics if not is_auxiliary(v.name)]
 
 
-def sample_model(model: pm.Model, backend: str, *, draws: int, tune: int | None, chains: int, seed: int,
-                 progress: bool) -> az.InferenceData:
-    """Run one backend on a built model (used by :func:`fit_survey` and the benchmark);
-    ``tune=None`` takes the backend's :data:`DEFAULT_TUNE`."""
+def _check_backend(backend: str) -> None:
     if backend not in _SAMPLERS:
         raise InputError(f"Unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
-    if tune is None:
-        tune = DEFAULT_TUNE[backend]
-    store = stored_variables(model)
+
+
+def sample_model(model: pm.Model, backend: str, *, draws: int, tune: int, chains: int, seed: int,
+                 progress: bool) -> az.InferenceData:
+    """Run one backend on a built model (used by :func:`fit_survey`)."""
+    _check_backend(backend)
     quiet = logging.getLogger("pymc")
     level = quiet.level
     if not progress:
@@ -99,7 +100,7 @@ def sample_model(model: pm.Model, backend: str, *, draws: int, tune: int | None,
     try:
         sink = contextlib.redirect_stderr(io.StringIO()) if not progress else contextlib.nullcontext()
         with sink:
-            return _SAMPLERS[backend](model, draws, tune, chains, seed, progress, store)
+            return _SAMPLERS[backend](model, draws, tune, chains, seed, progress)
     finally:
         quiet.setLevel(level)
 
@@ -136,7 +137,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
-    if tune is None and backend in DEFAULT_TUNE:
+    _check_backend(backend)
+    if tune is None:
         tune = DEFAULT_TUNE[backend]
     data = build_model_data(survey, dimensions, attributes)
     if centered_items is None:
@@ -150,7 +152,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     idata.posterior.attrs["centered_items"] = int(centered_items)
     idata.posterior.attrs["centered_raters"] = int(centered_raters)
     idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
-    idata.posterior.attrs["tune"] = int(tune or 0)
+    idata.posterior.attrs["tune"] = int(tune)
     return idata
 
 
