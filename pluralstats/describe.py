@@ -7,7 +7,8 @@ judgement of one response, which carries a rating on every dimension.
 
 Agreement is Krippendorff's alpha (ordinal), from the maintained ``krippendorff`` package, over
 raters x items per dimension, overall and within each group. Group cells with fewer than k raters
-(survey.toml ``min_group_size``) are flagged and, by default, suppressed (values blanked).
+(survey.toml ``min_group_size``) are flagged (``small_cell``) and, by default, suppressed with their
+complementary cells (:mod:`pluralstats.privacy`): estimates and counts blanked, ``suppressed`` true.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import krippendorff
 import numpy as np
 import pandas as pd
 
+from .privacy import mask_groups
 from .survey import Survey
 
 
@@ -44,7 +46,8 @@ def conditional_positive_matrix(survey: Survey, thresholds: dict[str, int] | Non
 
 
 def group_means(survey: Survey, suppress_small: bool = True) -> pd.DataFrame:
-    """Mean rating per attribute level and dimension, with rater counts; small cells flagged/blanked."""
+    """Mean rating per attribute level and dimension, with rater counts; small cells flagged and, when
+    ``suppress_small``, suppressed with their complementary cells (estimates and counts blanked)."""
     merged = survey.ratings_with_attributes()
     k = survey.config.min_group_size
     frames = [merged.assign(attribute="all", level="all")]
@@ -54,9 +57,7 @@ def group_means(survey: Survey, suppress_small: bool = True) -> pd.DataFrame:
         n_raters=("participant_id", "nunique"), n_ratings=("rating", "size"),
         mean=("rating", "mean"), sd=("rating", "std")).reset_index()
     table["small_cell"] = table.n_raters < k
-    if suppress_small:
-        table.loc[table.small_cell, ["mean", "sd"]] = np.nan
-    return table
+    return mask_groups(table, k, ["n_raters", "n_ratings", "mean", "sd"], suppress=suppress_small)
 
 
 def rating_distribution(survey: Survey) -> pd.DataFrame:
@@ -75,7 +76,8 @@ def _alpha(ratings: pd.DataFrame, scale_max: int) -> float:
 
 
 def agreement(survey: Survey, suppress_small: bool = True) -> pd.DataFrame:
-    """Krippendorff's alpha (ordinal) per dimension, overall and within each attribute level."""
+    """Krippendorff's alpha (ordinal) per dimension, overall and within each attribute level (suppressed
+    like :func:`group_means`: a group's rater count is as revealing there)."""
     merged = survey.ratings_with_attributes()
     k, rows = survey.config.min_group_size, []
     groups = [("all", "all", merged)]
@@ -87,7 +89,7 @@ def agreement(survey: Survey, suppress_small: bool = True) -> pd.DataFrame:
             alpha = np.nan if (small and suppress_small) else _alpha(sub, survey.config.scale_max)
             rows.append({"attribute": attribute, "level": level, "dimension": dim, "n_raters": n_raters,
                          "alpha_ordinal": alpha, "small_cell": small})
-    return pd.DataFrame(rows)
+    return mask_groups(pd.DataFrame(rows), k, ["n_raters", "alpha_ordinal"], suppress=suppress_small)
 
 
 @dataclass
