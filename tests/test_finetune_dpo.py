@@ -10,6 +10,7 @@ import torch
 from click.testing import CliRunner
 
 from pluralstats.finetune.config import DPOTrainConfig
+from pluralstats.errors import InputError
 from pluralstats.finetune.dpo import DPOPlugin, _PairWeighted
 from pluralstats.finetune.pairs import preference_margins
 from tests.finetune_fixtures import max_change, parameters
@@ -44,12 +45,13 @@ def test_dpo_changes_weights_and_raises_margin(tiny_dir, ft_pairs, ft_prefs_path
     assert not (tmp_path / "dpo.checkpoints").exists()
 
 
-def test_zero_pair_weights_leave_weights_unchanged(tiny_dir, ft_pairs, tmp_path):
+def test_zero_pair_weights_are_refused_before_training(tiny_dir, ft_pairs, tmp_path):
+    # a pair of weight 0 carries no preference: the one weight rule, (0, 1], refuses it before any model loads
     base_path, _ = tiny_dir
-    base, _ = _load(base_path)
     zero = ft_pairs.head(16).assign(weight=0.0)
-    out = DPOPlugin().train(zero, str(base_path), _config(epochs=1), tmp_path / "zero")
-    assert max_change(parameters(base), parameters(_load(out)[0])) == 0.0
+    with pytest.raises(InputError, match=r"weight in \(0, 1\]"):
+        DPOPlugin().train(zero, str(base_path), _config(epochs=1), tmp_path / "zero")
+    assert not (tmp_path / "zero").exists()
 
 
 def test_pair_weight_scales_each_pairs_gradient_exactly():

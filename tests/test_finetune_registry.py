@@ -13,7 +13,7 @@ from pluralstats.cli import cli
 from pluralstats.errors import InputError
 from pluralstats.finetune import TrainConfig, available_plugins, get_plugin, register_plugin
 from pluralstats.finetune.base import FinetunePlugin
-from pluralstats.finetune.pairs import load_preferences
+from pluralstats.prefs import load_preferences
 from pluralstats.finetune.registry import unregister_plugin
 
 
@@ -86,7 +86,7 @@ def test_bad_preferences_exit_2(tmp_path):
     result = CliRunner().invoke(cli, ["finetune", "--method", "dpo", "--prefs", str(bad), "--model", "m",
                                       "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
-    assert "rejected" in result.output and "weight must be in [0, 1]" in result.output
+    assert "rejected" in result.output and "weight in (0, 1]" in result.output
     assert not (tmp_path / "o").exists()
     with pytest.raises(InputError, match="file not found"):
         load_preferences(tmp_path / "missing.parquet")

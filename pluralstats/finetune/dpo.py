@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from .common import checkpoint_dir, load_policy, lora_config, resume_from, save_final, trl_arguments
 from .config import DPOTrainConfig
-from .pairs import load_preferences, prepare_pairs
+from .pairs import pairs_dataset, prepare_pairs
 
 
 class _PairWeighted:
@@ -72,7 +72,7 @@ def build_trainer(data: Any, base_model: str, config: DPOTrainConfig, work_dir: 
     from trl import DPOConfig
 
     model, tokenizer = load_policy(base_model, config)
-    dataset = prepare_pairs(load_preferences(data), tokenizer)
+    dataset = prepare_pairs(pairs_dataset(data), tokenizer)
     args = DPOConfig(**trl_arguments(config, work_dir), beta=config.beta, loss_type=[config.loss_type],
                      max_length=config.max_length, precompute_ref_log_probs=config.precompute_ref_log_probs)
     trainer_cls, collator_cls = make_trainer_class()

@@ -69,12 +69,12 @@ def prompt_dataset(data: Any, tokenizer):
     """Unique prompts from a preference parquet/DataFrame/Dataset or a list of strings, in TRL's format."""
     from datasets import Dataset
 
-    from .pairs import load_preferences
+    from pluralstats.prefs.dataset import load_preferences
 
     if isinstance(data, (list, tuple)):
         prompts = [str(p) for p in data]
     else:
-        prompts = list(dict.fromkeys(load_preferences(data)["prompt"]))
+        prompts = list(dict.fromkeys(load_preferences(data, provenance=False)["prompt"]))
     if getattr(tokenizer, "chat_template", None):
         rows = [[{"role": "user", "content": p}] for p in prompts]
     else:

@@ -1,50 +1,25 @@
-"""Preference pairs: load and check a preference dataset, render it for a tokenizer, score margins."""
+"""Preference pairs: a validated training dataset, render it for a tokenizer, score margins."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from pluralstats.errors import InputError, Problem
+from pluralstats.prefs.dataset import load_preferences
 
 from .tiny import render
 
-REQUIRED = ("prompt", "chosen", "rejected")
 
+def pairs_dataset(data: Any):
+    """A ``datasets.Dataset`` of validated pairs from a parquet path, a DataFrame or a Dataset.
 
-def load_preferences(data: Any):
-    """A ``datasets.Dataset`` from a parquet path, a DataFrame or a Dataset; bad input -> InputError.
-
-    Needs ``prompt``, ``chosen``, ``rejected`` (strings); ``weight`` (in [0, 1]) defaults to 1.0.
+    Validation is :func:`pluralstats.prefs.load_preferences` (TRL columns only: a hand-made
+    prompt/chosen/rejected file trains too), so training refuses exactly what every other stage does.
     """
     from datasets import Dataset
 
-    where = str(data) if isinstance(data, (str, Path)) else "preferences"
-    if isinstance(data, (str, Path)):
-        if not Path(data).exists():
-            raise InputError("Cannot read preferences", [Problem(where, "file not found")])
-        try:
-            data = Dataset.from_parquet(str(data))
-        except Exception as exc:  # pyarrow raises several types for a non-parquet file
-            raise InputError("Cannot read preferences", [Problem(where, f"not a parquet file: {exc}")]) from exc
-    if isinstance(data, pd.DataFrame):
-        data = Dataset.from_pandas(data, preserve_index=False)
-    problems = [Problem(where, "required column missing", column=c) for c in REQUIRED
-                if c not in data.column_names]
-    if not problems and len(data) == 0:
-        problems.append(Problem(where, "no preference pairs"))
-    if "weight" in data.column_names:
-        weights = pd.Series(data["weight"], dtype="float64")
-        bad = weights.isna() | (weights < 0) | (weights > 1)
-        problems += [Problem(where, "weight must be in [0, 1]", column="weight", row=int(i) + 1, value=v)
-                     for i, v in weights[bad].head(20).items()]
-    if problems:
-        raise InputError("Invalid preference dataset", problems)
-    if "weight" not in data.column_names:
-        data = data.add_column("weight", [1.0] * len(data))
-    return data
+    return Dataset.from_pandas(load_preferences(data, provenance=False), preserve_index=False)
 
 
 def prepare_pairs(dataset, tokenizer):

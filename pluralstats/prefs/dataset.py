@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from pluralstats.errors import InputError, ValidationError
+from pluralstats.errors import InputError, Problem, ValidationError
 from pluralstats.io import atomic_path, write_manifest
 from pluralstats.schemas import validate_frame
-from pluralstats.schemas.prefs import prefs_schema
+from pluralstats.schemas.prefs import cell_type_problems, pairs_schema, prefs_schema
 
 
 def split_path_for(prefs_path: str | os.PathLike) -> Path:
@@ -47,7 +47,8 @@ def write_preferences(df: pd.DataFrame, path: str | os.PathLike, *, split: pd.Se
             last = summary.by_dimension.iloc[-1]
             detail = f": all {last.candidate_pairs} candidate pairs are ties"
         raise InputError(f"No preference pairs to write{detail}; try another scale, strategy or group")
-    df = validate_preferences(df, str(path))
+    # the frame was built in memory: name it as such, not as the (not yet written) output file
+    df = validate_preferences(df, f"preference pairs to be written to {path.name}")
     with atomic_path(path) as tmp:
         df.to_parquet(tmp, index=False)
     extra: dict[str, object] = {"rows": len(df)}
@@ -74,9 +75,45 @@ def load_split(path: str | os.PathLike) -> pd.Series:
     return frame.set_index("prompt_id").split
 
 
-def load_preferences(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate a preference parquet."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"Preference dataset not found: {path}")
-    return validate_preferences(pd.read_parquet(path), str(path))
+def load_preferences(data: str | os.PathLike | pd.DataFrame, *, provenance: bool = True) -> pd.DataFrame:
+    """Read (a parquet path) or take (a DataFrame or ``datasets.Dataset``) preference pairs and validate them.
+
+    The one reader of preference data, so every stage applies the same rules (data/schemas/prefs.py):
+    ``prompt``, ``chosen``, ``rejected`` non-empty strings, ``weight`` a number in (0, 1]. With
+    ``provenance`` the whole schema ``pluralstats prefs`` writes is required; without it only the TRL
+    columns are (any others are kept), and a missing ``weight`` column means 1.0 for every pair.
+    Bad input raises :class:`ValidationError` naming the file, column and row of each problem.
+    """
+    file = str(data) if isinstance(data, (str, os.PathLike)) else "<preferences>"
+    if isinstance(data, (str, os.PathLike)):
+        frame = _read_parquet(Path(data))
+    elif isinstance(data, pd.DataFrame):
+        frame = data.reset_index(drop=True)  # rows are reported by position (1-based)
+    elif hasattr(data, "to_pandas"):  # a datasets.Dataset (not imported here: it is an optional extra)
+        frame = data.to_pandas()
+    else:
+        raise InputError(f"Preferences must be a parquet path or a table, got {type(data).__name__}")
+    if frame.empty:
+        raise InputError("Invalid preference dataset", [Problem(file, "no preference pairs")])
+    if not provenance and "weight" not in frame.columns:
+        frame["weight"] = 1.0
+    # wrong cell types first: pandera would name the column's dtype once, without the rows
+    problems = cell_type_problems(frame, file)
+    if problems:
+        raise ValidationError("Invalid preference dataset", problems)
+    if "weight" in frame.columns:  # integer weights (1) are valid numbers; the schema's dtype is float
+        frame["weight"] = frame["weight"].astype("float64")
+    out, problems = validate_frame(prefs_schema() if provenance else pairs_schema(), frame, file)
+    if problems:
+        raise ValidationError("Invalid preference dataset", problems)
+    return out
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError("Cannot read preferences", [Problem(str(path), "file not found")])
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+        raise InputError("Cannot read preferences",
+                         [Problem(str(path), f"not a parquet file ({type(exc).__name__})")]) from exc

@@ -33,6 +33,7 @@ import pandas as pd
 
 from .strategies import TIE_TOL
 
+PROBABILITY_TOL = 1e-9  # rounding allowance of a weight that is a probability
 OUTPUT_COLUMNS = ["prompt", "chosen", "rejected", "weight", "dimension", "group", "strategy", "scale",
                   "language", "prompt_id", "chosen_item_id", "rejected_item_id"]
 
@@ -57,6 +58,17 @@ class Decision:
     conflicting: int
 
 
+def as_probability(weight: np.ndarray) -> np.ndarray:
+    """Weights in [0, 1]: sums of products of shares that add to 1 land a few ulps outside (1.0000000000000002).
+
+    Anything further out than :data:`PROBABILITY_TOL` is a real error, not rounding, and raises.
+    """
+    outside = (weight < -PROBABILITY_TOL) | (weight > 1 + PROBABILITY_TOL)
+    if outside.any():
+        raise ValueError(f"pair weights outside [0, 1] beyond rounding: {weight[outside][:3]}")
+    return np.clip(weight, 0.0, 1.0)
+
+
 def _share(e_c: np.ndarray, e_r: np.ndarray) -> np.ndarray:
     total = e_c + e_r
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -70,7 +82,8 @@ def decide(strategy: str, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: 
     if strategy == "preserve":
         fwd, bwd = e_ab > TIE_TOL, e_ba > TIE_TOL
         return Decision(np.concatenate([a[fwd], b[bwd]]), np.concatenate([b[fwd], a[bwd]]),
-                        np.concatenate([e_ab[fwd], e_ba[bwd]]), len(a), int((~fwd & ~bwd).sum()), conflicting)
+                        as_probability(np.concatenate([e_ab[fwd], e_ba[bwd]])), len(a),
+                        int((~fwd & ~bwd).sum()), conflicting)
     diff = (e_ab - e_ba) if strategy == "posterior" else (s_a - s_b)
     a_wins, b_wins = diff > TIE_TOL, diff < -TIE_TOL
     chosen = np.where(a_wins, a, b)[a_wins | b_wins]
@@ -79,7 +92,7 @@ def decide(strategy: str, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: 
         weight = np.ones(len(chosen))
     else:
         e_c, e_r = np.where(a_wins, e_ab, e_ba), np.where(a_wins, e_ba, e_ab)
-        weight = _share(e_c, e_r)[a_wins | b_wins]
+        weight = as_probability(_share(e_c, e_r)[a_wins | b_wins])
     return Decision(chosen, rejected, weight, len(a), int((~a_wins & ~b_wins).sum()), conflicting)
 
 
