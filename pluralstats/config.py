@@ -15,11 +15,17 @@ dimension_value = "offensiveness"  # the one dimension of a one-dimension export
 # wide layout instead: rating_columns = { toxicity = "Q1", helpfulness = "Q2" }
 participant_columns = { gender = "gender", race_ethnicity = "race" }
 item_columns = { response = "text" }
+rating_values = { "-1" = 1, "1" = 2 }   # optional: recode raw rating values (text labels too)
+# texts (or raters) in a second file, joined on their own key column:
+# items_source = { file = "comments.csv", key = "comment_id", columns = { response = "text" } }
 ```
+
+Every key is checked: an unknown one is refused with the nearest valid key suggested.
 """
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +60,18 @@ class Dimension:
 
 
 @dataclass(frozen=True)
+class SideTable:
+    """A second raw file holding the items' (or raters') columns, joined to the ratings on ``key``.
+
+    ``columns``: canonical name -> column of ``file``; ``key`` holds the ids the ratings file names.
+    """
+
+    file: str
+    key: str
+    columns: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Mapping:
     """How to read a raw export into the canonical bundle (see the module docstring)."""
 
@@ -67,6 +85,16 @@ class Mapping:
     rating_columns: dict[str, str] = field(default_factory=dict)
     participant_columns: dict[str, str] = field(default_factory=dict)
     item_columns: dict[str, str] = field(default_factory=dict)
+    rating_values: dict[str, int] | None = None  # raw rating text -> rating 1..scale_max
+    items_source: SideTable | None = None
+    participants_source: SideTable | None = None
+
+
+TOP_KEYS = ("name", "scale_max", "min_group_size", "files", "dimensions", "attributes", "mapping")
+DIMENSION_KEYS = ("polarity", "positive_threshold", "label")
+SIDE_TABLE_KEYS = ("file", "key", "columns")
+MAPPING_KEYS = tuple(Mapping.__dataclass_fields__)
+CANONICAL_KEYS = ("participant_id", "item_id")
 
 
 @dataclass(frozen=True)
@@ -107,69 +135,172 @@ class SurveyConfig:
         return "\n".join(lines) + "\n"
 
 
-def _dimension(name: str, spec: object, problems: list[Problem], file: str) -> Dimension:
+class _Reader:
+    """Reads survey.toml's tables, collecting a :class:`Problem` for every unknown key or ill-typed value."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def problem(self, message: str, value: object = None) -> None:
+        self.problems.append(Problem(self.file, message, value=value))
+
+    def table(self, raw: dict, key: str, where: str) -> dict:
+        """``raw[key]`` when it is a table (or absent: empty), else a problem and an empty table."""
+        value = raw.get(key, {})
+        if isinstance(value, dict):
+            return value
+        self.problem(f"{where} must be a table")
+        return {}
+
+    def known_keys(self, raw: dict, known: tuple[str, ...], where: str) -> None:
+        """Refuse keys outside ``known``, suggesting the nearest one."""
+        for key in raw:
+            if key in known:
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+            self.problem(f"unknown key '{key}' in {where}; {hint}")
+
+    def string(self, raw: dict, key: str, where: str, default: str | None = None) -> str | None:
+        value = raw.get(key, default)
+        if value is None or isinstance(value, str):
+            return value
+        self.problem(f"{where}.{key} must be a string", value)
+        return default
+
+    def strings(self, raw: dict, key: str, where: str) -> dict[str, str]:
+        """A table of strings (canonical name -> raw column)."""
+        table = self.table(raw, key, f"{where}.{key}")
+        bad = {k: v for k, v in table.items() if not isinstance(v, str)}
+        for k, v in bad.items():
+            self.problem(f"{where}.{key}.{k} must be a string (a column name)", v)
+        return {k: v for k, v in table.items() if k not in bad}
+
+    def integer(self, raw: dict, key: str, low: int, default: int, high: int | None = None) -> int:
+        value = raw.get(key, default)
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= (high or value):
+            return value
+        span = f"in {low}..{high}" if high is not None else f">= {low}"
+        self.problem(f"{key} must be an integer {span}", value)
+        return default
+
+
+def _dimension(name: str, spec: object, reader: _Reader, scale_max: int) -> Dimension:
     if isinstance(spec, str):
         spec = {"polarity": spec}
     if not isinstance(spec, dict):
-        problems.append(Problem(file, f"dimension '{name}' must be a table or a polarity string"))
+        reader.problem(f"dimension '{name}' must be a table or a polarity string")
         return Dimension(name)
+    where = f"[dimensions.{name}]"
+    reader.known_keys(spec, DIMENSION_KEYS, where)
     polarity = spec.get("polarity", STUDY_DIMENSIONS.get(name, "higher_is_better"))
     if polarity not in ("lower_is_better", "higher_is_better"):
-        problems.append(Problem(file, f"dimension '{name}': polarity must be 'lower_is_better' or "
-                                      f"'higher_is_better'", value=polarity))
+        reader.problem(f"dimension '{name}': polarity must be 'lower_is_better' or 'higher_is_better'",
+                       polarity)
         polarity = "higher_is_better"
-    return Dimension(name, polarity, spec.get("positive_threshold"), spec.get("label"))
+    threshold = spec.get("positive_threshold")
+    if threshold is not None and not (isinstance(threshold, int) and not isinstance(threshold, bool)
+                                      and 1 <= threshold <= scale_max):
+        reader.problem(f"dimension '{name}': positive_threshold must be an integer in 1..{scale_max}",
+                       threshold)
+        threshold = None
+    return Dimension(name, polarity, threshold, reader.string(spec, "label", where))
+
+
+def _side_table(raw: dict, key: str, reader: _Reader) -> SideTable | None:
+    where = f"[mapping.{key}]"
+    spec = reader.table(raw, key, where)
+    if not spec:
+        return None
+    reader.known_keys(spec, SIDE_TABLE_KEYS, where)
+    file, id_column = reader.string(spec, "file", where), reader.string(spec, "key", where)
+    if not file or not id_column:
+        reader.problem(f"{where} needs file = \"...\" and key = \"<id column>\"")
+        return None
+    return SideTable(file, id_column, reader.strings(spec, "columns", where))
+
+
+def _mapping(raw: dict, reader: _Reader, dimensions: dict[str, Dimension], scale_max: int) -> Mapping:
+    where = "[mapping]"
+    reader.known_keys(raw, MAPPING_KEYS, where)
+    defaults = Mapping()
+    strings = {k: reader.string(raw, k, where, getattr(defaults, k))
+               for k in ("source", "layout", "participant_id", "item_id", "rating", "dimension", "dimension_value")}
+    tables = {k: reader.strings(raw, k, where) for k in ("rating_columns", "participant_columns", "item_columns")}
+    values = reader.table(raw, "rating_values", f"{where}.rating_values")
+    for label, rating in values.items():
+        if not (isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= scale_max):
+            reader.problem(f"mapping.rating_values: '{label}' must map to an integer in 1..{scale_max}",
+                           rating)
+    mapping = Mapping(**strings, **tables, rating_values=dict(values) or None,
+                      items_source=_side_table(raw, "items_source", reader),
+                      participants_source=_side_table(raw, "participants_source", reader))
+    if mapping.layout not in ("long", "wide"):
+        reader.problem("mapping.layout must be 'long' or 'wide'", mapping.layout)
+    if mapping.layout == "wide" and not mapping.rating_columns:
+        reader.problem("a wide mapping needs rating_columns = {dimension = column}")
+    if mapping.layout == "long" and mapping.rating_columns:
+        reader.problem("mapping.rating_columns is for layout = \"wide\"; a long mapping names one rating column")
+    named = [mapping.dimension_value] if mapping.layout == "long" and mapping.dimension_value else []
+    named += list(mapping.rating_columns) if mapping.layout == "wide" else []
+    for dim in named:
+        if dim not in dimensions:
+            reader.problem(f"mapping names dimension '{dim}', which [dimensions] does not declare")
+    for side, columns in (("items_source", "item_columns"), ("participants_source", "participant_columns")):
+        if getattr(mapping, side) is not None and getattr(mapping, columns):
+            reader.problem(f"give mapping.{columns} or [mapping.{side}], not both")
+    for columns in ("participant_columns", "item_columns"):
+        for name in CANONICAL_KEYS:
+            if name in getattr(mapping, columns):
+                reader.problem(f"mapping.{columns} cannot rename a column to '{name}' (set mapping.{name})")
+    return mapping
 
 
 def load_config(path: str | Path) -> SurveyConfig:
-    """Read ``survey.toml`` (a file, or a bundle folder holding one)."""
+    """Read ``survey.toml`` (a file, or a bundle folder holding one), refusing unknown keys and bad values."""
     path = Path(path)
     if path.is_dir():
         path = path / "survey.toml"
     file = str(path)
-    if not path.exists():
+    if not path.is_file():
         raise ValidationError("Cannot read survey", [Problem(file, "file not found")])
     try:
-        raw = tomllib.loads(path.read_text())
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
         raise ValidationError("Cannot read survey", [Problem(file, f"not valid TOML: {exc}")]) from exc
-    problems: list[Problem] = []
-    scale_max = raw.get("scale_max")
-    if not isinstance(scale_max, int) or scale_max < 2:
-        problems.append(Problem(file, "scale_max must be an integer >= 2", column="scale_max",
-                                value=scale_max))
+    reader = _Reader(file)
+    reader.known_keys(raw, TOP_KEYS, "survey.toml's top level")
+    scale_max = reader.integer(raw, "scale_max", 2, 5) if "scale_max" in raw else None
+    if scale_max is None:
+        reader.problem("scale_max must be an integer >= 2")
         scale_max = 5
-    dims_raw = raw.get("dimensions") or {}
+    min_group_size = reader.integer(raw, "min_group_size", 1, 5)
+    dims_raw = reader.table(raw, "dimensions", "[dimensions]")
     if not dims_raw:
-        problems.append(Problem(file, "no [dimensions] declared"))
-    dimensions = {n: _dimension(n, s, problems, file) for n, s in dims_raw.items()}
-    for dim in dimensions.values():
-        t = dim.positive_threshold
-        if t is not None and not (isinstance(t, int) and 1 <= t <= scale_max):
-            problems.append(Problem(file, f"dimension '{dim.name}': positive_threshold must be an "
-                                          f"integer in 1..{scale_max}", value=t))
-    attributes = {str(k): str(v) for k, v in (raw.get("attributes") or {}).items()}
+        reader.problem("no [dimensions] declared")
+    dimensions = {n: _dimension(n, s, reader, scale_max) for n, s in dims_raw.items()}
+    attributes_raw = reader.table(raw, "attributes", "[attributes]")
+    for attr, level in attributes_raw.items():
+        if isinstance(level, (dict, list)):
+            reader.problem(f"[attributes].{attr} must be the attribute's reference level (a string)")
+    attributes = {str(k): str(v) for k, v in attributes_raw.items() if not isinstance(v, (dict, list))}
+    files_raw = reader.table(raw, "files", "[files]")
+    reader.known_keys(files_raw, tuple(DEFAULT_FILES), "[files]")
+    files = {k: reader.string(files_raw, k, "[files]", v) for k, v in DEFAULT_FILES.items()}
     mapping = None
     if "mapping" in raw:
-        known = set(Mapping.__dataclass_fields__)
-        unknown = set(raw["mapping"]) - known
-        if unknown:
-            problems.append(Problem(file, f"unknown [mapping] keys {sorted(unknown)}; known: {sorted(known)}"))
-        mapping = Mapping(**{k: v for k, v in raw["mapping"].items() if k in known})
-        if mapping.layout not in ("long", "wide"):
-            problems.append(Problem(file, "mapping.layout must be 'long' or 'wide'", value=mapping.layout))
-        if mapping.layout == "wide" and not mapping.rating_columns:
-            problems.append(Problem(file, "a wide mapping needs rating_columns = {dimension = column}"))
-    min_group_size = raw.get("min_group_size", 5)
-    if problems:
-        raise ValidationError(f"Invalid survey configuration {file}", problems)
+        mapping = _mapping(reader.table(raw, "mapping", "[mapping]"), reader, dimensions, scale_max)
+    name = reader.string(raw, "name", "survey.toml", path.parent.name)
+    if reader.problems:
+        raise ValidationError(f"Invalid survey configuration {file}", reader.problems)
     return SurveyConfig(
-        name=str(raw.get("name", path.parent.name)),
+        name=name or path.parent.name,
         scale_max=scale_max,
         dimensions=dimensions,
         attributes=attributes,
-        files={**DEFAULT_FILES, **(raw.get("files") or {})},
-        min_group_size=int(min_group_size),
+        files=files,
+        min_group_size=min_group_size,
         mapping=mapping,
         root=path.parent,
     )

@@ -6,8 +6,11 @@ every problem (file, column, row, value). Small group cells are warnings, not er
 
 from __future__ import annotations
 
+import csv
+import difflib
+import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -21,8 +24,8 @@ from pluralstats.schemas.survey import (
     ratings_schema,
 )
 
-from .config import SurveyConfig, load_config
-from .errors import InputError, Problem, ValidationError
+from .config import SideTable, SurveyConfig, load_config
+from .errors import InputError, Problem, ValidationError, shorten, shown_value
 from .schemas import validate_frame
 
 RATING_COLUMNS = ("participant_id", "item_id", "dimension", "rating")
@@ -89,158 +92,364 @@ class Survey:
 
 # ---------------------------------------------------------------- reading
 
+SHOWN_COLUMN_NAME = re.compile(r"[\w .()-]{1,40}")  # header names a message may echo: short, no punctuation
+REPORTED_ROWS = 50  # rows reported per kind of row problem; the rest are counted in one line
+CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) is below a long LLM response
+
+
+@dataclass
+class _Table:
+    """A table in canonical columns plus ``_row`` (its 1-based data row in ``file``).
+
+    ``names``: canonical column -> the column's name in ``file`` (a raw export's names), for messages.
+    """
+
+    frame: pd.DataFrame
+    file: str
+    names: dict[str, str] = field(default_factory=dict)
+
+    def located(self, problems: list[Problem]) -> list[Problem]:
+        """Problems found on the canonical frame, renamed to the file's own column names."""
+        return [replace(p, column=self.names.get(p.column, p.column), private=p.private or p.column == "participant_id")
+                for p in problems]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _bundle_path(config: SurveyConfig, name: str, key: str, problems: list[Problem],
+                 allow_outside: bool) -> Path | None:
+    """``name`` relative to the bundle folder; refused (a problem, None) when it leads outside that folder."""
+    path = config.root / name
+    if allow_outside or _inside(path, config.root):
+        return path
+    problems.append(Problem(str(config.root / "survey.toml"),
+                            f"{key} points outside the bundle folder; bundle files must lie in it (pass "
+                            f"--allow-outside-paths to read it anyway)", value=name))
+    return None
+
+
+def _shown_columns(columns) -> str:
+    """The header names a message may show: short plain names only, so that no foreign line is echoed."""
+    shown = [c for c in columns if SHOWN_COLUMN_NAME.fullmatch(c)][:20]
+    rest = len(columns) - len(shown)
+    return ", ".join(shown) + (f" and {rest} other column{'s' if rest != 1 else ''}" if rest else "")
+
+
+def _csv_header(path: Path, file: str, sep: str, problems: list[Problem]) -> list[str] | None:
+    """The header of a CSV, read by hand: pandas renames a repeated name (``rating.1``) and, when the first
+    data row has one field more than the header, silently takes the first column as the index.
+
+    Adds a problem for every repeated name and every row whose field count differs from the header's.
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    found: list[Problem] = []
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            records = (r for r in csv.reader(handle, delimiter=sep, skipinitialspace=True) if r)
+            header = next(records, None)
+            if header is None:
+                problems.append(Problem(file, "file is empty (no header, no rows)"))
+                return None
+            header = [c.strip() for c in header]
+            ragged = 0
+            nul = _has_nul(path)
+            if nul and any("\x00" in c for c in header):
+                found.append(Problem(file, "the header holds a NUL byte (is it a text file?)"))
+            for row, record in enumerate(records, start=1):
+                if len(record) != len(header):
+                    ragged += 1
+                    if ragged <= REPORTED_ROWS:
+                        found.append(Problem(file, f"row has {len(record)} fields but the header has {len(header)}",
+                                             row=row))
+                if nul and any("\x00" in f for f in record):
+                    found.append(Problem(file, "row holds a NUL byte (is it a text file?)", row=row))
+                    nul = False  # one such row is enough to refuse the file
+    except (csv.Error, UnicodeDecodeError, OSError) as exc:
+        problems.append(Problem(file, f"cannot be read: {type(exc).__name__}: {exc}"))
+        return None
+    finally:
+        csv.field_size_limit(limit)
+    if ragged > REPORTED_ROWS:
+        found.append(Problem(file, f"... and {ragged - REPORTED_ROWS} more rows whose field count differs from "
+                                   f"the header's"))
+    found += _repeated_columns(header, file)
+    problems += found
+    return None if found else header
+
+
+def _has_nul(path: Path) -> bool:
+    """Whether a file holds a NUL byte, which the csv module and pandas both read as part of a value."""
+    with path.open("rb") as handle:
+        return any(b"\x00" in chunk for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def _repeated_columns(columns: list[str], file: str) -> list[Problem]:
+    counts = pd.Series(columns).value_counts()
+    return [Problem(file, f"column name occurs {n} times in the header", column=name)
+            for name, n in counts[counts > 1].items()]
+
 
 def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
+    """A CSV/TSV/Parquet file as strings (blank cells missing), or None after adding its problems."""
     file = str(path)
     if not path.exists():
         problems.append(Problem(file, "file not found"))
         return None
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-            frame = frame.astype({c: str for c in frame.columns if frame[c].dtype == object})
-        else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        problems.append(Problem(file, "file is empty (no header, no rows)"))
+    if not path.is_file():
+        problems.append(Problem(file, "is not a file"))
         return None
-    except Exception as exc:  # corrupt parquet, bad encoding, ragged CSV...
+    if path.stat().st_size == 0:
+        problems.append(Problem(file, "file is empty (0 bytes)"))
+        return None
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    if not parquet and _csv_header(path, file, sep, problems) is None:
+        return None
+    try:
+        if parquet:
+            frame = pd.read_parquet(path)
+            # strings like a CSV's, so that ids and labels compare alike whichever format holds them
+            frame = frame.astype({c: "str" for c in frame.columns})
+        else:
+            frame = pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True, index_col=False,
+                                sep=sep)
+    except Exception as exc:  # corrupt parquet, a parser's own limits...
         problems.append(Problem(file, f"cannot be read: {type(exc).__name__}: {exc}"))
         return None
-    if frame.empty:
-        problems.append(Problem(file, "file has a header but no rows"))
-        return None
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    repeated = _repeated_columns(list(frame.columns), file)
+    if repeated:
+        problems += repeated
+        return None
+    if frame.empty:
+        problems.append(Problem(file, "file has no rows" if parquet else "file has a header but no rows"))
+        return None
+    return frame.reset_index(drop=True)
 
 
-def _require(frame: pd.DataFrame, columns, file: str, problems: list[Problem]) -> bool:
-    missing = [c for c in columns if c not in frame.columns]
+def _require(frame: pd.DataFrame, columns, file: str, problems: list[Problem], what: str = "required column") -> bool:
+    """Add a problem per missing column (suggesting a near name); True when none is missing."""
+    present = [str(c) for c in frame.columns]
+    missing = [c for c in columns if c not in present]
+    shown = [c for c in present if SHOWN_COLUMN_NAME.fullmatch(c)]
     for col in missing:
-        problems.append(Problem(file, f"required column is missing (found: {list(frame.columns)})", column=col))
+        close = difflib.get_close_matches(col, shown, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        problems.append(Problem(file, f"{what} is missing; {hint}columns: {_shown_columns(present)}", column=col))
     return not missing
 
 
-def _from_mapping(config: SurveyConfig, problems: list[Problem], source: Path | None):
-    """Split one raw export into the three canonical tables, renaming through the mapping."""
+def _report_rows(problems: list[Problem], file: str, message: str, column: str, rows: pd.Series,
+                 values: pd.Series, private: bool = False) -> None:
+    """One problem per bad row (the first REPORTED_ROWS; the rest counted in one line)."""
+    for row, value in zip(rows.head(REPORTED_ROWS), values.head(REPORTED_ROWS), strict=True):
+        problems.append(Problem(file, message, column=column, row=int(row), value=value, private=private))
+    if len(rows) > REPORTED_ROWS:
+        problems.append(Problem(file, f"... and {len(rows) - REPORTED_ROWS} more rows: {message}", column=column))
+
+
+def _recode(values: pd.Series, recoding: dict[str, int], file: str, column: str, rows: pd.Series,
+            problems: list[Problem]) -> tuple[pd.Series, pd.Series]:
+    """Raw rating values through ``mapping.rating_values``: the recoded ratings (as text, like a CSV's) and the
+    rows holding an unmapped value, which are reported here (so they are not reported again as bad ratings).
+    A blank cell stays a missing value."""
+    text = values.str.strip().replace("", None)
+    coded = text.map(recoding)
+    unmapped = text.notna() & coded.isna()
+    _report_rows(problems, file, f"value is not in mapping.rating_values (known: {_listing(recoding)})", column,
+                 rows[unmapped], values[unmapped])
+    return coded.map(lambda v: str(int(v)), na_action="ignore"), unmapped
+
+
+def _listing(recoding: dict[str, int]) -> str:
+    return shorten(", ".join(repr(k) for k in recoding), 120)
+
+
+def _one_row_per_key(table: pd.DataFrame, key: str, file: str, names: dict[str, str], label: str,
+                     problems: list[Problem]) -> pd.DataFrame:
+    """Collapse rows repeating one key (a rater's demographics on each of their ratings) into one row.
+
+    A blank cell is a missing value, not a conflict: the key's filled cells count. Two different filled values
+    in one column are a conflict, reported at the row where the value first changes (never with the key).
+    """
+    for column in [c for c in table.columns if c not in (key, "_row")]:
+        filled = table.loc[table[column].notna(), [key, column, "_row"]]
+        first = filled.drop_duplicates(key).rename(columns={column: "_first", "_row": "_first_row"})
+        paired = filled.merge(first, on=key)
+        clash = paired[paired[column] != paired["_first"]].drop_duplicates(key)
+        for row, value, first_row, first_value in zip(clash["_row"].head(REPORTED_ROWS), clash[column],
+                                                      clash["_first_row"], clash["_first"], strict=False):
+            problems.append(Problem(file, f"conflicting values for one {label}: row {int(first_row)} has "
+                                          f"{shown_value(first_value, 60)}", column=names.get(column, column),
+                                    row=int(row), value=value))
+        if len(clash) > REPORTED_ROWS:
+            problems.append(Problem(file, f"... and {len(clash) - REPORTED_ROWS} more {label}s with conflicting "
+                                          f"values", column=names.get(column, column)))
+    # groupby's first() takes each column's first filled value: a blank cell in one row is filled from another
+    return table.groupby(key, sort=False, dropna=True).first().reset_index()
+
+
+def _side_table(spec: SideTable, path: Path, canonical_key: str, wanted: pd.Series, label: str,
+                problems: list[Problem]) -> _Table | None:
+    """The items (or raters) of a second raw file, one row per key, restricted to the keys the ratings name."""
+    raw = _read_table(path, problems)
+    file = str(path)
+    if raw is None or not _require(raw, dict.fromkeys([spec.key, *spec.columns.values()]), file, problems):
+        return None
+    raw = raw.assign(_row=raw.index + 1)
+    raw = raw[raw[spec.key].isin(wanted)]
+    frame = raw[[spec.key, *spec.columns.values(), "_row"]].set_axis([canonical_key, *spec.columns, "_row"], axis=1)
+    names = {canonical_key: spec.key, **spec.columns}
+    return _Table(_one_row_per_key(frame, canonical_key, file, names, label, problems), file, names)
+
+
+def _from_mapping(config: SurveyConfig, problems: list[Problem], source: Path | None, allow_outside: bool):
+    """Split a raw export (and its side files) into the canonical tables, renaming through the mapping."""
     m = config.mapping
-    path = source or (config.root / m.source if m.source else None)
-    if path is None:
-        problems.append(Problem(str(config.root / "survey.toml"), "mapping.source names no file"))
+    path = source
+    if path is None and m.source:
+        path = _bundle_path(config, m.source, "mapping.source", problems, allow_outside)
+    elif path is None:
+        problems.append(Problem(str(config.root / "survey.toml"), "mapping.source names no file (set it, or "
+                                                                    "pass --source)"))
+    sides = {name: _bundle_path(config, spec.file, f"mapping.{name}.file", problems, allow_outside)
+             for name, spec in (("items_source", m.items_source), ("participants_source", m.participants_source))
+             if spec is not None}
+    if path is None or None in sides.values():
         return None
     raw = _read_table(Path(path), problems)
     if raw is None:
         return None
     file = str(path)
-    needed = [m.participant_id, m.item_id, *m.participant_columns.values(), *m.item_columns.values()]
-    needed += list(m.rating_columns.values()) if m.layout == "wide" else [m.rating]
+    rating_columns = m.rating_columns if m.layout == "wide" else {None: m.rating}
+    participant_columns = {} if m.participants_source else m.participant_columns
+    item_columns = {} if m.items_source else m.item_columns
+    needed = [m.participant_id, m.item_id, *participant_columns.values(), *item_columns.values(),
+              *rating_columns.values()]
     if m.layout == "long" and m.dimension_value is None:
         needed.append(m.dimension)
-    if not _require(raw, dict.fromkeys(needed), file, problems):
+    if not _require(raw, dict.fromkeys(needed), file, problems, "column named in [mapping]"):
         return None
-    raw = raw.reset_index(drop=True)
-    base = pd.DataFrame({"participant_id": raw[m.participant_id], "item_id": raw[m.item_id]})
-    if m.layout == "wide":
-        parts = [base.assign(dimension=d, rating=raw[c], _row=raw.index + 1) for d, c in m.rating_columns.items()]
-        ratings = pd.concat(parts, ignore_index=True)
-    else:
-        dim = raw[m.dimension] if m.dimension_value is None else m.dimension_value
-        ratings = base.assign(dimension=dim, rating=raw[m.rating], _row=raw.index + 1)
-    participants = raw[[m.participant_id, *m.participant_columns.values()]].copy()
-    participants.columns = ["participant_id", *m.participant_columns.keys()]
-    items = raw[[m.item_id, *m.item_columns.values()]].copy()
-    items.columns = ["item_id", *m.item_columns.keys()]
-    for table, key, label in ((participants, "participant_id", "participant"), (items, "item_id", "item")):
-        per_key = table.drop_duplicates()
-        clash = per_key[per_key.duplicated(key, keep=False)]
-        for key_value in clash[key].unique()[:20]:
-            problems.append(Problem(file, f"{label} '{key_value}' has conflicting values across rows",
-                                    column=key))
-    participants = participants.drop_duplicates(subset="participant_id").reset_index(drop=True)
-    items = items.drop_duplicates(subset="item_id").reset_index(drop=True)
-    return ratings, participants, items, [Path(path)], {"ratings": file, "participants": file, "items": file}
-
-
-def _from_files(config: SurveyConfig, problems: list[Problem]):
-    paths = {k: config.root / v for k, v in config.files.items()}
-    tables = {k: _read_table(p, problems) for k, p in paths.items()}
-    if any(t is None for t in tables.values()):
+    rows = pd.Series(raw.index + 1, index=raw.index)
+    base = pd.DataFrame({"participant_id": raw[m.participant_id], "item_id": raw[m.item_id], "_row": rows})
+    ratings = []
+    for dim, column in rating_columns.items():
+        values, unmapped = raw[column], pd.Series(False, index=raw.index)
+        if m.rating_values is not None:
+            values, unmapped = _recode(values, m.rating_values, file, column, rows, problems)
+        dimension = dim or (m.dimension_value if m.dimension_value is not None else raw[m.dimension])
+        names = {"participant_id": m.participant_id, "item_id": m.item_id, "rating": column,
+                 **({"dimension": m.dimension} if m.layout == "long" and m.dimension_value is None else {})}
+        part = base.assign(dimension=dimension, rating=values)
+        ratings.append(_Table(part[~unmapped], file, names))
+    tables = {}
+    for label, key, own, spec, side in (
+            ("participant", "participant_id", participant_columns, m.participants_source, "participants_source"),
+            ("item", "item_id", item_columns, m.items_source, "items_source")):
+        if spec is not None:
+            tables[label] = _side_table(spec, sides[side], key, base[key], label, problems)
+            continue
+        names = {key: getattr(m, key), **own}
+        frame = raw[[names[key], *own.values()]].set_axis([key, *own], axis=1).assign(_row=rows)
+        tables[label] = _Table(_one_row_per_key(frame, key, file, names, label, problems), file, names)
+    if None in tables.values():
         return None
-    ratings = tables["ratings"]
-    if not _require(ratings, RATING_COLUMNS, str(paths["ratings"]), problems):
+    return ratings, tables["participant"], tables["item"], [Path(path), *sides.values()]
+
+
+def _from_files(config: SurveyConfig, problems: list[Problem], allow_outside: bool):
+    """The three canonical tables named under ``[files]``."""
+    paths = {k: _bundle_path(config, v, f"files.{k}", problems, allow_outside) for k, v in config.files.items()}
+    if None in paths.values():
         return None
-    ratings = ratings.assign(_row=range(1, len(ratings) + 1))
-    return (ratings, tables["participants"], tables["items"], list(paths.values()),
-            {k: str(p) for k, p in paths.items()})
+    frames = {k: _read_table(p, problems) for k, p in paths.items()}
+    if any(f is None for f in frames.values()):
+        return None
+    tables = {k: _Table(f.assign(_row=f.index + 1), str(paths[k])) for k, f in frames.items()}
+    if not _require(frames["ratings"], RATING_COLUMNS, tables["ratings"].file, problems):
+        return None
+    return [tables["ratings"]], tables["participants"], tables["items"], list(paths.values())
 
 
-def load_survey(path: str | Path, *, source: str | Path | None = None, strict: bool = False) -> Survey:
+def load_survey(path: str | Path, *, source: str | Path | None = None, strict: bool = False,
+                allow_outside_paths: bool = False) -> Survey:
     """Read and validate a bundle (a folder with ``survey.toml``, or the toml itself).
 
-    ``source`` overrides ``mapping.source``. With ``strict``, small-group warnings become errors.
+    ``source`` overrides ``mapping.source``. With ``strict``, small-group warnings become errors. Files that
+    survey.toml names must lie inside the bundle folder unless ``allow_outside_paths``.
     """
     config = load_config(path)
     problems: list[Problem] = []
-    loaded = _from_mapping(config, problems, Path(source) if source else None) if config.mapping \
-        else _from_files(config, problems)
+    loaded = _from_mapping(config, problems, Path(source) if source else None, allow_outside_paths) \
+        if config.mapping else _from_files(config, problems, allow_outside_paths)
     if loaded is None:
         raise ValidationError("Invalid survey bundle", problems)
-    ratings, participants, items, sources, files = loaded
-    ratings, participants, items = _validate(config, ratings, participants, items, files, problems)
+    ratings, participants, items, sources = loaded
+    ratings, participants, items = _validate(config, ratings, participants, items, problems)
     if problems:
         raise ValidationError("Invalid survey bundle", problems)
     survey = Survey(config, ratings, participants, items, sources)
     survey.warnings = small_group_warnings(survey)
     for message in survey.warnings:
         if strict:
-            raise ValidationError("Invalid survey bundle", [Problem(files["participants"], message)])
+            raise ValidationError("Invalid survey bundle", [Problem(str(sources[0]), message)])
         warnings.warn(message, SmallGroupWarning, stacklevel=2)
     return survey
 
 
-def _validate(config, ratings, participants, items, files, problems):
-    ratings = ratings.copy()
-    row_of = ratings["_row"]
-    ratings, found = validate_frame(ratings_schema(config), ratings, files["ratings"], row_of)
-    problems += found
-    if _require(participants, PARTICIPANT_REQUIRED, files["participants"], problems):
+def _validate(config: SurveyConfig, rating_parts: list[_Table], participants: _Table, items: _Table,
+              problems: list[Problem]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Check the tables and the keys between them; return them without ``_row`` when nothing is wrong."""
+    for part in rating_parts:
+        _, found = validate_frame(ratings_schema(config), part.frame, part.file, part.frame["_row"])
+        problems += part.located(found)
+    ratings = pd.concat([part.frame for part in rating_parts], ignore_index=True)
+    people = participants.frame
+    if _require(people, PARTICIPANT_REQUIRED, participants.file, problems):
         for attr in config.attributes:
-            if attr not in participants.columns:
-                problems.append(Problem(files["participants"], "demographic attribute named in survey.toml "
-                                        "is missing", column=attr))
-        participants, found = validate_frame(participants_schema(config, list(participants.columns)),
-                                             participants, files["participants"])
-        problems += found
+            if attr not in people.columns:
+                problems.append(Problem(participants.file, "demographic attribute named in survey.toml is missing",
+                                        column=participants.names.get(attr, attr)))
+        _, found = validate_frame(participants_schema(config, list(people.columns)), people, participants.file,
+                                  people["_row"])
+        problems += participants.located(found)
         for attr, reference in config.attributes.items():
-            levels = set(participants[attr].dropna().astype(str)) if attr in participants.columns else set()
+            levels = set(people[attr].dropna().astype(str)) if attr in people.columns else set()
             if levels and reference not in levels:
-                problems.append(Problem(files["participants"], f"reference level '{reference}' (survey.toml "
-                                        f"[attributes]) does not occur; levels: {sorted(levels)}", column=attr))
-    if _require(items, ITEM_REQUIRED, files["items"], problems):
-        items = items.copy()
+                problems.append(Problem(participants.file, f"reference level '{reference}' (survey.toml "
+                                        f"[attributes]) does not occur; levels: {_levels(levels)}",
+                                        column=participants.names.get(attr, attr)))
+    texts = items.frame
+    if _require(texts, ITEM_REQUIRED, items.file, problems):
+        texts = texts.copy()
         for col, default in ITEM_DEFAULTS.items():
-            if col not in items.columns:
-                items[col] = items["item_id"] if col == "prompt_id" else default
-        items["prompt"] = items["prompt"].fillna("")
-        items, found = validate_frame(items_schema(), items, files["items"])
-        problems += found
-    for table, col, label, file in ((participants, "participant_id", "participant", files["participants"]),
-                                    (items, "item_id", "item", files["items"])):
-        if col not in table.columns:
+            if col not in texts.columns:
+                texts[col] = texts["item_id"] if col == "prompt_id" else default
+        texts["prompt"] = texts["prompt"].fillna("")
+        _, found = validate_frame(items_schema(), texts, items.file, texts["_row"])
+        problems += items.located(found)
+    first = rating_parts[0]
+    for table, col, label in ((participants, "participant_id", "participant"), (items, "item_id", "item")):
+        if col not in table.frame.columns:
             continue
-        unknown = ratings[col].notna() & ~ratings[col].isin(table[col])
-        bad = ratings.loc[unknown].head(50)
-        for row, value in zip(bad["_row"], bad[col], strict=True):
-            problems.append(Problem(files["ratings"], f"rating for an unknown {label} (not in {file})",
-                                    column=col, row=int(row), value=value))
-        if unknown.sum() > 50:
-            problems.append(Problem(files["ratings"], f"... and {int(unknown.sum()) - 50} more unknown {label}s",
-                                    column=col))
+        unknown = ratings[col].notna() & ~ratings[col].isin(table.frame[col])
+        unknown_rows = ratings.loc[unknown].drop_duplicates("_row")
+        _report_rows(problems, first.file, f"rating for an unknown {label} (not in {table.file})",
+                     first.names.get(col, col), unknown_rows["_row"], unknown_rows[col],
+                     private=col == "participant_id")
     if problems:
-        return ratings, participants, items
+        return ratings, people, texts
     ratings = ratings.drop(columns="_row").reset_index(drop=True)
     ratings["rating"] = pd.to_numeric(ratings["rating"]).astype("int64")
-    return ratings, participants.reset_index(drop=True), items.reset_index(drop=True)
+    return (ratings, people.drop(columns="_row").reset_index(drop=True),
+            texts.drop(columns="_row").reset_index(drop=True))
+
+
+def _levels(levels: set[str]) -> str:
+    return shorten(", ".join(sorted(map(repr, levels))), 300)
 
 
 def small_group_warnings(survey: Survey) -> list[str]:

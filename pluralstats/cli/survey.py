@@ -17,15 +17,33 @@ from pluralstats.simulate import PAPER_EFFECTS, SimulationConfig, simulate_surve
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
 
 bundle_argument = click.argument("bundle", type=click.Path(exists=True, path_type=Path))
-source_option = click.option("--source", type=click.Path(path_type=Path), default=None,
-                             help="Raw export to read through survey.toml's [mapping] (overrides mapping.source).")
+_source = click.option("--source", type=click.Path(path_type=Path), default=None,
+                       help="Raw export to read through survey.toml's [mapping] (overrides mapping.source).")
+
+
+def _remember_allow_outside(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    # read_bundle takes the flag from the context, so the commands taking --source need no extra parameter
+    ctx.meta["allow_outside_paths"] = value
+    return value
+
+
+_allow_outside = click.option(
+    "--allow-outside-paths", is_flag=True, expose_value=False, callback=_remember_allow_outside,
+    help="Read files that survey.toml names outside the bundle folder (refused by default).")
+
+
+def source_option(command):
+    """--source and --allow-outside-paths: the options of every command reading a bundle through a mapping."""
+    return _source(_allow_outside(command))
 
 
 def read_bundle(bundle: Path, source: Path | None = None, strict: bool = False) -> Survey:
     """Load a bundle, printing small-cell warnings instead of Python warnings."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SmallGroupWarning)
-        survey = load_survey(bundle, source=source, strict=strict)
+        context = click.get_current_context(silent=True)
+        allow_outside = bool(context and context.meta.get("allow_outside_paths"))
+        survey = load_survey(bundle, source=source, strict=strict, allow_outside_paths=allow_outside)
     for w in caught:
         if issubclass(w.category, SmallGroupWarning):
             err_console.print(f"[yellow]warning:[/] {w.message}", markup=True)
