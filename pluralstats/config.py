@@ -289,6 +289,8 @@ def load_config(path: str | Path) -> SurveyConfig:
     reader.known_keys(files_raw, tuple(DEFAULT_FILES), "[files]")
     files = {k: reader.string(files_raw, k, "[files]", v) for k, v in DEFAULT_FILES.items()}
     mapping = None
+    if "mapping" in raw and "files" in raw:
+        reader.problem("give [files] (a canonical bundle) or [mapping] (a raw export), not both")
     if "mapping" in raw:
         mapping = _mapping(reader.table(raw, "mapping", "[mapping]"), reader, dimensions, scale_max)
     name = reader.string(raw, "name", "survey.toml", path.parent.name)

@@ -92,7 +92,7 @@ class Survey:
 
 # ---------------------------------------------------------------- reading
 
-SHOWN_COLUMN_NAME = re.compile(r"[\w .()-]{1,40}")  # header names a message may echo: short, no punctuation
+SHOWN_COLUMN_NAME = re.compile(r"[\w .()-]{1,40}")  # header names a message may echo: short, no ":" or "/"
 REPORTED_ROWS = 50  # rows reported per kind of row problem; the rest are counted in one line
 CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) is below a long LLM response
 
@@ -115,6 +115,7 @@ class _Table:
 
 
 def _inside(path: Path, root: Path) -> bool:
+    # resolved, so that "..", absolute paths and symbolic links leading out all count as outside
     return path.resolve().is_relative_to(root.resolve())
 
 
@@ -141,7 +142,8 @@ def _csv_header(path: Path, file: str, sep: str, problems: list[Problem]) -> lis
     """The header of a CSV, read by hand: pandas renames a repeated name (``rating.1``) and, when the first
     data row has one field more than the header, silently takes the first column as the index.
 
-    Adds a problem for every repeated name and every row whose field count differs from the header's.
+    Adds a problem for every repeated name, every row whose field count differs from the header's and the first
+    row holding a NUL byte; returns None when there is any.
     """
     limit = csv.field_size_limit()
     csv.field_size_limit(CSV_FIELD_LIMIT)

@@ -210,6 +210,18 @@ def test_both_item_columns_and_items_source(run_bad, survey_copy):
     validate(run_bad, survey_copy, "item_columns", "items_source", "not both")
 
 
+def test_files_and_mapping_together(run_bad, survey_copy):
+    raw_export(survey_copy)
+    set_toml(survey_copy, "[mapping]", '[files]\nratings = "ratings.csv"\n\n[mapping]')
+    validate(run_bad, survey_copy, "survey.toml", "[files]", "[mapping]", "not both")
+
+
+def test_mapping_without_a_source(run_bad, survey_copy):
+    raw_export(survey_copy)
+    set_toml(survey_copy, 'source = "raw.csv"\n', "")
+    validate(run_bad, survey_copy, "survey.toml", "mapping.source", "--source")
+
+
 def test_mapping_names_an_undeclared_dimension(run_bad, survey_copy):
     raw_export(survey_copy)
     set_toml(survey_copy, 'dimension = "quality"', 'dimension_value = "sarcasm"')
