@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pluralstats.experiments.config import ExperimentConfig
-from pluralstats.io import write_manifest
+from pluralstats.io import claim_output_dir, write_manifest
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
 
     sizes = sizes or DemoSizes()
     out = Path(out).resolve()  # the experiment config inside resolves paths against its own folder
-    out.mkdir(parents=True, exist_ok=True)
+    claim_output_dir(out, "demo")
     say = console.print if console is not None else print
     timings: dict[str, float] = {}
 

@@ -12,7 +12,7 @@ import sys
 import click
 
 from pluralstats import __version__
-from pluralstats.cli.common import console, handle_errors
+from pluralstats.cli.common import console, handle_errors, install_signal_handlers, protect_outputs
 
 # Each module defines click commands and a ``COMMANDS`` list; add a module here to add its commands.
 COMMAND_MODULES = [
@@ -47,10 +47,12 @@ def cli() -> None:
 
 for _name in COMMAND_MODULES:
     for _command in importlib.import_module(_name).COMMANDS:
-        cli.add_command(_command)
+        cli.add_command(protect_outputs(_command))
 
 
 def main() -> None:
+    """The console script: SIGTERM unwinds like Ctrl-C, so interrupted writes leave no temporary files."""
+    install_signal_handlers()
     cli(prog_name="pluralstats")
 
 

@@ -1,16 +1,24 @@
-"""What every command shares: the rich console, error handling with exit codes, common options."""
+"""What every command shares: the rich console, error handling with exit codes, output protection, options."""
 
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
+import functools
+import os
+import signal
 import sys
+import tempfile
+import traceback
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import click
 from rich.console import Console
 
 from pluralstats.errors import DiagnosticsError, InputError
+from pluralstats.io import check_output, output_policy
 
 # logs and pipes get 120 columns instead of rich's default 80, so tables are not cropped
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -26,17 +34,127 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
     err_console.print(str(message), markup=False, soft_wrap=True)
 
 
+def _fail(prefix: str, message: str, code: int) -> None:
+    err_console.print(f"[bold red]{prefix}[/]", end=" ")
+    err_console.print(message, markup=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def crash_log_dir() -> Path:
+    """Where unexpected errors are logged: ``$PLURALSTATS_LOG_DIR``, else the user's cache folder."""
+    base = os.environ.get("PLURALSTATS_LOG_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "pluralstats", "logs")
+    return Path(base)
+
+
+def write_crash_log(exc: BaseException) -> Path | None:
+    """Write the full traceback to a private (0600) log file; the terminal only gets its path.
+
+    A traceback can quote data values (a participant id in a KeyError, a row in a pandas message), so it is
+    kept out of the terminal, where logs and screenshots travel, and written where only the user can read it.
+    """
+    try:
+        folder = crash_log_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        fd, name = tempfile.mkstemp(prefix=f"crash-{stamp}-", suffix=".log", dir=folder)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(" ".join(sys.argv) + "\n\n" + "".join(traceback.format_exception(exc)))
+        return Path(name)
+    except OSError:
+        return None
+
+
+def _where(exc: BaseException) -> str:
+    """``module:function`` of the innermost pluralstats frame (or the innermost frame), for the short message."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "pluralstats" in f.filename] or frames
+    if not ours:
+        return "?"
+    frame = ours[-1]
+    return f"{Path(frame.filename).stem}:{frame.name}"
+
+
+def _terminate(signum, frame) -> None:  # noqa: ARG001
+    # SIGTERM/SIGHUP become SystemExit so that every atomic write removes its temporary path on the way out
+    raise SystemExit(128 + signum)
+
+
+def install_signal_handlers() -> None:
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C (only from the main thread, as signal requires)."""
+    with contextlib.suppress(ValueError):
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, _terminate)
+
+
 @contextlib.contextmanager
 def handle_errors() -> Iterator[None]:
-    """Turn bad input into a message and exit code 2, failed diagnostics into exit code 3."""
-    warnings.showwarning = show_warning
-    try:
-        yield
-    except InputError as exc:
-        err_console.print("[bold red]error:[/]", end=" ")
-        err_console.print(str(exc), markup=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except DiagnosticsError as exc:
-        err_console.print("[bold red]diagnostics failed:[/]", end=" ")
-        err_console.print(str(exc), markup=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+    """Bad input -> exit 2, failed diagnostics -> exit 3, anything unexpected -> a short message and a log path.
+
+    No exception reaches the terminal as a traceback: its text may quote data values. Warnings are shown as
+    one readable line while the command runs; the previous ``warnings.showwarning`` is restored afterwards.
+    """
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        try:
+            yield
+        except InputError as exc:
+            _fail("error:", str(exc), exc.exit_code)
+        except DiagnosticsError as exc:
+            _fail("diagnostics failed:", str(exc), exc.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            _fail("interrupted:", "stopped by the user; nothing half-written was left behind.", 130)
+        except OSError as exc:
+            target = f" {exc.filename}" if exc.filename else ""
+            _fail("error:", f"cannot access{target}: {exc.strerror or type(exc).__name__}", 2)
+        except Exception as exc:  # the last resort: never a traceback on the terminal
+            log = write_crash_log(exc)
+            detail = f"the full traceback is in {log} (it may quote data values: keep it private)" if log \
+                else "no log could be written"
+            _fail("internal error:", f"{type(exc).__name__} in {_where(exc)}; nothing was written. {detail}. "
+                                     "Please report it with the command you ran.", 1)
+
+
+def _input_paths(command: click.Command, kwargs: dict) -> list[Path]:
+    """The values of the command's path-typed parameters other than ``--out``: what it reads."""
+    paths: list[Path] = []
+    for param in command.params:
+        if param.name == "out" or not isinstance(param.type, click.Path) or param.name not in kwargs:
+            continue
+        value = kwargs[param.name]
+        for item in value if isinstance(value, (tuple, list)) else [value]:
+            if item is not None and Path(item).exists():
+                paths.append(Path(item))
+    return paths
+
+
+def protect_outputs(command: click.Command) -> click.Command:
+    """Give a command with ``--out`` an ``--overwrite`` flag and check its output before it does any work.
+
+    The check (:func:`pluralstats.io.check_output`) refuses an ``--out`` equal to or inside an input, and an
+    existing one that this command did not write; the policy it sets also governs every atomic write inside.
+    """
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            protect_outputs(sub)
+        return command
+    if not any(p.name == "out" for p in command.params) or any(p.name == "overwrite" for p in command.params):
+        return command
+    command.params.append(click.Option(
+        ["--overwrite"], is_flag=True, default=False,
+        help="Replace an existing --out even if this command did not write it (its contents are lost)."))
+    callback: Callable = command.callback
+
+    @functools.wraps(callback)
+    def guarded(*args, overwrite: bool = False, **kwargs):
+        ctx = click.get_current_context()
+        name = " ".join(ctx.command_path.split()[1:]) or command.name
+        with output_policy(name, _input_paths(command, kwargs), overwrite=overwrite):
+            if kwargs.get("out") is not None:
+                check_output(kwargs["out"])
+            return callback(*args, **kwargs)
+
+    command.callback = guarded
+    return command

@@ -23,7 +23,7 @@ from pluralstats.evaluate.evaluation import EvalResult, ShiftSettings, shift_res
 from pluralstats.experiments.cell import cell_status, quiet_libraries, run_cell
 from pluralstats.experiments.config import Cell, ExperimentConfig
 from pluralstats.experiments.shared import Shared, prepare_shared
-from pluralstats.io import atomic_path, write_manifest
+from pluralstats.io import atomic_path, claim_output_dir, write_manifest
 
 SHIFT_KEYS = ("draws", "tune", "chains", "backend", "bootstrap")
 
@@ -112,8 +112,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = 
                    retry_failed: bool = True) -> RunReport:
     """Run (or resume) ``config`` into ``out``; see the module docstring."""
     quiet_libraries()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = claim_output_dir(out, "experiment run")
     cells = config.cells()
     need_posterior = bool(config.compare) or any(c.params.get("strategy") == "posterior" for c in cells)
     shared = prepare_shared(config, out, need_posterior=need_posterior, console=console)
