@@ -282,14 +282,16 @@ def _one_row_per_key(table: pd.DataFrame, key: str, file: str, names: dict[str, 
         first = filled.drop_duplicates(key).rename(columns={column: "_first", "_row": "_first_row"})
         paired = filled.merge(first, on=key)
         clash = paired[paired[column] != paired["_first"]].drop_duplicates(key)
-        for row, value, first_row, first_value in zip(clash["_row"].head(REPORTED_ROWS), clash[column],
+        # each message names its own pair of rows, so the error's per-kind limit does not apply: cut here
+        shown = InputError.SHOWN_PER_KIND
+        for row, value, first_row, first_value in zip(clash["_row"].head(shown), clash[column],
                                                       clash["_first_row"], clash["_first"], strict=False):
             problems.append(Problem(file, f"conflicting values for one {label}: row {int(first_row)} has "
                                           f"{shown_value(first_value, 60)}", column=names.get(column, column),
                                     row=int(row), value=value))
-        if len(clash) > REPORTED_ROWS:
-            problems.append(Problem(file, f"... and {len(clash) - REPORTED_ROWS} more {label}s with conflicting "
-                                          f"values", column=names.get(column, column)))
+        if len(clash) > shown:
+            problems.append(Problem(file, f"... and {len(clash) - shown} more {label}s with conflicting values",
+                                    column=names.get(column, column)))
     # groupby's first() takes each column's first filled value: a blank cell in one row is filled from another
     return table.groupby(key, sort=False, dropna=True).first().reset_index()
 

@@ -240,6 +240,15 @@ def test_conflicting_demographics_name_file_column_and_rows(run_bad, survey_copy
     validate(run_bad, survey_copy, "raw.csv", "column 'sex'", f"row {rows[-1]}", f"row {rows[0]} has", "conflicting")
 
 
+def test_many_conflicts_are_counted_not_listed(run_bad, survey_copy):
+    raw = raw_export(survey_copy)
+    last = ~raw.worker.duplicated(keep="last")
+    raw.loc[last, "sex"] = raw.loc[last, "sex"] + "-changed"
+    raw.to_csv(survey_copy / "raw.csv", index=False)
+    result = validate(run_bad, survey_copy, "raw.csv", "column 'sex'", "more participants with conflicting values")
+    assert result.output.count("conflicting values for one participant") == 5
+
+
 def test_conflicting_item_text(run_bad, survey_copy):
     raw = raw_export(survey_copy)
     item = raw["item"].iloc[0]
@@ -328,6 +337,14 @@ def test_file_outside_the_bundle_is_refused(run_bad, survey_copy, value):
     set_toml(survey_copy, 'ratings = "ratings.csv"', f'ratings = "{value}"')
     validate(run_bad, survey_copy, "survey.toml", "files.ratings", "outside the bundle", "--allow-outside-paths",
              absent_text=(SECRET, "root:"))
+
+
+@pytest.mark.parametrize(("command", "out"), [("describe", "described"), ("prefs", "prefs.parquet")])
+def test_commands_reading_a_bundle_refuse_outside_paths(run_bad, survey_copy, tmp_path, command, out):
+    set_toml(survey_copy, 'items = "items.csv"', 'items = "../items.csv"')
+    (survey_copy.parent / "items.csv").write_text((survey_copy / "items.csv").read_text())
+    run_bad([command, survey_copy, "--out", tmp_path / out], names=["files.items", "--allow-outside-paths"],
+            watch=[survey_copy], absent=[tmp_path / out])
 
 
 def test_mapping_source_outside_the_bundle_is_refused(run_bad, survey_copy):
