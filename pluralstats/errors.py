@@ -14,11 +14,13 @@ SHOWN_HEAD_CHARS = 2000  # an error's headline may list known levels, which come
 
 
 def shorten(text: object, limit: int = SHOWN_CHARS) -> str:
-    """``str(text)`` cut to ``limit`` characters, saying how much was left out."""
+    """``str(text)`` cut to ``limit`` characters, saying how much was left out, control characters escaped (a
+    file name or column from a hostile file could otherwise move the cursor or hide text)."""
     text = str(text)
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+    cut = text[:limit]
+    if not cut.isprintable():
+        cut = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    return cut if len(text) <= limit else f"{cut}... ({len(text) - limit} more characters)"
 
 
 def shown_value(value: object, limit: int = SHOWN_CHARS) -> str:

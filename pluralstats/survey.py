@@ -123,8 +123,13 @@ def _bundle_path(config: SurveyConfig, name: str, key: str, problems: list[Probl
                  allow_outside: bool) -> Path | None:
     """``name`` relative to the bundle folder; refused (a problem, None) when it leads outside that folder."""
     path = config.root / name
-    if allow_outside or _inside(path, config.root):
-        return path
+    try:
+        if allow_outside or _inside(path, config.root):
+            return path
+    except (OSError, ValueError) as exc:  # a NUL character, a name too long for the file system...
+        problems.append(Problem(str(config.root / "survey.toml"), f"{key} is not a usable path: {exc}",
+                                value=name))
+        return None
     problems.append(Problem(str(config.root / "survey.toml"),
                             f"{key} points outside the bundle folder; bundle files must lie in it (pass "
                             f"--allow-outside-paths to read it anyway)", value=name))
@@ -197,14 +202,13 @@ def _repeated_columns(columns: list[str], file: str) -> list[Problem]:
 def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
     """A CSV/TSV/Parquet file as strings (blank cells missing), or None after adding its problems."""
     file = str(path)
-    if not path.exists():
-        problems.append(Problem(file, "file not found"))
-        return None
-    if not path.is_file():
-        problems.append(Problem(file, "is not a file"))
-        return None
-    if path.stat().st_size == 0:
-        problems.append(Problem(file, "file is empty (0 bytes)"))
+    try:
+        kind = "file not found" if not path.exists() else "is not a file" if not path.is_file() else \
+            "file is empty (0 bytes)" if path.stat().st_size == 0 else None
+    except (OSError, ValueError) as exc:  # a NUL character, a name too long, no permission to look...
+        kind = f"cannot be opened: {type(exc).__name__}: {exc}"
+    if kind is not None:
+        problems.append(Problem(file, kind))
         return None
     parquet = path.suffix.lower() in (".parquet", ".pq")
     sep = "\t" if path.suffix.lower() == ".tsv" else ","

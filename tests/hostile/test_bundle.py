@@ -320,6 +320,11 @@ def test_huge_unknown_key_is_shortened(run_bad, survey_copy):
     assert len(result.output) < 3_000
 
 
+def test_control_characters_are_escaped():
+    problem = Problem("f\x1b[2J.csv", "bad\rvalue", column="col\x00", row=1, value="v\x1b")
+    assert str(problem) == "f\\x1b[2J.csv, column 'col\\x00', row 1: bad\\rvalue (value: 'v\\x1b')"
+
+
 def test_problem_text_is_shortened_everywhere():
     long = "x" * 100_000
     problem = Problem("f.csv" + long, f"cannot be read: ValueError: {long}", column=long, row=1, value=long)
@@ -345,6 +350,15 @@ def test_commands_reading_a_bundle_refuse_outside_paths(run_bad, survey_copy, tm
     (survey_copy.parent / "items.csv").write_text((survey_copy / "items.csv").read_text())
     run_bad([command, survey_copy, "--out", tmp_path / out], names=["files.items", "--allow-outside-paths"],
             watch=[survey_copy], absent=[tmp_path / out])
+
+
+@pytest.mark.parametrize(("value", "named"), [("ratings.csv\\u0000", "ratings.csv\\x00"),
+                                              ("a" * 5000, "name too long")])
+@pytest.mark.parametrize("extra", [(), ("--allow-outside-paths",)])
+def test_unusable_path(run_bad, survey_copy, value, named, extra):
+    set_toml(survey_copy, 'ratings = "ratings.csv"', f'ratings = "{value}"')
+    result = validate(run_bad, survey_copy, named, extra=extra)
+    assert len(result.output) < 3_000
 
 
 def test_mapping_source_outside_the_bundle_is_refused(run_bad, survey_copy):
