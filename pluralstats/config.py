@@ -266,9 +266,14 @@ def load_config(path: str | Path) -> SurveyConfig:
     if not path.is_file():
         raise ValidationError("Cannot read survey", [Problem(file, "file not found")])
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ValidationError("Cannot read survey", [Problem(file, f"not valid TOML: {exc}")]) from exc
+        text = path.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise ValidationError("Cannot read survey", [Problem(file, f"cannot be read: {exc}")]) from exc
+    try:
+        raw = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
+        reason = exc if isinstance(exc, tomllib.TOMLDecodeError) else "nested too deeply"
+        raise ValidationError("Cannot read survey", [Problem(file, f"not valid TOML: {reason}")]) from exc
     reader = _Reader(file)
     reader.known_keys(raw, TOP_KEYS, "survey.toml's top level")
     scale_max = reader.integer(raw, "scale_max", 2, 5) if "scale_max" in raw else None

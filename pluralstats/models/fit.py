@@ -16,6 +16,7 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 import pymc as pm
+from pytensor.compile.mode import get_default_mode
 
 from pluralstats.errors import InputError
 from pluralstats.survey import Survey
@@ -61,9 +62,17 @@ def _sample_pymc(model, draws, tune, chains, seed, progress):
                          idata_kwargs={"log_likelihood": False})
 
 
+#: PyTensor 2.38 rewrites ``flat[a:b].reshape((1, k))[:, 1:]`` (ADVI's view of the ordered cut points when
+#: one dimension is fitted) into a wrongly transposed ``(k - 1, 1)`` array; leaving out this one rewrite
+#: keeps ADVI's graph correct (NUTS backends compile a different graph and are unaffected)
+ADVI_EXCLUDED_REWRITES = "local_subtensor_of_expand_dims"
+
+
 def _fit_advi(model, draws, tune, chains, seed, progress, n_iter: int = 30_000):
+    mode = get_default_mode().excluding(ADVI_EXCLUDED_REWRITES)
     with model:
         approx = pm.fit(n=n_iter, method="advi", random_seed=seed, progressbar=progress,
+                        compile_kwargs={"mode": mode},
                         callbacks=[pm.callbacks.CheckParametersConvergence(tolerance=1e-3, diff="relative")])
         idata = approx.sample(draws=draws * chains, random_seed=seed)
     # present the draws as `chains` pseudo-chains so downstream code sees the usual shape

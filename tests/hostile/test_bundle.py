@@ -146,6 +146,18 @@ def test_zero_byte_parquet(run_bad, survey_copy):
 # ---------------------------------------------------------------- survey.toml values and keys
 
 
+@pytest.mark.parametrize("line", ["x = " + "[" * 100_000 + "]" * 100_000, "name = 'unterminated", "= 1"])
+def test_survey_toml_not_valid(run_bad, survey_copy, line):
+    add_top_level(survey_copy, line)
+    validate(run_bad, survey_copy, "survey.toml", "not valid TOML")
+
+
+def test_survey_toml_not_utf8(run_bad, survey_copy):
+    path = survey_copy / "survey.toml"
+    path.write_bytes(path.read_bytes().replace(b"simulated", b"simul\xffated"))
+    validate(run_bad, survey_copy, "survey.toml", "cannot be read")
+
+
 @pytest.mark.parametrize("value", ["0", "-3", "2.5", '"five"', "true"])
 def test_min_group_size_must_be_a_positive_integer(run_bad, survey_copy, value):
     set_toml(survey_copy, "min_group_size = 5", f"min_group_size = {value}")
