@@ -90,7 +90,8 @@ class Mapping:
     participants_source: SideTable | None = None
 
 
-TOP_KEYS = ("name", "scale_max", "min_group_size", "files", "dimensions", "attributes", "mapping")
+TOP_KEYS = ("name", "scale_max", "min_group_size", "files", "dimensions", "attributes", "mapping", "model")
+MODEL_KEYS = ("disagreement",)  # [model] disagreement = ["political"]: attributes with group x item terms
 DIMENSION_KEYS = ("polarity", "positive_threshold", "label")
 SIDE_TABLE_KEYS = ("file", "key", "columns")
 MAPPING_KEYS = tuple(Mapping.__dataclass_fields__)
@@ -107,6 +108,7 @@ class SurveyConfig:
     min_group_size: int = 5
     mapping: Mapping | None = None
     root: Path = Path(".")
+    disagreement: tuple[str, ...] = ()  # [model] disagreement: fit-survey's default --disagreement
 
     @property
     def scale_min(self) -> int:
@@ -132,6 +134,8 @@ class SurveyConfig:
                 lines.append(f'label = "{dim.label}"')
         lines += ["", "[attributes]  # attribute = reference level"]
         lines += [f'{k} = "{v}"' for k, v in self.attributes.items()]
+        if self.disagreement:
+            lines += ["", "[model]", "disagreement = [" + ", ".join(f'"{a}"' for a in self.disagreement) + "]"]
         return "\n".join(lines) + "\n"
 
 
@@ -298,6 +302,12 @@ def load_config(path: str | Path) -> SurveyConfig:
         reader.problem("give [files] (a canonical bundle) or [mapping] (a raw export), not both")
     if "mapping" in raw:
         mapping = _mapping(reader.table(raw, "mapping", "[mapping]"), reader, dimensions, scale_max)
+    model_raw = reader.table(raw, "model", "[model]")
+    reader.known_keys(model_raw, MODEL_KEYS, "[model]")
+    disagreement = model_raw.get("disagreement", [])
+    if not (isinstance(disagreement, list) and all(isinstance(a, str) for a in disagreement)):
+        reader.problem("[model].disagreement must be a list of attribute names")
+        disagreement = []
     name = reader.string(raw, "name", "survey.toml", path.parent.name)
     if reader.problems:
         raise ValidationError(f"Invalid survey configuration {file}", reader.problems)
@@ -310,4 +320,5 @@ def load_config(path: str | Path) -> SurveyConfig:
         min_group_size=min_group_size,
         mapping=mapping,
         root=path.parent,
+        disagreement=tuple(disagreement),
     )
