@@ -86,7 +86,8 @@ class Survey:
         return merged.merge(self.items[["item_id", "prompt_id", "language"]], on="item_id", how="left")
 
     def group_sizes(self, attribute: str) -> pd.Series:
-        rated = self.participants[self.participants.participant_id.isin(self.ratings.participant_id)]
+        # unique() first: isin over an arrow-backed column converts every value it is given one by one
+        rated = self.participants[self.participants.participant_id.isin(self.ratings.participant_id.unique())]
         return rated.groupby(attribute).participant_id.nunique().sort_values()
 
 
@@ -308,7 +309,7 @@ def _side_table(spec: SideTable, path: Path, canonical_key: str, wanted: pd.Seri
     if raw is None or not _require(raw, dict.fromkeys([spec.key, *spec.columns.values()]), file, problems):
         return None
     raw = raw.assign(_row=raw.index + 1)
-    raw = raw[raw[spec.key].isin(wanted)]
+    raw = raw[raw[spec.key].isin(wanted.unique())]
     frame = raw[[spec.key, *spec.columns.values(), "_row"]].set_axis([canonical_key, *spec.columns, "_row"], axis=1)
     names = {canonical_key: spec.key, **spec.columns}
     return _Table(_one_row_per_key(frame, canonical_key, file, names, label, problems), file, names)
@@ -443,7 +444,7 @@ def _validate(config: SurveyConfig, rating_parts: list[_Table], participants: _T
     for table, col, label in ((participants, "participant_id", "participant"), (items, "item_id", "item")):
         if col not in table.frame.columns:
             continue
-        unknown = ratings[col].notna() & ~ratings[col].isin(table.frame[col])
+        unknown = ratings[col].notna() & ~ratings[col].isin(table.frame[col].unique())
         unknown_rows = ratings.loc[unknown].drop_duplicates("_row")
         _report_rows(problems, first.file, f"rating for an unknown {label} (not in {table.file})",
                      first.names.get(col, col), unknown_rows["_row"], unknown_rows[col],
