@@ -33,6 +33,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 
 from .config import STUDY_DIMENSIONS, Dimension, SurveyConfig
+from .errors import InputError
 from .survey import Survey
 
 ATTRIBUTE_SHARES: dict[str, dict[str, float]] = {
@@ -235,6 +236,14 @@ class _ContrastTruth:
         def gap(b: float) -> float:
             return self.mean_rating(effect.dimension, effect.attribute, effect.level_a, b) - target
 
+        lo, hi = gap(-8.0) + target, gap(8.0) + target
+        if not lo < target < hi:
+            # small designs: the item effects and the other planted effects leave no room on the scale
+            raise InputError(
+                f"impossible design: the planted {effect.rel_pct:+g}% on {effect.dimension} "
+                f"({effect.attribute}={effect.level_a} vs {effect.level_b}) needs a mean rating of {target:.2f}, "
+                f"but only {lo:.2f}..{hi:.2f} can be reached with these participants and responses; "
+                "use more participants (--participants) or prompts (--prompts-per-language)")
         return float(brentq(gap, -8.0, 8.0, xtol=1e-8))
 
 
