@@ -2,6 +2,11 @@
 
 ``load_survey`` returns three validated DataFrames or raises :class:`ValidationError` listing
 every problem (file, column, row, value). Small group cells are warnings, not errors.
+
+Input is treated as hostile: CSV headers and field counts are read by hand (pandas would rename a repeated
+column or take a column as the index), files survey.toml names must lie inside the bundle folder unless
+``allow_outside_paths``, a raw export's rows are reported by their row in that file and its own column
+names, and no message shows a participant id or a line of a file it could not make sense of.
 """
 
 from __future__ import annotations
