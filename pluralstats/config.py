@@ -41,6 +41,7 @@ STUDY_DIMENSIONS: dict[str, Polarity] = {
     "stereotypical_bias": "lower_is_better",
     "helpfulness": "higher_is_better",
 }
+MAX_SCALE = 1000  # a 0-100 slider recoded to 1..101 fits; a hostile 10**12 would size the model's cut points
 DEFAULT_FILES = {"ratings": "ratings.csv", "participants": "participants.csv", "items": "items.csv"}
 
 
@@ -280,10 +281,9 @@ def load_config(path: str | Path) -> SurveyConfig:
         raise ValidationError("Cannot read survey", [Problem(file, f"not valid TOML: {reason}")]) from exc
     reader = _Reader(file)
     reader.known_keys(raw, TOP_KEYS, "survey.toml's top level")
-    scale_max = reader.integer(raw, "scale_max", 2, 5) if "scale_max" in raw else None
-    if scale_max is None:
-        reader.problem("scale_max must be an integer >= 2")
-        scale_max = 5
+    if "scale_max" not in raw:
+        reader.problem(f"scale_max is missing (ratings are integers 1..scale_max; an integer in 2..{MAX_SCALE})")
+    scale_max = reader.integer(raw, "scale_max", 2, 5, high=MAX_SCALE)
     min_group_size = reader.integer(raw, "min_group_size", 1, 5)
     dims_raw = reader.table(raw, "dimensions", "[dimensions]")
     if not dims_raw:

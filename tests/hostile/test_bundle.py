@@ -164,10 +164,15 @@ def test_min_group_size_must_be_a_positive_integer(run_bad, survey_copy, value):
     validate(run_bad, survey_copy, "survey.toml", "min_group_size", "integer >= 1")
 
 
-@pytest.mark.parametrize("value", ["1", "4.5", '"5"'])
-def test_scale_max_must_be_an_integer_of_two_or_more(run_bad, survey_copy, value):
+@pytest.mark.parametrize("value", ["1", "4.5", '"5"', "1_000_000_000_000"])
+def test_scale_max_must_be_an_integer_in_range(run_bad, survey_copy, value):
     set_toml(survey_copy, "scale_max = 5", f"scale_max = {value}")
-    validate(run_bad, survey_copy, "survey.toml", "scale_max")
+    validate(run_bad, survey_copy, "survey.toml", "scale_max", "in 2..1000")
+
+
+def test_scale_max_missing(run_bad, survey_copy):
+    set_toml(survey_copy, "scale_max = 5", "")
+    validate(run_bad, survey_copy, "survey.toml", "scale_max is missing")
 
 
 @pytest.mark.parametrize(("old", "new", "suggested"), [
