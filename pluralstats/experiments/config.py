@@ -17,10 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pluralstats.errors import InputError
+from pluralstats.errors import InputError, Problem
 
+# the [evaluate] keys the runner passes to the shift model (the rest go to generation)
+SHIFT_KEYS = ("draws", "tune", "chains", "backend", "bootstrap")
 CELL_KEYS = {"method": "dpo", "scale": 5, "strategy": "majority", "objective": "toxicity", "groups": [],
              "weights": None, "jury": None}
+# two training runs per condition at least: with one, a difference between methods is also one between runs
+DEFAULT_SEEDS = (0, 1)
 SECTIONS = {"name", "description", "figure", "seeds", "data", "cell", "grid", "base_model", "train", "evaluate",
             "survey_model", "compare"}
 
@@ -60,7 +64,7 @@ class ExperimentConfig:
     path: Path
     description: str = ""
     figure: int | None = None
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[int] = field(default_factory=lambda: list(DEFAULT_SEEDS))
     data: dict[str, Any] = field(default_factory=dict)
     cell: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
@@ -98,30 +102,105 @@ class ExperimentConfig:
 
 
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
-    """Read and check a config; ``overrides`` (e.g. ``{"seeds": [0]}``) replace top-level keys."""
+    """Read and check a whole config before anything runs; ``overrides`` (e.g. ``{"seeds": [0]}``) replace
+    top-level keys. Every problem (unknown keys with the nearest valid one, wrong types, values the
+    stage would refuse) is reported at once as an :class:`InputError` naming the file and the key."""
     path = Path(path)
-    if not path.exists():
+    if not path.is_file():
         raise InputError(f"Experiment config not found: {path}")
     try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from exc
     raw.update(overrides or {})
-    unknown = sorted(set(raw) - SECTIONS)
-    if unknown:
-        raise InputError(f"{path}: unknown key(s) {unknown}; known: {sorted(SECTIONS)}")
-    bad_cell = sorted((set(raw.get("cell", {})) | set(raw.get("grid", {}))) - set(CELL_KEYS))
-    if bad_cell:
-        raise InputError(f"{path}: unknown cell setting(s) {bad_cell}; known: {sorted(CELL_KEYS)}")
-    for name, values in raw.get("grid", {}).items():
-        if not isinstance(values, list) or not values:
-            raise InputError(f"{path}: grid.{name} must be a non-empty list")
+    problems = check_config(raw, path)
+    if problems:
+        raise InputError(f"Invalid experiment config {path}", problems)
     if not raw.get("seeds"):
-        raw["seeds"] = [0]
-    data = raw.get("data", {})
-    if bool(data.get("bundle")) == bool(data.get("simulate")):
-        raise InputError(f"{path}: [data] needs exactly one of bundle = 'folder' or simulate = {{...}}")
+        raw["seeds"] = list(DEFAULT_SEEDS)
     config = ExperimentConfig(path=path.resolve(), name=raw.get("name", path.stem),
                               **{k: v for k, v in raw.items() if k != "name"})
     config.conditions()  # label checks
     return config
+
+
+def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
+    """Every problem of a parsed config (see :mod:`pluralstats.experiments.schema`)."""
+    from dataclasses import fields
+
+    from pluralstats.evaluate.evaluation import ShiftSettings
+    from pluralstats.evaluate.generate import GenerationConfig
+    from pluralstats.experiments import schema
+    from pluralstats.finetune.registry import available_plugins, get_plugin
+    from pluralstats.finetune.tiny import TinyModelConfig
+    from pluralstats.models import fit_survey
+    from pluralstats.prefs.scales import SCALES
+    from pluralstats.prefs.strategies import STRATEGIES
+
+    file = str(path)
+    problems: list[Problem] = []
+    for key in sorted(set(raw) - SECTIONS):
+        problems.append(Problem(file, f"unknown key '{key}' at the top level{schema.suggest(key, SECTIONS)}"))
+    schema.check_section(file, "top level", {k: raw[k] for k in schema.Top.model_fields if k in raw},
+                         schema.Top, problems)
+    data = schema.check_section(file, "data", raw.get("data", {}), schema.Data, problems)
+    if data is not None:
+        if (data.bundle is None) == (data.simulate is None):
+            problems.append(Problem(file, "[data] needs exactly one of bundle = 'folder' or simulate = {...}"))
+        elif data.simulate is not None:
+            schema.check_section(file, "data.simulate", data.simulate, schema.Simulate, problems)
+    cell_model = schema.cell_model(STRATEGIES, SCALES, available_plugins())
+    cell = schema.check_section(file, "cell", raw.get("cell", {}), cell_model, problems)
+    methods = {cell.method} if cell is not None else set()
+    grid = raw.get("grid", {})
+    if not isinstance(grid, dict):
+        problems.append(Problem(file, "[grid] must be a table of factor = [values]"))
+        grid = {}
+    for name, values in grid.items():
+        if name not in cell_model.model_fields:
+            problems.append(Problem(file, f"[grid] unknown cell setting '{name}'"
+                                          f"{schema.suggest(name, cell_model.model_fields)}"))
+        elif not isinstance(values, list) or not values:
+            problems.append(Problem(file, f"[grid] {name} must be a non-empty list", value=schema.short(values)))
+        else:
+            for i, value in enumerate(values):
+                one = schema.check_section(file, f"grid.{name}[{i}]", {name: value}, cell_model, problems)
+                if one is not None and name == "method":
+                    methods.add(one.method)
+    if "method" in grid:  # the grid replaces [cell]'s method
+        methods.discard(cell.method if cell is not None else None)
+    dimensions = _survey_dimensions(data, path)
+    if dimensions and cell is not None:
+        cells = [cell.model_dump()] + [{n: v} for n, vs in grid.items() if n in ("objective", "weights")
+                                       and isinstance(vs, list) for v in vs]
+        for one in cells:
+            named = [one["objective"]] if isinstance(one.get("objective"), str) else []
+            named += list(one["weights"]) if isinstance(one.get("weights"), dict) else []
+            for name in named:
+                if name not in dimensions and name != "multi":
+                    problems.append(Problem(file, f"unknown dimension '{name}' in [cell] or [grid]"
+                                                  f"{schema.suggest(name, dimensions)}"))
+    train = schema.options_model("train", [get_plugin(m).config_class for m in sorted(methods)],
+                                 skip=schema.RUNNER_SET["train"])
+    schema.check_section(file, "train", raw.get("train", {}), train, problems)
+    base = schema.options_model("base_model", [TinyModelConfig], skip=schema.RUNNER_SET["base_model"])
+    schema.check_section(file, "base_model", raw.get("base_model", {}), base, problems)
+    shift_keys = {f.name for f in fields(ShiftSettings)} - set(SHIFT_KEYS)  # those the runner does not pass
+    evaluate = schema.options_model("evaluate", [GenerationConfig, ShiftSettings], skip=shift_keys,
+                                    extra=schema.EVALUATE_EXTRA)
+    schema.check_section(file, "evaluate", raw.get("evaluate", {}), evaluate, problems)
+    survey_model = schema.options_model("survey_model", [fit_survey], skip=schema.RUNNER_SET["survey_model"])
+    schema.check_section(file, "survey_model", raw.get("survey_model", {}), survey_model, problems)
+    return problems
+
+
+def _survey_dimensions(data: Any, path: Path) -> list[str]:
+    """The dimensions the cells can use: the simulated study's, or those of the bundle's survey.toml."""
+    from pluralstats.config import STUDY_DIMENSIONS, load_config
+
+    if data is None or (data.bundle is None) == (data.simulate is None):
+        return []  # already a problem of [data]
+    if data.simulate is not None:
+        return list(STUDY_DIMENSIONS)
+    bundle = Path(data.bundle) if Path(data.bundle).is_absolute() else path.parent / data.bundle
+    return list(load_config(bundle).dimensions)  # an unreadable bundle is its own InputError
