@@ -6,6 +6,9 @@ orientation as the survey side) and optionally ``draws`` (an array per row); it 
 ``dimension`` as ``model_diff``, ``model_lo``, ``model_hi``. :func:`survey_side` is the survey half
 alone, :func:`resolve_groups` the level lookup, and :func:`pluralstats.plots.posterior.plot_compare`
 draws both sides when present.
+
+A comparison involving a level with fewer than k raters is suppressed (:func:`suppress_compare`, the rule
+of :mod:`pluralstats.privacy`): every survey-derived number is blanked, the tuned-model side is kept.
 """
 
 from __future__ import annotations
@@ -16,9 +19,20 @@ import pandas as pd
 
 from pluralstats.errors import InputError
 from pluralstats.models import group_contrasts, meta_of
+from pluralstats.models.contrasts import suppress_contrasts
 from pluralstats.survey import Survey, resolve_level
 
 MODEL_SIDE_COLUMNS = ("dimension", "diff", "lo", "hi")
+#: columns a suppressed comparison keeps: the labels and the tuned models' own side
+KEPT_COLUMNS = ("dimension", "attribute", "level_a", "level_b")
+
+
+def suppress_compare(table: pd.DataFrame, idata, suppress: bool = True) -> pd.DataFrame:
+    """``table`` with ``small_cell`` and ``suppressed`` columns; when ``suppress``, rows involving a small
+    level lose every survey-derived number (contrast and agreement columns), not the ``model_*`` ones."""
+    survey_cols = [c for c in table.columns if c not in KEPT_COLUMNS and not c.startswith("model_")
+                   and c not in ("small_cell", "suppressed")]
+    return suppress_contrasts(table, idata, suppress, columns=survey_cols)
 
 
 def resolve_groups(source, group_a: str, group_b: str) -> tuple[str, str, str]:
@@ -57,11 +71,12 @@ def _check_model_side(model_side: pd.DataFrame) -> pd.DataFrame:
 
 def compare_groups(idata_or_survey, group_a: str, group_b: str, *, dimensions: Sequence[str] | None = None,
                    prob: float = 0.95, model_side: pd.DataFrame | None = None,
-                   fit_options: dict | None = None) -> pd.DataFrame:
+                   fit_options: dict | None = None, suppress_small: bool = True) -> pd.DataFrame:
     """Survey-estimated A - B per dimension, with the tuned-model difference beside it when given.
 
     ``idata_or_survey``: a posterior, or a :class:`Survey` (fitted first with ``fit_options``,
-    keyword arguments of :func:`pluralstats.models.fit_survey`).
+    keyword arguments of :func:`pluralstats.models.fit_survey`). ``suppress_small``: blank the survey
+    side when a group has fewer than k raters (:func:`suppress_compare`).
     """
     source = idata_or_survey
     if isinstance(source, Survey):
@@ -72,4 +87,4 @@ def compare_groups(idata_or_survey, group_a: str, group_b: str, *, dimensions: S
     table = survey_side(source, group_a, group_b, dimensions, prob)
     if model_side is not None:
         table = table.merge(_check_model_side(model_side), on="dimension", how="left")
-    return table
+    return suppress_compare(table, source, suppress_small)

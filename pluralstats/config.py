@@ -140,8 +140,15 @@ class SurveyConfig:
         return "\n".join(lines) + "\n"
 
 
+def _dotted(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
 class _Reader:
-    """Reads survey.toml's tables, collecting a :class:`Problem` for every unknown key or ill-typed value."""
+    """Reads survey.toml's tables, collecting a :class:`Problem` for every unknown key or ill-typed value.
+
+    ``where`` is the dotted name of the table holding ``key`` (``"mapping.items_source"``; ``""`` at the top).
+    """
 
     def __init__(self, file: str):
         self.file = file
@@ -155,7 +162,7 @@ class _Reader:
         value = raw.get(key, {})
         if isinstance(value, dict):
             return value
-        self.problem(f"{where} must be a table")
+        self.problem(f"{_dotted(where, key)} must be a table")
         return {}
 
     def known_keys(self, raw: dict, known: tuple[str, ...], where: str) -> None:
@@ -165,21 +172,22 @@ class _Reader:
                 continue
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
-            self.problem(f"unknown key '{key}' in {where}; {hint}")
+            place = f"[{where}]" if where else "survey.toml's top level"
+            self.problem(f"unknown key '{key}' in {place}; {hint}")
 
     def string(self, raw: dict, key: str, where: str, default: str | None = None) -> str | None:
         value = raw.get(key, default)
         if value is None or isinstance(value, str):
             return value
-        self.problem(f"{where}.{key} must be a string", value)
+        self.problem(f"{_dotted(where, key)} must be a string", value)
         return default
 
     def strings(self, raw: dict, key: str, where: str) -> dict[str, str]:
         """A table of strings (canonical name -> raw column)."""
-        table = self.table(raw, key, f"{where}.{key}")
+        table = self.table(raw, key, where)
         bad = {k: v for k, v in table.items() if not isinstance(v, str)}
         for k, v in bad.items():
-            self.problem(f"{where}.{key}.{k} must be a string (a column name)", v)
+            self.problem(f"{_dotted(where, key)}.{k} must be a string (a column name)", v)
         return {k: v for k, v in table.items() if k not in bad}
 
     def integer(self, raw: dict, key: str, low: int, default: int, high: int | None = None) -> int:
@@ -197,7 +205,7 @@ def _dimension(name: str, spec: object, reader: _Reader, scale_max: int) -> Dime
     if not isinstance(spec, dict):
         reader.problem(f"dimension '{name}' must be a table or a polarity string")
         return Dimension(name)
-    where = f"[dimensions.{name}]"
+    where = f"dimensions.{name}"
     reader.known_keys(spec, DIMENSION_KEYS, where)
     polarity = spec.get("polarity", STUDY_DIMENSIONS.get(name, "higher_is_better"))
     if polarity not in ("lower_is_better", "higher_is_better"):
@@ -214,26 +222,26 @@ def _dimension(name: str, spec: object, reader: _Reader, scale_max: int) -> Dime
 
 
 def _side_table(raw: dict, key: str, reader: _Reader) -> SideTable | None:
-    where = f"[mapping.{key}]"
-    spec = reader.table(raw, key, where)
+    where = f"mapping.{key}"
+    spec = reader.table(raw, key, "mapping")
     if not spec:
         return None
     reader.known_keys(spec, SIDE_TABLE_KEYS, where)
     file, id_column = reader.string(spec, "file", where), reader.string(spec, "key", where)
     if not file or not id_column:
-        reader.problem(f"{where} needs file = \"...\" and key = \"<id column>\"")
+        reader.problem(f"[{where}] needs file = \"...\" and key = \"<id column>\"")
         return None
     return SideTable(file, id_column, reader.strings(spec, "columns", where))
 
 
 def _mapping(raw: dict, reader: _Reader, dimensions: dict[str, Dimension], scale_max: int) -> Mapping:
-    where = "[mapping]"
+    where = "mapping"
     reader.known_keys(raw, MAPPING_KEYS, where)
     defaults = Mapping()
     strings = {k: reader.string(raw, k, where, getattr(defaults, k))
                for k in ("source", "layout", "participant_id", "item_id", "rating", "dimension", "dimension_value")}
     tables = {k: reader.strings(raw, k, where) for k in ("rating_columns", "participant_columns", "item_columns")}
-    values = reader.table(raw, "rating_values", f"{where}.rating_values")
+    values = reader.table(raw, "rating_values", where)
     for label, rating in values.items():
         if not (isinstance(rating, int) and not isinstance(rating, bool) and 1 <= rating <= scale_max):
             reader.problem(f"mapping.rating_values: '{label}' must map to an integer in 1..{scale_max}",
@@ -280,35 +288,35 @@ def load_config(path: str | Path) -> SurveyConfig:
         reason = exc if isinstance(exc, tomllib.TOMLDecodeError) else "nested too deeply"
         raise ValidationError("Cannot read survey", [Problem(file, f"not valid TOML: {reason}")]) from exc
     reader = _Reader(file)
-    reader.known_keys(raw, TOP_KEYS, "survey.toml's top level")
+    reader.known_keys(raw, TOP_KEYS, "")
     if "scale_max" not in raw:
         reader.problem(f"scale_max is missing (ratings are integers 1..scale_max; an integer in 2..{MAX_SCALE})")
     scale_max = reader.integer(raw, "scale_max", 2, 5, high=MAX_SCALE)
     min_group_size = reader.integer(raw, "min_group_size", 1, 5)
-    dims_raw = reader.table(raw, "dimensions", "[dimensions]")
+    dims_raw = reader.table(raw, "dimensions", "")
     if not dims_raw:
         reader.problem("no [dimensions] declared")
     dimensions = {n: _dimension(n, s, reader, scale_max) for n, s in dims_raw.items()}
-    attributes_raw = reader.table(raw, "attributes", "[attributes]")
+    attributes_raw = reader.table(raw, "attributes", "")
     for attr, level in attributes_raw.items():
         if isinstance(level, (dict, list)):
-            reader.problem(f"[attributes].{attr} must be the attribute's reference level (a string)")
+            reader.problem(f"attributes.{attr} must be the attribute's reference level (a string)")
     attributes = {str(k): str(v) for k, v in attributes_raw.items() if not isinstance(v, (dict, list))}
-    files_raw = reader.table(raw, "files", "[files]")
-    reader.known_keys(files_raw, tuple(DEFAULT_FILES), "[files]")
-    files = {k: reader.string(files_raw, k, "[files]", v) for k, v in DEFAULT_FILES.items()}
+    files_raw = reader.table(raw, "files", "")
+    reader.known_keys(files_raw, tuple(DEFAULT_FILES), "files")
+    files = {k: reader.string(files_raw, k, "files", v) for k, v in DEFAULT_FILES.items()}
     mapping = None
     if "mapping" in raw and "files" in raw:
         reader.problem("give [files] (a canonical bundle) or [mapping] (a raw export), not both")
     if "mapping" in raw:
-        mapping = _mapping(reader.table(raw, "mapping", "[mapping]"), reader, dimensions, scale_max)
-    model_raw = reader.table(raw, "model", "[model]")
-    reader.known_keys(model_raw, MODEL_KEYS, "[model]")
+        mapping = _mapping(reader.table(raw, "mapping", ""), reader, dimensions, scale_max)
+    model_raw = reader.table(raw, "model", "")
+    reader.known_keys(model_raw, MODEL_KEYS, "model")
     disagreement = model_raw.get("disagreement", [])
     if not (isinstance(disagreement, list) and all(isinstance(a, str) for a in disagreement)):
         reader.problem("[model].disagreement must be a list of attribute names")
         disagreement = []
-    name = reader.string(raw, "name", "survey.toml", path.parent.name)
+    name = reader.string(raw, "name", "", path.parent.name)
     if reader.problems:
         raise ValidationError(f"Invalid survey configuration {file}", reader.problems)
     return SurveyConfig(

@@ -3,6 +3,8 @@
 The report is assembled from the artifacts on disk (never from numbers held in memory), so it can be
 rebuilt at any time with ``pluralstats report DIR``: survey description (Figure 1), survey contrasts,
 evaluations (shifts vs the control), tuned models vs survey (Figure 2) and experiments (Figures 3-5).
+Contrast rows of groups with fewer than k raters (their ``small_cell`` flag) show "<k", never their
+numbers, even when their CSV was written with ``--no-suppress-small``, unless the report is too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pluralstats.io import write_text_atomic
+from pluralstats.privacy import mask_rows
 
 SHIFT_COLUMNS = ["experiment", "model", "dimension", "estimate", "lo", "hi", "rel_pct", "rel_lo", "rel_hi",
                  "p_better"]
@@ -36,6 +39,21 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     return "\n".join([head, rule, *body]) + "\n"
 
 
+def _private(frame: pd.DataFrame, suppress_small: bool) -> pd.DataFrame:
+    """Survey-derived numbers of small-cell rows shown as "<k" (the labels and tuned-model side kept)."""
+    if "small_cell" not in frame:
+        return frame
+    hidden = frame["small_cell"].fillna(False).astype(bool).to_numpy() & suppress_small
+    if "suppressed" in frame:
+        hidden = hidden | frame["suppressed"].fillna(False).astype(bool).to_numpy()
+    cols = [c for c in frame.columns if c not in ("dimension", "attribute", "level_a", "level_b", "small_cell",
+                                                  "suppressed") and not c.startswith("model_")]
+    out = mask_rows(frame, hidden, cols)
+    out[cols] = out[cols].astype(object)
+    out.loc[hidden, cols] = "<k"
+    return out
+
+
 def _rel(path: Path, root: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/")
 
@@ -54,11 +72,11 @@ def _shift_rows(results: pd.DataFrame) -> pd.DataFrame:
     return rows[[c for c in SHIFT_COLUMNS if c in rows]]
 
 
-def _section_for(folder: Path, root: Path) -> list[str]:
+def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[str]:
     """Tables and figures of one artifact folder, by what it holds."""
     out: list[str] = []
     for csv in sorted(folder.glob("*.csv")):
-        frame = pd.read_csv(csv)
+        frame = _private(pd.read_csv(csv), suppress_small)
         if "model_diff" in frame:
             out += [f"**Tuned models vs survey** ([{csv.name}]({_rel(csv, root)})): A - B in rating points, "
                     "P(same sign), ratio model/survey.\n", markdown_table(frame[[c for c in COMPARE_COLUMNS
@@ -88,8 +106,10 @@ def _created(folder: Path) -> str:
     return json.loads(manifest.read_text()).get("created", "") if manifest.exists() else ""
 
 
-def build_report(root: str | Path, *, title: str = "pluralstats report", notes: list[str] | None = None) -> Path:
-    """Write ``root/report.md`` linking every table and figure below ``root``; return its path."""
+def build_report(root: str | Path, *, title: str = "pluralstats report", notes: list[str] | None = None,
+                 suppress_small: bool = True) -> Path:
+    """Write ``root/report.md`` linking every table and figure below ``root``; return its path (small groups
+    suppressed unless not ``suppress_small``)."""
     root = Path(root)
     lines = [f"# {title}\n", f"Generated {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
              f"from the artifacts under `{root}`.\n"]
@@ -97,7 +117,7 @@ def build_report(root: str | Path, *, title: str = "pluralstats report", notes: 
     folders = sorted({p.parent for p in root.rglob("*") if p.suffix in (".png", ".csv", ".parquet")
                       and "cells" not in p.relative_to(root).parts and "survey" != p.parent.name})
     for folder in sorted(folders, key=_created):  # pipeline order: when each step wrote its manifest
-        body = _section_for(folder, root)
+        body = _section_for(folder, root, suppress_small)
         if body:
             manifest = folder / "manifest.json"
             command = json.loads(manifest.read_text()).get("command", "") if manifest.exists() else ""

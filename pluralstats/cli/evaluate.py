@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.survey import suppress_option
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 
@@ -167,11 +168,12 @@ def plot_cmd(source, out, figure, dimensions, value, seed):
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--title", default="pluralstats report", show_default=True)
 @seed_option
-def report_cmd(folder, title, seed):
+@suppress_option
+def report_cmd(folder, title, seed, suppress_small):
     """A one-page Markdown report linking every figure and table under FOLDER."""
     from pluralstats.report import build_report
 
-    console.print(f"Wrote {build_report(folder, title=title)}")
+    console.print(f"Wrote {build_report(folder, title=title, suppress_small=suppress_small)}")
 
 
 @click.command("demo")

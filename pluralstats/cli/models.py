@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.survey import suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
 
@@ -88,16 +89,27 @@ def _diagnose_and_report(idata):
     return diag
 
 
-def _parameter_table(idata) -> Table:
+def _parameter_table(idata, suppress_small: bool = True) -> Table:
+    """Posterior summary of the effects; a small level's coefficient (privacy rule) shows "<k" only."""
     import arviz as az
+
+    from pluralstats.models import meta_of
+    from pluralstats.models.contrasts import small_levels
+    from pluralstats.privacy import small_mark
 
     names = [v for v in idata.posterior.data_vars if v.startswith("beta_") or v.startswith("sigma_")]
     summ = az.summary(idata, var_names=names, kind="stats", hdi_prob=0.95)
     summ = summ[summ["sd"] > 0]
+    hidden = {f"beta_{attr}[{dim}, {lv}]" for (attr, dim), levels in small_levels(idata).items()
+              for lv in levels} if suppress_small else set()
     table = Table(title="Posterior summary (logit scale; reference levels are 0)")
     for col in ("parameter", "mean", "sd", "2.5%", "97.5%"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in summ.iterrows():
+        if name in hidden:
+            table.add_row(escape(str(name)), f"{small_mark(meta_of(idata).min_group_size)} raters", "(suppressed)",
+                          "", "")
+            continue
         table.add_row(escape(str(name)), f"{row['mean']:.3f}", f"{row['sd']:.3f}", f"{row.iloc[2]:.3f}",
                       f"{row.iloc[3]:.3f}")
     return table
@@ -116,15 +128,31 @@ def _save_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(tmp, index=False)
 
 
-def contrast_table(frame: pd.DataFrame, title: str) -> Table:
+def contrast_table(frame: pd.DataFrame, title: str, k: int = 5) -> Table:
+    """The contrasts as a console table; a suppressed row (privacy rule) shows "<k", never its numbers."""
+    from pluralstats.privacy import small_mark
+
     table = Table(title=title)
     for col in ("dimension", "contrast", "mean A", "mean B", "diff [95%]", "rel % [95%]", "P(diff>0)"):
         table.add_column(col, justify="left" if col in ("dimension", "contrast") else "right")
     for r in frame.itertuples():
-        table.add_row(r.dimension, f"{r.attribute}: {r.level_a} vs {r.level_b}", f"{r.mean_a:.2f}", f"{r.mean_b:.2f}",
+        label = f"{r.attribute}: {r.level_a} vs {r.level_b}"
+        if getattr(r, "suppressed", False):
+            table.add_row(r.dimension, label, f"{small_mark(k)} raters", "(suppressed)", "", "", "")
+            continue
+        table.add_row(r.dimension, label, f"{r.mean_a:.2f}", f"{r.mean_b:.2f}",
                       f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}]",
                       f"{r.rel_pct:+.1f} [{r.rel_lo:+.1f}, {r.rel_hi:+.1f}]", f"{r.p_positive:.3f}")
     return table
+
+
+def _note_suppressed(frame: pd.DataFrame, k: int) -> None:
+    """Say which contrasts were suppressed and how to show them."""
+    if "suppressed" in frame and frame["suppressed"].any():
+        rows = frame[frame["suppressed"].astype(bool)]
+        names = ", ".join(dict.fromkeys(rows.attribute + ": " + rows.level_a + " vs " + rows.level_b))
+        err_console.print(f"[yellow]note:[/] suppressed (a group has fewer than k={k} raters): {escape(names)}; "
+                          "--no-suppress-small shows them")
 
 
 @click.command("fit-survey")
@@ -133,7 +161,8 @@ def contrast_table(frame: pd.DataFrame, title: str) -> Table:
 @dimensions_option
 @fit_options
 @allow_bad_option
-def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, **options):
+@suppress_option
+def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_small, **options):
     """Fit the hierarchical rating model; write the posterior (all dimensions, one NetCDF file).
 
     Exits 3 (after writing, so the fit can be inspected) when R-hat > 1.01, bulk/tail ESS < 400 or
@@ -143,13 +172,14 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, **options):
     from pluralstats.models import save_posterior
 
     idata = _fit(read_bundle(bundle), dimensions, **options)
-    console.print(_parameter_table(idata))
+    console.print(_parameter_table(idata, suppress_small))
     diag = _diagnose_and_report(idata)
     save_posterior(idata, out)
     from pluralstats.models.fit import resolved_settings
 
     write_manifest(out, "fit-survey", inputs=[bundle], seed=options["seed"],
-                   options={"dimensions": dimensions, **options, **resolved_settings(idata)},
+                   options={"dimensions": dimensions, **options, **resolved_settings(idata),
+                            "suppress_small": suppress_small},
                    extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems,
                           "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
     console.print(f"Wrote {out} ({idata.posterior.attrs['sampling_seconds']:.0f} s sampling)")
@@ -166,19 +196,23 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, **options):
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
               help="Also draw the forest plot (PNG and PDF) at this path.")
 @allow_bad_option
-def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow_bad_diagnostics):
+@suppress_option
+def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow_bad_diagnostics, suppress_small):
     """Every level vs its reference level, per dimension: difference, % difference, interval, P(sign)."""
-    from pluralstats.models import all_contrasts, load_posterior
+    from pluralstats.models import all_contrasts, load_posterior, meta_of
+    from pluralstats.models.contrasts import suppress_contrasts
 
     idata = load_posterior(posterior)
     _require_good(idata, allow_bad_diagnostics)
+    k = meta_of(idata).min_group_size
     with console.status("Computing contrasts..."):
-        frame = all_contrasts(idata, attributes, dimensions, prob)
+        frame = suppress_contrasts(all_contrasts(idata, attributes, dimensions, prob), idata, suppress_small)
     for attr, sub in frame.groupby("attribute", sort=False):
-        console.print(contrast_table(sub, f"{attr} (level vs reference, {prob:.0%} intervals)"))
+        console.print(contrast_table(sub, f"{attr} (level vs reference, {prob:.0%} intervals)", k))
+    _note_suppressed(frame, k)
     _save_csv(frame, out)
-    write_manifest(out, "contrasts", inputs=[posterior], options={"attributes": attributes,
-                                                                   "dimensions": dimensions, "prob": prob})
+    write_manifest(out, "contrasts", inputs=[posterior], options={"attributes": attributes, "dimensions": dimensions,
+                                                                   "prob": prob, "suppress_small": suppress_small})
     console.print(f"Wrote {out}")
     if plot_path:
         from pluralstats.plots.posterior import plot_forest
@@ -200,10 +234,12 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow
 @click.option("--eval", "eval_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="results.parquet of `pluralstats evaluate` (models named after the groups): set the tuned "
                    "models' difference beside the survey's, with P(same sign), ratio and gap (Figure 2).")
-def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad_diagnostics, eval_path, **options):
+@suppress_option
+def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad_diagnostics, eval_path,
+                suppress_small, **options):
     """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle)."""
-    from pluralstats.compare import compare_groups, resolve_groups
-    from pluralstats.models import load_posterior
+    from pluralstats.compare import compare_groups, resolve_groups, suppress_compare
+    from pluralstats.models import load_posterior, meta_of
     from pluralstats.plots.posterior import plot_compare
 
     if (source is None) == (posterior_path is None):
@@ -225,17 +261,22 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad
             from pluralstats.evaluate.compare_models import compare_with_models, print_agreement
 
             table = compare_with_models(idata, *groups, eval_path, dimensions=dimensions, prob=prob,
-                                        seed=options["seed"])
+                                        seed=options["seed"], suppress_small=suppress_small)
         else:
-            table = compare_groups(idata, *groups, dimensions=dimensions, prob=prob)
-    console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({prob:.0%} intervals)"))
+            table = compare_groups(idata, *groups, dimensions=dimensions, prob=prob, suppress_small=suppress_small)
+        table = suppress_compare(table, idata, suppress_small)
+    k = meta_of(idata).min_group_size
+    console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({prob:.0%} intervals)", k))
+    _note_suppressed(table, k)
     out.mkdir(parents=True, exist_ok=True)
     _save_csv(table, out / "compare.csv")
     figures = plot_compare(table, out / "compare.png")
-    if eval_path is not None:
-        figures += print_agreement(table, out, console)
+    shown = table[~table["suppressed"]]
+    if eval_path is not None and not shown.empty:
+        figures += print_agreement(shown, out, console)
     write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else [])], seed=options["seed"],
-                   options={"groups": list(groups), "dimensions": dimensions, "prob": prob, **options})
+                   options={"groups": list(groups), "dimensions": dimensions, "prob": prob,
+                            "suppress_small": suppress_small, **options})
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
 
 
@@ -246,10 +287,12 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad
               type=click.Choice(["forest", "ppc", "rank", "trace"]), help="Which figures (repeatable).")
 @click.option("--attribute", default=None, help="Groups of the predictive check (default: the first attribute).")
 @seed_option
-def plot_posterior_cmd(posterior, out, kinds, attribute, seed):
+@suppress_option
+def plot_posterior_cmd(posterior, out, kinds, attribute, seed, suppress_small):
     """Paper figures: contrast forest plot, predictive check per group, rank and trace plots (PNG + PDF)."""
     from pluralstats.models import all_contrasts, load_posterior, meta_of
-    from pluralstats.models.ppc import predictive_check
+    from pluralstats.models.contrasts import suppress_contrasts
+    from pluralstats.models.ppc import predictive_check, suppress_groups
     from pluralstats.plots import posterior as plots
 
     idata = load_posterior(posterior)
@@ -260,16 +303,18 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, seed):
     written = []
     with console.status("Drawing..."):
         if "forest" in kinds:
-            written += plots.plot_forest(all_contrasts(idata), out / "contrasts_forest.png")
+            frame = suppress_contrasts(all_contrasts(idata), idata, suppress_small)
+            written += plots.plot_forest(frame, out / "contrasts_forest.png")
         if "ppc" in kinds:
-            observed, predicted = predictive_check(idata, attribute, seed=seed)
-            written += plots.plot_ppc(observed, predicted, out / f"ppc_{attribute or 'all'}.png")
+            observed, predicted, note = suppress_groups(*predictive_check(idata, attribute, seed=seed), idata,
+                                                        attribute, suppress_small)
+            written += plots.plot_ppc(observed, predicted, out / f"ppc_{attribute or 'all'}.png", note=note)
         if "rank" in kinds:
             written += plots.plot_rank(idata, out / "rank.png")
         if "trace" in kinds:
             written += plots.plot_trace(idata, out / "trace.png")
     write_manifest(out, "plot-posterior", inputs=[posterior], seed=seed,
-                   options={"kinds": list(kinds), "attribute": attribute})
+                   options={"kinds": list(kinds), "attribute": attribute, "suppress_small": suppress_small})
     console.print("Wrote " + ", ".join(map(str, written)))
 
 

@@ -13,6 +13,7 @@ from pluralstats.cli.common import console, err_console, seed_option
 from pluralstats.describe import describe as describe_survey
 from pluralstats.errors import InputError
 from pluralstats.io import atomic_path, write_manifest
+from pluralstats.privacy import small_mark, suppressed_levels
 from pluralstats.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
 
@@ -35,6 +36,13 @@ _allow_outside = click.option(
 def source_option(command):
     """--source and --allow-outside-paths: the options of every command reading a bundle through a mapping."""
     return _source(_allow_outside(command))
+
+
+#: the one switch of small-cell suppression, on every command that shows groups
+suppress_option = click.option(
+    "--suppress-small/--no-suppress-small", default=True, show_default=True,
+    help="Hide groups with fewer than k raters (survey.toml min_group_size), and the groups that would give them "
+         "away; --no-suppress-small shows them (recorded in the manifest).")
 
 
 def read_bundle(bundle: Path, source: Path | None = None, strict: bool = False) -> Survey:
@@ -90,15 +98,19 @@ def simulate(out: Path, n_participants: int, prompts_per_language: int, response
                   f"x {len(sim.survey.dimensions)} dimensions ({len(sim.survey.ratings)} rows); truth in truth.json")
 
 
-def summary_table(survey: Survey) -> Table:
+def summary_table(survey: Survey, suppress_small: bool = True) -> Table:
+    """Raters per attribute level; small groups and their complementary ones suppressed (privacy rule)."""
     k = survey.config.min_group_size
     table = Table(title=f"Survey '{survey.config.name}'", show_lines=False)
     table.add_column("attribute")
     table.add_column("level")
     table.add_column("raters", justify="right")
     for attr in survey.attributes:
-        for level, n in survey.group_sizes(attr).sort_index().items():
-            table.add_row(attr, str(level), f"<{k} (suppressed)" if n < k else str(n))
+        sizes = survey.group_sizes(attr).sort_index()
+        hidden = suppressed_levels(sizes, k) if suppress_small else []
+        for level, n in sizes.items():
+            shown = str(n) if str(level) not in hidden else f"{small_mark(k)} (suppressed)" if n < k else "suppressed"
+            table.add_row(attr, str(level), shown)
     return table
 
 
@@ -106,7 +118,8 @@ def summary_table(survey: Survey) -> Table:
 @bundle_argument
 @source_option
 @click.option("--strict", is_flag=True, help="Treat small group cells (< k raters) as errors.")
-def validate(bundle: Path, source: Path | None, strict: bool) -> None:
+@suppress_option
+def validate(bundle: Path, source: Path | None, strict: bool, suppress_small: bool) -> None:
     """Check a survey bundle; list every problem (file, column, row) and exit 2 if any."""
     survey = read_bundle(bundle, source, strict)
     judgements = survey.ratings.groupby(["participant_id", "item_id"]).ngroups
@@ -114,7 +127,7 @@ def validate(bundle: Path, source: Path | None, strict: bool) -> None:
                   f"{len(survey.items)} items, {survey.items.prompt_id.nunique()} prompts, {judgements} "
                   f"judgements, {len(survey.ratings)} ratings on {len(survey.dimensions)} dimension(s) "
                   f"{survey.dimensions}, scale 1..{survey.config.scale_max}")
-    console.print(summary_table(survey))
+    console.print(summary_table(survey, suppress_small))
 
 
 @click.command()
@@ -123,8 +136,7 @@ def validate(bundle: Path, source: Path | None, strict: bool) -> None:
 @source_option
 @click.option("--threshold", multiple=True, metavar="DIM=INT",
               help="Positive threshold of a dimension for Figure 1 (repeatable); default from survey.toml.")
-@click.option("--suppress-small/--no-suppress-small", default=True, show_default=True,
-              help="Blank group cells with fewer than k raters (survey.toml min_group_size).")
+@suppress_option
 @seed_option
 def describe(bundle: Path, out: Path, source: Path | None, threshold: tuple[str, ...], suppress_small: bool,
              seed: int) -> None:

@@ -81,9 +81,11 @@ def agreement(survey_diff: np.ndarray, model_diff: np.ndarray, *, prob: float = 
 
 
 def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str | Path, *,
-                        dimensions: Sequence[str] | None = None, prob: float = 0.95, seed: int = 0) -> pd.DataFrame:
-    """Survey contrast A - B beside the tuned-model difference, with their agreement, per dimension."""
-    from pluralstats.compare import compare_groups, resolve_groups
+                        dimensions: Sequence[str] | None = None, prob: float = 0.95, seed: int = 0,
+                        suppress_small: bool = True) -> pd.DataFrame:
+    """Survey contrast A - B beside the tuned-model difference, with their agreement, per dimension (the
+    survey side and the agreement blanked when a group has fewer than k raters, unless not ``suppress_small``)."""
+    from pluralstats.compare import compare_groups, resolve_groups, suppress_compare
     from pluralstats.models import contrast_draws, meta_of
 
     if dimensions is None:  # the dimensions both sides have
@@ -94,7 +96,7 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
         raise InputError(f"The survey posterior and the evaluation share no dimension ({dimensions})")
     side = side[side.dimension.isin(dims)]
     table = compare_groups(survey_idata, group_a, group_b, dimensions=dims, prob=prob,
-                           model_side=side.drop(columns="draws"))
+                           model_side=side.drop(columns="draws"), suppress_small=suppress_small)
     table = table.merge(side[["dimension", "model_rel_pct", "model_rel_lo", "model_rel_hi"]], on="dimension",
                         how="left")
     attribute, level_a, level_b = resolve_groups(survey_idata, group_a, group_b)
@@ -102,7 +104,8 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
     model_draws = dict(zip(side.dimension, side.draws, strict=True))
     rows = [agreement(survey_draws.sel(dimension=d).values, model_draws[d], prob=prob, seed=seed)
             for d in table.dimension]
-    return pd.concat([table.reset_index(drop=True), pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)], axis=1)
+    table = pd.concat([table.reset_index(drop=True), pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)], axis=1)
+    return suppress_compare(table, survey_idata, suppress_small)
 
 
 def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:

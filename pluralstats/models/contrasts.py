@@ -6,6 +6,9 @@ over the rater-effect distribution N(0, sigma_rater) and over the survey's rater
 the other attributes (standardisation: every rater's other attributes, with A's or B's level).
 It is read per posterior draw, so intervals and the sign probability come out of the draws, not
 off a coefficient: a logit-scale beta is not "18% less toxic".
+
+A contrast that involves a level with fewer than k raters (the survey's ``min_group_size``, stored in
+the posterior) is suppressed by :func:`suppress_contrasts`, under :mod:`pluralstats.privacy`'s rule.
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from pluralstats.privacy import mask_rows, suppressed_levels
+
 from .data import meta_of
 from .predict import _check_dimension, _check_group, flat_draws, offsets, predictive
 
 CONTRAST_COLUMNS = ["dimension", "attribute", "level_a", "level_b", "mean_a", "mean_b", "diff", "diff_lo",
                     "diff_hi", "rel_pct", "rel_lo", "rel_hi", "p_positive"]
+#: the columns a suppressed contrast does not show (everything estimated from the groups' ratings)
+ESTIMATE_COLUMNS = CONTRAST_COLUMNS[4:]
 
 
 def level_means(idata, dimension: str, attribute: str, levels: Sequence[str]) -> np.ndarray:
@@ -109,3 +116,37 @@ def all_contrasts(idata, attributes: Sequence[str] | None = None, dimensions: Se
     if not frames:
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
     return pd.concat(frames, ignore_index=True)
+
+def level_sizes(idata) -> dict[tuple[str, str], dict[str, int]]:
+    """Raters per level, per (attribute, dimension), counted from the posterior's constant data (a
+    rater counts in a dimension they rated): the group sizes small-cell suppression needs."""
+    meta = meta_of(idata)
+    cd = idata.constant_data
+    rater_level = cd["rater_level"].to_numpy()
+    obs_dim, obs_rater = cd["obs_dimension"].to_numpy(), cd["obs_rater"].to_numpy()
+    sizes = {}
+    for d, dim in enumerate(meta.dimensions):
+        raters = np.unique(obs_rater[obs_dim == d])
+        for j, (attr, levels) in enumerate(meta.attributes.items()):
+            counts = np.bincount(rater_level[raters, j], minlength=len(levels))
+            sizes[(attr, dim)] = {lv: int(n) for lv, n in zip(levels, counts, strict=True)}
+    return sizes
+
+
+def small_levels(idata, *, complementary: bool = False) -> dict[tuple[str, str], list[str]]:
+    """(attribute, dimension) -> the levels to suppress in the posterior's outputs (privacy rule; model
+    estimates publish no total to subtract from, so by default without complementary suppression)."""
+    k = meta_of(idata).min_group_size
+    return {key: suppressed_levels(sizes, k, complementary=complementary)
+            for key, sizes in level_sizes(idata).items()}
+
+
+def suppress_contrasts(frame: pd.DataFrame, idata, suppress: bool = True,
+                       columns: Sequence[str] = ESTIMATE_COLUMNS) -> pd.DataFrame:
+    """``frame`` (contrast rows) with ``small_cell`` (a level has fewer than k raters) and ``suppressed``
+    columns; when ``suppress``, the ``columns`` (by default the estimates) of small-cell rows are blanked."""
+    small = small_levels(idata)
+    flags = [bool({r.level_a, r.level_b} & set(small.get((r.attribute, r.dimension), ())))
+             for r in frame.itertuples()]
+    out = frame.assign(small_cell=np.array(flags, dtype=bool))
+    return mask_rows(out, out.small_cell.to_numpy() & suppress, columns)

@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from pluralstats.errors import InputError
+from pluralstats.privacy import pseudonyms
 from pluralstats.survey import Survey
 
 META_KEY = "pluralstats"
@@ -32,6 +33,7 @@ class ModelMeta:
     survey: str = ""
     joint: bool = False
     backend: str = ""
+    min_group_size: int = 5  # k of the survey: levels with fewer raters are suppressed in every output
 
     @property
     def n_cut(self) -> int:
@@ -144,15 +146,17 @@ def build_model_data(survey: Survey, dimensions: list[str] | None = None,
         codes.append(pd.Categorical(values, categories=ordered).codes)
     rater_levels = np.column_stack(codes) if codes else np.zeros((len(raters), 0), dtype=int)
     item_ids = np.array(sorted(ratings.item_id.unique()), dtype=object)
-    rater_ids = raters.participant_id.to_numpy(dtype=object)
+    participant_ids = raters.participant_id.to_numpy(dtype=object)
+    rater_ids = pseudonyms(participant_ids)  # the posterior never holds a participant id (privacy)
     meta = ModelMeta(
         dimensions=dims, attributes=levels, scale_max=survey.config.scale_max,
         polarity={d: survey.config.dimensions[d].polarity for d in dims}, survey=survey.config.name,
+        min_group_size=survey.config.min_group_size,
     )
     return ModelData(
         meta=meta, rater_ids=rater_ids, item_ids=item_ids, rater_levels=rater_levels.astype(int),
         obs_dim=pd.Categorical(ratings.dimension, categories=dims).codes.astype(int),
-        obs_rater=pd.Categorical(ratings.participant_id, categories=rater_ids).codes.astype(int),
+        obs_rater=pd.Categorical(ratings.participant_id, categories=participant_ids).codes.astype(int),
         obs_item=pd.Categorical(ratings.item_id, categories=item_ids).codes.astype(int),
         y=ratings.rating.to_numpy(dtype=int) - 1,
     )

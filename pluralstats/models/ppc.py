@@ -4,6 +4,10 @@ For the observed ratings of each group, the model's predicted share of each rati
 rater effect integrated out (Gauss-Hermite) rather than plugged in: it checks the population part
 of the model (cut points, attribute and item effects, sigma_rater) without storing 5k rater
 effects per draw. Rows and draws are subsampled (fixed seed) to keep it to seconds.
+
+The observed shares are data of the group, so :func:`suppress_groups` leaves out small groups with
+their complementary ones (:mod:`pluralstats.privacy`): with the survey's overall rating distribution
+published, a single hidden group's shares could be subtracted back out.
 """
 
 from __future__ import annotations
@@ -69,3 +73,25 @@ def predictive_check(idata, attribute: str | None = None, *, max_rows: int = 400
             predicted.append(pd.DataFrame({"dimension": dim, "group": name, "rating": categories,
                                            "share": probs.mean(axis=0), "lo": lo, "hi": hi}))
     return pd.concat(observed, ignore_index=True), pd.concat(predicted, ignore_index=True)
+
+def suppress_groups(observed: pd.DataFrame, predicted: pd.DataFrame, idata, attribute: str | None,
+                    suppress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """:func:`predictive_check`'s frames without the groups suppressed per dimension (fewer than k raters,
+    and their complementary groups), and a note naming them (None when nothing was left out)."""
+    from .contrasts import small_levels
+
+    if attribute is None or not suppress:
+        return observed, predicted, None
+    hidden = small_levels(idata, complementary=True)
+    drop = [(dim, lv) for (attr, dim), levels in hidden.items() if attr == attribute for lv in levels]
+    if not drop:
+        return observed, predicted, None
+    keys = pd.MultiIndex.from_tuples(drop, names=["dimension", "group"])
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame[~pd.MultiIndex.from_frame(frame[["dimension", "group"]]).isin(keys)]
+
+    groups = ", ".join(dict.fromkeys(lv for _, lv in drop))
+    note = (f"{attribute} not shown: {groups} (fewer than k = {meta_of(idata).min_group_size} raters, "
+            "or hidden with one that has)")
+    return keep(observed), keep(predicted), note

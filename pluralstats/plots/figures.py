@@ -57,12 +57,18 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
 
     ``dimensions``: which dimension to show per contrast label (default: every dimension of each).
     """
-    rows = []
+    from .posterior import note_figure, shown_rows
+
+    rows, notes = [], []
     for t in tables:
         contrast = f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}"
+        t, note = shown_rows(t)  # rows suppressed for privacy are left out, with a note
+        notes += [note] if note else []
         keep = t if not dimensions or contrast not in dimensions else t[t.dimension == dimensions[contrast]]
         rows += [{**r, "label": f"{contrast}\n{pretty(r['dimension'])}"} for r in keep.to_dict("records")]
     frame = pd.DataFrame(rows)
+    if frame.empty:
+        return note_figure("; ".join(notes) or "no comparison to show", path)
     y = np.arange(len(frame), dtype=float)
     with paper_style():
         fig, ax = plt.subplots(figsize=(5.4, 0.9 + 0.5 * len(frame)))
@@ -72,7 +78,8 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
         _finish(ax, list(frame.label), "difference in rating points (95% interval)",
                 "Figure 2. Demographic composition: tuned models vs survey")
         ax.legend(loc="best", fontsize=7)
-        fig.text(0.01, 0.005, "hollow: the 95% interval includes 0", fontsize=7, color="0.3")
+        fig.text(0.01, 0.005, "; ".join(["hollow: the 95% interval includes 0", *notes]), fontsize=7, color="0.3",
+                 wrap=True)
         fig.tight_layout()
         return save_figure(fig, path)
 

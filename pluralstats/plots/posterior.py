@@ -3,6 +3,9 @@
 The house style (:mod:`pluralstats.plots.style`); readable in black and white: black and grey only,
 marker *shape* and fill carry the meaning (filled = the 95% interval excludes 0). Each figure is
 written as PNG and PDF next to each other, atomically.
+
+Groups suppressed for privacy (a ``suppressed`` column, :mod:`pluralstats.privacy`) are not drawn:
+the figure omits them and says so in a note, so no estimate of a small group reaches a figure.
 """
 
 from __future__ import annotations
@@ -29,9 +32,31 @@ def _whiskers(ax, y, est, lo, hi, *, marker="o", excludes_zero=None, label=None)
                 ls="none", label=label if filled or not excludes_zero.any() else None)
 
 
+def shown_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """The rows a figure may draw (not ``suppressed``) and a note naming the contrasts left out, if any."""
+    if "suppressed" not in table or not table["suppressed"].any():
+        return table, None
+    hidden = table[table["suppressed"].astype(bool)]
+    names = list(dict.fromkeys(hidden.attribute + ": " + hidden.level_a + " vs " + hidden.level_b))
+    note = "not shown (a group has fewer than k raters, survey.toml min_group_size): " + "; ".join(names)
+    return table[~table["suppressed"].astype(bool)], note
+
+
+def note_figure(note: str, path: str | Path) -> list[Path]:
+    """A figure holding only ``note``: what is drawn when every row was suppressed."""
+    with style():
+        fig, ax = plt.subplots(figsize=(4.6, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, note, ha="center", va="center", fontsize=8, wrap=True)
+        return save_figure(fig, path)
+
+
 def plot_forest(contrasts: pd.DataFrame, path: str | Path, *, value: str = "rel_pct") -> list[Path]:
     """One panel per dimension; a row per contrast (level vs reference) with its 95% interval."""
     lo, hi = ("rel_lo", "rel_hi") if value == "rel_pct" else ("diff_lo", "diff_hi")
+    contrasts, note = shown_rows(contrasts)
+    if contrasts.empty:
+        return note_figure(note or "no contrasts", path)
     dims = list(dict.fromkeys(contrasts.dimension))
     labels = list(dict.fromkeys(contrasts.attribute + ": " + contrasts.level_a + " vs " + contrasts.level_b))
     with style():
@@ -47,13 +72,17 @@ def plot_forest(contrasts: pd.DataFrame, path: str | Path, *, value: str = "rel_
             ax.set_xlabel("difference (%)" if value == "rel_pct" else "difference (rating points)")
         axes[0, 0].set_yticks(range(len(labels)), labels)
         axes[0, 0].invert_yaxis()
-        fig.text(0.01, -0.02, "filled: 95% interval excludes 0", fontsize=7, color="0.3")
+        fig.text(0.01, -0.02, "filled: 95% interval excludes 0" + (f"; {note}" if note else ""), fontsize=7,
+                 color="0.3", wrap=True)
         fig.tight_layout()
         return save_figure(fig, path)
 
 
 def plot_compare(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> list[Path]:
     """Dot-and-whisker per dimension: survey-estimated A - B, and the tuned-model difference if present."""
+    table, note = shown_rows(table)
+    if table.empty:
+        return note_figure(note or "nothing to compare", path)
     dims = list(table.dimension)
     y = np.arange(len(dims), dtype=float)
     has_model = "model_diff" in table and table["model_diff"].notna().any()
@@ -72,16 +101,22 @@ def plot_compare(table: pd.DataFrame, path: str | Path, *, title: str | None = N
         a, b = table.level_a.iloc[0], table.level_b.iloc[0]
         ax.set_xlabel(f"difference in expected rating, {a} - {b} (95% interval)")
         ax.set_title(title or f"{pretty(table.attribute.iloc[0])}: {a} vs {b}")
+        if note:
+            fig.text(0.01, -0.02, note, fontsize=7, color="0.3", wrap=True)
         fig.tight_layout()
         return save_figure(fig, path)
 
 
-def plot_ppc(observed: pd.DataFrame, predicted: pd.DataFrame, path: str | Path) -> list[Path]:
+def plot_ppc(observed: pd.DataFrame, predicted: pd.DataFrame, path: str | Path, *,
+             note: str | None = None) -> list[Path]:
     """Observed rating shares per group (grey bars) against posterior predictive shares (dots, 95%).
 
     ``observed``: dimension, group, rating, share; ``predicted``: the same plus ``lo``, ``hi``
-    (from :func:`pluralstats.models.ppc.predictive_check`).
+    (from :func:`pluralstats.models.ppc.predictive_check`; suppressed groups already left out, named in
+    ``note``).
     """
+    if observed.empty:
+        return note_figure(note or "no groups to show", path)
     dims = list(dict.fromkeys(observed.dimension))
     groups = list(dict.fromkeys(observed.group))
     with style():
@@ -103,6 +138,8 @@ def plot_ppc(observed: pd.DataFrame, predicted: pd.DataFrame, path: str | Path) 
                 if r == len(groups) - 1:
                     ax.set_xlabel("rating")
         axes[0, 0].legend(frameon=False, fontsize=7)
+        if note:
+            fig.text(0.01, -0.02, note, fontsize=7, color="0.3", wrap=True)
         fig.tight_layout()
         return save_figure(fig, path)
 

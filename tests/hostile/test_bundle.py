@@ -211,7 +211,7 @@ def test_mapping_value_of_the_wrong_type(run_bad, survey_copy):
 
 def test_value_in_place_of_a_table(run_bad, survey_copy):
     add_top_level(survey_copy, "mapping = 3")
-    validate(run_bad, survey_copy, "survey.toml", "[mapping] must be a table")
+    validate(run_bad, survey_copy, "survey.toml", "mapping must be a table")
 
 
 def test_rating_values_outside_the_scale(run_bad, survey_copy):
