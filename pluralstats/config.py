@@ -96,7 +96,7 @@ MODEL_KEYS = ("disagreement",)  # [model] disagreement = ["political"]: attribut
 DIMENSION_KEYS = ("polarity", "positive_threshold", "label")
 SIDE_TABLE_KEYS = ("file", "key", "columns")
 MAPPING_KEYS = tuple(Mapping.__dataclass_fields__)
-CANONICAL_KEYS = ("participant_id", "item_id")
+CANONICAL_KEYS = ("participant_id", "item_id", "_row")  # "_row": the reader's own row-number column
 
 
 @dataclass(frozen=True)
@@ -263,10 +263,21 @@ def _mapping(raw: dict, reader: _Reader, dimensions: dict[str, Dimension], scale
     for side, columns in (("items_source", "item_columns"), ("participants_source", "participant_columns")):
         if getattr(mapping, side) is not None and getattr(mapping, columns):
             reader.problem(f"give mapping.{columns} or [mapping.{side}], not both")
+    if mapping.layout == "long" and "dimension" in raw and mapping.dimension_value is not None:
+        reader.problem("give mapping.dimension (a column) or mapping.dimension_value (the one dimension), not both")
     for columns in ("participant_columns", "item_columns"):
         for name in CANONICAL_KEYS:
             if name in getattr(mapping, columns):
                 reader.problem(f"mapping.{columns} cannot rename a column to '{name}' (set mapping.{name})")
+    # the rater id column read as anything else would print participant ids (as levels, texts, values)
+    elsewhere = {f"mapping.{t}.{k}": v for t in ("participant_columns", "item_columns", "rating_columns")
+                 for k, v in getattr(mapping, t).items()}
+    elsewhere.update({f"mapping.{k}": getattr(mapping, k) for k in ("item_id", "rating", "dimension")
+                      if k in raw})
+    for key, column in elsewhere.items():
+        if column == mapping.participant_id:
+            reader.problem(f"{key} names the rater id column (mapping.participant_id); participant ids are "
+                           f"never shown, so they cannot be read as anything else")
     return mapping
 
 
@@ -299,9 +310,12 @@ def load_config(path: str | Path) -> SurveyConfig:
     dimensions = {n: _dimension(n, s, reader, scale_max) for n, s in dims_raw.items()}
     attributes_raw = reader.table(raw, "attributes", "")
     for attr, level in attributes_raw.items():
-        if isinstance(level, (dict, list)):
+        if attr in CANONICAL_KEYS:
+            reader.problem(f"attributes.{attr}: the {attr} column cannot be a demographic attribute")
+        elif isinstance(level, (dict, list)):
             reader.problem(f"attributes.{attr} must be the attribute's reference level (a string)")
-    attributes = {str(k): str(v) for k, v in attributes_raw.items() if not isinstance(v, (dict, list))}
+    attributes = {str(k): str(v) for k, v in attributes_raw.items()
+                  if not isinstance(v, (dict, list)) and k not in CANONICAL_KEYS}
     files_raw = reader.table(raw, "files", "")
     reader.known_keys(files_raw, tuple(DEFAULT_FILES), "files")
     files = {k: reader.string(files_raw, k, "files", v) for k, v in DEFAULT_FILES.items()}

@@ -239,6 +239,29 @@ def test_mapping_without_a_source(run_bad, survey_copy):
     validate(run_bad, survey_copy, "survey.toml", "mapping.source", "--source")
 
 
+@pytest.mark.parametrize(("old", "new", "named"), [
+    ('participant_columns = { gender = "sex" }', 'participant_columns = { gender = "worker" }',
+     "mapping.participant_columns.gender"),
+    ('item_columns = { response = "text" }', 'item_columns = { response = "worker" }', "mapping.item_columns.response"),
+    ('item_id = "item"', 'item_id = "worker"', "mapping.item_id"),
+])
+def test_rater_id_column_read_as_something_else(run_bad, survey_copy, old, new, named):
+    raw_export(survey_copy)
+    set_toml(survey_copy, old, new)
+    validate(run_bad, survey_copy, "survey.toml", named, "rater id column")
+
+
+def test_participant_id_as_an_attribute(run_bad, survey_copy):
+    set_toml(survey_copy, "[attributes]  # attribute = reference level", '[attributes]\nparticipant_id = "x"')
+    validate(run_bad, survey_copy, "survey.toml", "attributes.participant_id")
+
+
+def test_dimension_column_and_value_together(run_bad, survey_copy):
+    raw_export(survey_copy)
+    set_toml(survey_copy, 'dimension = "quality"', 'dimension = "quality"\ndimension_value = "toxicity"')
+    validate(run_bad, survey_copy, "mapping.dimension", "mapping.dimension_value", "not both")
+
+
 def test_mapping_names_an_undeclared_dimension(run_bad, survey_copy):
     raw_export(survey_copy)
     set_toml(survey_copy, 'dimension = "quality"', 'dimension_value = "sarcasm"')
