@@ -99,7 +99,7 @@ class Survey:
 # ---------------------------------------------------------------- reading
 
 SHOWN_COLUMN_NAME = re.compile(r"[\w .()-]{1,40}")  # header names a message may echo: short, no ":" or "/"
-REPORTED_ROWS = 50  # rows reported per kind of row problem; the rest are counted in one line
+REPORTED_ROWS = 50  # ragged rows reported per file; the rest are counted in one line
 CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) is below a long LLM response
 
 
@@ -256,11 +256,9 @@ def _require(frame: pd.DataFrame, columns, file: str, problems: list[Problem], w
 
 def _report_rows(problems: list[Problem], file: str, message: str, column: str, rows: pd.Series,
                  values: pd.Series, private: bool = False) -> None:
-    """One problem per bad row (the first REPORTED_ROWS; the rest counted in one line)."""
-    for row, value in zip(rows.head(REPORTED_ROWS), values.head(REPORTED_ROWS), strict=True):
-        problems.append(Problem(file, message, column=column, row=int(row), value=value, private=private))
-    if len(rows) > REPORTED_ROWS:
-        problems.append(Problem(file, f"... and {len(rows) - REPORTED_ROWS} more rows: {message}", column=column))
+    """One problem per bad row, as the schema checks give (the error prints a few of a kind, counting the rest)."""
+    problems += [Problem(file, message, column=column, row=int(row), value=value, private=private)
+                 for row, value in zip(rows, values, strict=True)]
 
 
 def _recode(values: pd.Series, recoding: dict[str, int], file: str, column: str, rows: pd.Series,
