@@ -115,8 +115,9 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
 def finetune_cmd(method, prefs, base_model, out, seed, weights, no_pair_weights, threads, **options):
     """Fine-tune a causal LM with a plugin (TRL DPO / GRPO) on a preference dataset."""
-    from pluralstats.prefs.dataset import load_preferences
     from pluralstats.finetune.registry import get_plugin
+    from pluralstats.prefs.dataset import load_preferences
+    from pluralstats.readers import check_model_source
 
     if threads:
         import torch
@@ -124,6 +125,7 @@ def finetune_cmd(method, prefs, base_model, out, seed, weights, no_pair_weights,
         torch.set_num_threads(threads)
     plugin = get_plugin(method)()
     load_preferences(prefs, provenance=False)  # fail fast (exit 2) on a bad file, before any model is loaded
+    check_model_source(base_model)
     config = plugin.config_class.from_options(seed=seed, weights=_parse_weights(weights) or None,
                                               use_pair_weights=not no_pair_weights, **options)
     if plugin.requires == "reward" and not getattr(config, "rater", None):

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pluralstats.errors import InputError
+from pluralstats.readers import loading_model
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,12 @@ def load_lm(model_dir: str | Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = Path(model_dir)
-    if not (path / "config.json").exists():
-        raise InputError(f"Model folder '{model_dir}' has no config.json (not a Hugging Face checkpoint).")
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    with loading_model(path, "model folder", local=True):
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path)
     model.eval()
     return model, tokenizer
 

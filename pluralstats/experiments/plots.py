@@ -6,22 +6,22 @@ Figure 2, the survey posterior and the group pairs to set beside the tuned model
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from pluralstats.errors import InputError
-from pluralstats.io import atomic_path
+from pluralstats.io import atomic_path, write_manifest
 from pluralstats.plots.figures import experiment_figure, figure2, single_vs_multi_pairs
+from pluralstats.readers import read_json_object, read_table
 
 DEFAULT_DIMENSIONS = {5: ["toxicity", "emotional_awareness"]}
+RESULT_COLUMNS = ["comparison", "method", "model", "reference", "dimension", "estimate", "lo", "hi", "rel_pct",
+                  "rel_lo", "rel_hi"]
 
 
 def _experiment_info(folder: Path) -> dict:
     manifest = folder / "manifest.json"
-    return json.loads(manifest.read_text()) if manifest.exists() else {}
+    return read_json_object(manifest) if manifest.exists() else {}
 
 
 def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0) -> list[Path]:
@@ -52,7 +52,11 @@ def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0) -> list[Path
 
 def plot_source(source: str | Path, out: str | Path | None = None, *, figure: int | None = None,
                 value: str = "rel_pct", dimensions: Sequence[str] | None = None, seed: int = 0) -> list[Path]:
-    """Draw the figure of an experiment folder or of a ``results.parquet`` (``figure`` then required)."""
+    """Draw the figure of an experiment folder or of a ``results.parquet`` (``figure`` then required).
+
+    Writes a manifest beside the figure (``figure<N>.png.manifest.json``). Unknown ``dimensions`` are
+    refused (listing those in the results), and so is a figure that would have an empty panel.
+    """
     source = Path(source)
     folder = source if source.is_dir() else source.parent
     results_path = source / "results.parquet" if source.is_dir() else source
@@ -62,15 +66,34 @@ def plot_source(source: str | Path, out: str | Path | None = None, *, figure: in
     figure = figure or info.get("figure")
     if figure is None:
         raise InputError("Which figure? Give --figure (the folder has no experiment manifest naming one)")
+    if figure not in (2, 3, 4, 5):
+        raise InputError(f"{folder / 'manifest.json'}: figure {figure!r} is not one of 2, 3, 4, 5")
     out = Path(out) if out else folder
-    out.mkdir(parents=True, exist_ok=True)
+    options = {"figure": figure, "value": value, "dimensions": list(dimensions or [])}
     if figure == 2:
-        return figure2_for(folder, out, info, seed)
-    results = pd.read_parquet(results_path)
+        out.mkdir(parents=True, exist_ok=True)
+        written = figure2_for(folder, out, info, seed)
+        return _with_manifest(written, [results_path], options, seed)
+    results = read_table(results_path, RESULT_COLUMNS)
     cells = folder / "cells.csv"
-    order = list(dict.fromkeys(pd.read_csv(cells, dtype={"label": str}).label)) if cells.exists() else None
+    order = list(dict.fromkeys(read_table(cells, ["label"], dtype={"label": str}).label)) if cells.exists() else None
     order = [o for o in order if o != "control"] if order else None
     dims = list(dimensions or DEFAULT_DIMENSIONS.get(figure, ["toxicity"]))
+    known = sorted(set(results.dimension.dropna().astype(str)))
+    unknown = [d for d in dims if d not in known]
+    if unknown:
+        raise InputError(f"--dimensions: {', '.join(repr(d) for d in unknown)} not in {results_path}; "
+                         f"valid: {', '.join(known) or '(none: the table has no rows)'}")
     pairs = single_vs_multi_pairs(order or sorted(set(results.model) - {"control", ""})) if figure == 5 else None
-    return experiment_figure(results, out / f"figure{figure}", figure=figure, order=order, dimensions=dims,
-                             value=value, pairs=pairs)
+    out.mkdir(parents=True, exist_ok=True)
+    written = experiment_figure(results, out / f"figure{figure}", figure=figure, order=order, dimensions=dims,
+                                value=value, pairs=pairs)
+    return _with_manifest(written, [results_path] + ([cells] if cells.exists() else []), options, seed)
+
+
+def _with_manifest(written: list[Path], inputs: list[Path], options: dict, seed: int) -> list[Path]:
+    """One manifest for a figure's files, beside the first (the figure itself, not the experiment folder's)."""
+    figures = [p for p in written if p.suffix == ".png"] or written
+    manifest = write_manifest(figures[0], "plot", inputs=inputs, options=options, seed=seed,
+                              extra={"files": [p.name for p in written]})
+    return [*written, manifest]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pluralstats.io import atomic_path
+from pluralstats.readers import loading_model
 
 from .config import TrainConfig, resolve_device
 
@@ -24,13 +25,14 @@ def load_policy(base_model: str, config: TrainConfig):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device, bf16 = resolve_device(config.device)
-    tokenizer = AutoTokenizer.from_pretrained(base_model, padding_side="left")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
     # bf16 weights only under LoRA (the base is frozen); full fine-tuning keeps fp32 master weights and
     # trains under bf16 autocast (``bf16=True`` in the TRL arguments)
     dtype = torch.bfloat16 if bf16 and config.lora else torch.float32
-    model = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype)
+    with loading_model(base_model):
+        tokenizer = AutoTokenizer.from_pretrained(base_model, padding_side="left")
+        model = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
     if model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model.to(device), tokenizer

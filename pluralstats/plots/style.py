@@ -14,7 +14,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
 
+from pluralstats.errors import InputError  # noqa: E402
 from pluralstats.io import atomic_path  # noqa: E402
 
 # colour-blind-safe and distinct in greyscale (dark -> light), each paired with a marker and hatch
@@ -34,8 +37,37 @@ def paper_style() -> Iterator[None]:
         yield
 
 
+def _has_data(ax: plt.Axes) -> bool:
+    """Whether a panel shows anything: a finite point, line, bar, filled area or image (NaN-only is blank)."""
+    for line in ax.lines:
+        if line.get_transform() != ax.transData:  # reference lines (axvline at 0) span the axes, not data
+            continue
+        xy = np.asarray(line.get_xydata(), dtype=float)
+        if xy.size and np.isfinite(xy).all(axis=-1).any():
+            return True
+    for collection in ax.collections:
+        if isinstance(collection, PathCollection):  # scatter: the paths are the marker, the offsets the data
+            points = [np.asarray(collection.get_offsets(), dtype=float)]
+        else:  # lines, whiskers, filled areas: the paths are the data
+            points = [np.asarray(path.vertices, dtype=float) for path in collection.get_paths()]
+        if any(xy.size and np.isfinite(xy).all(axis=-1).any() for xy in points):
+            return True
+    patches = [p for p in ax.patches if p.get_visible()]
+    return bool(ax.images) or any(np.isfinite(p.get_bbox().bounds).all() for p in patches)
+
+
+def require_data(fig: plt.Figure, stem: str | Path) -> None:
+    """Refuse to write a figure with an empty panel (say, a dimension or group not in the data)."""
+    empty = [ax.get_title() or f"panel {i + 1}" for i, ax in enumerate(fig.axes) if ax.axison and not _has_data(ax)]
+    if empty:
+        plt.close(fig)
+        raise InputError(f"Nothing to draw in {Path(stem).name}: no data in {', '.join(map(repr, empty))} "
+                         "(check the dimensions, groups and thresholds asked for); no figure written")
+
+
 def save_figure(fig: plt.Figure, stem: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
-    """Write ``stem.png`` and ``stem.pdf`` (atomically) and close the figure."""
+    """Write ``stem.png`` and ``stem.pdf`` (atomically) and close the figure; an empty panel is an InputError."""
+    require_data(fig, stem)
     stem = Path(stem)
     written = []
     for fmt in formats:
