@@ -66,6 +66,9 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
             raise InputError(f"--threshold '{spec}': expected DIMENSION=INT with a dimension among "
                              f"{survey.dimensions}")
         out[name] = int(value)
+        if not 1 <= out[name] <= survey.config.scale_max:  # no rating could reach it: an empty figure
+            raise InputError(f"--threshold '{spec}': {out[name]} is outside the rating scale "
+                             f"1..{survey.config.scale_max}")
     return out
 
 
