@@ -72,6 +72,7 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
     from pluralstats.evaluate.generate import GenerationConfig, eval_prompts
     from pluralstats.evaluate.scorers import RaterScorer, load_scorer
     from pluralstats.prefs import load_split
+    from pluralstats.readers import check_model_source
     from pluralstats.split import prompt_split
     from pluralstats.survey import load_survey
 
@@ -79,6 +80,8 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
         raise InputError(f"No --model named '{control}' (the control); got {', '.join(models)}")
     if len(models) < 2:
         raise InputError("Give the control and at least one tuned model")
+    for name, path in models.items():  # before the survey is read, the rater fitted and anything generated
+        check_model_source(path, f"--model {name}", local=True)
     survey = load_survey(bundle)
     split = load_split(split_file) if split_file else prompt_split(survey.items, eval_fraction, seed)
     prompts = eval_prompts(survey.items, split, max_prompts)
