@@ -21,7 +21,7 @@ from pytensor.compile.mode import get_default_mode
 from pluralstats.errors import InputError
 from pluralstats.survey import Survey
 
-from .data import ModelData, build_model_data
+from .data import ModelData, build_model_data, meta_of
 from .rating import BETA_PRIOR_SD, build_model, is_auxiliary, use_centred
 
 #: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
@@ -191,6 +191,12 @@ def load_posterior(path: str | Path) -> az.InferenceData:
         idata = az.from_netcdf(str(path), engine="h5netcdf")
     except Exception as exc:  # not NetCDF / corrupt
         raise InputError(f"Cannot read posterior {path}: {type(exc).__name__}: {exc}") from exc
+    if "posterior" not in idata.groups():  # e.g. a NetCDF written by plain xarray
+        raise InputError(f"{path} is not a posterior written by pluralstats fit-survey (no posterior group)")
+    try:
+        meta_of(idata)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from exc
     for group in idata.groups():
         getattr(idata, group).load()
     return idata
