@@ -176,7 +176,10 @@ def report_cmd(folder, title, seed, suppress_small):
     """A one-page Markdown report linking every figure and table under FOLDER."""
     from pluralstats.report import build_report
 
-    console.print(f"Wrote {build_report(folder, title=title, suppress_small=suppress_small)}")
+    path = build_report(folder, title=title, suppress_small=suppress_small)
+    write_manifest(path, "report", options={"folder": str(folder), "title": title, "suppress_small": suppress_small},
+                   seed=seed)
+    console.print(f"Wrote {path}")
 
 
 @click.command("demo")
