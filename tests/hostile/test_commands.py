@@ -163,3 +163,51 @@ def test_evaluate_refuses_a_folder_that_is_not_a_model(hostile_survey_dir, tmp_p
     out = tmp_path / "eval" / "results.parquet"
     run_bad(["evaluate", hostile_survey_dir, "--model", f"control={control}", "--model", f"tuned={tuned}",
              "--out", out], names=names, watch=[hostile_survey_dir], absent=[out])
+
+
+# --- report over malformed artifacts ------------------------------------------------------------------------
+
+def _contrast_csv(path):
+    pd.DataFrame({"dimension": ["toxicity"], "attribute": "gender", "level_a": "male", "level_b": "female",
+                  "diff": [0.1], "diff_lo": [0.0], "diff_hi": [0.2], "rel_pct": [5.0],
+                  "p_positive": [0.9]}).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("name, content, names", [
+    ("contrasts.csv", "a,b\n1,2\n3,4,5,6\n", ["contrasts.csv", "not a readable CSV"]),
+    ("contrasts.csv", b"\xff\xfe\x00\x81 binary", ["contrasts.csv", "not a readable CSV"]),
+    ("contrasts.csv", "drop:diff_hi", ["contrasts.csv", "diff_hi", "missing"]),
+    ("cells.csv", "label,seed\ncontrol,0\n", ["cells.csv", "status"]),
+    ("results.parquet", b"PAR1 not parquet at all", ["results.parquet", "not a readable parquet"]),
+    ("results.parquet", "frame", ["results.parquet", "comparison"]),
+    ("manifest.json", "{not json", ["manifest.json", "not valid JSON"]),
+    ("manifest.json", "[1, 2]", ["manifest.json", "JSON object"]),
+])
+def test_report_refuses_malformed_artifacts(tmp_path, run_bad, name, content, names):
+    root = tmp_path / "runs"
+    folder = root / "step"
+    folder.mkdir(parents=True)
+    _contrast_csv(folder / "contrasts.csv")  # one valid table, so the folder is reported
+    target = folder / name
+    if content == "drop:diff_hi":
+        pd.read_csv(target).drop(columns="diff_hi").to_csv(target, index=False)
+    elif content == "frame":
+        pd.DataFrame({"model": ["a"]}).to_parquet(target)
+    elif isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content)
+    run_bad(["report", root], names=names, watch=[folder], absent=[root / "report.md"])
+
+
+def test_report_writes_a_manifest(tmp_path):
+    import json
+
+    from tests.hostile.conftest import run_cli
+
+    (tmp_path / "step").mkdir()
+    _contrast_csv(tmp_path / "step" / "contrasts.csv")
+    result = run_cli(["report", tmp_path, "--title", "t"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "report.md.manifest.json").read_text())
+    assert manifest["command"] == "report" and manifest["options"]["title"] == "t"
