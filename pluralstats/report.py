@@ -10,7 +10,6 @@ numbers, even when their CSV was written with ``--no-suppress-small``, unless th
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 
 from pluralstats.io import write_text_atomic
 from pluralstats.privacy import mask_rows
+from pluralstats.readers import read_json_object, read_table, require_columns
 
 SHIFT_COLUMNS = ["experiment", "model", "dimension", "estimate", "lo", "hi", "rel_pct", "rel_lo", "rel_hi",
                  "p_better"]
@@ -76,15 +76,17 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
     """Tables and figures of one artifact folder, by what it holds."""
     out: list[str] = []
     for csv in sorted(folder.glob("*.csv")):
-        frame = _private(pd.read_csv(csv), suppress_small)
+        frame = _private(read_table(csv), suppress_small)
         if "model_diff" in frame:
             out += [f"**Tuned models vs survey** ([{csv.name}]({_rel(csv, root)})): A - B in rating points, "
                     "P(same sign), ratio model/survey.\n", markdown_table(frame[[c for c in COMPARE_COLUMNS
                                                                                  if c in frame]])]
         elif {"diff", "diff_lo", "level_a"} <= set(frame.columns):
             cols = ["dimension", "level_a", "level_b", "diff", "diff_lo", "diff_hi", "rel_pct", "p_positive"]
+            require_columns(frame, cols, csv)
             out += [f"**Survey contrast** ([{csv.name}]({_rel(csv, root)}))\n", markdown_table(frame[cols])]
         elif csv.name == "cells.csv":
+            require_columns(frame, ["label", "seed", "status", "error"], csv)
             failed = frame[frame.status != "done"]
             note = f"{len(frame) - len(failed)}/{len(frame)} cells done"
             if len(failed):
@@ -94,7 +96,7 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
     for results in sorted(folder.glob("*.parquet")):
         if results.name.endswith((".scores.parquet",)) or not results.name.startswith(("results", "eval")):
             continue
-        table = pd.read_parquet(results)
+        table = read_table(results, ["comparison", "method"])
         out += [f"**Shifts vs control** ([{results.name}]({_rel(results, root)}); posterior "
                 f"`{results.name.removesuffix('.parquet')}.posterior.nc`), rating points and percent, "
                 "95% intervals, P(better than control):\n", markdown_table(_shift_rows(table))]
@@ -103,7 +105,7 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
 
 def _created(folder: Path) -> str:
     manifest = folder / "manifest.json"
-    return json.loads(manifest.read_text()).get("created", "") if manifest.exists() else ""
+    return str(read_json_object(manifest).get("created", "")) if manifest.exists() else ""
 
 
 def build_report(root: str | Path, *, title: str = "pluralstats report", notes: list[str] | None = None,
@@ -120,7 +122,7 @@ def build_report(root: str | Path, *, title: str = "pluralstats report", notes: 
         body = _section_for(folder, root, suppress_small)
         if body:
             manifest = folder / "manifest.json"
-            command = json.loads(manifest.read_text()).get("command", "") if manifest.exists() else ""
+            command = str(read_json_object(manifest).get("command", "")) if manifest.exists() else ""
             name = _rel(folder, root) if folder != root else "(top level)"
             lines += [f"## {name}\n", f"Produced by `{command}`.\n" if command else "", *body]
     return write_text_atomic(root / "report.md", "\n".join(line for line in lines if line))
