@@ -8,7 +8,6 @@ The function takes and returns plain data so that it can run in a Ray worker unc
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 from pluralstats.experiments.config import Cell
 from pluralstats.experiments.shared import Shared
 from pluralstats.io import atomic_path, write_manifest
+from pluralstats.readers import read_json_object
 
 GEN_KEYS = ("completions", "max_new_tokens", "min_new_tokens", "batch_size", "temperature", "top_p", "do_sample")
 
@@ -38,7 +38,7 @@ def cell_status(cell_dir: Path) -> str | None:
     manifest = cell_dir / "manifest.json"
     if not manifest.exists():
         return None
-    status = json.loads(manifest.read_text()).get("status")
+    status = read_json_object(manifest).get("status")
     return status if status != "done" or (cell_dir / "scores.parquet").exists() else None
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from pluralstats.errors import InputError, Problem, ValidationError
 from pluralstats.io import atomic_path, write_manifest
+from pluralstats.readers import read_table
 from pluralstats.schemas import validate_frame
 from pluralstats.schemas.prefs import cell_type_problems, pairs_schema, prefs_schema
 
@@ -69,7 +70,7 @@ def load_split(path: str | os.PathLike) -> pd.Series:
     file = path if path.name.endswith(".split.csv") else split_path_for(path)
     if not file.exists():
         raise InputError(f"No split recorded beside {path} (expected {file})")
-    frame = pd.read_csv(file, dtype=str)
+    frame = read_table(file, dtype=str)
     if list(frame.columns) != ["prompt_id", "split"] or not frame.split.isin(["train", "eval"]).all():
         raise InputError(f"{file} is not a split file (columns prompt_id,split with train/eval)")
     return frame.set_index("prompt_id").split
