@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pandas as pd
@@ -9,8 +10,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from pluralstats.finetune.config import DPOTrainConfig
 from pluralstats.errors import InputError
+from pluralstats.finetune.config import DPOTrainConfig
 from pluralstats.finetune.dpo import DPOPlugin, _PairWeighted
 from pluralstats.finetune.pairs import preference_margins
 from tests.finetune_fixtures import max_change, parameters
@@ -54,17 +55,46 @@ def test_zero_pair_weights_are_refused_before_training(tiny_dir, ft_pairs, tmp_p
     assert not (tmp_path / "zero").exists()
 
 
-def test_pair_weight_scales_each_pairs_gradient_exactly():
+def test_pair_weight_feeds_trls_per_sequence_weight_exactly():
     class Toy(torch.nn.Module):
         def forward(self, x):
             return {"log_probs": x * 1.0}
 
-    x = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]], requires_grad=True)  # 2 pairs
-    out = _PairWeighted(Toy(), torch.tensor([0.25, 1.0]))(x=x)["log_probs"]
-    assert torch.equal(out, x)  # values untouched
-    out.pow(2).sum().backward()
-    expected = 2 * x.detach() * torch.tensor([0.25, 1.0, 0.25, 1.0])[:, None]  # chosen rows, then rejected
-    assert torch.allclose(x.grad, expected)
+    x = torch.tensor([[-1.0, -2.0], [-3.0, -4.0], [-5.0, -6.0], [-7.0, -8.0]], requires_grad=True)  # 2 pairs
+    out = _PairWeighted(Toy(), torch.tensor([0.25, 1.0]))(x=x)
+    assert torch.equal(out["log_probs"], x)  # the policy's log-probs (values and gradient) untouched
+    mask = torch.tensor([[1.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    # TRL's per-row weight: exp(mean over completion tokens of (log_probs - log_sum_sq_probs))
+    row = torch.exp(((x.detach() - out["log_sum_sq_probs"]) * mask).sum(1) / mask.sum(1))
+    chosen, rejected = row.chunk(2)
+    assert torch.allclose(chosen * rejected, torch.tensor([0.25, 1.0]))
+
+
+def test_logged_loss_is_the_weighted_mean_of_pair_losses(tiny_dir, ft_pairs, tmp_path):
+    """The logged loss is mean_i(w_i * loss_i), each pair's sigmoid DPO loss computed here independently."""
+    import torch.nn.functional as F
+
+    from pluralstats.finetune.common import checkpoint_dir
+    from pluralstats.finetune.dpo import build_trainer
+
+    base_path, _ = tiny_dir
+    pairs = ft_pairs.head(4).assign(weight=[0.2, 1.0, 0.5, 0.8])
+    cfg = _config(max_steps=1, batch_size=4, learning_rate=0.0, logging_steps=1, max_length=512)
+    trainer, tok = build_trainer(pairs, str(base_path), cfg, checkpoint_dir(tmp_path / "w"))
+    torch.manual_seed(0)
+    with torch.no_grad():  # move the policy off the (already precomputed) reference: pair losses differ
+        for p in trainer.model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    policy = copy.deepcopy(trainer.model).eval()
+    trainer.train()
+    logged = next(row["loss"] for row in trainer.state.log_history if "loss" in row)
+    base, _ = _load(base_path)
+    margins = preference_margins(policy, tok, pairs, reference=base, beta=0.1)
+    per_pair = -F.logsigmoid(torch.tensor(margins.reward_margin.to_numpy()))
+    w = torch.tensor(pairs.weight.to_numpy())
+    assert per_pair.std() > 0.01  # the check below would not tell weighted from unweighted otherwise
+    assert logged == pytest.approx(float((w * per_pair).mean()), rel=1e-4)
+    assert abs(logged - float(per_pair.mean())) > 0.01
 
 
 def test_lora_and_resume(tiny_dir, ft_pairs, tmp_path):

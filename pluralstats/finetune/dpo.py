@@ -1,10 +1,13 @@
 """The ``dpo`` plugin: TRL's DPOTrainer on a preference dataset, each pair's loss weighted by its ``weight``.
 
-Pair weighting is exact and costs nothing extra: the policy's per-token log-probs of pair *i* are
-passed through ``x * w_i + (x * (1 - w_i)).detach()``, which leaves every value (loss, metrics)
-unchanged but multiplies pair *i*'s gradient by ``w_i``. For any DPO loss where a pair's loss
-depends only on its own log-probs (sigmoid, hinge, IPO, ...), that is the gradient of
-``mean_i(w_i * loss_i)``. Logged losses are the unweighted ones; ``pair_weight`` logs the batch mean.
+Pair weights enter through the per-sequence weighting hook of TRL's DPO loss (the hook WPO uses:
+``per_sequence_loss *= chosen_weight * rejected_weight``, the weights being constants): the model
+wrapper sets the chosen row's weight to ``w_i`` and the rejected row's to 1, so for every loss type
+with a per-pair loss (sigmoid, hinge, IPO, ...) the optimised **and logged** loss is
+``mean_i(w_i * loss_i)`` and its gradient is exactly that objective's (not renormalised by the
+batch's weight sum, so a batch of low-weight pairs moves the model less). ``pair_weight`` logs the
+batch mean weight. The ``aot`` losses rank pairs across the batch, so they have no per-pair loss to
+weight: with pair weights on they are refused.
 """
 
 from __future__ import annotations
@@ -12,23 +15,36 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pluralstats.errors import InputError
+
 from .common import checkpoint_dir, load_policy, lora_config, resume_from, save_final, trl_arguments
 from .config import DPOTrainConfig
 from .pairs import pairs_dataset, prepare_pairs
 
+UNWEIGHTABLE_LOSSES = ("aot", "aot_unpaired")
+
 
 class _PairWeighted:
-    """Call the model, then scale the gradient (not the value) of each pair's log-probs by its weight."""
+    """Call the model and add the ``log_sum_sq_probs`` output from which TRL's DPO loss takes its
+    per-sequence weights, chosen so that pair *i*'s weight is ``w_i``.
+
+    TRL computes, without gradient, ``weight = exp(mean over completion tokens of (log_probs -
+    log_sum_sq_probs))`` per row and multiplies each pair's loss by ``weight(chosen) * weight(rejected)``.
+    Setting ``log_sum_sq_probs = log_probs - log(w_i)`` on the chosen row and ``= log_probs`` on the
+    rejected row makes that product ``w_i``, whatever the completion's length.
+    """
 
     def __init__(self, model, weights):
         self.model, self.weights = model, weights
 
     def __call__(self, **kwargs):
+        import torch
+
         out = self.model(**kwargs)
-        log_probs = out.get("log_probs")
-        if log_probs is not None and log_probs.requires_grad:
-            w = self.weights.to(log_probs.dtype).repeat(2)[:, None]  # rows: [chosen..., rejected...]
-            out["log_probs"] = log_probs * w + (log_probs * (1 - w)).detach()
+        log_probs = out["log_probs"].detach()
+        log_w = torch.log(self.weights.to(log_probs.device, log_probs.dtype))
+        shift = torch.cat([log_w, torch.zeros_like(log_w)])[:, None]  # rows: [chosen..., rejected...]
+        out["log_sum_sq_probs"] = log_probs - shift
         return out
 
 
@@ -62,7 +78,12 @@ def make_trainer_class():
                 return super()._compute_loss(model, inputs, return_outputs)
             mode = "train" if self.model.training else "eval"
             self._metrics[mode]["pair_weight"].append(weights.float().mean().item())
-            return super()._compute_loss(_PairWeighted(model, weights), inputs, return_outputs)
+            self.use_weighting = True  # TRL's per-sequence weighting hook, fed by _PairWeighted
+            try:
+                result = super()._compute_loss(_PairWeighted(model, weights), inputs, return_outputs)
+            finally:
+                self.use_weighting = False
+            return result
 
     return WeightedDPOTrainer, WeightedCollator
 
@@ -71,6 +92,9 @@ def build_trainer(data: Any, base_model: str, config: DPOTrainConfig, work_dir: 
     """The configured (not yet run) TRL trainer and tokenizer; also used by the benchmark."""
     from trl import DPOConfig
 
+    if config.use_pair_weights and config.loss_type in UNWEIGHTABLE_LOSSES:
+        raise InputError(f"DPO loss '{config.loss_type}' has no per-pair loss to weight; "
+                         "pass --no-pair-weights or another loss type")
     model, tokenizer = load_policy(base_model, config)
     dataset = prepare_pairs(pairs_dataset(data), tokenizer)
     args = DPOConfig(**trl_arguments(config, work_dir), beta=config.beta, loss_type=[config.loss_type],
