@@ -10,7 +10,9 @@ is *small*. Within one attribute and dimension:
 Step 2 is what statistical agencies do for tables with margins: a published total (the "all" row of
 ``describe``, the whole survey's rating distribution, the number of raters) minus the published cells
 gives back the suppressed cells' pooled value, so the pool must be at least two cells and k raters.
-A suppressed cell shows neither its estimate nor its counts.
+A suppressed cell shows neither its estimate nor its counts. A table with one block per dimension hides
+the union of the blocks' choices in every dimension of the attribute: a rater count is usually the same
+in every dimension, so a complement hidden in one dimension but shown in another would give it away.
 
 Model-based outputs (contrasts, ``compare``) publish no total from which a level's estimate could be
 subtracted, so they apply step 1 only (``complementary=False``); outputs that show observed data per
@@ -66,19 +68,28 @@ def mask_rows(table: pd.DataFrame, hidden: Iterable[bool], columns: Sequence[str
 
 def mask_groups(table: pd.DataFrame, k: int, columns: Sequence[str], *, size: str = "n_raters",
                 level: str = "level", within: Sequence[str] = ("attribute", "dimension"),
-                complementary: bool = True, suppress: bool = True) -> pd.DataFrame:
+                together: Sequence[str] = ("attribute",), complementary: bool = True,
+                suppress: bool = True) -> pd.DataFrame:
     """Suppress the rows of a per-group table under the module rule.
 
     ``table`` has one row per ``level`` within each combination of ``within`` (e.g. attribute and
     dimension) and the group's raters in ``size``; ``columns`` (estimates and counts, ``size``
     included if it should be hidden) are blanked on suppressed rows. A one-level block (the overall
-    "all" row) is suppressed only when it is itself small. ``suppress=False`` (the explicit
-    ``--no-suppress-small``) marks nothing and blanks nothing.
+    "all" row) is suppressed only when it is itself small. Blocks that agree on ``together`` (the
+    dimensions of one attribute) hide the union of their levels (module notes). ``suppress=False`` (the
+    explicit ``--no-suppress-small``) marks nothing and blanks nothing.
     """
     hidden = pd.Series(False, index=table.index)
-    for _, block in (table.groupby(list(within), sort=False) if suppress else ()):
-        drop = set(suppressed_levels(block.set_index(level)[size], k, complementary=complementary))
-        hidden[block.index] = block[level].astype(str).isin(drop)
+    if not suppress or table.empty:
+        return mask_rows(table, hidden.to_numpy(), columns)
+    blocks = [block for _, block in table.groupby(list(within), sort=False)]
+    union: dict[tuple, set[str]] = {}
+    for block in blocks:
+        key = tuple(block[c].iloc[0] for c in together)
+        union.setdefault(key, set()).update(
+            suppressed_levels(block.set_index(level)[size], k, complementary=complementary))
+    for block in blocks:
+        hidden[block.index] = block[level].astype(str).isin(union[tuple(block[c].iloc[0] for c in together)])
     return mask_rows(table, hidden.to_numpy(), columns)
 
 

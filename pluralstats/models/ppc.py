@@ -76,22 +76,17 @@ def predictive_check(idata, attribute: str | None = None, *, max_rows: int = 400
 
 def suppress_groups(observed: pd.DataFrame, predicted: pd.DataFrame, idata, attribute: str | None,
                     suppress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
-    """:func:`predictive_check`'s frames without the groups suppressed per dimension (fewer than k raters,
-    and their complementary groups), and a note naming them (None when nothing was left out)."""
+    """:func:`predictive_check`'s frames without the suppressed groups (fewer than k raters and their
+    complementary groups, in any dimension: hidden in all, as :func:`pluralstats.privacy.mask_groups` does),
+    and a note naming them (None when nothing was left out)."""
     from .contrasts import small_levels
 
     if attribute is None or not suppress:
         return observed, predicted, None
     hidden = small_levels(idata, complementary=True)
-    drop = [(dim, lv) for (attr, dim), levels in hidden.items() if attr == attribute for lv in levels]
+    drop = sorted({lv for (attr, _), levels in hidden.items() if attr == attribute for lv in levels})
     if not drop:
         return observed, predicted, None
-    keys = pd.MultiIndex.from_tuples(drop, names=["dimension", "group"])
-
-    def keep(frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[~pd.MultiIndex.from_frame(frame[["dimension", "group"]]).isin(keys)]
-
-    groups = ", ".join(dict.fromkeys(lv for _, lv in drop))
-    note = (f"{attribute} not shown: {groups} (fewer than k = {meta_of(idata).min_group_size} raters, "
+    note = (f"{attribute} not shown: {', '.join(drop)} (fewer than k = {meta_of(idata).min_group_size} raters, "
             "or hidden with one that has)")
-    return keep(observed), keep(predicted), note
+    return observed[~observed.group.isin(drop)], predicted[~predicted.group.isin(drop)], note

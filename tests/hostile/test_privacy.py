@@ -55,6 +55,17 @@ def test_mask_groups_blanks_estimates_and_counts_of_the_cell_and_its_complement(
     assert not unmasked.suppressed.any() and unmasked.n_raters.tolist() == table.n_raters.tolist()
 
 
+def test_mask_groups_hides_the_same_levels_in_every_dimension():
+    """Per dimension the complement would differ (b in tox, c in help); with rater counts equal across
+    dimensions, showing b's count in help would give a's away in tox, so both are hidden in both."""
+    table = pd.DataFrame({"attribute": "g", "level": ["a", "b", "c"] * 2, "dimension": ["tox"] * 3 + ["help"] * 3,
+                          "n_raters": [2, 10, 11, 2, 12, 11], "mean": [1.0, 2.0, 3.0, 1.5, 2.5, 3.5]})
+    masked = mask_groups(table, K, ["n_raters", "mean"])
+    assert masked.suppressed.tolist() == [True, True, True, True, True, True]
+    per_dimension = mask_groups(table, K, ["n_raters", "mean"], together=("attribute", "dimension"))
+    assert per_dimension.suppressed.tolist() == [True, True, False, True, False, True]
+
+
 def test_pseudonyms_follow_sorted_order():
     assert pseudonyms(["P3", "P1", "P2"]).tolist() == ["r0003", "r0001", "r0002"]
     assert pseudonyms([f"x{i:05d}" for i in range(10_000)])[-1] == "r10000"
