@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -87,9 +88,12 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
 
 
 @click.command("finetune")
-@click.option("--method", required=True, help="Plugin name (see `pluralstats plugins`): dpo, grpo, ...")
-@click.option("--prefs", required=True, type=click.Path(),
-              help="Preference parquet (prompt, chosen, rejected, weight, ...); GRPO uses its prompts.")
+@click.option("--method", required=True, help="Plugin name (see `pluralstats plugins`): dpo, grpo, kto, orpo, sft, ...")
+@click.option("--prefs", type=click.Path(),
+              help="Preference parquet (prompt, chosen, rejected, weight, ...); GRPO uses its prompts, SFT its "
+                   "chosen responses. Needed by every method but kto.")
+@click.option("--survey", "survey_path", type=click.Path(),
+              help="KTO: survey bundle whose ratings label each response desirable or undesirable.")
 @click.option("--model", "base_model", required=True, help="Base model: local folder or hub id.")
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint folder to write.")
 @click.option("--epochs", type=float, default=None, help="Training epochs [1].")
@@ -106,15 +110,23 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
 @click.option("--resume/--no-resume", default=False, help="Resume from the latest checkpoint in OUT.checkpoints.")
 @click.option("--save-steps", type=int, default=None)
 @click.option("--rater", type=click.Path(), default=None, help="GRPO: rater folder (fit-rater).")
-@click.option("--objective", default=None, help="GRPO: a dimension, or multi [toxicity].")
+@click.option("--objective", default=None,
+              help="GRPO: a dimension, or multi [toxicity]. KTO: dimension(s), comma-separated.")
 @click.option("--weights", default=None, help="GRPO multi: e.g. toxicity=1,emotional_awareness=0.5.")
-@click.option("--group", default=None, help="GRPO: reward for this group's raters, e.g. political=liberal.")
+@click.option("--group", default=None,
+              help="GRPO: reward for this group's raters, e.g. political=liberal. KTO: whose ratings label "
+                   "(conditions joined by &).")
 @click.option("--num-generations", type=int, default=None, help="GRPO: completions per prompt [4].")
 @click.option("--max-completion-length", type=int, default=None, help="GRPO: new tokens per completion [32].")
 @click.option("--no-pair-weights", is_flag=True, help="DPO: ignore the pairs' weight column.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
-def finetune_cmd(method, prefs, base_model, out, seed, weights, no_pair_weights, threads, **options):
-    """Fine-tune a causal LM with a plugin (TRL DPO / GRPO) on a preference dataset."""
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Any field of the method's config (see `pluralstats plugins --options METHOD`), e.g. "
+                   "--set desirable_weight=1.5; repeatable; wins over the options above.")
+def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_pair_weights, threads, settings,
+                 **options):
+    """Fine-tune a causal LM with a plugin (TRL DPO / GRPO / KTO / ORPO / SFT)."""
+    from pluralstats.finetune.config import parse_overrides
     from pluralstats.finetune.registry import get_plugin
     from pluralstats.prefs.dataset import load_preferences
     from pluralstats.readers import check_model_source
@@ -124,15 +136,29 @@ def finetune_cmd(method, prefs, base_model, out, seed, weights, no_pair_weights,
 
         torch.set_num_threads(threads)
     plugin = get_plugin(method)()
-    load_preferences(prefs, provenance=False)  # fail fast (exit 2) on a bad file, before any model is loaded
+    overrides = parse_overrides(plugin.config_class, settings)
+    # fail fast (exit 2) on missing or bad data, before any model is loaded
+    if plugin.requires == "ratings":
+        from pluralstats.survey import load_survey
+
+        if not survey_path:
+            raise InputError(f"--method {method} needs --survey BUNDLE (its ratings label the responses)")
+        survey = load_survey(survey_path)
+        data, inputs = survey, list(survey.sources)
+    else:
+        if not prefs:
+            raise InputError(f"--method {method} needs --prefs FILE (a preference parquet from `pluralstats prefs`)")
+        load_preferences(prefs, provenance=False)
+        data, inputs = prefs, [prefs]
     check_model_source(base_model)
     config = plugin.config_class.from_options(seed=seed, weights=_parse_weights(weights) or None,
                                               use_pair_weights=not no_pair_weights, **options)
+    config = dataclasses.replace(config, **overrides)  # --set wins, None included
     if plugin.requires == "reward" and not getattr(config, "rater", None):
         raise InputError(f"--method {method} needs --rater DIR (a rater model from `pluralstats fit-rater`)")
     start = time.perf_counter()
-    path = plugin.train(prefs, base_model, config, out)
-    inputs = [prefs] + [p for p in (base_model, getattr(config, "rater", None)) if p and Path(p).exists()]
+    path = plugin.train(data, base_model, config, out)
+    inputs += [p for p in (base_model, getattr(config, "rater", None)) if p and Path(p).exists()]
     write_manifest(path, "finetune", inputs=inputs, seed=seed,
                    options={"method": method, "base_model": base_model, **config.to_dict()},
                    extra={"seconds": round(time.perf_counter() - start, 2)})
@@ -140,10 +166,23 @@ def finetune_cmd(method, prefs, base_model, out, seed, weights, no_pair_weights,
 
 
 @click.command("plugins")
-def plugins_cmd():
-    """List the installed fine-tuning plugins (entry-point group pluralstats.finetune)."""
-    from pluralstats.finetune.registry import describe_plugins
+@click.option("--options", "method", default=None, help="List this method's config fields (what --set takes).")
+def plugins_cmd(method):
+    """List the installed fine-tuning plugins (entry-point group pluralstats.finetune), or one plugin's options."""
+    from pluralstats.finetune.config import describe_fields, settable_fields
+    from pluralstats.finetune.registry import describe_plugins, get_plugin
 
+    if method:
+        config_class = get_plugin(method).config_class
+        settable = settable_fields(config_class)
+        table = Table(title=f"{method} options ({config_class.__name__}; --set KEY=VALUE)")
+        for column in ("key", "type", "default", "help"):
+            table.add_column(column)
+        for row in describe_fields(config_class):
+            if row["name"] in settable:
+                table.add_row(row["name"], row["type"], row["default"], row["help"])
+        console.print(table)
+        return
     table = Table(title="fine-tuning plugins")
     for column in ("name", "requires", "source"):
         table.add_column(column)

@@ -1,7 +1,8 @@
 """The fine-tuning plugin protocol.
 
-A plugin is a class with a ``name``, what it ``requires`` (a preference dataset or a reward
-function), a ``config_class`` (a :class:`~pluralstats.finetune.config.TrainConfig` subclass) and
+A plugin is a class with a ``name``, what it ``requires`` (a preference dataset, a reward
+function, or a survey's ratings: ``"ratings"``), a ``config_class`` (a
+:class:`~pluralstats.finetune.config.TrainConfig` subclass) and
 ``train(data, base_model, config, out_dir) -> Path``: a checkpoint directory written with
 ``save_pretrained`` (tokenizer included) that ``AutoModelForCausalLM.from_pretrained`` reloads.
 
@@ -16,7 +17,7 @@ from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from .config import TrainConfig
 
-Requirement = Literal["preferences", "reward"]
+Requirement = Literal["preferences", "reward", "ratings"]
 
 
 @runtime_checkable

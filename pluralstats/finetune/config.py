@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from pluralstats.errors import InputError
@@ -77,3 +77,69 @@ def resolve_device(device: str = "auto") -> tuple[str, bool]:
     if device not in ("cpu", "mps"):
         raise InputError(f"Unknown device '{device}'; use auto, cpu, cuda, cuda:N or mps")
     return device, False
+
+
+def _convert(name: str, text: str, hint: Any) -> Any:
+    """``text`` as a value of the type ``hint`` (int, float, bool, str, or a union of them with None)."""
+    import types
+    import typing
+
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union \
+        else (hint,)
+    if type(None) in options and text.strip().lower() in ("none", "null", ""):
+        return None
+    for option in options:
+        if option is bool:
+            low = text.strip().lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+        elif option in (int, float):
+            try:
+                return option(text)
+            except ValueError:
+                continue
+        elif option is str:
+            return text
+    kinds = " or ".join(getattr(o, "__name__", str(o)) for o in options)
+    raise InputError(f"--set {name}={text}: expected {kinds}")
+
+
+def settable_fields(cls: type[TrainConfig]) -> dict[str, Any]:
+    """The fields of a config class that ``--set`` can give (scalar types), name -> type hint."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls) if typing.get_origin(hints[f.name]) is not dict}
+
+
+def parse_overrides(cls: type[TrainConfig], items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """``["desirable_weight=1.5", ...]`` -> typed values for ``cls``'s fields (``-`` may stand for ``_``).
+
+    An unknown key is an :class:`InputError` naming it and every valid key of the plugin's config.
+    """
+    valid = settable_fields(cls)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise InputError(f"--set '{item}' must be key=value")
+        if key not in valid:
+            raise InputError(f"--set: unknown key '{key}' for {cls.__name__}; valid keys: {', '.join(sorted(valid))}")
+        out[key] = _convert(key, value, valid[key])
+    return out
+
+
+def describe_fields(cls: type[TrainConfig]) -> list[dict[str, str]]:
+    """One row per field: name, type, default, help (the ``metadata["help"]`` the config classes carry)."""
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    rows = []
+    for f in fields(cls):
+        default = f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
+        rows.append({"name": f.name, "type": str(hints[f.name]).replace("typing.", ""),
+                     "default": repr(default), "help": f.metadata.get("help", "")})
+    return rows

@@ -17,9 +17,10 @@ from typing import Any, ClassVar
 
 from pluralstats.errors import InputError
 
-from .common import checkpoint_dir, load_policy, lora_config, resume_from, save_final, trl_arguments
+from .common import load_policy, lora_config, trl_arguments
 from .config import DPOTrainConfig
 from .pairs import pairs_dataset, prepare_pairs
+from .trl_plugin import TRLPlugin
 
 UNWEIGHTABLE_LOSSES = ("aot", "aot_unpaired")
 
@@ -111,15 +112,12 @@ def build_trainer(data: Any, base_model: str, config: DPOTrainConfig, work_dir: 
     return trainer, tokenizer
 
 
-class DPOPlugin:
+class DPOPlugin(TRLPlugin):
     """Direct Preference Optimisation (TRL DPOTrainer), with per-pair weights and optional LoRA."""
 
     name: ClassVar[str] = "dpo"
     requires: ClassVar[str] = "preferences"
     config_class: ClassVar[type[DPOTrainConfig]] = DPOTrainConfig
 
-    def train(self, data: Any, base_model: str, config: DPOTrainConfig, out_dir: str | Path) -> Path:
-        work = checkpoint_dir(out_dir)
-        trainer, tokenizer = build_trainer(data, base_model, config, work)
-        trainer.train(resume_from_checkpoint=resume_from(config, work))
-        return save_final(trainer, tokenizer, out_dir, extra={"method": self.name, "base_model": base_model})
+    def build_trainer(self, data: Any, base_model: str, config: DPOTrainConfig, work_dir: Path):
+        return build_trainer(data, base_model, config, work_dir)

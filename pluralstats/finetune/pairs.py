@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -22,22 +23,35 @@ def pairs_dataset(data: Any):
     return Dataset.from_pandas(load_preferences(data, provenance=False), preserve_index=False)
 
 
-def prepare_pairs(dataset, tokenizer):
-    """Keep prompt/chosen/rejected/weight; conversational form when the tokenizer has a chat template."""
-    chat = bool(getattr(tokenizer, "chat_template", None))
+def trl_row(tokenizer, prompt: str, **completions: str) -> dict[str, Any]:
+    """A prompt and its completions in TRL's conversational form (user, then assistant messages) when the
+    tokenizer has a chat template, else as plain text (``prompt + "\n"``, the completions as they are)."""
+    if getattr(tokenizer, "chat_template", None):
+        return {"prompt": [{"role": "user", "content": prompt}],
+                **{k: [{"role": "assistant", "content": c}] for k, c in completions.items()}}
+    return {"prompt": render(tokenizer, prompt), **completions}
+
+
+def _prepare(dataset, tokenizer, texts: tuple[str, ...], values: dict[str, Callable], desc: str):
+    """Keep prompt, ``texts`` (rendered with :func:`trl_row`) and ``values`` (each cast by its callable)."""
+    keep = ["prompt", *texts, *values]
 
     def convert(row: dict) -> dict:
-        if chat:
-            return {"prompt": [{"role": "user", "content": row["prompt"]}],
-                    "chosen": [{"role": "assistant", "content": row["chosen"]}],
-                    "rejected": [{"role": "assistant", "content": row["rejected"]}],
-                    "weight": float(row["weight"])}
-        return {"prompt": render(tokenizer, row["prompt"]), "chosen": row["chosen"],
-                "rejected": row["rejected"], "weight": float(row["weight"])}
+        return {**trl_row(tokenizer, row["prompt"], **{k: row[k] for k in texts}),
+                **{k: cast(row[k]) for k, cast in values.items()}}
 
-    keep = ["prompt", "chosen", "rejected", "weight"]
     drop = [c for c in dataset.column_names if c not in keep]
-    return dataset.remove_columns(drop).map(convert, desc="Rendering pairs")
+    return dataset.remove_columns(drop).map(convert, desc=desc)
+
+
+def prepare_pairs(dataset, tokenizer):
+    """Keep prompt/chosen/rejected/weight; conversational form when the tokenizer has a chat template."""
+    return _prepare(dataset, tokenizer, ("chosen", "rejected"), {"weight": float}, "Rendering pairs")
+
+
+def prepare_completions(dataset, tokenizer, values: dict[str, Callable] | None = None):
+    """Keep prompt/completion (and ``values`` columns, e.g. KTO's ``{"label": bool}``), rendered as pairs are."""
+    return _prepare(dataset, tokenizer, ("completion",), values or {}, "Rendering completions")
 
 
 def completion_logps(model, tokenizer, prompts: list[str], completions: list[str],

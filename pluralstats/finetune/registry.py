@@ -17,8 +17,8 @@ def register_plugin(cls: type[FinetunePlugin]) -> type[FinetunePlugin]:
     for attr in ("name", "requires", "config_class", "train"):
         if not hasattr(cls, attr):
             raise TypeError(f"{cls.__name__} is not a fine-tuning plugin: it has no '{attr}'")
-    if cls.requires not in ("preferences", "reward"):
-        raise TypeError(f"{cls.__name__}.requires must be 'preferences' or 'reward', not {cls.requires!r}")
+    if cls.requires not in ("preferences", "reward", "ratings"):
+        raise TypeError(f"{cls.__name__}.requires must be 'preferences', 'reward' or 'ratings', not {cls.requires!r}")
     _RUNTIME[cls.name] = cls
     return cls
 

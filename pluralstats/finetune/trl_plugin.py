@@ -1,0 +1,38 @@
+"""A base class for plugins that wrap one TRL trainer: subclasses say how to build it, the run is shared.
+
+``train`` = build the trainer in ``<out>.checkpoints`` -> ``trainer.train`` (resuming with ``--resume``)
+-> :func:`~pluralstats.finetune.common.save_final` (LoRA merged, atomic, training log). A subclass sets
+``name``, ``requires``, ``config_class`` and implements ``build_trainer``; the benchmark and the tests
+call ``build_trainer`` directly to time or inspect the TRL trainer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .common import checkpoint_dir, resume_from, save_final
+from .config import TrainConfig
+
+
+class TRLPlugin:
+    """Shared ``train`` of the TRL-based plugins (see the module docstring)."""
+
+    name: ClassVar[str]
+    requires: ClassVar[str]
+    config_class: ClassVar[type[TrainConfig]]
+
+    def build_trainer(self, data: Any, base_model: str, config: Any, work_dir: Path):
+        """The configured (not yet run) TRL trainer and the tokenizer to save with the model."""
+        raise NotImplementedError
+
+    def log_extra(self, config: Any) -> dict[str, Any]:
+        """What ``training_log.json`` records besides TRL's log history (method and base model always)."""
+        return {}
+
+    def train(self, data: Any, base_model: str, config: Any, out_dir: str | Path) -> Path:
+        work = checkpoint_dir(out_dir)
+        trainer, tokenizer = self.build_trainer(data, base_model, config, work)
+        trainer.train(resume_from_checkpoint=resume_from(config, work))
+        return save_final(trainer, tokenizer, out_dir,
+                          extra={"method": self.name, "base_model": base_model, **self.log_extra(config)})
