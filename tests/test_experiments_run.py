@@ -14,6 +14,8 @@ import pytest
 
 from pluralstats.experiments.config import load_experiment
 from pluralstats.experiments.runner import run_experiment
+from pluralstats.finetune.config import DPOTrainConfig
+from pluralstats.finetune.registry import register_plugin, unregister_plugin
 
 TINY = """
 name = "tiny"
@@ -31,7 +33,7 @@ steps = 30
 objective = "toxicity"
 
 [grid]
-method = ["dpo", "no-such-optimizer"]
+method = ["dpo", "broken-optimizer"]
 
 [train]
 max_steps = 3
@@ -47,11 +49,25 @@ bootstrap = 200
 """
 
 
+class BrokenOptimizer:
+    """A plugin that fails while training: the config is valid (unknown methods are refused up front),
+    so the cell runs and fails. Ray workers do not see run-time plugins: there the cell fails too."""
+
+    name = "broken-optimizer"
+    requires = "preferences"
+    config_class = DPOTrainConfig
+
+    def train(self, data, base_model, config, out_dir):
+        raise RuntimeError("broken-optimizer failed on purpose")
+
+
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
+    register_plugin(BrokenOptimizer)
     path = tmp_path_factory.mktemp("exp") / "tiny.toml"
     path.write_text(TINY)
-    return load_experiment(path)
+    yield load_experiment(path)
+    unregister_plugin(BrokenOptimizer.name)
 
 
 @pytest.mark.slow
@@ -60,9 +76,9 @@ def test_one_cell_experiment_resumes_and_reports_failures(config, tmp_path):
     first = run_experiment(config, out, threads=2)
     cells = first.cells.set_index("label")
     assert cells.loc["control", "status"] == "done" and cells.loc["dpo", "status"] == "done"
-    assert cells.loc["no-such-optimizer", "status"] == "failed"
-    assert "no-such-optimizer" in cells.loc["no-such-optimizer", "error"]
-    assert (out / "cells/no-such-optimizer/seed-0/error.txt").exists()
+    assert cells.loc["broken-optimizer", "status"] == "failed"
+    assert "broken-optimizer" in cells.loc["broken-optimizer", "error"]
+    assert (out / "cells/broken-optimizer/seed-0/error.txt").exists()
     manifest = json.loads((out / "cells/dpo/seed-0/manifest.json").read_text())
     assert manifest["status"] == "done" and manifest["pairs"] > 0 and manifest["seed"] == 0
     table = pd.read_parquet(out / "results.parquet")
@@ -70,7 +86,7 @@ def test_one_cell_experiment_resumes_and_reports_failures(config, tmp_path):
     assert set(shifts.model) == {"dpo"} and len(shifts) == 5  # five dimensions, the failed cell absent
     assert (out / "results.posterior.nc").exists() and (out / "cells.csv").exists()
     run_manifest = json.loads((out / "manifest.json").read_text())
-    assert run_manifest["failed"][0]["label"] == "no-such-optimizer"
+    assert run_manifest["failed"][0]["label"] == "broken-optimizer"
 
     done_file = out / "cells/dpo/seed-0/scores.parquet"
     stamp = done_file.stat().st_mtime_ns
@@ -78,7 +94,7 @@ def test_one_cell_experiment_resumes_and_reports_failures(config, tmp_path):
     assert set(second.skipped) == {"control/seed-0", "dpo/seed-0"}  # finished cells are not rerun
     assert done_file.stat().st_mtime_ns == stamp
     again = second.cells.set_index("label")
-    assert bool(again.loc["dpo", "skipped"]) and again.loc["no-such-optimizer", "status"] == "failed"
+    assert bool(again.loc["dpo", "skipped"]) and again.loc["broken-optimizer", "status"] == "failed"
     assert len(second.failed) == 1
 
 
@@ -89,5 +105,5 @@ def test_ray_backend_runs_cells_on_a_local_instance(config, tmp_path):
     report = run_experiment(config, out, backend="ray", num_cpus=2, threads=1)
     assert not ray.is_initialized()  # the runner shut down the instance it started
     statuses = report.cells.set_index("label").status
-    assert statuses["dpo"] == "done" and statuses["control"] == "done" and statuses["no-such-optimizer"] == "failed"
+    assert statuses["dpo"] == "done" and statuses["control"] == "done" and statuses["broken-optimizer"] == "failed"
     assert Path(out / "results.parquet").exists()
