@@ -20,9 +20,13 @@ from pluralstats.privacy import mask_rows
 from pluralstats.readers import read_json_object, read_table, require_columns
 
 SHIFT_COLUMNS = ["experiment", "model", "dimension", "estimate", "lo", "hi", "rel_pct", "rel_lo", "rel_hi",
-                 "p_better"]
+                 "p_better", "n_runs"]
 COMPARE_COLUMNS = ["dimension", "level_a", "level_b", "diff", "diff_lo", "diff_hi", "model_diff", "model_lo",
-                   "model_hi", "p_same_sign", "ratio", "ratio_lo", "ratio_hi"]
+                   "model_hi", "model_n_runs", "p_same_sign", "ratio", "ratio_lo", "ratio_hi"]
+#: printed under any model comparison resting on one training run (n_runs == 1)
+ONE_RUN_NOTE = ("n_runs = 1: each tuned model was trained once (one seed), so a difference between methods is "
+                "also a difference between two training runs; one seed cannot separate method from run "
+                "(train >= 2 seeds per condition).")
 
 
 def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
@@ -81,6 +85,8 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
             out += [f"**Tuned models vs survey** ([{csv.name}]({_rel(csv, root)})): A - B in rating points, "
                     "P(same sign), ratio model/survey.\n", markdown_table(frame[[c for c in COMPARE_COLUMNS
                                                                                  if c in frame]])]
+            if "model_n_runs" in frame and (frame.model_n_runs == 1).any():
+                out.append(f"_{ONE_RUN_NOTE}_\n")
         elif {"diff", "diff_lo", "level_a"} <= set(frame.columns):
             cols = ["dimension", "level_a", "level_b", "diff", "diff_lo", "diff_hi", "rel_pct", "p_positive"]
             require_columns(frame, cols, csv)
@@ -96,10 +102,12 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
     for results in sorted(folder.glob("*.parquet")):
         if results.name.endswith((".scores.parquet",)) or not results.name.startswith(("results", "eval")):
             continue
-        table = read_table(results, ["comparison", "method"])
+        shifts = _shift_rows(read_table(results, ["comparison", "method"]))
         out += [f"**Shifts vs control** ([{results.name}]({_rel(results, root)}); posterior "
                 f"`{results.name.removesuffix('.parquet')}.posterior.nc`), rating points and percent, "
-                "95% intervals, P(better than control):\n", markdown_table(_shift_rows(table))]
+                "95% intervals, P(better than control):\n", markdown_table(shifts)]
+        if "n_runs" in shifts and (shifts.n_runs == 1).any():
+            out.append(f"_{ONE_RUN_NOTE}_\n")
     return out + _figures(folder, root)
 
 

@@ -73,7 +73,7 @@ def test_evaluate_command_null_shift(setup, tmp_path):
     out = tmp_path / "eval" / "results.parquet"
     args = ["evaluate", str(bundle), "--model", f"control={model}", "--model", f"copy={model}", "--out", str(out),
             "--eval-fraction", "0.4", "--completions", "2", "--max-new-tokens", "8", "--draws", "200",
-            "--tune", "200", "--bootstrap", "200", "--seed", "1"]
+            "--tune", "200", "--bootstrap", "200", "--allow-bad-diagnostics", "--seed", "1"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     for suffix in ("results.parquet", "results.scores.parquet", "results.posterior.nc",

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option
 from pluralstats.cli.survey import suppress_option
-from pluralstats.errors import InputError
+from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import write_manifest
 
 
@@ -29,9 +29,15 @@ def _models(ctx, param, values: tuple[str, ...]) -> dict[str, Path]:
     return out
 
 
+INFERENCE = {"new-prompts": "prompts", "these-prompts": "evaluated"}  # --inference -> ShiftSettings.population
+
+
 def shift_table(table: pd.DataFrame, title: str) -> Table:
+    from pluralstats.report import ONE_RUN_NOTE
+
     rows = table[(table.comparison == "shift") & (table.method == "bayes")]
-    view = Table(title=title)
+    one_run = "n_runs" in rows and (rows.n_runs == 1).any()
+    view = Table(title=title, caption=f"note: {ONE_RUN_NOTE}" if one_run else None)
     for col in ("model", "dimension", "shift [95%]", "rel % [95%]", "P(better)"):
         view.add_column(col, justify="left" if col in ("model", "dimension") else "right")
     for r in rows.itertuples():
@@ -64,10 +70,20 @@ def shift_table(table: pd.DataFrame, title: str) -> Table:
 @click.option("--backend", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True)
 @click.option("--bootstrap", type=click.IntRange(0), default=2000, show_default=True,
               help="Prompt-level bootstrap replicates for the check (0: off).")
+@click.option("--inference", type=click.Choice(list(INFERENCE)), default="new-prompts", show_default=True,
+              help="new-prompts: the shift for a new prompt (and training run), model-by-prompt and run-to-run "
+                   "variation in its interval; these-prompts: the shift averaged over the evaluated prompts.")
+@click.option("--allow-bad-diagnostics", is_flag=True,
+              help="Exit 0 even if the shift model fails its R-hat/ESS/divergence checks.")
 @seed_option
 def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater, scorer, completions, max_prompts,
-                 max_new_tokens, batch_size, temperature, draws, tune, chains, backend, bootstrap, seed):
-    """Generate on held-out prompts, score every dimension, estimate shifts vs the control (posterior + table)."""
+                 max_new_tokens, batch_size, temperature, draws, tune, chains, backend, bootstrap, inference,
+                 allow_bad_diagnostics, seed):
+    """Generate on held-out prompts, score every dimension, estimate shifts vs the control (posterior + table).
+
+    Exits 3 (after writing, so the fit can be inspected) when the shift model fails its diagnostics
+    (R-hat > 1.01, bulk ESS < 400 or any divergence), unless --allow-bad-diagnostics.
+    """
     from pluralstats.evaluate.evaluation import ShiftSettings, score_models, shift_results, write_results
     from pluralstats.evaluate.generate import GenerationConfig, eval_prompts
     from pluralstats.evaluate.scorers import RaterScorer, load_scorer
@@ -99,21 +115,26 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
         scores = score_models(models, prompts, chosen, gen, seed=seed, progress=progress)
     console.print(f"{len(models)} models x {len(prompts)} prompts x {completions} completions scored "
                   f"in {time.perf_counter() - start:.0f} s; fitting the shift model...")
-    settings = ShiftSettings(draws=draws, tune=tune, chains=chains, backend=backend, bootstrap=bootstrap)
+    settings = ShiftSettings(draws=draws, tune=tune, chains=chains, backend=backend, bootstrap=bootstrap,
+                             population=INFERENCE[inference])
     signs = {d: v.sign for d, v in survey.config.dimensions.items()}
     result = shift_results(scores, control=control, scale_max=chosen.scale_max, settings=settings, signs=signs,
                            seed=seed)
     paths = write_results(result, out)
-    diag = {k: result.fit.idata.posterior.attrs[k] for k in ("max_rhat", "min_ess_bulk", "divergences", "converged",
-                                                             "max_rhat_shifts", "min_ess_bulk_shifts")}
+    diag = result.diagnostics
     write_manifest(out, "evaluate", inputs=[bundle, *models.values()] + ([rater] if rater else []), seed=seed,
                    options={"models": models, "control": control, "generation": gen.to_dict(),
                             "shift_model": settings.__dict__, "scorer": scorer or str(rater or "rater (fitted)"),
-                            "prompts": len(prompts)}, extra={"diagnostics": diag})
+                            "prompts": len(prompts)},
+                   extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems})
     console.print(shift_table(result.table, f"Shift vs {control} (rating points, 95% intervals)"))
-    if not diag["converged"]:
-        err_console.print(f"[yellow]warning:[/] the shift model failed its diagnostics: {diag}")
     console.print("Wrote " + ", ".join(str(p) for p in paths.values()))
+    if not diag.ok:
+        err_console.print(diag.rich_table())
+        if not allow_bad_diagnostics:
+            raise DiagnosticsError("the shift model failed its diagnostics: " + "; ".join(diag.problems)
+                                   + " (rerun with more --draws/--tune, or pass --allow-bad-diagnostics)")
+        err_console.print("[yellow]warning:[/] the shift model failed its diagnostics (kept: --allow-bad-diagnostics)")
 
 
 @click.group("experiment")

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pluralstats.errors import InputError
 from pluralstats.evaluate.evaluation import read_results, shift_fit_from
-from pluralstats.evaluate.shift import ShiftFit, summarize_draws
+from pluralstats.evaluate.shift import ShiftFit, fewest_runs, summarize_draws
 
 AGREEMENT_COLUMNS = ["p_same_sign", "gap", "gap_lo", "gap_hi", "ratio", "ratio_lo", "ratio_hi"]
 
@@ -34,12 +34,18 @@ def model_name_for(group: str, models: Sequence[str]) -> str:
 
 def model_side(fit: ShiftFit, model_a: str, model_b: str, dimensions: Sequence[str] | None = None,
                prob: float = 0.95) -> pd.DataFrame:
-    """Per dimension, model A - model B in points (with the draws) and in percent of B's mean score."""
+    """Per dimension, model A - model B in points (with the draws) and in percent of B's mean score.
+
+    The draws are the difference of the two models' shifts in the fit's reading (``fit.population``: for a
+    new prompt, or over the evaluated prompts). ``n_runs``: the fewer training runs of the two models
+    (NaN when the posterior does not record them); with one, a model difference is a run difference too.
+    """
     for name in (model_a, model_b):
         if name not in fit.models:
             raise InputError(f"Model '{name}' is not in the evaluation (models: {', '.join(fit.models)})")
     shift, means = fit.shift_draws(), fit.model_mean_draws()
     ia, ib = fit.models.index(model_a), fit.models.index(model_b)
+    n_runs = fewest_runs(fit.n_runs, model_a, model_b)
     rows = []
     for j, dim in enumerate(fit.dimensions):
         if dimensions and dim not in dimensions:
@@ -48,7 +54,7 @@ def model_side(fit: ShiftFit, model_a: str, model_b: str, dimensions: Sequence[s
         s = summarize_draws(diff, means[:, ib, j], prob)
         rows.append({"dimension": dim, "diff": s["estimate"], "lo": s["lo"], "hi": s["hi"],
                      "model_rel_pct": s["rel_pct"], "model_rel_lo": s["rel_lo"], "model_rel_hi": s["rel_hi"],
-                     "draws": diff})
+                     "n_runs": n_runs, "draws": diff})
     return pd.DataFrame(rows)
 
 
@@ -97,8 +103,9 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
     side = side[side.dimension.isin(dims)]
     table = compare_groups(survey_idata, group_a, group_b, dimensions=dims, prob=prob,
                            model_side=side.drop(columns="draws"), suppress_small=suppress_small)
-    table = table.merge(side[["dimension", "model_rel_pct", "model_rel_lo", "model_rel_hi"]], on="dimension",
-                        how="left")
+    # model_ prefix: the tuned-model side, kept when a small survey group blanks the rest of the row
+    table = table.merge(side[["dimension", "model_rel_pct", "model_rel_lo", "model_rel_hi", "n_runs"]]
+                        .rename(columns={"n_runs": "model_n_runs"}), on="dimension", how="left")
     attribute, level_a, level_b = resolve_groups(survey_idata, group_a, group_b)
     survey_draws = contrast_draws(survey_idata, attribute, level_a, level_b, dims)["diff"]
     model_draws = dict(zip(side.dimension, side.draws, strict=True))
@@ -109,10 +116,11 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
 
 
 def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
-    """Print the model-vs-survey agreement per dimension and draw Figure 2 into ``out``."""
+    """Print the model-vs-survey agreement per dimension (and the one-seed note) and draw Figure 2 into ``out``."""
     from rich.table import Table
 
     from pluralstats.plots.figures import figure2
+    from pluralstats.report import ONE_RUN_NOTE
 
     view = Table(title="Tuned models vs survey (A - B, rating points, 95% intervals)")
     for col in ("dimension", "survey", "tuned models", "P(same sign)", "ratio model/survey", "gap"):
@@ -123,4 +131,6 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
                      f"{r.ratio:+.2f} [{r.ratio_lo:+.2f}, {r.ratio_hi:+.2f}]",
                      f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
     console.print(view)
+    if "model_n_runs" in table and (table.model_n_runs == 1).any():
+        console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}")
     return figure2([table], Path(out) / "figure2")

@@ -3,7 +3,10 @@
 Artifacts, all next to ``results.parquet`` and written atomically:
 
 - ``results.parquet``: the tidy table (comparison = mean | shift | pairwise, model, reference,
-  dimension, estimate, lo, hi, rel_pct, rel_lo, rel_hi, p_positive, p_better, method = bayes | bootstrap);
+  dimension, estimate, lo, hi, rel_pct, rel_lo, rel_hi, p_positive, p_better, n_runs, method = bayes | bootstrap);
+  the bayes rows report the shift for new prompts (and new training runs) unless ``ShiftSettings.population``
+  is "evaluated" (see :mod:`pluralstats.evaluate.shift`); ``n_runs`` counts the training runs (seeds) behind
+  a row: with one, a difference between methods is also a difference between two checkpoints;
 - ``results.scores.parquet``: one row per (model, run, prompt, completion, dimension) with the text;
 - ``results.posterior.nc``: the shift model's posterior (ArviZ NetCDF);
 - ``results.parquet.manifest.json``.
@@ -19,25 +22,38 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from pluralstats.errors import InputError
 from pluralstats.evaluate.generate import GenerationConfig, generate_completions
 from pluralstats.evaluate.scorers import Scorer, score_completions
-from pluralstats.evaluate.shift import ShiftFit, bootstrap_table, fit_shift_model, posterior_table
+from pluralstats.evaluate.shift import (
+    ShiftDiagnostics,
+    ShiftFit,
+    bootstrap_table,
+    diagnose_shift,
+    fit_shift_model,
+    posterior_table,
+)
 from pluralstats.io import atomic_path
-from pluralstats.models.fit import load_posterior, save_posterior
+from pluralstats.models.fit import save_posterior
 
 TABLE_COLUMNS = ["comparison", "model", "reference", "dimension", "estimate", "lo", "hi", "rel_pct", "rel_lo",
-                 "rel_hi", "p_positive", "p_better", "method"]
+                 "rel_hi", "p_positive", "p_better", "n_runs", "method"]
 
 
 @dataclass(frozen=True)
 class ShiftSettings:
-    """Sampler settings of the shift model and the size of the bootstrap check."""
+    """Sampler settings of the shift model, the reading of the shift it reports, and the size of the bootstrap check.
+
+    ``population``: "prompts" reports the shift for a new prompt (and a new training run), "evaluated"
+    the shift averaged over the evaluated prompts (and trained runs); see :mod:`pluralstats.evaluate.shift`.
+    """
 
     draws: int = 1000
     tune: int = 1000
     chains: int = 2
     backend: str = "nutpie"
     bootstrap: int = 2000  # 0 turns the check off
+    population: str = "prompts"
 
 
 @dataclass
@@ -45,6 +61,7 @@ class EvalResult:
     scores: pd.DataFrame
     table: pd.DataFrame
     fit: ShiftFit
+    diagnostics: ShiftDiagnostics
 
 
 def artifact_paths(out: str | Path) -> dict[str, Path]:
@@ -75,9 +92,13 @@ def polarity_signs(dimensions, signs: Mapping[str, int] | None) -> dict[str, int
 def shift_results(scores: pd.DataFrame, *, control: str = "control", scale_max: int = 5,
                   settings: ShiftSettings = ShiftSettings(), signs: Mapping[str, int] | None = None,
                   seed: int = 0) -> EvalResult:
-    """Fit the shift model (and the bootstrap check) and assemble the results table."""
+    """Fit the shift model (and the bootstrap check), assemble the results table and diagnose the fit.
+
+    Failed diagnostics do not raise here: ``result.diagnostics.ok`` says whether the fit can be used.
+    """
     fit = fit_shift_model(scores, control=control, scale_max=scale_max, draws=settings.draws,
-                          tune=settings.tune, chains=settings.chains, seed=seed, backend=settings.backend)
+                          tune=settings.tune, chains=settings.chains, seed=seed, backend=settings.backend,
+                          population=settings.population)
     tables = [posterior_table(fit)]
     if settings.bootstrap:
         tables.append(bootstrap_table(scores, control=control, n_boot=settings.bootstrap, seed=seed))
@@ -86,7 +107,7 @@ def shift_results(scores: pd.DataFrame, *, control: str = "control", scale_max: 
     # p_better: probability the model is better than its reference on the dimension's own polarity.
     table["p_better"] = np.where(sign > 0, table.p_positive, 1.0 - table.p_positive)
     table.loc[table.comparison == "mean", "p_better"] = np.nan
-    return EvalResult(scores, table[TABLE_COLUMNS], fit)
+    return EvalResult(scores, table[TABLE_COLUMNS], fit, diagnose_shift(fit.idata, fit.population))
 
 
 def write_results(result: EvalResult, out: str | Path) -> dict[str, Path]:
@@ -104,13 +125,38 @@ def read_results(out: str | Path) -> tuple[pd.DataFrame, az.InferenceData | None
     """The table and, when it is there, the posterior of an evaluation written by :func:`write_results`."""
     paths = artifact_paths(out)
     table = pd.read_parquet(paths["table"])
-    idata = load_posterior(paths["posterior"]) if paths["posterior"].exists() else None
+    idata = load_shift_posterior(paths["posterior"]) if paths["posterior"].exists() else None
     return table, idata
 
 
+def load_shift_posterior(path: str | Path) -> az.InferenceData:
+    """Read a shift-model posterior written by :func:`write_results` into memory (file closed).
+
+    Not ``models.load_posterior``: that one accepts survey posteriors only (it needs their model metadata).
+    """
+    try:
+        idata = az.from_netcdf(str(path), engine="h5netcdf")
+    except Exception as exc:  # not NetCDF / corrupt
+        raise InputError(f"Cannot read posterior {path}: {type(exc).__name__}: {exc}") from exc
+    if "posterior" not in idata.groups() or "models" not in idata.posterior.attrs:
+        raise InputError(f"{path} is not a shift-model posterior written by pluralstats evaluate")
+    for group in idata.groups():
+        getattr(idata, group).load()
+    return idata
+
+
 def shift_fit_from(idata: az.InferenceData) -> ShiftFit:
-    """Rebuild a :class:`ShiftFit` from a saved posterior (for comparisons made later)."""
+    """Rebuild a :class:`ShiftFit` from a saved posterior (for comparisons made later), in the reading it reported.
+
+    A posterior written before both readings were stored has ``beta``/``mu`` only, and they are the
+    evaluated-prompts shift: it is read as ``population="evaluated"``.
+    """
     attrs = idata.posterior.attrs
     models = str(attrs["models"]).split(",")
     dims = [str(d) for d in idata.posterior.coords["dimension"].values]
-    return ShiftFit(idata, models, dims, str(attrs["control"]))
+    runs = dict(zip(models, map(int, str(attrs["n_runs"]).split(",")), strict=True)) if "n_runs" in attrs else {}
+    if "beta_eval" not in idata.posterior:
+        idata = idata.copy()
+        idata.posterior = idata.posterior.rename({"beta": "beta_eval", "mu": "mu_eval"})
+        return ShiftFit(idata, models, dims, str(attrs["control"]), "evaluated", runs)
+    return ShiftFit(idata, models, dims, str(attrs["control"]), str(attrs.get("population", "prompts")), runs)
