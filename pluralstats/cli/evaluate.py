@@ -179,12 +179,14 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, no_r
 @click.option("--dimensions", default=None, help="Comma-separated (default: toxicity; Figure 5: toxicity and EA).")
 @click.option("--value", type=click.Choice(["rel_pct", "estimate"]), default="rel_pct", show_default=True)
 @seed_option
-def plot_cmd(source, out, figure, dimensions, value, seed):
+@suppress_option
+def plot_cmd(source, out, figure, dimensions, value, seed, suppress_small):
     """Figures 2-5 (PNG + PDF) from an experiment folder or a results.parquet (Figure 1: describe)."""
     from pluralstats.experiments.plots import plot_source
 
     written = plot_source(source, out, figure=figure, value=value,
-                          dimensions=[d.strip() for d in dimensions.split(",")] if dimensions else None, seed=seed)
+                          dimensions=[d.strip() for d in dimensions.split(",")] if dimensions else None, seed=seed,
+                          suppress_small=suppress_small)
     console.print("Wrote " + ", ".join(map(str, written)))
 
 

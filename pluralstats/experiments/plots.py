@@ -24,8 +24,9 @@ def _experiment_info(folder: Path) -> dict:
     return read_json_object(manifest) if manifest.exists() else {}
 
 
-def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0) -> list[Path]:
-    """Compare tables (one per group pair) and Figure 2 for a demographic experiment."""
+def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0, suppress_small: bool = True) -> list[Path]:
+    """Compare tables (one per group pair) and Figure 2 for a demographic experiment (a pair with a group of
+    fewer than k raters suppressed: blank in its table, left out of the figure, unless not ``suppress_small``)."""
     from pluralstats.evaluate.compare_models import compare_with_models
     from pluralstats.models import load_posterior
 
@@ -36,14 +37,14 @@ def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0) -> list[Path
     idata = load_posterior(posterior)
     tables, written = [], []
     for a, b in pairs:
-        table = compare_with_models(idata, a, b, folder / "results.parquet", seed=seed)
+        table = compare_with_models(idata, a, b, folder / "results.parquet", seed=seed, suppress_small=suppress_small)
         path = out / f"compare_{a}_{b}.csv"
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False)
         tables.append(table)
         written.append(path)
     # the study shows EA or toxicity per contrast; here: the dimension with the largest survey difference
-    pick = {f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}": t.loc[t["diff"].abs().idxmax(), "dimension"]
+    pick = {f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}": t.loc[t["diff"].abs().fillna(-1.0).idxmax(), "dimension"]
             for t in tables}
     written += figure2(tables, out / "figure2", dimensions=pick)
     written += figure2(tables, out / "figure2_all_dimensions")
@@ -51,7 +52,8 @@ def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0) -> list[Path
 
 
 def plot_source(source: str | Path, out: str | Path | None = None, *, figure: int | None = None,
-                value: str = "rel_pct", dimensions: Sequence[str] | None = None, seed: int = 0) -> list[Path]:
+                value: str = "rel_pct", dimensions: Sequence[str] | None = None, seed: int = 0,
+                suppress_small: bool = True) -> list[Path]:
     """Draw the figure of an experiment folder or of a ``results.parquet`` (``figure`` then required).
 
     Writes a manifest beside the figure (``figure<N>.png.manifest.json``). Unknown ``dimensions`` are
@@ -69,11 +71,11 @@ def plot_source(source: str | Path, out: str | Path | None = None, *, figure: in
     if figure not in (2, 3, 4, 5):
         raise InputError(f"{folder / 'manifest.json'}: figure {figure!r} is not one of 2, 3, 4, 5")
     out = Path(out) if out else folder
-    options = {"figure": figure, "value": value, "dimensions": list(dimensions or [])}
+    options = {"figure": figure, "value": value, "dimensions": list(dimensions or []), "suppress_small": suppress_small}
     if figure == 2:
         read_table(results_path, RESULT_COLUMNS)  # a corrupt table is refused before the posterior is read
         out.mkdir(parents=True, exist_ok=True)
-        written = figure2_for(folder, out, info, seed)
+        written = figure2_for(folder, out, info, seed, suppress_small)
         return _with_manifest(written, [results_path], options, seed)
     results = read_table(results_path, RESULT_COLUMNS)
     cells = folder / "cells.csv"

@@ -284,3 +284,18 @@ def test_fit_summary_hides_small_levels(hostile_posterior):
     nb = next(line for line in hidden.splitlines() if "non_binary" in line)
     assert "<5" in nb and not any(ch.isdigit() for ch in nb.replace("<5", ""))
     assert any(ch.isdigit() for ch in next(line for line in shown.splitlines() if "non_binary" in line))
+
+
+def test_figure2_leaves_suppressed_pairs_out(tmp_path):
+    from pluralstats.plots.figures import figure2
+
+    def table(level_a: str, suppressed: bool) -> pd.DataFrame:
+        diff = [np.nan, np.nan] if suppressed else [0.2, -0.1]
+        return pd.DataFrame({"dimension": ["toxicity", "helpfulness"], "attribute": "gender", "level_a": level_a,
+                             "level_b": "female", "diff": diff, "diff_lo": diff, "diff_hi": diff,
+                             "model_diff": [0.1, 0.2], "model_lo": [0.0, 0.1], "model_hi": [0.2, 0.3],
+                             "suppressed": suppressed})
+
+    for tables in ([table("non_binary", True)], [table("non_binary", True), table("male", False)]):
+        written = figure2(tables, tmp_path / f"f{len(tables)}")
+        assert all(p.exists() and p.stat().st_size > 1000 for p in written)
