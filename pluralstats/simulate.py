@@ -3,8 +3,12 @@
 Generating model (DESIGN.md), per dimension d, rater r, item i::
 
     y = 1 + #{k : eta + e > c_{d,k}},  e ~ Logistic(0, 1)      (cumulative logit)
-    eta = sum_a beta_{d,a}[level of r] + u_{d,r} + s_{d,r} * v_{d,i}
+    eta = sum_a beta_{d,a}[level of r] + u_{d,r} + s_{d,r} * v_{d,i} + sum_a w_{d,a}[level of r, i]
     u_{d,r} ~ N(0, sigma_rater),  v_{d,i} = slope * (level_{d,i} - 1.5) + N(0, sigma_item)
+
+``w`` (``disagreement_sd`` > 0, ``simulate --disagreement SD``): group x item terms of every demographic
+attribute (or of ``disagreement_attributes``), N(0, SD) centred over levels within each item and over items
+within each level, exactly the rating model's ``fit-survey --disagreement`` term; 0 by default.
 
 ``s_{d,r}`` is 1 unless a planted effect gives its group a ``slope_ratio``: how strongly that group's
 ratings follow the response's quality. A pure level shift (slope_ratio 1, the paper default) moves a
@@ -102,6 +106,9 @@ class SimulationConfig:
     item_slope: float = 0.9
     min_group_size: int = 5
     attribute_shares: dict[str, dict[str, float]] = field(default_factory=lambda: ATTRIBUTE_SHARES)
+    #: sd (tau, logits) of the planted group x item terms of the attributes in ``disagreement_attributes``
+    disagreement_sd: float = 0.0
+    disagreement_attributes: tuple[str, ...] | None = None  # None: every attribute in ``attribute_shares``
 
 
 @dataclass
@@ -271,7 +278,8 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
         for eff in cfg.effects:
             beta[eff.dimension][eff.attribute][eff.level_a] = truth_calc.calibrate(eff)
     slopes = {d: truth_calc.slopes(d) for d in dims}
-    ratings = _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims)
+    w = _disagreement_terms(cfg, rng, participants, len(items), dims)
+    ratings = _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims, w)
     config = SurveyConfig(
         name="simulated", scale_max=cfg.scale_max,
         dimensions={d: Dimension(d, STUDY_DIMENSIONS[d]) for d in dims},
@@ -291,11 +299,45 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
                         for j, q in enumerate(QUALITIES)},
         "planted": [asdict(e) for e in cfg.effects],
         "contrasts": contrasts,
+        # group x item terms: tau (their sd) and every term, attribute -> dimension -> level -> item. The
+        # "contrasts" above are calibrated without them (they are zero-mean over items within each level, so
+        # they move a group's average rating only through the link's curvature)
+        "tau": {a: dict.fromkeys(dims, cfg.disagreement_sd) for a in w},
+        "w": {a: {d: {lvl: dict(zip(items.item_id, np.round(w[a][d][k], 6).tolist(), strict=True))
+                      for k, lvl in enumerate(_levels(participants, a))} for d in dims} for a in w},
     }
     return SimulatedSurvey(survey, truth)
 
 
-def _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims) -> pd.DataFrame:
+def _levels(participants: pd.DataFrame, attribute: str) -> list[str]:
+    return sorted(participants[attribute].astype(str).unique())
+
+
+def _disagreement_terms(cfg: SimulationConfig, rng: np.random.Generator, participants: pd.DataFrame,
+                        n_items: int, dims: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Planted group x item terms w[attribute][dimension] (levels x items): iid N(0, disagreement_sd), then
+    centred over the levels within each item and over the items within each level, which is the rating
+    model's ZeroSumNormal(tau) on both axes. None when ``disagreement_sd`` is 0."""
+    if cfg.disagreement_sd <= 0:
+        return {}
+    out = {}
+    chosen = cfg.disagreement_attributes
+    unknown = sorted(set(chosen or ()) - set(cfg.attribute_shares))
+    if unknown:
+        raise ValueError(f"disagreement attributes {unknown} are not simulated; known: {sorted(cfg.attribute_shares)}")
+    for attribute in (cfg.attribute_shares if chosen is None else chosen):
+        n_levels = len(_levels(participants, attribute))
+        if n_levels < 2:
+            continue
+        out[attribute] = {}
+        for d in dims:
+            raw = rng.normal(0.0, cfg.disagreement_sd, (n_levels, n_items))
+            raw -= raw.mean(axis=0, keepdims=True)
+            out[attribute][d] = raw - raw.mean(axis=1, keepdims=True)
+    return out
+
+
+def _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims, w=None) -> pd.DataFrame:
     """Each participant rates every response of a few prompts in their language, on every dimension."""
     prompts_by_lang = {lang: g.prompt_id.unique() for lang, g in items.groupby("language")}
     item_index = {pid: np.flatnonzero(items.prompt_id.to_numpy() == pid) for pid in items.prompt_id.unique()}
@@ -313,6 +355,9 @@ def _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, di
             fixed += participants[a].map(effects).to_numpy()
         u = rng.normal(0, cfg.sigma_rater, len(participants))
         eta = fixed[r_idx] + u[r_idx] + slopes[d][r_idx] * item_effects[d][i_idx]
+        for a, terms in (w or {}).items():
+            level = pd.Categorical(participants[a].astype(str), categories=_levels(participants, a)).codes
+            eta = eta + terms[d][level[r_idx], i_idx]
         latent = eta + rng.logistic(size=eta.size)
         rating = 1 + (latent[:, None] > cuts[d][None, :]).sum(axis=1)
         frames.append(pd.DataFrame({"participant_id": participants.participant_id.to_numpy()[r_idx],

@@ -45,6 +45,13 @@ def fit_options(f):
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
                      help="Prior sd of the attribute effects (logits)."),
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
+        click.option("--disagreement", callback=_csv_list, default=None,
+                     help="Comma-separated attributes whose levels get group x item terms (what each group "
+                          "prefers beyond its level shift; tau = how much they disagree) [default: survey.toml's "
+                          "[model] disagreement, else none: the additive model]."),
+        click.option("--centered-interactions/--non-centered-interactions", default=None,
+                     help="Group x item term parametrisation (default: centred at >= 40 ratings per item, level "
+                          "and dimension)."),
         click.option("--centered-items/--non-centered-items", default=None,
                      help="Item-effect parametrisation (default: centred at >= 40 ratings per item and dimension)."),
         click.option("--centered-raters/--non-centered-raters", default=False, show_default=True,
@@ -61,6 +68,8 @@ def _fit(survey, dimensions, **options):
     from pluralstats.models import fit_survey
 
     tune = options["tune"]
+    if options.get("disagreement") is None:
+        options["disagreement"] = list(survey.config.disagreement) or None
     console.print(f"Fitting {options['backend']}: {len(survey.ratings)} ratings, dimensions "
                   f"{', '.join(dimensions or survey.dimensions)} ({options['draws']} draws x {options['chains']} "
                   f"chains, {'default' if tune is None else tune} tuning steps)")
@@ -123,6 +132,23 @@ def _require_good(idata, allow_bad: bool) -> None:
         err_console.print(f"[yellow]warning:[/] posterior failed diagnostics: {problems}")
 
 
+def _report_disagreement(idata) -> None:
+    """tau per disagreement attribute and dimension, with its 95% interval, and what it means."""
+    import numpy as np
+
+    from pluralstats.models import meta_of
+
+    meta = meta_of(idata)
+    for attr in meta.disagreement:
+        tau = idata.posterior[f"tau_{attr}"]
+        for dim in meta.dimensions:
+            x = tau.sel(dimension=dim).to_numpy().ravel()
+            lo, hi = np.quantile(x, [0.025, 0.975])
+            console.print(f"tau_{attr}[{dim}] = {x.mean():.3f} [95%: {lo:.3f}, {hi:.3f}] logits: how much the "
+                          f"{attr} groups disagree about which responses are better, beyond their level shift "
+                          f"(sd of the group x item terms; near 0 = they order responses alike)")
+
+
 def _save_csv(frame: pd.DataFrame, path: Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
@@ -172,6 +198,7 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
     from pluralstats.models import save_posterior
 
     idata = _fit(read_bundle(bundle), dimensions, **options)
+    _report_disagreement(idata)
     console.print(_parameter_table(idata, suppress_small))
     diag = _diagnose_and_report(idata)
     save_posterior(idata, out)
@@ -318,4 +345,52 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, seed, suppress_small):
     console.print("Wrote " + ", ".join(map(str, written)))
 
 
-COMMANDS = [fit_survey_cmd, contrasts_cmd, compare_cmd, plot_posterior_cmd]
+@click.command("disagreements")
+@click.argument("posterior", type=click.Path(exists=True, path_type=Path))
+@click.option("--groups", nargs=2, required=True, metavar="A B",
+              help="Two levels of one attribute that has group x item terms, e.g. liberal conservative.")
+@click.option("--top", type=click.IntRange(1), default=20, show_default=True,
+              help="Items and pairs shown and drawn (the CSVs hold all of them, ranked).")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder for disagreement_items.csv, disagreement_pairs.csv and the figure.")
+@dimensions_option
+@prob_option
+@allow_bad_option
+def disagreements_cmd(posterior, groups, top, out, dimensions, prob, allow_bad_diagnostics):
+    """Items and within-prompt pairs on which two groups differ most (needs fit-survey --disagreement).
+
+    Per item: the difference in expected rating of an average rater of each group, and that difference
+    beyond the groups' average difference, with intervals; per pair: the difference in the two groups'
+    pair differences and P(the groups order the pair differently). Exits 2 on an additive posterior.
+    """
+    from pluralstats.compare import resolve_groups
+    from pluralstats.models import load_posterior
+    from pluralstats.models.disagreements import check_interaction, disagreement_tables, plot_disagreements
+
+    idata = load_posterior(posterior)
+    attribute, level_a, level_b = resolve_groups(idata, *groups)
+    check_interaction(idata, attribute)
+    _require_good(idata, allow_bad_diagnostics)
+    with console.status("Computing item and pair differences..."):
+        items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob)
+    table = Table(title=f"Pairs {level_a} and {level_b} most likely order differently ({prob:.0%} intervals)")
+    for col in ("dimension", "pair", f"better for {level_a}", f"better for {level_b}", "diff in diff", "P(differ)"):
+        table.add_column(escape(col), justify="right" if col in ("diff in diff", "P(differ)") else "left")
+    for r in pairs.head(top).itertuples():
+        table.add_row(r.dimension, escape(f"{r.item_1} vs {r.item_2}"), escape(r.better_for_a),
+                      escape(r.better_for_b), f"{r.diff_in_diff:+.3f} [{r.did_lo:+.3f}, {r.did_hi:+.3f}]",
+                      f"{r.p_order_differs:.3f}")
+    console.print(table)
+    out.mkdir(parents=True, exist_ok=True)
+    _save_csv(items, out / "disagreement_items.csv")
+    _save_csv(pairs, out / "disagreement_pairs.csv")
+    figures = plot_disagreements(items, pairs, level_a, level_b, out / "disagreements.png", top=top)
+    write_manifest(out, "disagreements", inputs=[posterior],
+                   options={"groups": list(groups), "top": top, "dimensions": dimensions, "prob": prob})
+    n_likely = int((pairs.p_order_differs > 0.5).sum())
+    console.print(f"{n_likely} of {len(pairs)} pairs more likely than not ordered differently. Wrote "
+                  f"{out / 'disagreement_items.csv'}, {out / 'disagreement_pairs.csv'}, "
+                  f"{', '.join(map(str, figures))}")
+
+
+COMMANDS = [fit_survey_cmd, contrasts_cmd, compare_cmd, plot_posterior_cmd, disagreements_cmd]

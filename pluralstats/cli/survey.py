@@ -81,16 +81,29 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
 @click.option("--interactions", "slope_ratio", type=click.FloatRange(-2, 2), default=None, metavar="RATIO",
               help="Also make each planted group follow response quality RATIO times as much as its reference "
                    "group (e.g. 0.6), so that the groups' preference pairs differ, not only their rating levels.")
+@click.option("--disagreement", "disagreement_sd", type=click.FloatRange(0), default=0.0, show_default=True,
+              metavar="SD", help="Plant group x item terms of every demographic attribute, N(0, SD) logits, zero-sum "
+                                 "over levels within each item (truth.json keeps every one): groups then prefer "
+                                 "different responses (fit them with fit-survey --disagreement).")
+@click.option("--disagreement-attributes", default=None, metavar="A,B",
+              help="Plant --disagreement terms for these attributes only (default: every demographic attribute).")
 @seed_option
 def simulate(out: Path, n_participants: int, prompts_per_language: int, responses_per_prompt: int,
-             prompts_per_participant: int, slope_ratio: float | None, seed: int) -> None:
+             prompts_per_participant: int, slope_ratio: float | None, disagreement_sd: float,
+             disagreement_attributes: str | None, seed: int) -> None:
     """Simulate a study-shaped survey with planted group effects (writes truth.json)."""
     if prompts_per_participant > prompts_per_language:
         raise InputError("--prompts-per-participant cannot exceed --prompts-per-language")
     effects = PAPER_EFFECTS if slope_ratio is None else with_interactions(PAPER_EFFECTS, slope_ratio)
+    chosen = tuple(a.strip() for a in (disagreement_attributes or "").split(",") if a.strip()) or None
+    unknown = sorted(set(chosen or ()) - set(SimulationConfig().attribute_shares))
+    if unknown:
+        raise InputError(f"--disagreement-attributes: unknown {', '.join(unknown)}; valid: "
+                         f"{', '.join(SimulationConfig().attribute_shares)}")
     cfg = SimulationConfig(n_participants=n_participants, prompts_per_language=prompts_per_language,
                            responses_per_prompt=responses_per_prompt,
-                           prompts_per_participant=prompts_per_participant, effects=effects)
+                           prompts_per_participant=prompts_per_participant, effects=effects,
+                           disagreement_sd=disagreement_sd, disagreement_attributes=chosen)
     with console.status("Simulating survey..."):
         sim = simulate_survey(cfg, seed=seed)
     save_survey(sim.survey, out, extra_files={"truth.json": json.dumps(sim.truth, indent=1) + "\n"})

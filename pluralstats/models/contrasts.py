@@ -22,7 +22,7 @@ import xarray as xr
 from pluralstats.privacy import mask_rows, suppressed_levels
 
 from .data import meta_of
-from .predict import _check_dimension, _check_group, flat_draws, offsets, predictive
+from .predict import _check_dimension, _check_group, flat_draws, interaction_cells, offsets, standardised
 
 CONTRAST_COLUMNS = ["dimension", "attribute", "level_a", "level_b", "mean_a", "mean_b", "diff", "diff_lo",
                     "diff_hi", "rel_pct", "rel_lo", "rel_hi", "p_positive"]
@@ -40,8 +40,11 @@ def level_means(idata, dimension: str, attribute: str, levels: Sequence[str]) ->
     cut = flat_draws(idata, "cutpoints")[:, d, :]
     v = flat_draws(idata, "item_effect")[:, :, d]
     beta = flat_draws(idata, f"beta_{attribute}")[:, d, :]
-    x = np.concatenate([beta[:, [k]] + v for k in ks], axis=1)
-    means = predictive(s, sigma, cut, x, what="mean")
+    items = np.arange(v.shape[1])
+    # each level's own group x item terms (zero on an additive posterior); other attributes' ones by cell
+    parts = [interaction_cells(idata, d, {attribute: k}, items) for k in ks]
+    x = np.concatenate([beta[:, [k]] + v + w for k, (w, _) in zip(ks, parts, strict=True)], axis=1)
+    means = standardised(s, sigma, cut, x, parts[0][1], what="mean")
     return means.reshape(means.shape[0], len(ks), v.shape[1]).mean(axis=2)
 
 

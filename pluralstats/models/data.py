@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ class ModelMeta:
     joint: bool = False
     backend: str = ""
     min_group_size: int = 5  # k of the survey: levels with fewer raters are suppressed in every output
+    disagreement: list[str] = field(default_factory=list)  # attributes with group x item terms (w, tau)
 
     @property
     def n_cut(self) -> int:
@@ -62,6 +63,7 @@ class ModelData:
     obs_rater: np.ndarray
     obs_item: np.ndarray
     y: np.ndarray  # rating - 1
+    item_prompts: np.ndarray | None = None  # prompt id of each item (pairs within a prompt need it)
 
     @property
     def n_obs(self) -> int:
@@ -77,6 +79,7 @@ class ModelData:
                 "obs_rater": ("obs", self.obs_rater.astype("int32")),
                 "obs_item": ("obs", self.obs_item.astype("int32")),
                 "obs_rating": ("obs", (self.y + 1).astype("int16")),
+                **({} if self.item_prompts is None else {"item_prompt": ("item", self.item_prompts.astype(str))}),
             },
             coords={"rater": self.rater_ids.astype(str), "item": self.item_ids.astype(str),
                     "attribute": np.array(attrs, dtype=str)},
@@ -146,6 +149,7 @@ def build_model_data(survey: Survey, dimensions: list[str] | None = None,
         codes.append(pd.Categorical(values, categories=ordered).codes)
     rater_levels = np.column_stack(codes) if codes else np.zeros((len(raters), 0), dtype=int)
     item_ids = np.array(sorted(ratings.item_id.unique()), dtype=object)
+    prompt_of = survey.items.set_index("item_id").prompt_id
     participant_ids = raters.participant_id.to_numpy(dtype=object)
     rater_ids = pseudonyms(participant_ids)  # the posterior never holds a participant id (privacy)
     meta = ModelMeta(
@@ -159,6 +163,7 @@ def build_model_data(survey: Survey, dimensions: list[str] | None = None,
         obs_rater=pd.Categorical(ratings.participant_id, categories=participant_ids).codes.astype(int),
         obs_item=pd.Categorical(ratings.item_id, categories=item_ids).codes.astype(int),
         y=ratings.rating.to_numpy(dtype=int) - 1,
+        item_prompts=prompt_of.reindex(item_ids).astype(str).to_numpy(dtype=object),
     )
 
 

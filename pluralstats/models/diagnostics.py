@@ -18,6 +18,7 @@ from pluralstats.errors import DiagnosticsError
 
 from .contrasts import reference_contrast_draws
 from .data import meta_of
+from .rating import interaction_gated
 
 MAX_RHAT = 1.01
 MIN_ESS = 400
@@ -64,7 +65,7 @@ def diagnose(idata, *, contrasts: bool = True, max_rhat: float = MAX_RHAT, min_e
     """Diagnostics of the model parameters and (by default) of every level-vs-reference contrast."""
     meta = meta_of(idata)
     post = idata.posterior
-    names = [f"beta_{a}" for a in meta.attributes] + [p for p in PARAMETERS if p in post]
+    names = [f"beta_{a}" for a in meta.attributes] + [p for p in PARAMETERS if p in post] + interaction_gated(meta)
     rows = []
     for name in names:
         rows += _rows(name, "parameter", *_flatten(post[name]))

@@ -22,7 +22,7 @@ from pluralstats.errors import InputError
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
-from .rating import BETA_PRIOR_SD, build_model, is_auxiliary, use_centred
+from .rating import BETA_PRIOR_SD, build_model, is_auxiliary, set_disagreement, use_centred, use_centred_interactions
 
 #: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
 #: few hundred steps (its own default is 300); PyMC's windowed adaptation is given its usual 1000
@@ -135,7 +135,8 @@ def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, join
 def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,
                backend: str = "nutpie", draws: int = 1000, tune: int | None = None, chains: int = 2, seed: int = 0,
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
-               centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD) -> az.InferenceData:
+               centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
+               disagreement: list[str] | None = None, centered_interactions: bool | None = None) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -143,6 +144,9 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     ``constant_data`` (rater composition, item ids, observed ratings) and the model metadata.
     ``tune=None`` takes the backend's default (:data:`DEFAULT_TUNE`). ``beta_prior_sd``: prior scale of the
     attribute effects (logits; see :data:`~pluralstats.models.rating.BETA_PRIOR_SD` for why not DESIGN.md's 1).
+    ``disagreement``: attributes that get group x item terms (``w_<attr>``, ``tau_<attr>``; see
+    :func:`~pluralstats.models.rating.build_model`); ``centered_interactions=None`` chooses their
+    parametrisation from the ratings per item and level (recorded in the posterior attrs).
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
@@ -150,11 +154,14 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if tune is None:
         tune = DEFAULT_TUNE[backend]
     data = build_model_data(survey, dimensions, attributes)
+    set_disagreement(data, disagreement)
     if centered_items is None:
         centered_items = use_centred(data, "item")
+    if centered_interactions is None:
+        centered_interactions = use_centred_interactions(data)
     centered_raters = bool(centered_raters) and not joint
     model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters,
-                        beta_prior_sd=beta_prior_sd)
+                        beta_prior_sd=beta_prior_sd, centered_interactions=centered_interactions)
     start = time.perf_counter()
     idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
     idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
@@ -162,14 +169,20 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     idata.posterior.attrs["centered_raters"] = int(centered_raters)
     idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
     idata.posterior.attrs["tune"] = int(tune)
+    if data.meta.disagreement:
+        idata.posterior.attrs["disagreement"] = ",".join(data.meta.disagreement)
+        idata.posterior.attrs["centered_interactions"] = int(centered_interactions)
     return idata
 
 
 def resolved_settings(idata: az.InferenceData) -> dict[str, int | bool]:
     """The sampler settings a fit actually used where the caller left the choice to :func:`fit_survey`."""
     attrs = idata.posterior.attrs
-    return {"tune": int(attrs.get("tune", 0)), "centered_items": bool(attrs.get("centered_items", False)),
-            "centered_raters": bool(attrs.get("centered_raters", False))}
+    out = {"tune": int(attrs.get("tune", 0)), "centered_items": bool(attrs.get("centered_items", False)),
+           "centered_raters": bool(attrs.get("centered_raters", False))}
+    if "centered_interactions" in attrs:
+        out["centered_interactions"] = bool(attrs["centered_interactions"])
+    return out
 
 
 def save_posterior(idata: az.InferenceData, path: str | Path) -> Path:

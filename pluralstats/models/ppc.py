@@ -51,6 +51,7 @@ def predictive_check(idata, attribute: str | None = None, *, max_rows: int = 400
     sigma_r = flat_draws(idata, "sigma_rater")[draws]
     cuts = flat_draws(idata, "cutpoints")[draws]
     item_eff = flat_draws(idata, "item_effect")[draws]
+    ws = {a: flat_draws(idata, f"w_{a}")[draws] for a in meta.disagreement}  # (draw, dimension, item, level)
     groups = ([("all", np.ones(len(levels), bool))] if attribute is None else
               [(lv, levels[:, attrs.index(attribute)] == k) for k, lv in enumerate(meta.attributes[attribute])])
     q = [(1 - prob) / 2, (1 + prob) / 2]
@@ -68,6 +69,8 @@ def predictive_check(idata, attribute: str | None = None, *, max_rows: int = 400
             eta = item_eff[:, i, d]
             for j, a in enumerate(attrs):
                 eta = eta + betas[a][:, d, :][:, levels[r, j]]
+                if a in ws:
+                    eta = eta + ws[a][:, d, i, levels[r, j]]
             probs = _category_probs(eta, cuts[:, d, :], sigma_r[:, d])
             lo, hi = np.quantile(probs, q, axis=0)
             predicted.append(pd.DataFrame({"dimension": dim, "group": name, "rating": categories,

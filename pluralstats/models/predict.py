@@ -74,6 +74,49 @@ def group_effect(idata, d: int, fixed: Mapping[str, int]) -> np.ndarray:
     return total
 
 
+def interaction_cells(idata, d: int, fixed: Mapping[str, int],
+                      items: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """The group x item terms (``w_<attr>``) of a posterior with disagreement attributes.
+
+    Returns ``(w_fixed, cells)``: ``w_fixed`` (n_draws, n_items) sums the terms of the fixed attributes at their
+    levels; ``cells`` lists, for each combination of levels of the *unfixed* disagreement attributes present
+    among the raters, ``(rater mask, w)`` with that combination's summed terms (n_draws, n_items). An additive
+    posterior gives zeros and no cells.
+    """
+    meta = meta_of(idata)
+    n_draws = flat_draws(idata, "sigma_item").shape[0]
+    w_fixed = np.zeros((n_draws, len(items)))
+    free = []
+    for attr in meta.disagreement:
+        w = flat_draws(idata, f"w_{attr}")[:, d][:, items, :]  # (draw, item, level)
+        if attr in fixed:
+            w_fixed = w_fixed + w[:, :, fixed[attr]]
+        else:
+            free.append((list(meta.attributes).index(attr), w))
+    if not free:
+        return w_fixed, []
+    levels = idata.constant_data["rater_level"].to_numpy()[:, [j for j, _ in free]]
+    cells = []
+    for combo in np.unique(levels, axis=0):
+        mask = (levels == combo).all(axis=1)
+        cells.append((mask, sum(w[:, :, k] for (_, w), k in zip(free, combo, strict=True))))
+    return w_fixed, cells
+
+
+def standardised(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray,
+                 cells: list[tuple[np.ndarray, np.ndarray]], what: str = "mean") -> np.ndarray:
+    """:func:`predictive` averaged over the survey's raters when part of ``x`` depends on the rater's levels
+    of unfixed disagreement attributes: each cell's raters (``mask``) see ``x + w`` (``w`` tiled across the
+    columns of ``x``), weighted by the cell's share of raters. No cells: :func:`predictive` itself."""
+    if not cells:
+        return predictive(s, sigma, cut, x, what=what)
+    total = 0.0
+    for mask, w in cells:
+        reps = x.shape[1] // w.shape[1]
+        total = total + mask.mean() * predictive(s[:, mask], sigma, cut, x + np.tile(w, (1, reps)), what=what)
+    return total
+
+
 def _offset_pmf(s: np.ndarray, sigma: np.ndarray, lo: float, n_grid: int, h: float) -> np.ndarray:
     """PMF on the grid ``lo + j h`` of ``s + u``: s an empirical sample per draw, u ~ N(0, sigma)."""
     n, m = s.shape
@@ -158,7 +201,8 @@ def _parts(idata, dimension: str, group: Mapping[str, str] | None, item_ids):
     sigma = flat_draws(idata, "sigma_rater")[:, d]
     cut = flat_draws(idata, "cutpoints")[:, d, :]
     v = flat_draws(idata, "item_effect")[:, items, d]
-    return s, sigma, cut, v, group_effect(idata, d, fixed)
+    w_fixed, cells = interaction_cells(idata, d, fixed, items)
+    return s, sigma, cut, v + w_fixed, group_effect(idata, d, fixed), cells
 
 
 def category_probabilities(idata, dimension: str, group: Mapping[str, str] | None = None,
@@ -169,10 +213,13 @@ def category_probabilities(idata, dimension: str, group: Mapping[str, str] | Non
     posterior draw s (chains merged, chain-major) for ``item_ids[i]`` (all survey items, in the
     posterior's ``item`` order, when None). ``group`` fixes some attributes, e.g.
     ``{"political": "liberal"}``; the other attributes are averaged over the survey's rater
-    composition and the new rater's own effect is integrated out. Rows sum to 1.
+    composition and the new rater's own effect is integrated out. With group x item terms
+    (``fit-survey --disagreement``) the group's terms ``w`` enter the item effects; the terms of the
+    disagreement attributes not fixed by ``group`` are averaged over the survey's raters like their levels.
+    Rows sum to 1.
     """
-    s, sigma, cut, v, b = _parts(idata, dimension, group, item_ids)
-    probs = predictive(s, sigma, cut, b[:, None] + v, what="probs")
+    s, sigma, cut, v, b, cells = _parts(idata, dimension, group, item_ids)
+    probs = standardised(s, sigma, cut, b[:, None] + v, cells, what="probs")
     probs = np.clip(probs, 0.0, None)
     return probs / probs.sum(axis=2, keepdims=True)
 
@@ -180,5 +227,12 @@ def category_probabilities(idata, dimension: str, group: Mapping[str, str] | Non
 def expected_rating(idata, dimension: str, group: Mapping[str, str] | None = None,
                     item_ids: Sequence[str] | None = None) -> np.ndarray:
     """Per draw, the expected rating of a new rater from ``group`` averaged over the items: (n_draws,)."""
-    s, sigma, cut, v, b = _parts(idata, dimension, group, item_ids)
-    return predictive(s, sigma, cut, b[:, None] + v, what="mean").mean(axis=1)
+    return item_means(idata, dimension, group, item_ids).mean(axis=1)
+
+
+def item_means(idata, dimension: str, group: Mapping[str, str] | None = None,
+               item_ids: Sequence[str] | None = None) -> np.ndarray:
+    """Per draw, the expected rating of a new rater from ``group`` on each item: (n_draws, n_items)
+    (composition, rater effect and group x item terms as in :func:`category_probabilities`)."""
+    s, sigma, cut, v, b, cells = _parts(idata, dimension, group, item_ids)
+    return standardised(s, sigma, cut, b[:, None] + v, cells, what="mean")

@@ -7,6 +7,12 @@ Per dimension d, rating y of rater r on item i::
     beta ~ Normal(0, 2.5) (reference level fixed at 0),  sigma ~ HalfNormal(1)
     c[d] - m[d] ordered Normal(0, 3), m[d] = the rating-weighted mean of the raters' sum_a beta_a
 
+With disagreement attributes (``fit-survey --disagreement political``), eta gains, for each such attribute a,
+the group x item term ``w_a[d, i, level_a(r)] ~ ZeroSumNormal(tau_a[d])`` (zero-sum over the levels within
+an item and over the items within a level), ``tau_a ~ HalfNormal(0.5)``: what a group prefers beyond its
+level shift (DESIGN.md, "Level versus preference"). Unlike beta (fixed effects per level), w is partially
+pooled: tau is learnt from all items, and a cell with few ratings is shrunk toward 0.
+
 Why hand-written PyMC rather than Bambi:
 
 * all dimensions go into one vectorised graph (parameters carry a ``dimension`` axis), so one
@@ -38,6 +44,8 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+
+from pluralstats.errors import InputError
 
 from .data import ModelData
 
@@ -76,7 +84,14 @@ def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
         counts = np.zeros((n_dim, len(levels)))
         np.add.at(counts, (dim, data.rater_levels[data.obs_rater, j]), 1.0)
         shares[f"level_share_{attr}"] = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
-    return {**shares, "rater_levels": data.rater_levels.astype("int64"),
+    n_items = len(data.item_ids)
+    cells = {}
+    for attr in data.meta.disagreement:
+        j, n_levels = list(data.meta.attributes).index(attr), len(data.meta.attributes[attr])
+        level = data.rater_levels[data.obs_rater, j].astype("int64")
+        # into w's (dimension, item, level) layout
+        cells[f"w_cell_{attr}"] = (dim * n_items + data.obs_item.astype("int64")) * n_levels + level
+    return {**shares, **cells, "rater_levels": data.rater_levels.astype("int64"),
             "rater_cell": data.obs_rater.astype("int64") * n_dim + dim,  # into (rater, dimension)
             "item_cell": data.obs_item.astype("int64") * n_dim + dim,  # into (item, dimension)
             "category_cell": dim * (n_cut + 1) + y,  # into (dimension, category)
@@ -84,6 +99,9 @@ def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
 
 
 CENTRED_MIN_RATINGS = 40
+#: Prior sd of tau, the scale of the group x item terms (logits): most prior mass below ~1 logit, i.e.
+#: groups that disagree about single responses by less than their whole spread of item effects.
+TAU_PRIOR_SD = 0.5
 #: Prior sd of the attribute effects (logits). DESIGN.md has 1; that shrinks large group differences in
 #: small surveys: over 109 simulated 150-rater surveys (analyses/coverage.py) the planted +44%
 #: (~1.4 rating points) contrast was covered by 84.4% of its 95% intervals (mean z -0.66) with sd 1 and
@@ -100,15 +118,53 @@ def use_centred(data: ModelData, unit: str = "item") -> bool:
     return len(data.y) / max(n_units * len(data.meta.dimensions), 1) >= CENTRED_MIN_RATINGS
 
 
+def set_disagreement(data: ModelData, attributes: list[str] | None) -> None:
+    """Record in ``data.meta`` which attributes get group x item terms; an attribute that is not in the
+    model, or has a single level among the raters, raises :class:`InputError` listing the valid ones."""
+    requested = list(dict.fromkeys(attributes or []))
+    valid = [a for a, levels in data.meta.attributes.items() if len(levels) > 1]
+    bad = [a for a in requested if a not in valid]
+    if bad:
+        raise InputError(f"--disagreement: {', '.join(bad)} is not an attribute of the model with two or more "
+                         f"levels; valid: {', '.join(valid) or '(none)'}")
+    data.meta.disagreement = requested
+
+
+def ratings_per_cell(data: ModelData, attribute: str) -> float:
+    """Ratings per (item, level of ``attribute``, dimension): what pins one group x item term."""
+    n_cells = len(data.item_ids) * len(data.meta.attributes[attribute]) * len(data.meta.dimensions)
+    return len(data.y) / max(n_cells, 1)
+
+
+def use_centred_interactions(data: ModelData) -> bool:
+    """Centre the group x item terms when every disagreement attribute has at least ``CENTRED_MIN_RATINGS``
+    ratings per (item, level, dimension) cell; below that the data cannot pin a cell's term and the
+    centred form shows the funnel between tau and w. The threshold is the one measured for item effects (see
+    the module notes), not benchmarked separately for w; the choice is recorded in the posterior attrs
+    (``centered_interactions``) and ``--centered-interactions/--non-centered-interactions`` overrides it."""
+    return all(ratings_per_cell(data, a) >= CENTRED_MIN_RATINGS for a in data.meta.disagreement)
+
+
 def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | None = None,
-                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD) -> pm.Model:
+                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
+                centered_interactions: bool | None = None) -> pm.Model:
     """The PyMC model for every dimension in ``data`` (independent across dimensions unless ``joint``);
     ``beta_prior_sd`` is the scale of the Normal prior on the attribute effects (logits);
     ``centered_items=None`` chooses the item parametrisation from the ratings per item
-    (:func:`use_centred`); the joint model's rater effects are always non-centred."""
+    (:func:`use_centred`); the joint model's rater effects are always non-centred.
+
+    For each attribute in ``data.meta.disagreement`` the linear predictor gains the group x item term
+    ``w_<attr>[dimension, item, level]`` ~ ZeroSumNormal(tau_<attr>[dimension]) with ``tau ~ HalfNormal(0.5)``:
+    zero-sum over the levels within each item (identified against the item effect) *and* over the items
+    within each level (identified against beta, which then stays the group's average level shift).
+    ``centered_interactions=None`` chooses its parametrisation with :func:`use_centred_interactions`.
+    Without disagreement attributes the graph is exactly the additive model.
+    """
     meta = data.meta
     if centered_items is None:
         centered_items = use_centred(data, "item")
+    if centered_interactions is None:
+        centered_interactions = use_centred_interactions(data)
     n_dim, n_cut = len(meta.dimensions), meta.n_cut
     n_raters = len(data.rater_ids)
     coords = {
@@ -169,6 +225,15 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
         padded = pt.concatenate([pt.fill(centred_cuts[:, :1], -BIG), centred_cuts,
                                  pt.fill(centred_cuts[:, :1], BIG)], axis=1)
         eta = rater_eta.flatten()[arrays["rater_cell"]] + item_effect.flatten()[arrays["item_cell"]]
+        for attr in meta.disagreement:
+            tau = pm.HalfNormal(f"tau_{attr}", TAU_PRIOR_SD, dims="dimension")
+            dims = ("dimension", "item", f"{attr}_level")
+            if centered_interactions:
+                w = pm.ZeroSumNormal(f"w_{attr}", sigma=tau[:, None, None], n_zerosum_axes=2, dims=dims)
+            else:
+                z = pm.ZeroSumNormal(f"z_w_{attr}", sigma=1.0, n_zerosum_axes=2, dims=dims)
+                w = pm.Deterministic(f"w_{attr}", z * tau[:, None, None], dims=dims)
+            eta = eta + w.flatten()[arrays[f"w_cell_{attr}"]]
         loglik = ordinal_loglik(eta, padded, arrays["category_cell"], arrays["category_count"])
         pm.Potential("rating_loglik", loglik)
     return model
@@ -179,5 +244,15 @@ AUXILIARY = ("z_rater", "rater_effect_t", "z_item", "item_effect_t", "cutpoints_
              "rater_chol_corr", "rater_chol_stds")
 
 
+def interaction_gated(meta) -> list[str]:
+    """What the diagnostics gate beyond the additive model's parameters when there are group x item terms:
+    each tau and w, and the item effects, since group-specific item predictions (the posterior preference
+    strategy, ``disagreements``) read all of them. Empty for the additive model, whose gate is unchanged."""
+    if not meta.disagreement:
+        return []
+    return [*(f"tau_{a}" for a in meta.disagreement), *(f"w_{a}" for a in meta.disagreement), "item_effect"]
+
+
 def is_auxiliary(name: str) -> bool:
-    return name in AUXILIARY or name.endswith("_raw") or name.endswith("__")  # "__": unconstrained copies
+    return (name in AUXILIARY or name.endswith("_raw") or name.endswith("__")  # "__": unconstrained copies
+            or name.startswith("z_w_"))

@@ -1,0 +1,178 @@
+"""Group x item terms (``fit-survey --disagreement``): recovery of tau and of the planted item-level group
+differences, the ``disagreements`` command, and group-specific posterior preferences.
+
+One small simulated survey (one attribute, political; one dimension) fitted twice through one compiled
+model: with planted disagreement, and with an additive truth (same shape, so nutpie only swaps the data).
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from pluralstats.cli import cli
+from pluralstats.errors import InputError
+from pluralstats.models import category_probabilities, meta_of, save_posterior
+from pluralstats.models.data import META_KEY, build_model_data
+from pluralstats.models.fit import finish_idata, nutpie_compile, nutpie_sample
+from pluralstats.models.predict import flat_draws
+from pluralstats.models.rating import build_model, data_arrays, set_disagreement
+from pluralstats.prefs import build_preferences
+from pluralstats.prefs.posterior import SharedOrderWarning
+from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey import save_survey
+
+DIM = "toxicity"
+TAU = 1.0
+CFG = SimulationConfig(n_participants=200, prompts_per_language=8, responses_per_prompt=4, prompts_per_participant=4,
+                       attribute_shares={"political": {"liberal": 0.5, "conservative": 0.5}}, effects=(),
+                       disagreement_sd=TAU)
+
+
+def _fit(sims):
+    """Fit each simulation with w_political, compiling once (the surveys have one shape)."""
+    compiled, out = None, []
+    for sim in sims:
+        data = build_model_data(sim.survey, [DIM], ["political"])
+        set_disagreement(data, ["political"])
+        if compiled is None:
+            compiled = nutpie_compile(build_model(data))
+        raw = nutpie_sample(compiled.with_data(**data_arrays(data)), draws=500, tune=400, chains=2, seed=1,
+                            progress=False)
+        out.append(finish_idata(raw, data, backend="nutpie", joint=False, seconds=0.0))
+    return out
+
+
+@pytest.fixture(scope="module")
+def sims():
+    return simulate_survey(CFG, seed=5), simulate_survey(
+        SimulationConfig(**{**CFG.__dict__, "disagreement_sd": 0.0}), seed=6)
+
+
+@pytest.fixture(scope="module")
+def fits(sims):
+    return _fit(sims)
+
+
+def _interval(x: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.quantile(x, [0.025, 0.975])
+    return float(lo), float(hi)
+
+
+def test_tau_recovered_and_additive_truth_reaches_zero(sims, fits):
+    planted, additive = fits
+    lo, hi = _interval(planted.posterior["tau_political"].sel(dimension=DIM).to_numpy())
+    assert sims[0].truth["tau"]["political"][DIM] == TAU
+    assert lo <= TAU <= hi and lo > 0.3, (lo, hi)
+    lo0, hi0 = _interval(additive.posterior["tau_political"].sel(dimension=DIM).to_numpy())
+    print(f"tau 95% interval: planted {TAU}: [{lo:.2f}, {hi:.2f}]; additive truth: [{lo0:.3f}, {hi0:.2f}]")
+    assert sims[1].truth["tau"] == {} and lo0 < 0.1 and hi0 < 0.6, (lo0, hi0)
+
+
+def test_item_level_group_differences_recovered(sims, fits):
+    """Per item, w[conservative] - w[liberal] (logits, beyond the level shift) against the planted one."""
+    idata, truth = fits[0], sims[0].truth["w"]["political"][DIM]
+    levels = meta_of(idata).attributes["political"]
+    items = idata.constant_data["item"].to_numpy().astype(str)
+    w = flat_draws(idata, "w_political")[:, 0]  # (draw, item, level)
+    diff = w[:, :, levels.index("conservative")] - w[:, :, levels.index("liberal")]
+    true = np.array([truth["conservative"][i] - truth["liberal"][i] for i in items])
+    lo, hi = np.quantile(diff, [0.025, 0.975], axis=0)
+    coverage = float(((lo <= true) & (true <= hi)).mean())
+    corr = float(np.corrcoef(diff.mean(axis=0), true)[0, 1])
+    print(f"item-level group differences: correlation {corr:.2f}, 95% coverage {coverage:.2f} ({len(items)} items)")
+    assert corr > 0.6 and coverage >= 0.8, (corr, coverage)
+
+
+def test_unknown_or_single_level_attribute_refused(sims, tmp_path):
+    data = build_model_data(sims[0].survey, [DIM], ["political"])
+    with pytest.raises(InputError, match="valid: political"):
+        set_disagreement(data, ["gender"])
+    data.meta.attributes["political"] = ["liberal"]
+    with pytest.raises(InputError, match=r"valid: \(none\)"):
+        set_disagreement(data, ["political"])
+    save_survey(sims[0].survey, tmp_path / "b")
+    result = CliRunner().invoke(cli, ["fit-survey", str(tmp_path / "b"), "--out", str(tmp_path / "p.nc"),
+                                      "--dimensions", DIM, "--disagreement", "politcal"])
+    assert result.exit_code == 2 and "valid:" in result.output, result.output
+
+
+def _true_better(sim, level: str, a: str, b: str) -> bool:
+    """Whether an average rater of ``level`` truly rates ``a`` less toxic than ``b``."""
+    v, w = sim.truth["item_effects"][DIM], sim.truth["w"]["political"][DIM][level]
+    return v[a] + w[a] < v[b] + w[b]
+
+
+def test_posterior_preferences_are_group_specific(sims, fits):
+    sim, idata = sims[0], fits[0]
+    prefs = {}
+    for level in ("liberal", "conservative"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SharedOrderWarning)  # this posterior has w_political: no warning
+            df, _ = build_preferences(sim.survey, strategy="posterior", groups=[f"political={level}"],
+                                      objective=DIM, posterior=idata, use="all")
+        prefs[level] = df
+        agree = np.mean([_true_better(sim, level, c, r) for c, r in zip(df.chosen_item_id, df.rejected_item_id,
+                                                                          strict=True)])
+        print(f"{level}: {len(df)} pairs, {agree:.2f} agree with the group's true ordering")
+        assert agree > 0.7, (level, agree)
+    key = {lv: {frozenset(p): p[0] for p in zip(d.chosen_item_id, d.rejected_item_id, strict=True)}
+           for lv, d in prefs.items()}
+    common = set(key["liberal"]) & set(key["conservative"])
+    flipped = sum(key["liberal"][p] != key["conservative"][p] for p in common)
+    print(f"{flipped} of {len(common)} pairs oriented differently by liberal and conservative")
+    assert flipped >= 3
+
+
+def test_additive_posterior_warns_and_orients_alike(sims, fits):
+    idata = copy.deepcopy(fits[0])
+    meta = json.loads(idata.constant_data.attrs[META_KEY])
+    idata.constant_data.attrs[META_KEY] = json.dumps({**meta, "disagreement": []})  # w ignored: additive
+    a = category_probabilities(idata, DIM, {"political": "liberal"})
+    b = category_probabilities(idata, DIM, {"political": "conservative"})
+    mean_a, mean_b = (p @ np.arange(1, 6) for p in (a, b))
+    assert (np.argsort(mean_a.mean(axis=0)) == np.argsort(mean_b.mean(axis=0))).all()
+    with pytest.warns(SharedOrderWarning, match="every group orients every pair the same way"):
+        build_preferences(sims[0].survey, strategy="posterior", groups=["political=liberal"], objective=DIM,
+                          posterior=idata, use="all")
+
+
+def test_disagreements_command(fits, tmp_path):
+    path = save_posterior(fits[0], tmp_path / "p.nc")
+    out = tmp_path / "d"
+    result = CliRunner().invoke(cli, ["disagreements", str(path), "--groups", "liberal", "conservative",
+                                      "--top", "5", "--out", str(out), "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    pairs = pd.read_csv(out / "disagreement_pairs.csv")
+    items = pd.read_csv(out / "disagreement_items.csv")
+    assert len(pairs) == 16 * 6 and len(items) == 64 and (out / "disagreements.png").exists()
+    assert pairs.p_order_differs.is_monotonic_decreasing and pairs.p_order_differs.iloc[0] > 0.5
+    text = (out / "disagreement_pairs.csv").read_text() + (out / "disagreement_items.csv").read_text()
+    assert "participant" not in text and "P00" not in text
+    idata = copy.deepcopy(fits[0])
+    meta = json.loads(idata.constant_data.attrs[META_KEY])
+    idata.constant_data.attrs[META_KEY] = json.dumps({**meta, "disagreement": []})
+    additive = save_posterior(idata, tmp_path / "a.nc")
+    result = CliRunner().invoke(cli, ["disagreements", str(additive), "--groups", "liberal", "conservative",
+                                      "--out", str(tmp_path / "e"), "--allow-bad-diagnostics"])
+    assert result.exit_code == 2 and "no group x item" in result.output, result.output
+
+
+@pytest.mark.slow
+def test_item_difference_coverage_over_seeds():
+    """analyses/disagreement_coverage.py over 20 surveys: item-level 95% intervals cover 0.92-0.98."""
+    path = Path(__file__).resolve().parents[1] / "analyses" / "disagreement_coverage.py"
+    spec = importlib.util.spec_from_file_location("disagreement_coverage", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    frame = pd.DataFrame([module.fit_one(seed, 200, 1.0, 1000, 400) for seed in range(2000, 2020)])
+    print(module.summarize(frame))
+    assert 0.92 <= frame.coverage.mean() <= 0.98
