@@ -234,3 +234,19 @@ def test_evaluate_command_exits_3_on_failed_diagnostics(tiny_bundle, tmp_path, m
     assert "one seed cannot separate method from run" in text
     kept = CliRunner().invoke(cli, [*args, "--allow-bad-diagnostics", "--inference", "these-prompts"])
     assert kept.exit_code == 0, kept.output
+
+
+@pytest.mark.parametrize("runs", [1, 2])
+def test_report_says_one_seed_cannot_separate_method_from_run(tmp_path, runs):
+    from pluralstats.evaluate.shift import comparisons
+    from pluralstats.report import ONE_RUN_NOTE, build_report
+
+    draws = np.random.default_rng(0).normal(-0.2, 0.05, (500, 1, 1))
+    shifts = np.concatenate([np.zeros_like(draws), draws], axis=1)
+    table = comparisons(shifts, 2.5 + shifts, ["control", "dpo"], ["toxicity"], "control", "bayes",
+                        n_runs={"control": 1, "dpo": runs})
+    (tmp_path / "tuned").mkdir()
+    table.assign(p_better=0.9).to_parquet(tmp_path / "tuned" / "results.parquet")
+    report = build_report(tmp_path, title="t").read_text()
+    assert "| dpo | toxicity |" in report.replace("| | ", "| ")
+    assert (ONE_RUN_NOTE in report) == (runs == 1)
