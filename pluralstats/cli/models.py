@@ -144,9 +144,9 @@ def _report_disagreement(idata) -> None:
         for dim in meta.dimensions:
             x = tau.sel(dimension=dim).to_numpy().ravel()
             lo, hi = np.quantile(x, [0.025, 0.975])
-            console.print(f"tau_{attr}[{dim}] = {x.mean():.3f} [95%: {lo:.3f}, {hi:.3f}] logits: how much the "
-                          f"{attr} groups disagree about which responses are better, beyond their level shift "
-                          f"(sd of the group x item terms; near 0 = they order responses alike)")
+            console.print(escape(f"tau_{attr}[{dim}] = {x.mean():.3f} [95%: {lo:.3f}, {hi:.3f}] logits: how much "
+                                 f"the {attr} groups disagree about which responses are better, beyond their level "
+                                 "shift (sd of the group x item terms; near 0 = they order responses alike)"))
 
 
 def _save_csv(frame: pd.DataFrame, path: Path) -> None:
