@@ -471,7 +471,8 @@ def small_group_warnings(survey: Survey) -> list[str]:
         sizes = survey.group_sizes(attr)
         for level, n in sizes[sizes < k].items():
             messages.append(f"group {attr}={level} has {n} rater{'s' if n != 1 else ''} (< k={k}); "
-                            f"estimates for it lean on partial pooling and it is suppressed in reports")
+                            "its level effect (a fixed effect, not partially pooled) rests largely on the prior, "
+                            "and it is suppressed in reports")
     return messages
 
 
