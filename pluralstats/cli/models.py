@@ -172,6 +172,18 @@ def contrast_table(frame: pd.DataFrame, title: str, k: int = 5) -> Table:
     return table
 
 
+def _refuse_small(idata, attribute: str, levels: list[str], suppress_small: bool) -> None:
+    """Exit 2 before any work when an output would consist of a small group's estimates (privacy rule)."""
+    from pluralstats.models import meta_of
+    from pluralstats.models.contrasts import small_levels
+
+    small = sorted({lv for (attr, _), hidden in small_levels(idata).items() if attr == attribute for lv in hidden}
+                   & set(levels)) if suppress_small else []
+    if small:
+        raise InputError(f"group {attribute}={', '.join(small)} has fewer than k={meta_of(idata).min_group_size} "
+                         "raters: its estimates are suppressed (--no-suppress-small shows them)")
+
+
 def _note_suppressed(frame: pd.DataFrame, k: int) -> None:
     """Say which contrasts were suppressed and how to show them."""
     if "suppressed" in frame and frame["suppressed"].any():

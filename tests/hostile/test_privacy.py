@@ -299,3 +299,16 @@ def test_figure2_leaves_suppressed_pairs_out(tmp_path):
     for tables in ([table("non_binary", True)], [table("non_binary", True), table("male", False)]):
         written = figure2(tables, tmp_path / f"f{len(tables)}")
         assert all(p.exists() and p.stat().st_size > 1000 for p in written)
+
+
+def test_disagreements_refuse_a_small_group(hostile_posterior):
+    """Item differences of two groups are estimates of each: with a small group there is nothing to show."""
+    from pluralstats.cli.models import _refuse_small
+    from pluralstats.errors import InputError
+    from pluralstats.models import load_posterior
+
+    idata = load_posterior(hostile_posterior)
+    with pytest.raises(InputError, match="non_binary has fewer than k=5"):
+        _refuse_small(idata, "gender", ["non_binary", "female"], True)
+    _refuse_small(idata, "gender", ["non_binary", "female"], False)
+    _refuse_small(idata, "gender", ["male", "female"], True)
