@@ -64,6 +64,9 @@ def shift_table(table: pd.DataFrame, title: str) -> Table:
 @click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
 @click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
 @click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8, show_default=True)
+@click.option("--thinking", default="auto", show_default=True,
+              help="Reasoning models' thinking markers: auto (from the chat template), off, or OPEN,CLOSE; "
+                   "scorers see the answer only.")
 @click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
 @click.option("--tune", type=click.IntRange(100), default=1000, show_default=True)
 @click.option("--chains", type=click.IntRange(1), default=2, show_default=True)
@@ -77,7 +80,7 @@ def shift_table(table: pd.DataFrame, title: str) -> Table:
               help="Exit 0 even if the shift model fails its R-hat/ESS/divergence checks.")
 @seed_option
 def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater, scorer, completions, max_prompts,
-                 max_new_tokens, batch_size, temperature, draws, tune, chains, backend, bootstrap, inference,
+                 max_new_tokens, batch_size, temperature, thinking, draws, tune, chains, backend, bootstrap, inference,
                  allow_bad_diagnostics, seed):
     """Generate on held-out prompts, score every dimension, estimate shifts vs the control (posterior + table).
 
@@ -86,6 +89,7 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
     """
     from pluralstats.evaluate.evaluation import ShiftSettings, score_models, shift_results, write_results
     from pluralstats.evaluate.generate import GenerationConfig, eval_prompts
+    from pluralstats.evaluate.reasoning import parse_markers, reasoning_summary, write_reasoning_summary
     from pluralstats.evaluate.scorers import RaterScorer, load_scorer
     from pluralstats.prefs import load_split
     from pluralstats.readers import check_model_source
@@ -96,6 +100,8 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
         raise InputError(f"No --model named '{control}' (the control); got {', '.join(models)}")
     if len(models) < 2:
         raise InputError("Give the control and at least one tuned model")
+    if thinking != "auto":
+        parse_markers(thinking)  # a malformed spec exits 2 before anything runs
     for name, path in models.items():  # before the survey is read, the rater fitted and anything generated
         check_model_source(path, f"--model {name}", local=True)
     survey = load_survey(bundle)
@@ -109,7 +115,7 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
         with console.status("Fitting the rater model on the train prompts..."):
             chosen = RaterScorer.fit(survey, split=split, seed=seed)
     gen = GenerationConfig(completions=completions, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                           temperature=temperature)
+                           temperature=temperature, thinking=thinking)
     start = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
         scores = score_models(models, prompts, chosen, gen, seed=seed, progress=progress)
@@ -121,13 +127,20 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
     result = shift_results(scores, control=control, scale_max=chosen.scale_max, settings=settings, signs=signs,
                            seed=seed)
     paths = write_results(result, out)
+    reasoning = reasoning_summary(scores)
+    if len(reasoning):
+        paths["reasoning"] = write_reasoning_summary(reasoning, out)
     diag = result.diagnostics
     write_manifest(out, "evaluate", inputs=[bundle, *models.values()] + ([rater] if rater else []), seed=seed,
                    options={"models": models, "control": control, "generation": gen.to_dict(),
                             "shift_model": settings.__dict__, "scorer": scorer or str(rater or "rater (fitted)"),
                             "prompts": len(prompts)},
-                   extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems})
+                   extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems,
+                          "reasoning": reasoning.to_dict(orient="records")})
     console.print(shift_table(result.table, f"Shift vs {control} (rating points, 95% intervals)"))
+    if len(reasoning):
+        console.print("Thinking segments per model (unclosed ones scored as empty answers):")
+        console.print(reasoning.to_string(index=False))
     console.print("Wrote " + ", ".join(str(p) for p in paths.values()))
     if not diag.ok:
         err_console.print(diag.rich_table())

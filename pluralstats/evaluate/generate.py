@@ -6,6 +6,11 @@ Decoder-only models continue from the last position, so prompts are padded on th
 a short prompt would be continued after its padding. The seed is set once per model run and the
 work order is fixed (sorted prompt ids, completion index inside), so the same seed, prompts and
 batch size give the same completions.
+
+Reasoning models: when the chat template names thinking markers (or ``GenerationConfig.thinking``
+gives them), each completion's thinking segment is split off (:mod:`pluralstats.evaluate.reasoning`):
+``completion`` holds the final answer only (what scorers see), with ``thinking_tokens`` and
+``thinking_closed`` beside it; an unclosed segment leaves an empty answer.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ class GenerationConfig:
     temperature: float = 0.8
     top_p: float = 0.95
     do_sample: bool = True
+    # thinking segment markers: "auto" (from the chat template), "off", or "OPEN,CLOSE"
+    thinking: str = "auto"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,8 +82,11 @@ def generate_completions(
     """Sample ``config.completions`` completions per prompt; one row per (prompt_id, completion)."""
     import torch
 
+    from pluralstats.evaluate.reasoning import markers_for, split_completions
+
     config = config or GenerationConfig()
     model, tokenizer = load_lm(model_dir)
+    markers = markers_for(tokenizer, config.thinking)
     work = [(pid, text, k) for pid, text in zip(prompts.prompt_id, prompts.prompt, strict=True)
             for k in range(config.completions)]
     torch.manual_seed(seed)
@@ -84,22 +94,25 @@ def generate_completions(
     task = progress.add_task(f"generate {label}".strip(), total=len(work)) if progress else None
     for start in range(0, len(work), config.batch_size):
         batch = work[start:start + config.batch_size]
-        texts = _complete(model, tokenizer, [text for _, text, _ in batch], config)
+        texts = _complete(model, tokenizer, [text for _, text, _ in batch], config, markers)
         rows += [{"prompt_id": pid, "completion_id": k, "prompt": text, "completion": out}
                  for (pid, text, k), out in zip(batch, texts, strict=True)]
         if progress:
             progress.advance(task, len(batch))
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    return split_completions(frame, markers, tokenizer) if markers else frame
 
 
-def _complete(model, tokenizer, texts: Sequence[str], config: GenerationConfig) -> list[str]:
+def _complete(model, tokenizer, texts: Sequence[str], config: GenerationConfig, markers=None) -> list[str]:
     import torch
 
     from pluralstats.finetune.tiny import render  # the chat template the models were trained with
 
     rendered = [render(tokenizer, t) for t in texts]
-    # chat-control and padding tokens are never part of an answer; eos stays allowed
-    banned = [i for i in tokenizer.all_special_ids if i != tokenizer.eos_token_id]
+    # chat-control and padding tokens are never part of an answer; eos and thinking markers stay allowed
+    kept = {m for m in ((markers.open, markers.close) if markers else ()) if m in tokenizer.all_special_tokens}
+    kept_ids = {tokenizer.convert_tokens_to_ids(m) for m in kept}
+    banned = [i for i in tokenizer.all_special_ids if i != tokenizer.eos_token_id and i not in kept_ids]
     enc = tokenizer(rendered, return_tensors="pt", padding=True, add_special_tokens=False)
     enc.pop("token_type_ids", None)
     with torch.no_grad():
@@ -111,4 +124,10 @@ def _complete(model, tokenizer, texts: Sequence[str], config: GenerationConfig) 
             pad_token_id=tokenizer.pad_token_id, suppress_tokens=banned or None,
         )
     new_tokens = out[:, enc["input_ids"].shape[1]:]
-    return [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    if not kept:
+        return [t.strip() for t in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    # markers that are special tokens must survive decoding; every other special token is dropped
+    texts = tokenizer.batch_decode(new_tokens, skip_special_tokens=False)
+    for token in set(tokenizer.all_special_tokens) - kept:
+        texts = [t.replace(token, "") for t in texts]
+    return [t.strip() for t in texts]

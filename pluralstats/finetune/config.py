@@ -62,6 +62,7 @@ class GRPOTrainConfig(TrainConfig):
     num_generations: int = 4
     max_completion_length: int = 32
     temperature: float = 1.0
+    thinking: str = "auto"  # thinking markers: "auto" (from the chat template), "off", or "OPEN,CLOSE"
 
 
 def resolve_device(device: str = "auto") -> tuple[str, bool]:

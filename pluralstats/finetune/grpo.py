@@ -4,7 +4,9 @@ Each objective dimension is one TRL reward function returning the rater's polari
 [0, 1] (1 = best: lowest toxicity / stereotypical bias, highest emotional awareness, sensitivity,
 helpfulness) for the chosen group's raters; a multi-objective run passes several with TRL's
 ``reward_weights``, so every dimension's reward is logged separately. The rater encodes each batch
-of completions once, whatever the number of dimensions.
+of completions once, whatever the number of dimensions. With a reasoning model (thinking markers in
+the chat template, or ``thinking="OPEN,CLOSE"``) the rater sees only each completion's final answer
+(:func:`pluralstats.evaluate.reasoning.split_thinking`; an unclosed segment is an empty answer).
 """
 
 from __future__ import annotations
@@ -28,13 +30,18 @@ def _text(value: Any) -> str:
 class RaterScores:
     """Caches the rater's utility per dimension for the last batch of (prompt, completion) texts."""
 
-    def __init__(self, rater, group: dict[str, str] | str | None = None):
-        self.rater, self.group = rater, group
+    def __init__(self, rater, group: dict[str, str] | str | None = None, markers=None):
+        self.rater, self.group, self.markers = rater, group, markers
         self._key: tuple | None = None
         self._scores: dict[str, list[float]] = {}
 
     def __call__(self, dimension: str, prompts: list[Any], completions: list[Any]) -> list[float]:
         p, c = [_text(x) for x in prompts], [_text(x) for x in completions]
+        if self.markers is not None:
+            from pluralstats.evaluate.reasoning import split_thinking
+
+            m = self.markers
+            c = [split_thinking(x, m.open, m.close, opened=m.opened)[1] for x in c]
         key = (tuple(p), tuple(c))
         if key != self._key:
             pred = self.rater.predict(p, c, group=self.group)
@@ -44,8 +51,9 @@ class RaterScores:
 
 
 def reward_functions(rater, objective: str, weights: dict[str, float] | None,
-                     group: dict[str, str] | str | None) -> tuple[list, list[float]]:
-    """TRL reward callables (one per dimension) and their weights for an objective."""
+                     group: dict[str, str] | str | None, markers=None) -> tuple[list, list[float]]:
+    """TRL reward callables (one per dimension) and their weights for an objective; with thinking
+    ``markers`` (a :class:`~pluralstats.evaluate.reasoning.ThinkingMarkers`) they score the answer only."""
     if objective == "multi":
         weights = weights or {d: 1.0 for d in rater.dimensions}
     elif objective in rater.dimensions:
@@ -55,7 +63,7 @@ def reward_functions(rater, objective: str, weights: dict[str, float] | None,
     unknown = set(weights) - set(rater.dimensions)
     if unknown:
         raise InputError(f"Unknown dimensions in --weights: {sorted(unknown)}; known: {', '.join(rater.dimensions)}")
-    scores = RaterScores(rater, group)
+    scores = RaterScores(rater, group, markers)
     funcs = []
     for dim in weights:
         def reward(prompts, completions, _dim=dim, **_):
@@ -94,8 +102,11 @@ def build_trainer(data: Any, base_model: str, config: GRPOTrainConfig, work_dir:
         if not config.rater:
             raise InputError("GRPO needs a rater model: pass --rater DIR (made by `pluralstats fit-rater`)")
         rater = RaterModel.load(config.rater)
-    funcs, weights = reward_functions(rater, config.objective, config.weights, config.group)
+    from pluralstats.evaluate.reasoning import markers_for
+
     model, tokenizer = load_policy(base_model, config)
+    funcs, weights = reward_functions(rater, config.objective, config.weights, config.group,
+                                      markers_for(tokenizer, config.thinking))
     dataset = prompt_dataset(data, tokenizer)
     args = GRPOConfig(**trl_arguments(config, work_dir), beta=config.beta, num_generations=config.num_generations,
                       max_completion_length=config.max_completion_length, temperature=config.temperature,
