@@ -92,3 +92,11 @@ def test_shipped_configs_pass_the_checks():
 
     for path in (Path(__file__).resolve().parents[2] / "analyses" / "experiments").glob("*.toml"):
         assert load_experiment(path).cells()
+
+
+def test_impossible_simulated_design_is_refused_before_any_artifact(tmp_path, run_bad):
+    # the simulation is the first shared step: its refusal comes before a base model, rater or cell is built
+    text = BASE.replace("participants = 50", "participants = 20, prompts_per_language = 5")
+    out = tmp_path / "run"
+    run_bad(["experiment", "run", write(tmp_path, text), "--out", out], names=["impossible design"],
+            absent=[out / "survey" / "survey.toml", out / "base-model", out / "cells"])
