@@ -211,3 +211,13 @@ def test_report_writes_a_manifest(tmp_path):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "report.md.manifest.json").read_text())
     assert manifest["command"] == "report" and manifest["options"]["title"] == "t"
+
+
+def test_prefs_refuses_a_plain_xarray_netcdf_as_posterior(survey_copy, tmp_path, run_bad):
+    import xarray as xr
+
+    path = tmp_path / "plain.nc"
+    xr.Dataset({"x": ("a", np.arange(3.0))}).to_netcdf(path, engine="h5netcdf")
+    out = tmp_path / "p.parquet"
+    run_bad(["prefs", survey_copy, "--out", out, "--strategy", "posterior", "--posterior", path,
+             "--allow-small-groups"], names=["plain.nc", "fit-survey"], watch=[path, survey_copy], absent=[out])
