@@ -164,6 +164,12 @@ def test_disagreements_command(fits, tmp_path):
     result = CliRunner().invoke(cli, ["disagreements", str(additive), "--groups", "liberal", "conservative",
                                       "--out", str(tmp_path / "e"), "--allow-bad-diagnostics"])
     assert result.exit_code == 2 and "no group x item" in result.output, result.output
+    attributes = {**meta["attributes"], "gender": ["female", "male"]}  # a second attribute, for the refusal only
+    idata.constant_data.attrs[META_KEY] = json.dumps({**meta, "attributes": attributes})
+    two = save_posterior(idata, tmp_path / "g.nc")
+    result = CliRunner().invoke(cli, ["disagreements", str(two), "--groups", "liberal", "male",
+                                      "--out", str(tmp_path / "f"), "--allow-bad-diagnostics"])
+    assert result.exit_code == 2 and "same attribute" in result.output, result.output
 
 
 @pytest.mark.slow
