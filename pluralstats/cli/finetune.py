@@ -120,13 +120,17 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
 @click.option("--max-completion-length", type=int, default=None, help="GRPO: new tokens per completion [32].")
 @click.option("--no-pair-weights", is_flag=True, help="DPO: ignore the pairs' weight column.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
+@click.option("--processes", type=int, default=1, show_default=True,
+              help="Data-parallel processes (DDP: gloo on CPU, one GPU each on CUDA); the global batch is "
+                   "processes x batch size x grad accum.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Any field of the method's config (see `pluralstats plugins --options METHOD`), e.g. "
                    "--set desirable_weight=1.5; repeatable; wins over the options above.")
-def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_pair_weights, threads, settings,
-                 **options):
+def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_pair_weights, threads, processes,
+                 settings, **options):
     """Fine-tune a causal LM with a plugin (TRL DPO / GRPO / KTO / ORPO / SFT)."""
     from pluralstats.finetune.config import parse_overrides
+    from pluralstats.finetune.distributed import check_processes, train_data_parallel
     from pluralstats.finetune.registry import get_plugin
     from pluralstats.prefs.dataset import load_preferences
     from pluralstats.readers import check_model_source
@@ -137,6 +141,7 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
         torch.set_num_threads(threads)
     plugin = get_plugin(method)()
     overrides = parse_overrides(plugin.config_class, settings)
+    check_processes(processes, options.get("device") or "auto")
     # fail fast (exit 2) on missing or bad data, before any model is loaded
     if plugin.requires == "ratings":
         from pluralstats.survey import load_survey
@@ -157,10 +162,14 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
     if plugin.requires == "reward" and not getattr(config, "rater", None):
         raise InputError(f"--method {method} needs --rater DIR (a rater model from `pluralstats fit-rater`)")
     start = time.perf_counter()
-    path = plugin.train(data, base_model, config, out)
+    if processes > 1:
+        path = train_data_parallel(method, data, base_model, config, out, processes, threads=threads or 1)
+    else:
+        path = plugin.train(data, base_model, config, out)
     inputs += [p for p in (base_model, getattr(config, "rater", None)) if p and Path(p).exists()]
     write_manifest(path, "finetune", inputs=inputs, seed=seed,
-                   options={"method": method, "base_model": base_model, **config.to_dict()},
+                   options={"method": method, "base_model": base_model, "processes": processes,
+                            **config.to_dict()},
                    extra={"seconds": round(time.perf_counter() - start, 2)})
     console.print(f"{method}: trained in {time.perf_counter() - start:.1f}s -> {path}")
 

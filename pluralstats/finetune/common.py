@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from pluralstats.errors import InputError
 from pluralstats.io import atomic_path
 from pluralstats.readers import loading_model
 
@@ -19,15 +20,21 @@ def checkpoint_dir(out_dir: str | Path) -> Path:
     return out_dir.with_name(out_dir.name + ".checkpoints")
 
 
+def policy_dtype(config: TrainConfig):
+    """bf16 weights only under LoRA on a bf16-capable GPU (the base is frozen); full fine-tuning keeps fp32
+    master weights and trains under bf16 autocast there (``bf16=True`` in :func:`trl_arguments`)."""
+    import torch
+
+    _, bf16 = resolve_device(config.device)
+    return torch.bfloat16 if bf16 and config.lora else torch.float32
+
+
 def load_policy(base_model: str, config: TrainConfig):
     """Load a causal LM and its tokenizer from a local dir or hub id; make sure a pad token exists."""
-    import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    device, bf16 = resolve_device(config.device)
-    # bf16 weights only under LoRA (the base is frozen); full fine-tuning keeps fp32 master weights and
-    # trains under bf16 autocast (``bf16=True`` in the TRL arguments)
-    dtype = torch.bfloat16 if bf16 and config.lora else torch.float32
+    device, _ = resolve_device(config.device)
+    dtype = policy_dtype(config)
     with loading_model(base_model):
         tokenizer = AutoTokenizer.from_pretrained(base_model, padding_side="left")
         model = AutoModelForCausalLM.from_pretrained(base_model, dtype=dtype)
@@ -38,14 +45,35 @@ def load_policy(base_model: str, config: TrainConfig):
     return model.to(device), tokenizer
 
 
-def lora_config(config: TrainConfig):
-    """A peft LoRA config over all linear layers, or ``None`` without ``--lora``."""
+def lora_targets(model) -> list[str]:
+    """The names of the model's linear layers (``nn.Linear``, or GPT-2-style ``Conv1D``) that LoRA adapts,
+    read from the model's own modules: every such layer's short name except the output head's
+    (``q_proj ... down_proj`` for Llama, ``c_attn c_proj c_fc`` for GPT-2, ``query_key_value ...`` for others)."""
+    import torch
+
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    names: dict[str, None] = {}
+    for full_name, module in model.named_modules():
+        linear = isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D"
+        if linear and module is not head:
+            names[full_name.rsplit(".", 1)[-1]] = None
+    if not names:
+        raise InputError(f"{type(model).__name__} has no linear layer for LoRA to adapt")
+    return list(names)
+
+
+def lora_config(config: TrainConfig, model=None):
+    """A peft LoRA config over the model's linear layers (:func:`lora_targets`), or ``None`` without ``--lora``.
+
+    Without ``model``, peft's own ``"all-linear"`` selection (the same layers, found when the adapter is added).
+    """
     if not config.lora:
         return None
     from peft import LoraConfig
 
+    targets = lora_targets(model) if model is not None else "all-linear"
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-                      target_modules="all-linear", task_type="CAUSAL_LM")
+                      target_modules=targets, task_type="CAUSAL_LM")
 
 
 def trl_arguments(config: TrainConfig, work_dir: Path) -> dict[str, Any]:
@@ -84,17 +112,48 @@ def resume_from(config: TrainConfig, work_dir: Path) -> str | None:
 
 def save_final(trainer, tokenizer, out_dir: str | Path, *, keep_checkpoints: bool = False,
                extra: dict[str, Any] | None = None) -> Path:
-    """Save the trained model (LoRA merged) and tokenizer atomically, with the training log."""
-    model = trainer.accelerator.unwrap_model(trainer.model)
-    if hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()
+    """Save the trained model (LoRA merged) and tokenizer atomically, with the training log.
+
+    In a data-parallel run only the main process writes; the others wait until it has finished.
+    """
+    accelerator = trainer.accelerator
     out_dir = Path(out_dir)
-    with atomic_path(out_dir, is_dir=True) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        log = {"log_history": trainer.state.log_history, "global_step": trainer.state.global_step,
-               **(extra or {})}
-        (tmp / "training_log.json").write_text(json.dumps(log, indent=2, default=str) + "\n")
-    if not keep_checkpoints:
-        shutil.rmtree(checkpoint_dir(out_dir), ignore_errors=True)
+    accelerator.wait_for_everyone()
+    # under DeepSpeed ZeRO-3 each process holds a shard: every process takes part in gathering the weights
+    state_dict = accelerator.get_state_dict(trainer.model) if getattr(trainer, "is_deepspeed_enabled", False) \
+        else None
+    if accelerator.is_main_process:
+        model = accelerator.unwrap_model(trainer.model)
+        if hasattr(model, "merge_and_unload"):
+            model = model.merge_and_unload()
+            state_dict = None  # the merged model's own weights (LoRA is for DDP / ZeRO-2, not ZeRO-3)
+        with atomic_path(out_dir, is_dir=True) as tmp:
+            model.save_pretrained(tmp, state_dict=state_dict)
+            tokenizer.save_pretrained(tmp)
+            log = {"log_history": trainer.state.log_history, "global_step": trainer.state.global_step,
+                   "processes": accelerator.num_processes, **(extra or {})}
+            (tmp / "training_log.json").write_text(json.dumps(log, indent=2, default=str) + "\n")
+        if not keep_checkpoints:
+            shutil.rmtree(checkpoint_dir(out_dir), ignore_errors=True)
+    accelerator.wait_for_everyone()
     return out_dir
+
+
+def shared_dataset(dataset, args, work_dir: Path):
+    """In a multi-process run, the dataset backed by files in ``work_dir`` (seen by every process), so that
+    TRL's on-disk caches (DPO's and KTO's precomputed reference log-probs: written by the main process,
+    read by the others) are shared; in a one-process run the dataset unchanged.
+
+    An in-memory dataset would give each process its own temporary cache folder, and the other processes
+    would look for the main process's cache file in theirs.
+    """
+    if args.world_size == 1:
+        return dataset
+    from datasets import load_from_disk
+
+    path = Path(work_dir) / "train_dataset"
+    with args.main_process_first(local=True, desc="sharing the training data"):
+        if args.process_index == 0:
+            shutil.rmtree(path, ignore_errors=True)
+            dataset.save_to_disk(str(path))
+    return load_from_disk(str(path))

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from pluralstats.errors import InputError
 
-from .common import load_policy, lora_config, trl_arguments
+from .common import load_policy, lora_config, shared_dataset, trl_arguments
 from .config import DPOTrainConfig
 from .pairs import pairs_dataset, prepare_pairs
 from .trl_plugin import TRLPlugin
@@ -100,6 +100,7 @@ def build_trainer(data: Any, base_model: str, config: DPOTrainConfig, work_dir: 
     dataset = prepare_pairs(pairs_dataset(data), tokenizer)
     args = DPOConfig(**trl_arguments(config, work_dir), beta=config.beta, loss_type=[config.loss_type],
                      max_length=config.max_length, precompute_ref_log_probs=config.precompute_ref_log_probs)
+    dataset = shared_dataset(dataset, args, work_dir)
     trainer_cls, collator_cls = make_trainer_class()
     collator = None
     if config.use_pair_weights:
@@ -108,7 +109,7 @@ def build_trainer(data: Any, base_model: str, config: DPOTrainConfig, work_dir: 
     else:
         dataset = dataset.remove_columns("weight")
     trainer = trainer_cls(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                          data_collator=collator, peft_config=lora_config(config))
+                          data_collator=collator, peft_config=lora_config(config, model))
     return trainer, tokenizer
 
 

@@ -112,7 +112,7 @@ def build_trainer(data: Any, base_model: str, config: GRPOTrainConfig, work_dir:
                       max_completion_length=config.max_completion_length, temperature=config.temperature,
                       reward_weights=weights, log_completions=False)
     trainer = GRPOTrainer(model=model, reward_funcs=funcs, args=args, train_dataset=dataset,
-                          processing_class=tokenizer, peft_config=lora_config(config))
+                          processing_class=tokenizer, peft_config=lora_config(config, model))
     return trainer, tokenizer
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pluralstats.errors import InputError
 
-from .common import load_policy, lora_config, trl_arguments
+from .common import load_policy, lora_config, shared_dataset, trl_arguments
 from .kto_config import KTOTrainConfig
 from .pairs import prepare_completions
 from .trl_plugin import TRLPlugin
@@ -49,8 +49,9 @@ def build_trainer(data: Any, base_model: str, config: KTOTrainConfig, work_dir: 
     args = KTOConfig(**trl_arguments(config, work_dir), beta=config.beta, loss_type=config.loss_type,
                      desirable_weight=config.desirable_weight, undesirable_weight=config.undesirable_weight,
                      max_length=config.max_length, precompute_ref_log_probs=config.precompute_ref_log_probs)
+    dataset = shared_dataset(dataset, args, work_dir)
     trainer = KTOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=lora_config(config))
+                         peft_config=lora_config(config, model))
     return trainer, tokenizer
 
 

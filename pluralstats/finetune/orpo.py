@@ -26,7 +26,7 @@ def build_trainer(data: Any, base_model: str, config: ORPOTrainConfig, work_dir:
     args = ORPOConfig(**trl_arguments(config, work_dir), beta=config.beta, max_length=config.max_length,
                       max_completion_length=config.max_completion_length)
     trainer = ORPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                          peft_config=lora_config(config))
+                          peft_config=lora_config(config, model))
     return trainer, tokenizer
 
 

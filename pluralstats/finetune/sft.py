@@ -35,7 +35,7 @@ def build_trainer(data: Any, base_model: str, config: SFTTrainConfig, work_dir: 
     args = SFTConfig(**trl_arguments(config, work_dir), max_length=config.max_length,
                      completion_only_loss=config.completion_only_loss)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=lora_config(config))
+                         peft_config=lora_config(config, model))
     return trainer, tokenizer
 
 

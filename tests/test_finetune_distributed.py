@@ -1,0 +1,62 @@
+"""Data-parallel fine-tuning: 2 processes (gloo on CPU) match 1 process with doubled gradient accumulation;
+--processes beyond the machine exits 2 with the count."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from pluralstats.cli import cli
+from pluralstats.errors import InputError
+from pluralstats.finetune.config import DPOTrainConfig
+from pluralstats.finetune.distributed import available_workers, check_processes, train_data_parallel
+from pluralstats.finetune.dpo import DPOPlugin
+from tests.finetune_fixtures import max_change, parameters
+
+# Tolerances of the 2-process vs 1-process comparison: the two runs differ only in the order of float
+# additions (gradients averaged by all-reduce vs accumulated in one process); on 2 CPU cores they were bit-identical.
+LOSS_RTOL, WEIGHT_ATOL = 1e-4, 1e-5
+
+
+def _steps(out) -> list[float]:
+    log = json.loads((out / "training_log.json").read_text())
+    return [row["loss"] for row in log["log_history"] if "loss" in row]
+
+
+@pytest.mark.slow  # spawns two training processes: about 1-2 min on 2 shared cores
+def test_two_processes_match_one_with_doubled_accumulation(tiny_dir, ft_pairs, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    base_path, _ = tiny_dir
+    pairs = ft_pairs.head(32)
+    cfg = DPOTrainConfig(max_steps=3, batch_size=4, learning_rate=2e-3, device="cpu", seed=0, logging_steps=1,
+                         progress=False, save_steps=1000)
+    one = DPOPlugin().train(pairs, str(base_path), dataclasses.replace(cfg, grad_accum=2), tmp_path / "one")
+    two = train_data_parallel("dpo", pairs, str(base_path), cfg, tmp_path / "two", processes=2)
+    assert json.loads((two / "training_log.json").read_text())["processes"] == 2
+    losses_one, losses_two = _steps(one), _steps(two)
+    assert len(losses_one) == len(losses_two) == 3
+    assert losses_two == pytest.approx(losses_one, rel=LOSS_RTOL)
+    base = parameters(AutoModelForCausalLM.from_pretrained(base_path))
+    w_one = parameters(AutoModelForCausalLM.from_pretrained(one))
+    w_two = parameters(AutoModelForCausalLM.from_pretrained(two))
+    assert max_change(base, w_one) > 1e-3  # the runs moved the weights: the comparison below means something
+    assert max_change(w_one, w_two) < WEIGHT_ATOL
+
+
+def test_too_many_processes_exit_2_with_the_count(ft_prefs_path, tmp_path):
+    count, unit = available_workers("cpu")
+    with pytest.raises(InputError, match=rf"--processes {count + 1} exceeds the {count} {unit} available"):
+        check_processes(count + 1, "cpu")
+    with pytest.raises(InputError, match="at least 1"):
+        check_processes(0, "cpu")
+    check_processes(1, "cpu")
+    res = CliRunner().invoke(cli, ["finetune", "--method", "dpo", "--prefs", str(ft_prefs_path), "--model", "m",
+                                   "--out", str(tmp_path / "o"), "--device", "cpu", "--processes", str(count + 1)])
+    assert res.exit_code == 2 and f"exceeds the {count} CPU cores" in res.output
+    assert not (tmp_path / "o").exists()
+    assert torch.get_num_threads() >= 1
