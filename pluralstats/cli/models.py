@@ -10,11 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option
-from pluralstats.cli.survey import suppress_option
+from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
-
-DIAG_ATTR = "diagnostics_problems"
 
 
 def _csv_list(ctx, param, value: str | None) -> list[str] | None:
@@ -58,6 +56,7 @@ def fit_options(f):
                      help="Rater-effect parametrisation (non-centred suits ~25 ratings per rater; try centred "
                           "when raters give many more; not with --joint)."),
         seed_option,
+        allow_outside_option,
     ]):
         f = opt(f)
     return f
@@ -77,25 +76,25 @@ def _fit(survey, dimensions, **options):
 
 
 def _diagnose_and_report(idata):
-    from pluralstats.models import diagnose
+    """Print the verdict that fit_survey recorded (worst quantities, worst value of each check)."""
+    from pluralstats.models.diagnostics import recorded_diagnostics
 
-    with console.status("Computing diagnostics (parameters and contrasts)..."):
-        diag = diagnose(idata)
-    t = diag.table
+    summary, worst = recorded_diagnostics(idata)
     table = Table(title="Diagnostics (worst 8 by bulk ESS)")
     for col in ("quantity", "R-hat", "bulk ESS", "tail ESS"):
         table.add_column(col, justify="left" if col == "quantity" else "right")
-    for row in t.sort_values("ess_bulk").head(8).itertuples():
+    for row in worst.itertuples():
         table.add_row(escape(row.name), f"{row.r_hat:.3f}", f"{row.ess_bulk:.0f}", f"{row.ess_tail:.0f}")
     console.print(table)
-    if not diag.checked:
-        console.print("[yellow]Approximate backend: no convergence diagnostics; use for a first look only.[/]")
+    if summary["status"] == "unchecked":
+        console.print("[yellow]Unchecked posterior (ADVI or one chain): a first look only; contrasts, compare and "
+                      "prefs refuse it unless --allow-bad-diagnostics.[/]")
     else:
-        s = diag.summary()
-        console.print(f"max R-hat {s['max_r_hat']:.3f}, min bulk ESS {s['min_ess_bulk']:.0f}, "
-                      f"min tail ESS {s['min_ess_tail']:.0f}, divergences {s['divergences']}")
-    idata.posterior.attrs[DIAG_ATTR] = "; ".join(diag.problems)
-    return diag
+        console.print(f"max R-hat {summary['max_r_hat']:.3f}, min bulk ESS {summary['min_ess_bulk']:.0f}, "
+                      f"min tail ESS {summary['min_ess_tail']:.0f}, divergences {summary['divergences']}, "
+                      f"min E-BFMI {summary['min_bfmi']:.2f}, max tree depth hit {summary['treedepth_share']:.1%}: "
+                      f"[bold]{summary['status']}[/]")
+    return summary
 
 
 def _parameter_table(idata, suppress_small: bool = True) -> Table:
@@ -124,12 +123,14 @@ def _parameter_table(idata, suppress_small: bool = True) -> Table:
     return table
 
 
-def _require_good(idata, allow_bad: bool) -> None:
-    problems = idata.posterior.attrs.get(DIAG_ATTR, "")
-    if problems and not allow_bad:
-        raise DiagnosticsError(f"the posterior failed its diagnostics when fitted: {problems}")
-    if problems:
-        err_console.print(f"[yellow]warning:[/] posterior failed diagnostics: {problems}")
+def _require_good(idata, allow_bad: bool) -> str:
+    """The diagnostics gate (exit 3 unless ``allow_bad``); returns what manifests record about it."""
+    from pluralstats.models.diagnostics import require_diagnostics
+
+    note = require_diagnostics(idata, allow_bad=allow_bad)
+    if note:
+        err_console.print(f"[yellow]warning:[/] {escape(note)}")
+    return note or "passed"
 
 
 def _report_disagreement(idata) -> None:
@@ -203,8 +204,10 @@ def _note_suppressed(frame: pd.DataFrame, k: int) -> None:
 def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_small, **options):
     """Fit the hierarchical rating model; write the posterior (all dimensions, one NetCDF file).
 
-    Exits 3 (after writing, so the fit can be inspected) when R-hat > 1.01, bulk/tail ESS < 400 or
-    any divergence, unless --allow-bad-diagnostics.
+    Exits 3 (after writing, so the fit can be inspected) when R-hat > 1.01, bulk/tail ESS < 400, any
+    divergence, E-BFMI < 0.3 or more than 1% of draws at the maximum tree depth, unless
+    --allow-bad-diagnostics. The verdict is stored in the posterior, and every command that reads it
+    refuses a failed or unchecked (ADVI, one-chain) posterior unless given --allow-bad-diagnostics.
     """
     from pluralstats.cli.survey import read_bundle
     from pluralstats.models import save_posterior
@@ -212,18 +215,20 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
     idata = _fit(read_bundle(bundle), dimensions, **options)
     _report_disagreement(idata)
     console.print(_parameter_table(idata, suppress_small))
-    diag = _diagnose_and_report(idata)
+    summary = _diagnose_and_report(idata)
     save_posterior(idata, out)
+    from pluralstats.models.diagnostics import verdict_of
     from pluralstats.models.fit import resolved_settings
 
+    status, problems = verdict_of(idata)
     write_manifest(out, "fit-survey", inputs=[bundle], seed=options["seed"],
                    options={"dimensions": dimensions, **options, **resolved_settings(idata),
                             "suppress_small": suppress_small},
-                   extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems,
+                   extra={"diagnostics": summary, "diagnostics_problems": problems,
                           "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
     console.print(f"Wrote {out} ({idata.posterior.attrs['sampling_seconds']:.0f} s sampling)")
-    if diag.checked and not diag.ok and not allow_bad_diagnostics:
-        raise DiagnosticsError("; ".join(diag.problems))
+    if status == "failed" and not allow_bad_diagnostics:
+        raise DiagnosticsError(problems)
 
 
 @click.command("contrasts")
@@ -242,7 +247,7 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow
     from pluralstats.models.contrasts import suppress_contrasts
 
     idata = load_posterior(posterior)
-    _require_good(idata, allow_bad_diagnostics)
+    diagnostics = _require_good(idata, allow_bad_diagnostics)
     k = meta_of(idata).min_group_size
     with console.status("Computing contrasts..."):
         frame = suppress_contrasts(all_contrasts(idata, attributes, dimensions, prob), idata, suppress_small)
@@ -251,7 +256,8 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow
     _note_suppressed(frame, k)
     _save_csv(frame, out)
     write_manifest(out, "contrasts", inputs=[posterior], options={"attributes": attributes, "dimensions": dimensions,
-                                                                   "prob": prob, "suppress_small": suppress_small})
+                                                                   "prob": prob, "suppress_small": suppress_small},
+                   extra={"diagnostics": diagnostics})
     console.print(f"Wrote {out}")
     if plot_path:
         from pluralstats.plots.posterior import plot_forest
@@ -294,7 +300,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad
     else:
         idata = load_posterior(source)
         resolve_groups(idata, *groups)
-    _require_good(idata, allow_bad_diagnostics)
+    diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing the contrast..."):
         if eval_path is not None:  # the tuned-model side (issue 6): pluralstats.evaluate.compare_models
             from pluralstats.evaluate.compare_models import compare_with_models, print_agreement
@@ -315,7 +321,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad
         figures += print_agreement(shown, out, console)
     write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else [])], seed=options["seed"],
                    options={"groups": list(groups), "dimensions": dimensions, "prob": prob,
-                            "suppress_small": suppress_small, **options})
+                            "suppress_small": suppress_small, **options},
+                   extra={"diagnostics": diagnostics})
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
 
 
@@ -368,7 +375,8 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, seed, suppress_small):
 @dimensions_option
 @prob_option
 @allow_bad_option
-def disagreements_cmd(posterior, groups, top, out, dimensions, prob, allow_bad_diagnostics):
+@suppress_option
+def disagreements_cmd(posterior, groups, top, out, dimensions, prob, allow_bad_diagnostics, suppress_small):
     """Items and within-prompt pairs on which two groups differ most (needs fit-survey --disagreement).
 
     Per item: the difference in expected rating of an average rater of each group, and that difference
@@ -382,7 +390,8 @@ def disagreements_cmd(posterior, groups, top, out, dimensions, prob, allow_bad_d
     idata = load_posterior(posterior)
     attribute, level_a, level_b = resolve_groups(idata, *groups)
     check_interaction(idata, attribute)
-    _require_good(idata, allow_bad_diagnostics)
+    _refuse_small(idata, attribute, [level_a, level_b], suppress_small)
+    diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing item and pair differences..."):
         items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob)
     table = Table(title=f"Pairs {level_a} and {level_b} most likely order differently ({prob:.0%} intervals)")
@@ -398,7 +407,9 @@ def disagreements_cmd(posterior, groups, top, out, dimensions, prob, allow_bad_d
     _save_csv(pairs, out / "disagreement_pairs.csv")
     figures = plot_disagreements(items, pairs, level_a, level_b, out / "disagreements.png", top=top)
     write_manifest(out, "disagreements", inputs=[posterior],
-                   options={"groups": list(groups), "top": top, "dimensions": dimensions, "prob": prob})
+                   options={"groups": list(groups), "top": top, "dimensions": dimensions, "prob": prob,
+                            "suppress_small": suppress_small},
+                   extra={"diagnostics": diagnostics})
     n_likely = int((pairs.p_order_differs > 0.5).sum())
     console.print(f"{n_likely} of {len(pairs)} pairs more likely than not ordered differently. Wrote "
                   f"{out / 'disagreement_items.csv'}, {out / 'disagreement_pairs.csv'}, "

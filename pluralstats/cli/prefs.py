@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option
 from pluralstats.cli.survey import bundle_argument, read_bundle, source_option
 from pluralstats.errors import InputError
 from pluralstats.prefs import STRATEGIES, PrefsSummary, build_preferences, split_path_for, write_preferences
@@ -84,6 +85,9 @@ def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
 @click.option("--split", "split_file", type=click.Path(exists=True, path_type=Path), default=None,
               help="Reuse a recorded split (a *.split.csv or a preference parquet beside one).")
 @click.option("--allow-small-groups", is_flag=True, help="Build even when a group has fewer than k raters.")
+@click.option("--allow-bad-diagnostics", is_flag=True,
+              help="--strategy posterior: use a posterior that failed its convergence checks (recorded in the "
+                   "manifest).")
 @source_option
 @seed_option
 def prefs(bundle: Path, out: Path, scale: int | None, cuts: str | None, strategy: str, pairing: str,
@@ -91,7 +95,7 @@ def prefs(bundle: Path, out: Path, scale: int | None, cuts: str | None, strategy
           jury: str | None, objective: str, weights: str | None, posterior: Path | None,
           max_draws: int | None, veto_share: float | None, veto_dimensions: tuple[str, ...],
           eval_fraction: float, use: str, split_file: Path | None, allow_small_groups: bool,
-          source: Path | None, seed: int) -> None:
+          allow_bad_diagnostics: bool, source: Path | None, seed: int) -> None:
     """Build a preference dataset (prompt/chosen/rejected/weight) from a survey bundle.
 
     Writes OUT, its held-out prompt split (OUT's stem + .split.csv; --seed seeds it) and a manifest.
@@ -104,15 +108,18 @@ def prefs(bundle: Path, out: Path, scale: int | None, cuts: str | None, strategy
         weights=weights,
         posterior=posterior, seed=seed, cuts=_cuts(cuts), veto_share=veto_share,
         veto_dimensions=veto_dimensions or None, use=use, split=side, allow_small_groups=allow_small_groups,
-        max_draws=max_draws, pairing=pairing,
+        max_draws=max_draws, pairing=pairing, allow_bad_diagnostics=allow_bad_diagnostics,
     )
+    if summary.diagnostics not in (None, "passed"):
+        err_console.print(f"[yellow]warning:[/] {escape(summary.diagnostics)}")
     options = {"scale": summary.scale, "cuts": summary.cuts, "strategy": strategy, "pairing": pairing,
                "groups": list(groups),
                "jury": jury,
                "objective": objective, "weights": summary.weights, "posterior": posterior,
                "max_draws": max_draws, "veto_share": veto_share, "veto_dimensions": list(veto_dimensions),
                "eval_fraction": eval_fraction, "use": use, "split": split_file,
-               "allow_small_groups": allow_small_groups}
+               "allow_small_groups": allow_small_groups, "allow_bad_diagnostics": allow_bad_diagnostics,
+               "diagnostics": summary.diagnostics}
     inputs = [*survey.sources, *([posterior] if posterior else []), *([split_file] if split_file else [])]
     write_preferences(df, out, split=side, summary=summary, inputs=inputs, options=options, seed=seed)
     print_summary(summary, len(df), out)

@@ -33,6 +33,10 @@ _allow_outside = click.option(
     help="Read files that survey.toml names outside the bundle folder (refused by default).")
 
 
+#: --allow-outside-paths alone, for commands that read a bundle without a --source override
+allow_outside_option = _allow_outside
+
+
 def source_option(command):
     """--source and --allow-outside-paths: the options of every command reading a bundle through a mapping."""
     return _source(_allow_outside(command))

@@ -56,7 +56,8 @@ def train_cell(cell: Cell, shared: Shared, survey, split: pd.Series, cell_dir: P
     prefs, summary = build_preferences(
         survey, scale=p["scale"], strategy=p["strategy"], groups=tuple(p["groups"]), jury=p.get("jury"),
         objective=p["objective"], weights=p.get("weights"), seed=cell.seed, split=split,
-        posterior=shared.posterior if p["strategy"] == "posterior" else None)
+        posterior=shared.posterior if p["strategy"] == "posterior" else None,
+        allow_bad_diagnostics=True)  # the runner gated the survey posterior once, before any cell (prepare_shared)
     write_preferences(prefs, cell_dir / "prefs.parquet", split=split, summary=summary,
                       options={k: v for k, v in p.items() if v is not None}, seed=cell.seed)
     plugin_cls = get_plugin(p["method"])

@@ -189,7 +189,10 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
     evaluate = schema.options_model("evaluate", [GenerationConfig, ShiftSettings], skip=shift_keys,
                                     extra=schema.EVALUATE_EXTRA)
     schema.check_section(file, "evaluate", raw.get("evaluate", {}), evaluate, problems)
-    survey_model = schema.options_model("survey_model", [fit_survey], skip=schema.RUNNER_SET["survey_model"])
+    from pluralstats.experiments.shared import survey_gate
+
+    survey_model = schema.options_model("survey_model", [fit_survey, survey_gate],
+                                        skip=schema.RUNNER_SET["survey_model"])
     schema.check_section(file, "survey_model", raw.get("survey_model", {}), survey_model, problems)
     return problems
 

@@ -89,11 +89,18 @@ def ensure_rater(survey, out: Path, split: pd.Series, seed: int) -> Path:
     return out
 
 
+def survey_gate(*, allow_bad_diagnostics: bool = False) -> None:
+    """``[survey_model] allow_bad_diagnostics``: run the grid on a survey posterior that failed its convergence
+    checks (or is unchecked). Off by default: the posterior strategy's pairs and Figure 2's survey side would
+    rest on draws that did not converge. Checked once, before any cell runs (:func:`prepare_shared`)."""
+
+
 def ensure_posterior(survey, path: Path, options: dict[str, Any], seed: int) -> Path:
     from pluralstats.models import fit_survey, save_posterior
 
     if path.exists():
         return path
+    options = {k: v for k, v in options.items() if k != "allow_bad_diagnostics"}
     idata = fit_survey(survey, seed=seed, **options)
     save_posterior(idata, path)
     write_manifest(path, "fit-survey", options=options, seed=seed)
@@ -124,6 +131,14 @@ def prepare_shared(config, out: Path, *, need_posterior: bool, console=None) -> 
         say("survey model: fitting the rating model (skipped when already fitted)")
         options = {k: v for k, v in config.survey_model.items() if k != "path"}
         posterior = ensure_posterior(survey, out / "survey-posterior.nc", options, seed)
+    if need_posterior and posterior is not None:
+        from pluralstats.models import load_posterior
+        from pluralstats.models.diagnostics import require_diagnostics
+
+        note = require_diagnostics(load_posterior(posterior),
+                                   allow_bad=bool(config.survey_model.get("allow_bad_diagnostics", False)))
+        if note:
+            say(f"warning: {note}")
     signs = {d: v.sign for d, v in survey.config.dimensions.items()}
     return Shared(str(bundle), str(out / "split.csv"), str(base), str(rater),
                   str(posterior) if posterior else None, survey.config.scale_max, signs)

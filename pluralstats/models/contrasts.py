@@ -120,6 +120,7 @@ def all_contrasts(idata, attributes: Sequence[str] | None = None, dimensions: Se
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
+
 def level_sizes(idata) -> dict[tuple[str, str], dict[str, int]]:
     """Raters per level, per (attribute, dimension), counted from the posterior's constant data (a
     rater counts in a dimension they rated): the group sizes small-cell suppression needs."""

@@ -22,6 +22,7 @@ from pluralstats.errors import InputError
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
+from .diagnostics import diagnose, record_verdict
 from .rating import BETA_PRIOR_SD, build_model, is_auxiliary, set_disagreement, use_centred, use_centred_interactions
 
 #: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
@@ -123,7 +124,8 @@ def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, join
     posterior.attrs["backend"] = backend
     groups = {"posterior": posterior, "constant_data": data.constant_data()}
     if "sample_stats" in idata.groups():
-        keep = [v for v in ("diverging", "tree_depth", "n_steps", "step_size", "lp", "energy")
+        keep = [v for v in ("diverging", "tree_depth", "depth", "maxdepth_reached", "reached_max_treedepth",
+                            "n_steps", "step_size", "lp", "energy")
                 if v in idata.sample_stats]
         groups["sample_stats"] = idata.sample_stats[keep]
     data.meta.joint = joint
@@ -136,7 +138,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                backend: str = "nutpie", draws: int = 1000, tune: int | None = None, chains: int = 2, seed: int = 0,
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
-               disagreement: list[str] | None = None, centered_interactions: bool | None = None) -> az.InferenceData:
+               disagreement: list[str] | None = None, centered_interactions: bool | None = None,
+               check: bool = True) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -147,6 +150,9 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     ``disagreement``: attributes that get group x item terms (``w_<attr>``, ``tau_<attr>``; see
     :func:`~pluralstats.models.rating.build_model`); ``centered_interactions=None`` chooses their
     parametrisation from the ratings per item and level (recorded in the posterior attrs).
+    ``check``: run the convergence diagnostics and record the verdict on the posterior
+    (:func:`~pluralstats.models.diagnostics.record_verdict`); consumers refuse a posterior that did not pass.
+    Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
@@ -172,6 +178,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if data.meta.disagreement:
         idata.posterior.attrs["disagreement"] = ",".join(data.meta.disagreement)
         idata.posterior.attrs["centered_interactions"] = int(centered_interactions)
+    if check:
+        record_verdict(idata, diagnose(idata))
     return idata
 
 

@@ -77,6 +77,7 @@ def predictive_check(idata, attribute: str | None = None, *, max_rows: int = 400
                                            "share": probs.mean(axis=0), "lo": lo, "hi": hi}))
     return pd.concat(observed, ignore_index=True), pd.concat(predicted, ignore_index=True)
 
+
 def suppress_groups(observed: pd.DataFrame, predicted: pd.DataFrame, idata, attribute: str | None,
                     suppress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """:func:`predictive_check`'s frames without the suppressed groups (fewer than k raters and their

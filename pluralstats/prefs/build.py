@@ -45,6 +45,9 @@ class PrefsSummary:
     by_dimension: pd.DataFrame = field(repr=False)
     groups: pd.DataFrame = field(repr=False)
     items_incomplete: int = 0
+    #: the posterior's diagnostics verdict for the posterior strategy ("passed", or the note of a posterior
+    #: used under allow_bad_diagnostics); None for empirical strategies
+    diagnostics: str | None = None
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -115,11 +118,14 @@ def build_preferences(
     veto_dimensions: Sequence[str] | None = None, eval_fraction: float = 0.2, use: str = "train",
     split: pd.Series | str | Path | None = None, allow_small_groups: bool = False,
     probability_fn: post.ProbabilityFn | None = None, max_draws: int | None = None, pairing: str = "across",
+    allow_bad_diagnostics: bool = False,
 ) -> tuple[pd.DataFrame, PrefsSummary]:
     """Preference pairs (TRL form + provenance) and a summary; every rule is in the module docstrings.
 
     ``seed`` seeds the prompt split (and the draw subsample with ``max_draws``); ``split`` reuses a
     recorded split instead. ``probability_fn`` replaces :func:`pluralstats.models.category_probabilities`.
+    The posterior strategy refuses a posterior that failed (or could not be given) its convergence checks
+    (:class:`~pluralstats.errors.DiagnosticsError`) unless ``allow_bad_diagnostics``.
     """
     config = survey.config
     scale = config.scale_max if scale is None else int(scale)
@@ -163,6 +169,11 @@ def build_preferences(
                          f"raters (group {pool.label}, {use} prompts); nothing to pair")
     index = pd.Index(items.item_id)
     idata = post.load(posterior) if strategy == "posterior" else None
+    diagnostics = None
+    if idata is not None and probability_fn is None:  # a stand-in probability_fn (tests) has no posterior
+        from pluralstats.models.diagnostics import require_diagnostics
+
+        diagnostics = require_diagnostics(idata, allow_bad=allow_bad_diagnostics) or "passed"
 
     shares = np.array([m.share for m in pool.members])
     total_w = sum(obj.values())
@@ -209,7 +220,7 @@ def build_preferences(
         strategy=strategy, scale=scale, group=pool.label, objective=objective, weights=obj,
         cuts={d: list(cut_map[d]) for d in obj}, split_counts=side.value_counts().to_dict(), use=use,
         pairing=pairing,
-        by_dimension=pd.DataFrame(rows), groups=group_stats, items_incomplete=incomplete,
+        by_dimension=pd.DataFrame(rows), groups=group_stats, items_incomplete=incomplete, diagnostics=diagnostics,
     )
     return df, summary
 

@@ -119,12 +119,12 @@ def survey_copy(hostile_survey_dir, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def hostile_posterior(hostile_survey_dir, tmp_path_factory) -> Path:
-    """A small posterior of the bundle (toxicity only), fitted once per session."""
+    """A small posterior of the bundle (toxicity only) that passes its diagnostics, fitted once per session."""
     from pluralstats.models import fit_survey, save_posterior
     from pluralstats.survey import load_survey
 
     survey = load_survey(hostile_survey_dir)
-    idata = fit_survey(survey, dimensions=["toxicity"], draws=200, tune=200, chains=2, seed=1, progress=False)
+    idata = fit_survey(survey, dimensions=["toxicity"], draws=2000, tune=1000, chains=2, seed=1, progress=False)
     return save_posterior(idata, tmp_path_factory.mktemp("hostile-post") / "post.nc")
 
 

@@ -1,0 +1,108 @@
+"""The diagnostics gate: every consumer refuses a failed or unchecked posterior unless told otherwise."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from pluralstats.errors import DiagnosticsError
+from pluralstats.models import load_posterior, save_posterior
+from pluralstats.models.diagnostics import STATUS_ATTR, diagnose, require_diagnostics, verdict_of
+from tests.hostile.conftest import run_cli
+
+
+def _strip_verdict(idata):
+    for key in [k for k in idata.posterior.attrs if k.startswith("diagnostics_")]:
+        del idata.posterior.attrs[key]
+    return idata
+
+
+@pytest.fixture
+def failed_posterior(hostile_posterior, tmp_path):
+    """The passing posterior with its second chain shifted on the cut points: R-hat fails; no verdict stored."""
+    idata = _strip_verdict(load_posterior(hostile_posterior))
+    cut = idata.posterior["cutpoints"].values
+    cut[1] += 1.0
+    idata.posterior["cutpoints"].values[:] = cut
+    return save_posterior(idata, tmp_path / "failed.nc")
+
+
+@pytest.fixture
+def one_chain_posterior(hostile_posterior, tmp_path):
+    idata = load_posterior(hostile_posterior)
+    single = idata.isel(chain=[0])
+    _strip_verdict(single)
+    return save_posterior(single, tmp_path / "one-chain.nc")
+
+
+def test_fit_survey_records_a_passing_verdict(hostile_posterior):
+    idata = load_posterior(hostile_posterior)
+    assert idata.posterior.attrs[STATUS_ATTR] == "passed"
+    assert require_diagnostics(idata) is None
+    summary = json.loads(idata.posterior.attrs["diagnostics_summary"])
+    assert summary["max_r_hat"] <= 1.01 and summary["min_ess_bulk"] >= 400 and summary["min_bfmi"] >= 0.3
+
+
+def test_a_posterior_without_verdict_is_diagnosed_on_use(failed_posterior):
+    idata = load_posterior(failed_posterior)
+    assert STATUS_ATTR not in idata.posterior.attrs
+    status, problems = verdict_of(idata)
+    assert status == "failed" and "R-hat" in problems
+    with pytest.raises(DiagnosticsError, match="R-hat"):
+        require_diagnostics(idata)
+    assert "allow-bad-diagnostics" in require_diagnostics(idata, allow_bad=True)
+
+
+@pytest.mark.parametrize("command", ["contrasts", "compare", "plot-posterior"])
+def test_consumers_refuse_a_failed_posterior(command, run_bad, failed_posterior, tmp_path):
+    out = tmp_path / ("c.csv" if command == "contrasts" else "out")
+    args = {"contrasts": ["contrasts", failed_posterior, "--out", out],
+            "compare": ["compare", failed_posterior, "--groups", "liberal", "conservative", "--out", out],
+            "plot-posterior": ["plot-posterior", failed_posterior, "--out", out]}[command]
+    if command == "plot-posterior":  # figures of a failed fit are how one looks at what went wrong
+        assert run_cli(args).exit_code == 0
+        return
+    run_bad(args, expect=3, names=["R-hat", "--allow-bad-diagnostics"], absent=[out])
+
+
+def test_flag_lets_a_failed_posterior_through_and_says_so(failed_posterior, tmp_path):
+    out = tmp_path / "c.csv"
+    result = run_cli(["contrasts", failed_posterior, "--out", out, "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    assert "failed its diagnostics" in result.output
+    manifest = json.loads((tmp_path / "c.csv.manifest.json").read_text())
+    assert "failed its diagnostics" in manifest["diagnostics"]
+
+
+def test_one_chain_is_unchecked_and_refused(run_bad, one_chain_posterior, tmp_path):
+    assert verdict_of(load_posterior(one_chain_posterior))[0] == "unchecked"
+    run_bad(["compare", one_chain_posterior, "--groups", "liberal", "conservative", "--out", tmp_path / "o"],
+            expect=3, names=["unchecked", "one chain"])
+
+
+def test_low_bfmi_and_saturated_tree_depth_fail(hostile_posterior):
+    idata = _strip_verdict(load_posterior(hostile_posterior))
+    rng = np.random.default_rng(0)
+    stats = idata.sample_stats
+    walk = np.cumsum(rng.normal(size=stats["energy"].shape), axis=1)  # energy that barely moves between draws
+    idata.sample_stats["energy"] = (stats["energy"].dims, walk)
+    depth_hit = np.zeros(stats["maxdepth_reached"].shape, dtype=bool)
+    depth_hit[:, ::10] = True  # 10% of draws at the maximum depth
+    idata.sample_stats["maxdepth_reached"] = (stats["maxdepth_reached"].dims, depth_hit)
+    diag = diagnose(idata, contrasts=False)
+    assert diag.status == "failed"
+    assert any("E-BFMI" in p for p in diag.problems) and diag.min_bfmi < 0.3
+    assert any("tree depth" in p for p in diag.problems) and diag.treedepth_share == pytest.approx(0.1)
+
+
+def test_advi_posterior_is_unchecked_and_compare_exits_3(run_bad, hostile_survey_dir, tmp_path):
+    """ADVI is a first look: fit-survey writes it (exit 0, saying so); compare refuses it with exit 3."""
+    post = tmp_path / "advi.nc"
+    fit = run_cli(["fit-survey", hostile_survey_dir, "--out", post, "--backend", "advi",
+                   "--dimensions", "toxicity,helpfulness", "--draws", "200"])
+    assert fit.exit_code == 0, fit.output
+    assert "Unchecked posterior" in fit.output
+    run_bad(["compare", post, "--groups", "liberal", "conservative", "--out", tmp_path / "c"], expect=3,
+            names=["unchecked", "ADVI"], watch=[post])
