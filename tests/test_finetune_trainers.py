@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pluralstats.cli import cli
 from pluralstats.errors import InputError
-from pluralstats.finetune.config import TrainConfig
+from pluralstats.finetune.config import DPOTrainConfig, GRPOTrainConfig, TrainConfig
 from pluralstats.finetune.kto import KTOPlugin
 from pluralstats.finetune.kto_config import KTOTrainConfig
 from pluralstats.finetune.orpo import ORPOPlugin
@@ -39,9 +39,9 @@ def _with_thresholds(survey, **cuts: int):
 
 
 def test_config_fields_carry_help():
-    for cls in (KTOTrainConfig, ORPOTrainConfig, SFTTrainConfig):
-        own = [f for f in dataclasses.fields(cls) if f.name not in {g.name for g in dataclasses.fields(TrainConfig)}]
-        assert own and all(f.metadata.get("help") for f in own), cls
+    for cls in (TrainConfig, DPOTrainConfig, GRPOTrainConfig, KTOTrainConfig, ORPOTrainConfig, SFTTrainConfig):
+        missing = [f.name for f in dataclasses.fields(cls) if not f.metadata.get("help")]
+        assert not missing, (cls.__name__, missing)
 
 
 def test_unpaired_labels_follow_polarity_and_threshold(ft_survey):

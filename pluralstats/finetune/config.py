@@ -8,27 +8,32 @@ from typing import Any
 from pluralstats.errors import InputError
 
 
+def _help(default: Any, text: str) -> Any:
+    """A dataclass field with a default and the ``help`` that ``pluralstats plugins --options`` prints."""
+    return field(default=default, metadata={"help": text})
+
+
 @dataclass
 class TrainConfig:
     """Options every plugin understands (the ``finetune`` command's common flags)."""
 
-    epochs: float = 1.0
-    learning_rate: float = 5e-5
-    batch_size: int = 4
-    grad_accum: int = 1
-    max_length: int = 256
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
-    lora: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    resume: bool = False
-    max_steps: int = -1  # > 0 overrides epochs
-    save_steps: int = 500
-    logging_steps: int = 10
-    warmup_ratio: float = 0.0
-    progress: bool = True
+    epochs: float = _help(1.0, "Training epochs (max_steps > 0 overrides).")
+    learning_rate: float = _help(5e-5, "Peak learning rate (AdamW, linear decay).")
+    batch_size: int = _help(4, "Rows per process per step.")
+    grad_accum: int = _help(1, "Gradient accumulation steps (global batch = processes x batch_size x grad_accum).")
+    max_length: int = _help(256, "Longest prompt + completion in tokens.")
+    seed: int = _help(0, "Seed of the data order and of sampling.")
+    device: str = _help("auto", "auto (CUDA with bf16 when present), cpu, cuda, cuda:N or mps.")
+    lora: bool = _help(False, "Train a LoRA adapter on the model's linear layers (merged at save).")
+    lora_r: int = _help(16, "LoRA rank.")
+    lora_alpha: int = _help(32, "LoRA scaling numerator (scale = lora_alpha / lora_r).")
+    lora_dropout: float = _help(0.0, "Dropout on the LoRA branch.")
+    resume: bool = _help(False, "Resume from the latest checkpoint in OUT.checkpoints.")
+    max_steps: int = _help(-1, "Stop after this many optimiser steps; > 0 overrides epochs.")
+    save_steps: int = _help(500, "Checkpoint every this many steps (for resume).")
+    logging_steps: int = _help(10, "Log every this many steps (training_log.json).")
+    warmup_ratio: float = _help(0.0, "Share of the steps with a linear learning-rate warm-up.")
+    progress: bool = _help(True, "Show TRL's progress bar.")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,25 +49,28 @@ class TrainConfig:
 class DPOTrainConfig(TrainConfig):
     """DPO: ``beta`` is the KL strength; ``use_pair_weights`` weights each pair's loss by its ``weight``."""
 
-    beta: float = 0.1
-    loss_type: str = "sigmoid"
-    use_pair_weights: bool = True
-    precompute_ref_log_probs: bool = True
+    beta: float = _help(0.1, "KL strength: higher keeps the policy nearer the reference.")
+    loss_type: str = _help("sigmoid", "TRL DPO loss (sigmoid, hinge, ipo, ...); aot needs --no-pair-weights.")
+    use_pair_weights: bool = _help(True, "Weight each pair's loss by its weight column.")
+    precompute_ref_log_probs: bool = _help(
+        True, "Reference log-probs computed once before training (no reference model kept in memory).")
 
 
 @dataclass
 class GRPOTrainConfig(TrainConfig):
     """GRPO rewarded by a rater model: one dimension or a weighted, polarity-aware mix, for a group."""
 
-    rater: str | None = None  # RaterModel directory
-    objective: str = "toxicity"  # a dimension name, or "multi"
-    weights: dict[str, float] = field(default_factory=dict)  # multi: dimension -> weight
-    group: dict[str, str] | str | None = None  # {"political": "liberal"} or "political=liberal"
-    beta: float = 0.0  # KL coefficient (TRL's default 0.0: no reference model)
-    num_generations: int = 4
-    max_completion_length: int = 32
-    temperature: float = 1.0
-    thinking: str = "auto"  # thinking markers: "auto" (from the chat template), "off", or "OPEN,CLOSE"
+    rater: str | None = _help(None, "Rater model folder (pluralstats fit-rater).")
+    objective: str = _help("toxicity", "A dimension name, or multi (weights).")
+    weights: dict[str, float] = field(default_factory=dict,
+                                      metadata={"help": "multi: dimension -> weight (the --weights option)."})
+    group: dict[str, str] | str | None = _help(None, "Reward for this group's raters, e.g. political=liberal.")
+    beta: float = _help(0.0, "KL coefficient (TRL's default 0.0: no reference model).")
+    num_generations: int = _help(4, "Completions per prompt (the group of the relative advantage).")
+    max_completion_length: int = _help(32, "New tokens per completion.")
+    temperature: float = _help(1.0, "Sampling temperature of the completions.")
+    thinking: str = _help("auto", "Thinking markers: auto (from the chat template), off, or OPEN,CLOSE; the "
+                                  "reward sees the answer only.")
 
 
 def resolve_device(device: str = "auto") -> tuple[str, bool]:
