@@ -7,6 +7,10 @@ beyond the level shift) is checked against its 95% interval; tau's interval agai
 Target: coverage 0.92-0.98 (nominal 0.95; items within a survey share tau, so surveys are the unit of
 replication and the spread across surveys is reported).
 
+Measured (seeds 2000-2019, 200 raters, 1000 draws + 400 tuning steps x 2 chains): coverage 0.933 +- 0.008
+(per survey 0.88-0.98), correlation of the posterior means with the truth 0.91, tau's interval covering the
+planted 1.0 in 19 of 20 surveys, no divergences.
+
 The model is compiled once; later surveys of the same shape only swap the data (``nutpie``'s ``with_data``).
 
     python analyses/disagreement_coverage.py --n-surveys 20 --out outputs/disagreement_coverage
