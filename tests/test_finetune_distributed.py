@@ -1,4 +1,5 @@
-"""Data-parallel fine-tuning: 2 processes (gloo on CPU) match 1 process with doubled gradient accumulation;
+"""Data-parallel fine-tuning: 2 processes (gloo on CPU) match 1 process with doubled gradient accumulation (DPO),
+GRPO runs in 2 processes;
 --processes beyond the machine exits 2 with the count."""
 
 from __future__ import annotations
@@ -60,3 +61,23 @@ def test_too_many_processes_exit_2_with_the_count(ft_prefs_path, tmp_path):
     assert res.exit_code == 2 and f"exceeds the {count} CPU cores" in res.output
     assert not (tmp_path / "o").exists()
     assert torch.get_num_threads() >= 1
+
+
+@pytest.mark.slow  # spawns two GRPO processes (generation in each): about 1 min on 2 shared cores
+def test_grpo_runs_data_parallel(tiny_dir, ft_pairs, hashing_rater, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from pluralstats.finetune.config import GRPOTrainConfig
+
+    base_path, _ = tiny_dir
+    hashing_rater.save(tmp_path / "rater")  # each process loads the rater from its folder
+    cfg = GRPOTrainConfig(rater=str(tmp_path / "rater"), max_steps=2, batch_size=4, num_generations=4,
+                          max_completion_length=8, learning_rate=1e-2, device="cpu", progress=False,
+                          logging_steps=1, save_steps=1000)
+    out = train_data_parallel("grpo", list(ft_pairs.prompt.unique()[:8]), str(base_path), cfg, tmp_path / "g",
+                              processes=2)
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["processes"] == 2 and log["global_step"] == 2
+    assert all("reward" in row for row in log["log_history"] if "loss" in row)
+    tuned = AutoModelForCausalLM.from_pretrained(out)
+    assert max_change(parameters(AutoModelForCausalLM.from_pretrained(base_path)), parameters(tuned)) > 0
