@@ -123,15 +123,56 @@ def test_plots_written(idata, tmp_path):
 
     written = plot_forest(all_contrasts(idata), tmp_path / "forest.png")
     written += plot_compare(compare_groups(idata, "male", "female"), tmp_path / "cmp.png")
-    observed, predicted = predictive_check(idata, "gender", n_draws=50, max_rows=500)
+    observed, predicted = predictive_check(idata, None, n_draws=200)
     written += plot_ppc(observed, predicted, tmp_path / "ppc.png")
     written += plot_rank(idata, tmp_path / "rank.png")
     assert all(p.exists() and p.stat().st_size > 1000 for p in written) and len(written) == 8
-    # the predictive check reproduces the observed shares of the large groups (the few non-binary
-    # raters' own effects, integrated out in the check, move their shares more)
-    merged = observed.merge(predicted, on=["dimension", "group", "rating"], suffixes=("_obs", ""))
-    merged = merged[merged.group != "non_binary"]
-    assert (np.abs(merged.share_obs - merged.share) < 0.04).all()
+    assert set(observed.attribute) == set(ATTRS)
+    # data simulated from the model: its observed shares lie inside the replicated 95% intervals (replications
+    # with new raters and new multinomial draws), and the large groups' shares are matched on average
+    merged = observed.merge(predicted, on=["attribute", "dimension", "group", "rating"], suffixes=("_obs", ""))
+    inside = (merged.share_obs >= merged.lo) & (merged.share_obs <= merged.hi)
+    assert inside.mean() >= 0.9, merged[~inside]
+    big = merged[merged.group.isin(["male", "female", "liberal", "conservative", "white"])]
+    assert (np.abs(big.share_obs - big.share) < 0.04).all()
+    # intervals widen for small groups (fewer raters, more rater and multinomial variability)
+    width = merged.assign(w=merged.hi - merged.lo).groupby("group").w.mean()
+    assert width["non_binary"] > width["female"]
+
+
+def test_replicated_ratings_follow_the_category_probabilities(idata):
+    """With sigma_rater = 0, the frequency of each replicated category of one rating over draws equals the
+    mean of its textbook probabilities expit(c_k - eta) - expit(c_(k-1) - eta)."""
+    from pluralstats.models.ppc import replicate_ratings
+
+    fixed = idata.copy()
+    fixed.posterior["sigma_rater"] = fixed.posterior["sigma_rater"] * 0.0
+    total = fixed.posterior.sizes["chain"] * fixed.posterior.sizes["draw"]
+    rep = replicate_ratings(fixed, n_draws=total, seed=3)
+    cd = fixed.constant_data
+    post = fixed.posterior.stack(s=("chain", "draw"))
+    for obs in (0, 17, 500):
+        d, r, i = (int(cd[v][obs]) for v in ("obs_dimension", "obs_rater", "obs_item"))
+        eta = post["item_effect"].to_numpy()[i, d]
+        for j, attr in enumerate(cd["attribute"].to_numpy()):
+            eta = eta + post[f"beta_{attr}"].to_numpy()[d, int(cd["rater_level"][r, j])]
+        cuts = post["cutpoints"].to_numpy()[d]  # (cut, sample)
+        cdf = np.vstack([np.zeros_like(eta), expit(cuts - eta), np.ones_like(eta)])
+        expected = np.diff(cdf, axis=0).mean(axis=1)
+        freq = np.bincount(rep[:, obs] - 1, minlength=len(expected)) / rep.shape[0]
+        assert np.abs(freq - expected).max() < 0.05, (obs, freq, expected)
+
+
+def test_az_plot_ppc_works_on_the_replications(idata, tmp_path):
+    import arviz as az
+    import matplotlib.pyplot as plt
+
+    from pluralstats.models.ppc import add_posterior_predictive
+
+    with_pp = add_posterior_predictive(idata.copy(), n_draws=50)
+    assert with_pp.posterior_predictive["rating"].shape == (1, 50, len(idata.constant_data["obs_rating"]))
+    az.plot_ppc(with_pp, kind="cumulative", num_pp_samples=20)
+    plt.close("all")
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Commands that check a fitted model against the data: loo (leave-one-rater-out model comparison)."""
+"""Commands that check a model: loo (leave-one-rater-out comparison of fitted models), prior-check."""
 
 from __future__ import annotations
 
@@ -69,4 +69,42 @@ def loo_cmd(posteriors: tuple[Path, ...], out: Path | None, kfold: int | None, b
         console.print(f"Wrote {out}")
 
 
-COMMANDS = [loo_cmd]
+
+@click.command("prior-check")
+@click.argument("bundle", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figure and tables.")
+@click.option("--dimensions", default=None, help="Comma-separated dimensions (default: all).")
+@click.option("--attributes", default=None, help="Comma-separated attributes (default: all in survey.toml).")
+@click.option("--draws", type=click.IntRange(50), default=500, show_default=True,
+              help="Prior draws (replicated surveys).")
+@click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
+              help="Prior sd of the attribute effects (logits), as in fit-survey.")
+@allow_outside_option
+@seed_option
+def prior_check_cmd(bundle: Path, out: Path, dimensions: str | None, attributes: str | None, draws: int,
+                    beta_prior_sd: float, seed: int) -> None:
+    """Prior predictive check: the rating distributions and group gaps the priors imply, on the survey's design."""
+    from pluralstats.cli.survey import read_bundle
+    from pluralstats.models.prior import prior_check
+    from pluralstats.plots.posterior import plot_prior_check
+
+    def split(value: str | None) -> list[str] | None:
+        return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+    survey = read_bundle(bundle)
+    with console.status("Sampling the priors and replicating the survey..."):
+        shares, gaps = prior_check(survey, dimensions=split(dimensions), attributes=split(attributes), draws=draws,
+                                   seed=seed, beta_prior_sd=beta_prior_sd)
+    with atomic_path(out, is_dir=True) as tmp:
+        shares.to_csv(tmp / "prior_shares.csv", index=False)
+        gaps.to_csv(tmp / "prior_gaps.csv", index=False)
+        figures = plot_prior_check(shares, gaps, tmp / "prior_check.png")
+        write_manifest(tmp, "prior-check", inputs=[*survey.sources], seed=seed,
+                       options={"dimensions": dimensions, "attributes": attributes, "draws": draws,
+                                "beta_prior_sd": beta_prior_sd})
+    widest = gaps.assign(width=gaps.gap_hi - gaps.gap_lo).width.max()
+    console.print(f"Prior: 95% of implied group gaps within +-{widest / 2:.2f} rating points (widest interval). "
+                  f"Wrote {out} ({', '.join(p.name for p in figures)}, prior_shares.csv, prior_gaps.csv)")
+
+
+COMMANDS = [loo_cmd, prior_check_cmd]

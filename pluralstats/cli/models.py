@@ -331,10 +331,13 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figures.")
 @click.option("--kind", "kinds", multiple=True, default=("forest", "ppc", "rank", "trace"), show_default=True,
               type=click.Choice(["forest", "ppc", "rank", "trace"]), help="Which figures (repeatable).")
-@click.option("--attribute", default=None, help="Groups of the predictive check (default: the first attribute).")
+@click.option("--attribute", default=None,
+              help="Groups of the predictive check (default: every level of every attribute, in one figure).")
+@click.option("--ppc-draws", type=click.IntRange(10), default=200, show_default=True,
+              help="Replicated data sets in the predictive check.")
 @seed_option
 @suppress_option
-def plot_posterior_cmd(posterior, out, kinds, attribute, seed, suppress_small):
+def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, seed, suppress_small):
     """Paper figures: contrast forest plot, predictive check per group, rank and trace plots (PNG + PDF)."""
     from pluralstats.models import all_contrasts, load_posterior, meta_of
     from pluralstats.models.contrasts import suppress_contrasts
@@ -345,22 +348,22 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, seed, suppress_small):
     meta = meta_of(idata)
     if attribute is not None and attribute not in meta.attributes:
         raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta.attributes)}")
-    attribute = attribute or next(iter(meta.attributes), None)
     written = []
     with console.status("Drawing..."):
         if "forest" in kinds:
             frame = suppress_contrasts(all_contrasts(idata), idata, suppress_small)
             written += plots.plot_forest(frame, out / "contrasts_forest.png")
         if "ppc" in kinds:
-            observed, predicted, note = suppress_groups(*predictive_check(idata, attribute, seed=seed), idata,
-                                                        attribute, suppress_small)
+            checked = predictive_check(idata, attribute, n_draws=ppc_draws, seed=seed)
+            observed, predicted, note = suppress_groups(*checked, idata, attribute, suppress_small)
             written += plots.plot_ppc(observed, predicted, out / f"ppc_{attribute or 'all'}.png", note=note)
         if "rank" in kinds:
             written += plots.plot_rank(idata, out / "rank.png")
         if "trace" in kinds:
             written += plots.plot_trace(idata, out / "trace.png")
     write_manifest(out, "plot-posterior", inputs=[posterior], seed=seed,
-                   options={"kinds": list(kinds), "attribute": attribute, "suppress_small": suppress_small})
+                   options={"kinds": list(kinds), "attribute": attribute, "ppc_draws": ppc_draws,
+                            "suppress_small": suppress_small})
     console.print("Wrote " + ", ".join(map(str, written)))
 
 

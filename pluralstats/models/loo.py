@@ -11,7 +11,8 @@ with the rater's own effect integrated out::
 quadrature in ``u``. This needs no stored rater effects (the posterior file does not keep them) and is
 small to store: raters x draws numbers, against ratings x draws for a per-rating log-likelihood (at paper
 scale 1,095 x 2,000 float64 = 17.5 MB, against 136,875 x 2,000 = 2.2 GB). It is stored as ArviZ's
-``log_likelihood`` group, variable ``ratings`` (dimension ``rater``), so ``az.loo``, ``az.waic`` and ``az.compare`` work directly.
+``log_likelihood`` group, variable ``ratings`` (dimension ``rater``), so ``az.loo``, ``az.waic`` and
+``az.compare`` work directly.
 
 Where PSIS is unreliable (Pareto k > 0.7 for some raters, common when a rater gives many ratings),
 :func:`kfold_raters` refits the model K times, each time without a fold of raters, and scores the held-out
@@ -42,27 +43,28 @@ def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -x)
 
 
-def _stacked(idata, name: str) -> np.ndarray:
+def stacked_draws(idata, name: str) -> np.ndarray:
     """``(chain * draw, ...)`` draws of one posterior variable."""
     var = idata.posterior[name]
     return var.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
 
 
-def _observation_eta(idata, draws: np.ndarray) -> np.ndarray:
-    """``(len(draws), n_obs)``: each rating's linear predictor without its rater's own effect."""
+def observation_eta(idata, draws: np.ndarray) -> np.ndarray:
+    """``(len(draws), n_obs)``: each rating's linear predictor without its rater's own effect (``draws``:
+    indices into the chain x draw stack)."""
     meta = meta_of(idata)
     cd = idata.constant_data
     dim = cd["obs_dimension"].to_numpy().astype(int)
     rater = cd["obs_rater"].to_numpy().astype(int)
     item = cd["obs_item"].to_numpy().astype(int)
     levels = cd["rater_level"].to_numpy().astype(int)
-    eta = _stacked(idata, "item_effect")[draws][:, item, dim]  # item_effect: (item, dimension)
+    eta = stacked_draws(idata, "item_effect")[draws][:, item, dim]  # item_effect: (item, dimension)
     for j, attr in enumerate(meta.attributes):
-        beta = _stacked(idata, f"beta_{attr}")[draws]  # (draw, dimension, level)
+        beta = stacked_draws(idata, f"beta_{attr}")[draws]  # (draw, dimension, level)
         eta = eta + beta[:, dim, levels[rater, j]]
     for attr in getattr(meta, "disagreement", []) or []:
         j = list(meta.attributes).index(attr)
-        w = _stacked(idata, f"w_{attr}")[draws]  # (draw, dimension, item, level)
+        w = stacked_draws(idata, f"w_{attr}")[draws]  # (draw, dimension, item, level)
         eta = eta + w[:, dim, item, levels[rater, j]]
     return eta
 
@@ -93,15 +95,15 @@ def rater_log_likelihood(idata, *, nodes: int = GH_NODES, max_draws: int | None 
                               shape=(n_raters * n_dim, len(y)))
     x, w = np.polynomial.hermite.hermgauss(nodes)
     log_w = np.log(w / np.sqrt(np.pi))
-    cut = _stacked(idata, "cutpoints")  # (sample, dimension, cut)
-    sigma = _stacked(idata, "sigma_rater")  # (sample, dimension)
+    cut = stacked_draws(idata, "cutpoints")  # (sample, dimension, cut)
+    sigma = stacked_draws(idata, "sigma_rater")  # (sample, dimension)
     inf = np.full(cut.shape[:2] + (1,), np.inf)
     padded = np.concatenate([-inf, cut, inf], axis=2)  # (sample, dimension, category + 1)
     out = np.empty((len(draws), n_raters))
     step = max(1, CHUNK_CELLS // max(len(y) * nodes, 1))
     for start in range(0, len(draws), step):
         block = draws[start:start + step]
-        eta = _observation_eta(idata, block)  # (b, obs)
+        eta = observation_eta(idata, block)  # (b, obs)
         lo = padded[block][:, dim, y]  # (b, obs): cut point below the observed category
         hi = padded[block][:, dim, y + 1]
         log_width = np.log(-np.expm1(lo - hi))  # log(1 - e^(lo - hi)): 0 at the open ends

@@ -1,9 +1,16 @@
-"""Posterior predictive check of the rating distribution per group.
+"""Posterior predictive checks: replicated ratings, and rating shares per group against them.
 
-For the observed ratings of each group, the model's predicted share of each rating, with the
-rater effect integrated out (Gauss-Hermite) rather than plugged in: it checks the population part
-of the model (cut points, attribute and item effects, sigma_rater) without storing 5k rater
-effects per draw. Rows and draws are subsampled (fixed seed) to keep it to seconds.
+A replicated data set keeps the observed design (who rated which item on which dimension) and, for one
+posterior draw, gives every rater a *new* rater effect drawn from Normal(0, sigma_rater) and every rating a
+new category drawn from the model's category probabilities. It is the "mixed" replication for a
+hierarchical model: the rater effects are not stored in the posterior file, and a check of what a new set
+of raters of the same groups would give is the check that matters for group comparisons. Replicated shares
+therefore vary with the posterior, the raters and the multinomial draw, so their intervals are honest for
+small groups as well.
+
+:func:`add_posterior_predictive` stores the replications as ArviZ's ``posterior_predictive`` and
+``observed_data`` groups (variable ``rating``, dimension ``obs``), so ``az.plot_ppc`` works directly.
+:func:`predictive_check` summarises observed and replicated shares per dimension and group.
 
 The observed shares are data of the group, so :func:`suppress_groups` leaves out small groups with
 their complementary ones (:mod:`pluralstats.privacy`): with the survey's overall rating distribution
@@ -12,85 +19,143 @@ published, a single hidden group's shares could be subtracted back out.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy.special import expit
 
 from .data import meta_of
-from .predict import flat_draws
+from .loo import observation_eta, stacked_draws
 
-GH_NODES = 20
+CHUNK_VALUES = 4_000_000  # draws x ratings per block
 
 
-def _category_probs(eta: np.ndarray, cut: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """eta (S, N), cut (S, K-1), sigma (S,) -> mean over N of E_u P(y = k): (S, K)."""
-    nodes, weights = np.polynomial.hermite_e.hermegauss(GH_NODES)
-    weights = weights / weights.sum()
-    out = 0.0
-    for z, w in zip(nodes, weights, strict=True):
-        above = expit(eta[:, :, None] + sigma[:, None, None] * z - cut[:, None, :])  # P(y > k)
-        ones = np.ones(above.shape[:2] + (1,))
-        probs = np.concatenate([ones, above], axis=2) - np.concatenate([above, 0 * ones], axis=2)
-        out = out + w * probs.mean(axis=1)
+def _pick_draws(idata, n_draws: int, seed: int) -> np.ndarray:
+    post = idata.posterior
+    total = post.sizes["chain"] * post.sizes["draw"]
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(total, size=min(n_draws, total), replace=False))
+
+
+def replicate_ratings(idata, *, n_draws: int = 200, seed: int = 0) -> np.ndarray:
+    """``(n_draws, n_obs)`` replicated ratings (1..scale_max, int8) for randomly chosen posterior draws.
+
+    Per draw: a new effect for every rater and dimension ~ Normal(0, sigma_rater[d]), then each rating
+    drawn by inverting the cumulative-logit CDF at a uniform number.
+    """
+    meta = meta_of(idata)
+    if meta.joint:
+        raise ValueError("replication with correlated rater effects (--joint) is not supported")
+    rng = np.random.default_rng(seed + 1)
+    draws = _pick_draws(idata, n_draws, seed)
+    cd = idata.constant_data
+    dim = cd["obs_dimension"].to_numpy().astype(int)
+    rater = cd["obs_rater"].to_numpy().astype(int)
+    n_raters, n_dim = cd.sizes["rater"], len(meta.dimensions)
+    cut = stacked_draws(idata, "cutpoints")  # (sample, dimension, cut)
+    sigma = stacked_draws(idata, "sigma_rater")  # (sample, dimension)
+    out = np.empty((len(draws), len(dim)), dtype=np.int8)
+    step = max(1, CHUNK_VALUES // max(len(dim), 1))
+    for start in range(0, len(draws), step):
+        block = draws[start:start + step]
+        u = rng.normal(size=(len(block), n_raters, n_dim)) * sigma[block][:, None, :]
+        z = observation_eta(idata, block) + u[:, rater, dim]
+        below = expit(cut[block][:, dim, :] - z[:, :, None])  # P(y <= k), k = 1..K-1
+        uniform = rng.uniform(size=z.shape)
+        out[start:start + len(block)] = 1 + (uniform[:, :, None] > below).sum(axis=2)
     return out
 
 
-def predictive_check(idata, attribute: str | None = None, *, max_rows: int = 4000, n_draws: int = 200,
-                     seed: int = 0, prob: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(observed, predicted) rating shares per dimension and group (levels of ``attribute``, or all)."""
+def add_posterior_predictive(idata, *, n_draws: int = 200, seed: int = 0):
+    """Attach ``posterior_predictive`` (replicated ratings, one pseudo-chain of ``n_draws``) and
+    ``observed_data`` (the ratings) to ``idata`` (in place; also returned), for ``az.plot_ppc``."""
+    replicated = replicate_ratings(idata, n_draws=n_draws, seed=seed)
+    observed = idata.constant_data["obs_rating"].to_numpy().astype(np.int8)
+    for group in ("posterior_predictive", "observed_data"):
+        if group in idata.groups():
+            del idata[group]
+    idata.add_groups({
+        "posterior_predictive": xr.Dataset({"rating": (("chain", "draw", "obs"), replicated[None])},
+                                           coords={"chain": [0], "draw": np.arange(len(replicated))}),
+        "observed_data": xr.Dataset({"rating": (("obs",), observed)}),
+    })
+    return idata
+
+
+def _groups(idata, attributes: Sequence[str] | None) -> list[tuple[str, str, np.ndarray]]:
+    """(attribute, level, rater mask) for every level of every attribute (or one "all" group)."""
     meta = meta_of(idata)
-    rng = np.random.default_rng(seed)
+    levels = idata.constant_data["rater_level"].to_numpy()
+    if attributes is not None and not attributes:
+        return [("all", "all", np.ones(len(levels), bool))]
+    names = list(meta.attributes) if attributes is None else list(attributes)
+    unknown = [a for a in names if a not in meta.attributes]
+    if unknown:
+        from pluralstats.errors import InputError
+
+        raise InputError(f"Unknown attribute {', '.join(unknown)}; known: {', '.join(meta.attributes)}")
+    index = list(meta.attributes)
+    return [(a, lv, levels[:, index.index(a)] == k) for a in names for k, lv in enumerate(meta.attributes[a])]
+
+
+def predictive_check(idata, attributes: str | Sequence[str] | None = None, *, n_draws: int = 200, seed: int = 0,
+                     prob: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(observed, replicated) rating shares per dimension and group.
+
+    Groups: every level of each of ``attributes`` (a name, a list, or None for every attribute; an empty
+    list for all raters together). ``observed``: attribute, dimension, group, rating, share.
+    ``replicated``: the same with the mean replicated share and its central ``prob`` interval over
+    ``n_draws`` replications (:func:`replicate_ratings`).
+    """
+    meta = meta_of(idata)
+    if isinstance(attributes, str):
+        attributes = [attributes]
     cd = idata.constant_data
-    obs_dim, obs_rater = cd["obs_dimension"].to_numpy(), cd["obs_rater"].to_numpy()
-    obs_item, rating = cd["obs_item"].to_numpy(), cd["obs_rating"].to_numpy()
-    levels = cd["rater_level"].to_numpy()
-    total = flat_draws(idata, "sigma_item").shape[0]
-    draws = np.sort(rng.choice(total, size=min(n_draws, total), replace=False))
-    attrs = list(meta.attributes)
-    betas = {a: flat_draws(idata, f"beta_{a}")[draws] for a in attrs}
-    sigma_r = flat_draws(idata, "sigma_rater")[draws]
-    cuts = flat_draws(idata, "cutpoints")[draws]
-    item_eff = flat_draws(idata, "item_effect")[draws]
-    ws = {a: flat_draws(idata, f"w_{a}")[draws] for a in meta.disagreement}  # (draw, dimension, item, level)
-    groups = ([("all", np.ones(len(levels), bool))] if attribute is None else
-              [(lv, levels[:, attrs.index(attribute)] == k) for k, lv in enumerate(meta.attributes[attribute])])
+    dim = cd["obs_dimension"].to_numpy().astype(int)
+    rater = cd["obs_rater"].to_numpy().astype(int)
+    rating = cd["obs_rating"].to_numpy().astype(int)
+    replicated = replicate_ratings(idata, n_draws=n_draws, seed=seed).astype(int)
     q = [(1 - prob) / 2, (1 + prob) / 2]
     categories = np.arange(1, meta.scale_max + 1)
     observed, predicted = [], []
-    for d, dim in enumerate(meta.dimensions):
-        for name, in_group in groups:
-            rows = np.flatnonzero((obs_dim == d) & in_group[obs_rater])
+    for d, name in enumerate(meta.dimensions):
+        for attr, level, in_group in _groups(idata, attributes):
+            rows = np.flatnonzero((dim == d) & in_group[rater])
             if rows.size == 0:
                 continue
+            base = {"attribute": attr, "dimension": name, "group": level, "rating": categories}
             shares = np.bincount(rating[rows] - 1, minlength=meta.scale_max) / rows.size
-            observed.append(pd.DataFrame({"dimension": dim, "group": name, "rating": categories, "share": shares}))
-            rows = rng.choice(rows, size=min(max_rows, rows.size), replace=False)
-            r, i = obs_rater[rows], obs_item[rows]
-            eta = item_eff[:, i, d]
-            for j, a in enumerate(attrs):
-                eta = eta + betas[a][:, d, :][:, levels[r, j]]
-                if a in ws:
-                    eta = eta + ws[a][:, d, i, levels[r, j]]
-            probs = _category_probs(eta, cuts[:, d, :], sigma_r[:, d])
-            lo, hi = np.quantile(probs, q, axis=0)
-            predicted.append(pd.DataFrame({"dimension": dim, "group": name, "rating": categories,
-                                           "share": probs.mean(axis=0), "lo": lo, "hi": hi}))
+            observed.append(pd.DataFrame({**base, "share": shares}))
+            rep = (replicated[:, rows, None] == categories[None, None, :]).mean(axis=1)  # (draw, category)
+            lo, hi = np.quantile(rep, q, axis=0)
+            predicted.append(pd.DataFrame({**base, "share": rep.mean(axis=0), "lo": lo, "hi": hi}))
     return pd.concat(observed, ignore_index=True), pd.concat(predicted, ignore_index=True)
 
 
-def suppress_groups(observed: pd.DataFrame, predicted: pd.DataFrame, idata, attribute: str | None,
+def suppress_groups(observed: pd.DataFrame, predicted: pd.DataFrame, idata, attribute: str | None = None,
                     suppress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """:func:`predictive_check`'s frames without the suppressed groups (fewer than k raters and their
     complementary groups, in any dimension: hidden in all, as :func:`pluralstats.privacy.mask_groups` does),
-    and a note naming them (None when nothing was left out)."""
+    and a note naming them (None when nothing was left out). ``attribute`` is accepted for callers that
+    checked one attribute; the frames say which attribute each group belongs to."""
     from .contrasts import small_levels
 
-    if attribute is None or not suppress:
+    if not suppress or "attribute" not in observed:
         return observed, predicted, None
     hidden = small_levels(idata, complementary=True)
-    drop = sorted({lv for (attr, _), levels in hidden.items() if attr == attribute for lv in levels})
+    drop = {(attr, lv) for (attr, _), levels in hidden.items() for lv in levels}
+    if attribute is not None:
+        drop = {(a, lv) for a, lv in drop if a == attribute}
     if not drop:
         return observed, predicted, None
-    note = (f"{attribute} not shown: {', '.join(drop)} (fewer than k = {meta_of(idata).min_group_size} raters, "
-            "or hidden with one that has)")
-    return observed[~observed.group.isin(drop)], predicted[~predicted.group.isin(drop)], note
+    names = ", ".join(f"{a}={lv}" for a, lv in sorted(drop))
+    note = (f"not shown: {names} (fewer than k = {meta_of(idata).min_group_size} raters, or hidden with one "
+            "that has)")
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:
+        pairs = list(zip(frame.attribute, frame.group, strict=True))
+        return frame[[p not in drop for p in pairs]]
+
+    return keep(observed), keep(predicted), note

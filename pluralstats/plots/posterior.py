@@ -109,35 +109,42 @@ def plot_compare(table: pd.DataFrame, path: str | Path, *, title: str | None = N
 
 def plot_ppc(observed: pd.DataFrame, predicted: pd.DataFrame, path: str | Path, *,
              note: str | None = None) -> list[Path]:
-    """Observed rating shares per group (grey bars) against posterior predictive shares (dots, 95%).
+    """Observed rating shares per group (hatched bars) against replicated shares (dots, mean and 95% interval).
 
-    ``observed``: dimension, group, rating, share; ``predicted``: the same plus ``lo``, ``hi``
-    (from :func:`pluralstats.models.ppc.predictive_check`; suppressed groups already left out, named in
-    ``note``).
+    One row per group (every level of every attribute checked), one column per dimension. ``observed``:
+    attribute, dimension, group, rating, share; ``predicted``: the same plus ``lo``, ``hi`` (from
+    :func:`pluralstats.models.ppc.predictive_check`; suppressed groups already left out, named in ``note``).
     """
     if observed.empty:
         return note_figure(note or "no groups to show", path)
+    if "attribute" not in observed:
+        observed, predicted = observed.assign(attribute=""), predicted.assign(attribute="")
     dims = list(dict.fromkeys(observed.dimension))
-    groups = list(dict.fromkeys(observed.group))
+    rows = list(dict.fromkeys(zip(observed.attribute, observed.group, strict=True)))
     with style():
-        fig, axes = plt.subplots(len(groups), len(dims), figsize=(1.3 + 2.0 * len(dims), 0.6 + 1.5 * len(groups)),
+        fig, axes = plt.subplots(len(rows), len(dims), figsize=(1.6 + 2.0 * len(dims), 0.6 + 1.25 * len(rows)),
                                  sharex=True, sharey="row", squeeze=False)
-        for r, grp in enumerate(groups):
+        for r, (attr, grp) in enumerate(rows):
             for c, dim in enumerate(dims):
                 ax = axes[r, c]
-                obs = observed[(observed.dimension == dim) & (observed.group == grp)]
-                pred = predicted[(predicted.dimension == dim) & (predicted.group == grp)]
+                at = (observed.attribute == attr) & (observed.group == grp) & (observed.dimension == dim)
+                obs = observed[at]
+                pred = predicted[(predicted.attribute == attr) & (predicted.group == grp)
+                                 & (predicted.dimension == dim)]
                 ax.bar(obs.rating, obs.share, color="0.85", edgecolor="0.4", hatch="//", width=0.7,
                        label="observed")
                 ax.errorbar(pred.rating, pred.share, yerr=[pred.share - pred.lo, pred.hi - pred.share], fmt="o",
-                            color="black", ms=3.5, capsize=2, label="posterior predictive")
+                            color="black", ms=3.5, capsize=2, label="replicated (95%)")
                 if r == 0:
                     ax.set_title(pretty(dim))
                 if c == 0:
-                    ax.set_ylabel(f"{grp}\nshare")
-                if r == len(groups) - 1:
+                    label = f"{pretty(attr)}: {grp}" if attr and attr != "all" else str(grp)
+                    ax.set_ylabel(f"{label}\nshare", fontsize=7)
+                if r == len(rows) - 1:
                     ax.set_xlabel("rating")
         axes[0, 0].legend(frameon=False, fontsize=7)
+        fig.suptitle("Posterior predictive check: rating shares per group, observed vs replicated with new raters",
+                     fontsize=9)
         if note:
             fig.text(0.01, -0.02, note, fontsize=7, color="0.3", wrap=True)
         fig.tight_layout()
@@ -166,5 +173,39 @@ def plot_trace(idata, path: str | Path, var_names: list[str] | None = None) -> l
         axes = az.plot_trace(idata, var_names=names, compact=True, combined=False,
                              chain_prop={"color": ["black", "0.5", "0.7", "0.3"]}, figsize=(8, 2.2 * len(names)))
         fig = np.ravel(axes)[0].figure
+        fig.tight_layout()
+        return save_figure(fig, path)
+
+
+def plot_prior_check(shares: pd.DataFrame, gaps: pd.DataFrame, path: str | Path) -> list[Path]:
+    """The prior predictive check: implied rating distribution per dimension (mean share, 95% interval over
+    replicated surveys) and implied gaps in mean rating between each level and its reference (95%)."""
+    dims = list(dict.fromkeys(shares.dimension))
+    with style():
+        fig, axes = plt.subplots(1, len(dims) + 1, figsize=(1.8 * len(dims) + 5.0, 1.0 + 0.2 * max(len(gaps), 8)),
+                                 squeeze=False, gridspec_kw={"width_ratios": [1] * len(dims) + [2]})
+        for c, dim in enumerate(dims):
+            ax = axes[0, c]
+            sub = shares[shares.dimension == dim]
+            ax.errorbar(sub.rating, sub.share, yerr=[sub.share - sub.lo, sub.hi - sub.share], fmt="o", color="black",
+                        ms=3.5, capsize=2)
+            ax.set_title(pretty(dim))
+            ax.set_xlabel("rating")
+            ax.set_xticks(sub.rating.to_numpy())
+            ax.set_ylim(0, 1)
+            if c == 0:
+                ax.set_ylabel("share of ratings (prior, 95%)")
+        ax = axes[0, -1]
+        labels = [f"{pretty(r.dimension)} | {pretty(r.attribute)}: {r.level} - {r.reference}"
+                  for r in gaps.itertuples()]
+        y = np.arange(len(gaps))
+        ax.errorbar(gaps.gap_median, y, xerr=[gaps.gap_median - gaps.gap_lo, gaps.gap_hi - gaps.gap_median], fmt="o",
+                    color="black", ms=3, capsize=2)
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.set_yticks(y, labels, fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xlabel("gap in mean rating (95%)")
+        ax.set_title("level - reference")
+        fig.suptitle("Prior predictive check: what the priors imply before any rating is seen", fontsize=9)
         fig.tight_layout()
         return save_figure(fig, path)

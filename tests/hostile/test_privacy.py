@@ -240,7 +240,7 @@ def test_plot_posterior_leaves_small_groups_out(hostile_posterior, tmp_path, par
     assert (out / "ppc_gender.png").exists() and (out / "contrasts_forest.png").exists()
     assert json.loads((out / "manifest.json").read_text())["options"]["suppress_small"] is True
     idata = load_posterior(hostile_posterior)
-    observed, predicted, note = suppress_groups(*predictive_check(idata, "gender", n_draws=20, max_rows=200),
+    observed, predicted, note = suppress_groups(*predictive_check(idata, "gender", n_draws=20),
                                                 idata, "gender")
     # non_binary (1 rater) and its complement (male) are left out of the observed shares
     assert set(observed.group) == set(predicted.group) == {"female"} and "non_binary" in note
