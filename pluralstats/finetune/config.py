@@ -149,6 +149,8 @@ def describe_fields(cls: type[TrainConfig]) -> list[dict[str, str]]:
     rows = []
     for f in fields(cls):
         default = f.default_factory() if f.default_factory is not MISSING else f.default  # type: ignore[misc]
-        rows.append({"name": f.name, "type": str(hints[f.name]).replace("typing.", ""),
+        hint = hints[f.name]
+        shown = hint.__name__ if isinstance(hint, type) else str(hint).replace("typing.", "")
+        rows.append({"name": f.name, "type": shown,
                      "default": repr(default), "help": f.metadata.get("help", "")})
     return rows
