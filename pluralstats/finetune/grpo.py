@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 from pluralstats.errors import InputError
 
-from .common import checkpoint_dir, load_policy, lora_config, resume_from, save_final, trl_arguments
+from .common import load_policy, lora_config, trl_arguments
 from .config import GRPOTrainConfig
+from .trl_plugin import TRLPlugin
 
 
 def _text(value: Any) -> str:
@@ -116,21 +117,21 @@ def build_trainer(data: Any, base_model: str, config: GRPOTrainConfig, work_dir:
     return trainer, tokenizer
 
 
-class GRPOPlugin:
-    """Group Relative Policy Optimisation (TRL GRPOTrainer) with the rater model as reward."""
+class GRPOPlugin(TRLPlugin):
+    """Group Relative Policy Optimisation (TRL GRPOTrainer) with the rater model as reward.
+
+    ``train(..., rater=RaterModel)`` uses that rater instead of loading ``config.rater``.
+    """
 
     name: ClassVar[str] = "grpo"
     requires: ClassVar[str] = "reward"
     config_class: ClassVar[type[GRPOTrainConfig]] = GRPOTrainConfig
 
-    def train(self, data: Any, base_model: str, config: GRPOTrainConfig, out_dir: str | Path,
-              rater=None) -> Path:
-        work = checkpoint_dir(out_dir)
-        trainer, tokenizer = build_trainer(data, base_model, config, work, rater=rater)
-        trainer.train(resume_from_checkpoint=resume_from(config, work))
-        return save_final(trainer, tokenizer, out_dir, extra={"method": self.name, "base_model": base_model,
-                                                              "objective": config.objective,
-                                                              "group": config.group})
+    def build_trainer(self, data: Any, base_model: str, config: GRPOTrainConfig, work_dir: Path, rater=None):
+        return build_trainer(data, base_model, config, work_dir, rater=rater)
+
+    def log_extra(self, config: GRPOTrainConfig) -> dict[str, Any]:
+        return {"objective": config.objective, "group": config.group}
 
 
 def mean_sampled_reward(model_dir: str | Path, prompts: list[str], rater, objective: str = "toxicity",

@@ -22,7 +22,7 @@ class TRLPlugin:
     requires: ClassVar[str]
     config_class: ClassVar[type[TrainConfig]]
 
-    def build_trainer(self, data: Any, base_model: str, config: Any, work_dir: Path):
+    def build_trainer(self, data: Any, base_model: str, config: Any, work_dir: Path, **options: Any):
         """The configured (not yet run) TRL trainer and the tokenizer to save with the model."""
         raise NotImplementedError
 
@@ -30,9 +30,10 @@ class TRLPlugin:
         """What ``training_log.json`` records besides TRL's log history (method and base model always)."""
         return {}
 
-    def train(self, data: Any, base_model: str, config: Any, out_dir: str | Path) -> Path:
+    def train(self, data: Any, base_model: str, config: Any, out_dir: str | Path, **options: Any) -> Path:
+        """Train and save (see the module docstring); ``options`` go to ``build_trainer`` (GRPO: ``rater``)."""
         work = checkpoint_dir(out_dir)
-        trainer, tokenizer = self.build_trainer(data, base_model, config, work)
+        trainer, tokenizer = self.build_trainer(data, base_model, config, work, **options)
         trainer.train(resume_from_checkpoint=resume_from(config, work))
         return save_final(trainer, tokenizer, out_dir,
                           extra={"method": self.name, "base_model": base_model, **self.log_extra(config)})
