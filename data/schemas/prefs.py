@@ -1,5 +1,7 @@
 """Schema of the preference dataset (TRL's prompt/chosen/rejected form plus weight and provenance).
 
+The ``strategy`` column takes the names of the installed strategies (:mod:`pluralstats.prefs.registry`).
+
 ``prompt``, ``chosen`` and ``rejected`` are non-empty plain strings so that ``datasets.Dataset.from_parquet``
 gives a dataset TRL's DPOTrainer takes as is; ``weight`` is a per-pair weight in (0, 1] (a pair of
 weight 0 carries no preference, so it is never written and never trained on).
@@ -19,7 +21,6 @@ import pandera.pandas as pa
 
 from pluralstats.errors import Problem
 
-STRATEGY_NAMES = ["majority", "preserve", "mean", "minority-veto", "posterior"]
 TEXT_COLUMNS = ("prompt", "chosen", "rejected")
 PAIR_COLUMNS = (*TEXT_COLUMNS, "weight")
 WEIGHT_RULE = "weight in (0, 1]"  # a weight of 0 carries no preference
@@ -46,13 +47,15 @@ def pairs_schema() -> pa.DataFrameSchema:
 
 def prefs_schema() -> pa.DataFrameSchema:
     """A preference dataset as ``pluralstats prefs`` writes it: the TRL columns plus provenance."""
+    from pluralstats.prefs.registry import available_strategies  # here: the prefs package imports this module
+
     text = {"nullable": False}
     return pa.DataFrameSchema(
         {
             **_pair_columns(),
             "dimension": pa.Column(str, **text),
             "group": pa.Column(str, **text),
-            "strategy": pa.Column(str, pa.Check.isin(STRATEGY_NAMES), **text),
+            "strategy": pa.Column(str, pa.Check.isin(available_strategies()), **text),
             "scale": pa.Column("int64", pa.Check.ge(2), **text),
             "language": pa.Column(str, **text),
             "prompt_id": pa.Column(str, **text),

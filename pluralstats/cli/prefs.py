@@ -13,8 +13,9 @@ from rich.table import Table
 from pluralstats.cli.common import console, err_console, seed_option
 from pluralstats.cli.survey import bundle_argument, read_bundle, source_option
 from pluralstats.errors import InputError
-from pluralstats.prefs import STRATEGIES, PrefsSummary, build_preferences, split_path_for, write_preferences
+from pluralstats.prefs import PrefsSummary, available_strategies, build_preferences, split_path_for, write_preferences
 from pluralstats.prefs.build import SPLIT_USES, resolve_split
+from pluralstats.prefs.registry import describe_strategies
 from pluralstats.prefs.strategies import PAIRINGS
 
 WIDTH = 110  # when piped: wide enough for every column and the study's dimension names
@@ -61,7 +62,9 @@ def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
 @click.option("--scale", type=int, default=None,
               help="Points: as collected (default; 5 in the study), 3 or 2; collapsed before aggregation.")
 @click.option("--cuts", default=None, help="Collapse upper bounds, e.g. '2,3' for 3 points (1-2,3,4-5).")
-@click.option("--strategy", type=click.Choice(STRATEGIES), default="majority", show_default=True)
+@click.option("--strategy", type=click.Choice(available_strategies()), default="majority", show_default=True,
+              help="How the raters' ratings become pairs: "
+                   + "; ".join(f"{r['name']}: {r['help']}" for r in describe_strategies()))
 @click.option("--pairing", type=click.Choice(PAIRINGS), default="across", show_default=True,
               help="Rater evidence: every rating of one response against every rating of the other, "
                    "or each rater's own two ratings (raters who rated both).")

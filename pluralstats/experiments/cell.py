@@ -50,13 +50,13 @@ def _group_dict(groups: list[str]) -> dict[str, str] | None:
 def train_cell(cell: Cell, shared: Shared, survey, split: pd.Series, cell_dir: Path, train: dict) -> tuple[Path, dict]:
     """Build the cell's preferences and fine-tune the base model on them; returns (model dir, info)."""
     from pluralstats.finetune.registry import get_plugin
-    from pluralstats.prefs import build_preferences, write_preferences
+    from pluralstats.prefs import build_preferences, get_strategy, write_preferences
 
     p = cell.params
     prefs, summary = build_preferences(
         survey, scale=p["scale"], strategy=p["strategy"], groups=tuple(p["groups"]), jury=p.get("jury"),
         objective=p["objective"], weights=p.get("weights"), seed=cell.seed, split=split,
-        posterior=shared.posterior if p["strategy"] == "posterior" else None,
+        posterior=shared.posterior if get_strategy(p["strategy"]).needs_posterior else None,
         allow_bad_diagnostics=True)  # the runner gated the survey posterior once, before any cell (prepare_shared)
     write_preferences(prefs, cell_dir / "prefs.parquet", split=split, summary=summary,
                       options={k: v for k, v in p.items() if v is not None}, seed=cell.seed)

@@ -134,8 +134,8 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
     from pluralstats.finetune.registry import available_plugins, get_plugin
     from pluralstats.finetune.tiny import TinyModelConfig
     from pluralstats.models import fit_survey
+    from pluralstats.prefs.registry import available_strategies
     from pluralstats.prefs.scales import SCALES
-    from pluralstats.prefs.strategies import STRATEGIES
 
     file = str(path)
     problems: list[Problem] = []
@@ -149,7 +149,7 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
             problems.append(Problem(file, "[data] needs exactly one of bundle = 'folder' or simulate = {...}"))
         elif data.simulate is not None:
             schema.check_section(file, "data.simulate", data.simulate, schema.Simulate, problems)
-    cell_model = schema.cell_model(STRATEGIES, SCALES, available_plugins())
+    cell_model = schema.cell_model(available_strategies(), SCALES, available_plugins())
     cell = schema.check_section(file, "cell", raw.get("cell", {}), cell_model, problems)
     methods = {cell.method} if cell is not None else set()
     grid = raw.get("grid", {})

@@ -24,6 +24,7 @@ from pluralstats.experiments.cell import cell_status, quiet_libraries, run_cell
 from pluralstats.experiments.config import Cell, ExperimentConfig
 from pluralstats.experiments.shared import Shared, prepare_shared
 from pluralstats.io import atomic_path, claim_output_dir, write_manifest
+from pluralstats.prefs.registry import get_strategy
 
 SHIFT_KEYS = ("draws", "tune", "chains", "backend", "bootstrap")
 
@@ -114,7 +115,8 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = 
     quiet_libraries()
     out = claim_output_dir(out, "experiment run")
     cells = config.cells()
-    need_posterior = bool(config.compare) or any(c.params.get("strategy") == "posterior" for c in cells)
+    need_posterior = bool(config.compare) or any(get_strategy(c.params["strategy"]).needs_posterior
+                                                  for c in cells if not c.is_control)
     shared = prepare_shared(config, out, need_posterior=need_posterior, console=console)
     status = {c.key: cell_status(out / "cells" / c.key) for c in cells}
     skipped = [c.key for c in cells if status[c.key] == "done"]

@@ -3,7 +3,8 @@
 Order of operations (each rule in its module): the held-out split picks the prompts
 (:mod:`pluralstats.split`); ratings of the objective's dimensions on those prompts are collapsed to
 the scale (:mod:`.scales`); the raters are selected and weighted (:mod:`.groups`); each response is
-judged by the strategy (:mod:`.strategies`, :mod:`.posterior`); responses of one prompt are paired
+judged by the strategy (looked up in :mod:`.registry`; built-in rules in :mod:`.strategies`,
+:mod:`.posterior`); responses of one prompt are paired
 (:mod:`.pairs`). Everything is vectorised over ratings, items and candidate pairs.
 """
 
@@ -22,9 +23,10 @@ from pluralstats.survey import Survey
 
 from . import posterior as post
 from .groups import check_sizes, member_ratings, resolve_pool
-from .pairs import assemble, candidate_pairs, decide
+from .pairs import assemble, candidate_pairs
+from .registry import DimensionData, get_strategy
 from .scales import collapse_cuts
-from .strategies import PAIRINGS, STRATEGIES, distributions, evidence, harmful, item_scores, within_evidence
+from .strategies import PAIRINGS, within_evidence
 
 SPLIT_USES = ("train", "eval", "all")
 
@@ -129,15 +131,14 @@ def build_preferences(
     """
     config = survey.config
     scale = config.scale_max if scale is None else int(scale)
-    if strategy not in STRATEGIES:
-        raise InputError(f"Unknown strategy '{strategy}'; use one of {', '.join(STRATEGIES)}")
-    if pairing not in PAIRINGS or (pairing == "within" and strategy == "posterior"):
-        raise InputError(f"pairing must be one of {PAIRINGS} ('within' needs an empirical strategy), "
-                         f"got '{pairing}'")
+    rule = get_strategy(strategy)  # unknown names: InputError listing the installed strategies
+    if pairing not in PAIRINGS or pairing not in rule.pairings:
+        raise InputError(f"pairing must be one of {PAIRINGS} ('within' needs an empirical strategy; "
+                         f"{strategy} takes {', '.join(rule.pairings)}), got '{pairing}'")
     if use not in SPLIT_USES:
         raise InputError(f"use must be one of {SPLIT_USES}, got '{use}'")
-    if strategy == "posterior" and posterior is None:
-        raise InputError("The posterior strategy needs a fitted posterior (--posterior posterior.nc)")
+    if rule.needs_posterior and posterior is None:
+        raise InputError(f"The {strategy} strategy needs a fitted posterior (--posterior posterior.nc)")
     if veto_share is not None and not 0 < veto_share <= 1:
         raise InputError(f"veto share must be in (0, 1], got {veto_share}")
     obj = objective_weights(survey, objective, weights)
@@ -157,7 +158,7 @@ def build_preferences(
     group_stats = check_sizes(frame, pool, config.min_group_size, allow_small_groups)
 
     # items judged: rated on every objective dimension (by the pool; by anyone for the model)
-    source = ratings if strategy == "posterior" else frame
+    source = ratings if rule.needs_posterior else frame
     rated = source.groupby("item_id").dimension.nunique()
     complete = rated.index[rated == len(obj)]
     items = survey.items[survey.items.item_id.isin(complete)].sort_values(["prompt_id", "item_id"])
@@ -168,7 +169,7 @@ def build_preferences(
         raise InputError(f"No prompt has two or more responses rated on {', '.join(obj)} by the selected "
                          f"raters (group {pool.label}, {use} prompts); nothing to pair")
     index = pd.Index(items.item_id)
-    idata = post.load(posterior) if strategy == "posterior" else None
+    idata = post.load(posterior) if rule.needs_posterior else None
     diagnostics = None
     if idata is not None and probability_fn is None:  # a stand-in probability_fn (tests) has no posterior
         from pluralstats.models.diagnostics import require_diagnostics
@@ -184,34 +185,25 @@ def build_preferences(
     rows = []
     for dim, w in obj.items():
         sign = config.dimensions[dim].sign
-        pair_scores = None  # per candidate pair: the strategy's scores of a and of b
-        if strategy == "posterior":
-            probs = post.distributions(idata, pool, dim, list(items.item_id), config.scale_max, scale,
-                                       cut_map[dim], sign, probability_fn=probability_fn,
-                                       max_draws=max_draws, seed=seed)
-            d_ab, d_ba = (x.mean(axis=0) for x in evidence(probs[:, a], probs[:, b]))
+        data = DimensionData(survey=survey, frame=frame, ratings=ratings, items=items, index=index, dimension=dim,
+                             scale=scale, cuts=cut_map[dim], sign=sign, pool=pool, pairing=pairing,
+                             vetoed=dim in vetoed, veto_share=veto_share, seed=seed, posterior=idata,
+                             probability_fn=probability_fn, max_draws=max_draws)
+        probs = rule.distributions(data)
+        mean_diff = None
+        if pairing == "across":
+            d_ab, d_ba = rule.across_evidence(probs, a, b)
         else:
-            probs = distributions(frame, index, dim, scale, cut_map[dim], sign)
-            harm = (harmful(frame, survey, index, dim, cut_map[dim], veto_share)
-                    if strategy == "minority-veto" and dim in vetoed else None)
-            scores = item_scores(strategy, probs, harm)
-            if pairing == "across":
-                d_ab, d_ba = evidence(probs[a], probs[b])
-            else:
-                d_ab, d_ba, mean_diff = within_evidence(frame, index, a, b, dim, scale, cut_map[dim], sign,
-                                                        shares)
-            if strategy == "mean" and pairing == "within":
-                pair_scores = (mean_diff, np.zeros(len(a)))
-            elif scores is not None:
-                pair_scores = (scores[a], scores[b])
+            d_ab, d_ba, mean_diff = within_evidence(frame, index, a, b, dim, scale, cut_map[dim], sign, shares)
+        pair_scores = rule.pair_scores(data, probs, a, b, mean_diff)  # None: the strategy compares evidence
         e_ab += w * d_ab / total_w
         e_ba += w * d_ba / total_w
         if pair_scores is not None:
             s_a += w * pair_scores[0] / total_w
             s_b += w * pair_scores[1] / total_w
-        one = decide(strategy, a, b, d_ab, d_ba, *(pair_scores or ()))
+        one = rule.decide(a, b, d_ab, d_ba, *(pair_scores or (None, None)))
         rows.append(_stat_row(pool.label, dim, one, frame[frame.dimension == dim], items))
-    final = decide(strategy, a, b, e_ab, e_ba, s_a, s_b)
+    final = rule.decide(a, b, e_ab, e_ba, s_a, s_b)
     label = objective if objective == "multi" else next(iter(obj))
     if objective == "multi":
         rows.append(_stat_row(pool.label, "multi", final, frame, items))

@@ -1,7 +1,9 @@
 """Pairs: responses to the same prompt are paired; the strategy picks chosen/rejected and the weight.
 
-Rules (exact), for two responses ``a`` and ``b`` of one prompt, with per-item scores ``s`` (the
-strategy's label, see :mod:`.strategies`) and rater evidence ``E`` (combined over the objective, below):
+Each strategy's ``decide`` hook (:mod:`.registry`) applies one of the rules :func:`by_scores` and
+:func:`preserve_rows` implement. Rules of the built-in strategies (exact), for two responses ``a``
+and ``b`` of one prompt, with per-item scores ``s`` (the strategy's label, see :mod:`.strategies`) and
+rater evidence ``E`` (combined over the objective, below):
 
 * ``majority``, ``minority-veto``: the response with the larger score is chosen, weight 1; equal
   scores (within 1e-9) are a tie.
@@ -77,23 +79,40 @@ def _share(e_c: np.ndarray, e_r: np.ndarray) -> np.ndarray:
 
 def decide(strategy: str, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray,
            s_a: np.ndarray | None = None, s_b: np.ndarray | None = None) -> Decision:
-    """Apply the module's pair rule for ``strategy`` to candidate pairs ``(a, b)``."""
-    conflicting = int(((e_ab > TIE_TOL) & (e_ba > TIE_TOL)).sum())
-    if strategy == "preserve":
-        fwd, bwd = e_ab > TIE_TOL, e_ba > TIE_TOL
-        return Decision(np.concatenate([a[fwd], b[bwd]]), np.concatenate([b[fwd], a[bwd]]),
-                        as_probability(np.concatenate([e_ab[fwd], e_ba[bwd]])), len(a),
-                        int((~fwd & ~bwd).sum()), conflicting)
-    diff = (e_ab - e_ba) if strategy == "posterior" else (s_a - s_b)
+    """Apply the pair rule of the strategy called ``strategy`` (its ``decide`` hook) to candidate pairs."""
+    from .registry import get_strategy  # the registry's strategies use this module's rules
+
+    return get_strategy(strategy).decide(a, b, e_ab, e_ba, s_a, s_b)
+
+
+def conflicts(e_ab: np.ndarray, e_ba: np.ndarray) -> int:
+    """Candidate pairs with rater evidence both ways."""
+    return int(((e_ab > TIE_TOL) & (e_ba > TIE_TOL)).sum())
+
+
+def by_scores(a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, diff: np.ndarray, *,
+              unit_weight: bool) -> Decision:
+    """The larger side of ``diff`` (``a``'s judgement minus ``b``'s) is chosen; ``|diff| <= 1e-9`` is a tie.
+
+    Weight 1 (``unit_weight``: labels), else ``E(c > r) / (E(c > r) + E(r > c))``.
+    """
     a_wins, b_wins = diff > TIE_TOL, diff < -TIE_TOL
     chosen = np.where(a_wins, a, b)[a_wins | b_wins]
     rejected = np.where(a_wins, b, a)[a_wins | b_wins]
-    if strategy in ("majority", "minority-veto"):
+    if unit_weight:
         weight = np.ones(len(chosen))
     else:
         e_c, e_r = np.where(a_wins, e_ab, e_ba), np.where(a_wins, e_ba, e_ab)
         weight = as_probability(_share(e_c, e_r)[a_wins | b_wins])
-    return Decision(chosen, rejected, weight, len(a), int((~a_wins & ~b_wins).sum()), conflicting)
+    return Decision(chosen, rejected, weight, len(a), int((~a_wins & ~b_wins).sum()), conflicts(e_ab, e_ba))
+
+
+def preserve_rows(a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray) -> Decision:
+    """The ``preserve`` rule: a row each way weighted by its evidence; no evidence either way is a tie."""
+    fwd, bwd = e_ab > TIE_TOL, e_ba > TIE_TOL
+    return Decision(np.concatenate([a[fwd], b[bwd]]), np.concatenate([b[fwd], a[bwd]]),
+                    as_probability(np.concatenate([e_ab[fwd], e_ba[bwd]])), len(a),
+                    int((~fwd & ~bwd).sum()), conflicts(e_ab, e_ba))
 
 
 def assemble(decision: Decision, items: pd.DataFrame, *, dimension: str, group: str, strategy: str,

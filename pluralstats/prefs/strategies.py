@@ -48,10 +48,18 @@ from pluralstats.survey import Survey
 
 from .scales import collapse
 
-EMPIRICAL = ("majority", "preserve", "mean", "minority-veto")
 PAIRINGS = ("across", "within")
-STRATEGIES = (*EMPIRICAL, "posterior")
 TIE_TOL = 1e-9
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``STRATEGIES``: the names of the installed strategies (:mod:`.registry`), read when asked for, so a
+    strategy installed or registered later is listed."""
+    if name == "STRATEGIES":
+        from .registry import available_strategies
+
+        return tuple(available_strategies())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def orient(values: np.ndarray, scale: int, sign: int) -> np.ndarray:
@@ -71,6 +79,24 @@ def distributions(frame: pd.DataFrame, item_index: pd.Index, dimension: str, sca
     total = out.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, out / total, np.nan)
+
+
+def oriented_ratings(frame: pd.DataFrame, item_index: pd.Index, dimension: str, scale: int, cuts: Sequence[int],
+                     sign: int) -> pd.DataFrame:
+    """One row per (rater, item) of ``item_index``: ``worker``, ``task`` (item id) and the oriented ``label``
+    (the form crowdsourcing aggregators take; a rater in two jury members counts once)."""
+    rows = frame[(frame.dimension == dimension) & frame.item_id.isin(item_index)]
+    rows = rows.drop_duplicates(["participant_id", "item_id"])
+    return pd.DataFrame({"worker": rows.participant_id.astype(str).to_numpy(),
+                         "task": rows.item_id.astype(str).to_numpy(),
+                         "label": orient(collapse(rows.rating.to_numpy(), cuts), scale, sign)})
+
+
+def label_probabilities(probas: pd.DataFrame, item_index: pd.Index, scale: int) -> np.ndarray:
+    """``(n_items, scale)`` from a table of per-item label probabilities (columns: oriented labels ``1..S``,
+    rows: item ids); labels and items absent from it get 0."""
+    table = probas.reindex(index=item_index.astype(str), columns=range(1, scale + 1), fill_value=0.0)
+    return table.fillna(0.0).to_numpy(dtype=float)
 
 
 def majority_labels(probs: np.ndarray) -> np.ndarray:
@@ -104,18 +130,6 @@ def harmful(frame: pd.DataFrame, survey: Survey, item_index: pd.Index, dimension
         level_max = by_level.groupby(level=0).max()
         best[level_max.index.to_numpy()] = np.maximum(best[level_max.index.to_numpy()], level_max.to_numpy())
     return best > 0 if veto_share is None else best >= veto_share - TIE_TOL
-
-
-def item_scores(strategy: str, probs: np.ndarray, harm: np.ndarray | None = None) -> np.ndarray | None:
-    """The per-item judgement a strategy compares (``None`` for strategies that compare evidence)."""
-    if strategy == "majority":
-        return majority_labels(probs).astype(float)
-    if strategy == "minority-veto":
-        labels = majority_labels(probs).astype(float)
-        return labels if harm is None else np.where(harm, 1.0, labels)
-    if strategy == "mean":
-        return mean_labels(probs)
-    return None
 
 
 def evidence(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,80 @@
+"""The built-in strategies as registry entries (rules: :mod:`.strategies`, :mod:`.pairs`, :mod:`.posterior`).
+
+Each is registered in ``pyproject.toml`` under ``pluralstats.strategies``, like any third-party strategy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import posterior as post
+from .pairs import Decision, by_scores, preserve_rows
+from .registry import DimensionData, Strategy
+from .strategies import evidence, harmful, majority_labels, mean_labels
+
+
+class Majority(Strategy):
+    name = "majority"
+    help = "Plurality label of each response (ties: the worst tied value); the better label is chosen, weight 1."
+    unit_weight = True
+
+    def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        return majority_labels(probs).astype(float)
+
+
+class MinorityVeto(Majority):
+    name = "minority-veto"
+    help = ("Majority, except that a response flagged harmful by the veto share of raters (overall or in any "
+            "group) gets the worst label on a veto dimension.")
+
+    def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        labels = super().item_scores(data, probs)
+        if not data.vetoed:
+            return labels
+        harm = harmful(data.frame, data.survey, data.index, data.dimension, data.cuts, data.veto_share)
+        return np.where(harm, 1.0, labels)
+
+
+class Mean(Strategy):
+    name = "mean"
+    help = ("Weighted mean rating (within pairing: the raters' mean own difference); weight = share of decided "
+            "rating comparisons favouring the chosen response.")
+
+    def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        return mean_labels(probs)
+
+    def pair_scores(self, data: DimensionData, probs: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    mean_diff: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        if mean_diff is not None:  # within pairing: the pair is judged by the raters' own differences
+            return mean_diff, np.zeros(len(a))
+        return super().pair_scores(data, probs, a, b, mean_diff)
+
+
+class Preserve(Strategy):
+    name = "preserve"
+    help = "A row each way weighted by its rater evidence, so disagreement survives as conflicting rows."
+
+    def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
+               s_b: np.ndarray | None) -> Decision:
+        return preserve_rows(a, b, e_ab, e_ba)
+
+
+class Posterior(Strategy):
+    name = "posterior"
+    help = ("The fitted rating model's predictive probability that a new rater of the group rates one response "
+            "better (needs --posterior).")
+    needs_posterior = True
+    pairings = ("across",)  # a new rater's two ratings are independent draws: there is no 'own two ratings'
+
+    def distributions(self, data: DimensionData) -> np.ndarray:
+        return post.distributions(data.posterior, data.pool, data.dimension, list(data.index),
+                                  data.survey.config.scale_max, data.scale, data.cuts, data.sign,
+                                  probability_fn=data.probability_fn, max_draws=data.max_draws, seed=data.seed)
+
+    def across_evidence(self, probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # evidence per draw, averaged over the draws: the posterior predictive probability
+        return tuple(x.mean(axis=0) for x in evidence(probs[:, a], probs[:, b]))
+
+    def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
+               s_b: np.ndarray | None) -> Decision:
+        return by_scores(a, b, e_ab, e_ba, e_ab - e_ba, unit_weight=False)

@@ -1,0 +1,149 @@
+"""Find preference strategies: entry points in group ``pluralstats.strategies`` plus run-time registrations.
+
+A strategy is a class (or an instance) with a ``name``, a one-line ``help`` and the hooks the builder
+(:func:`pluralstats.prefs.build_preferences`) calls once per objective dimension; :class:`Strategy` gives
+every hook a default, so a new strategy overrides only what it changes:
+
+* ``distributions(data)``: the oriented rating distributions (``(n_items, S)``; the posterior strategy
+  gives ``(n_draws, n_items, S)``);
+* ``across_evidence(probs, a, b)``: ``E(a > b)``, ``E(b > a)`` for candidate pairs (``pairing="across"``);
+* ``item_scores(data, probs)``: a per-item judgement to compare, or ``None`` to compare evidence only;
+* ``pair_scores(data, probs, mean_diff)``: the scores of each candidate pair's two sides;
+* ``decide(a, b, e_ab, e_ba, s_a, s_b)``: the pair rule (:mod:`.pairs`): by default the larger score is
+  chosen, with weight 1 (``unit_weight``) or the share of decided comparisons favouring it.
+
+Adding a strategy is one module plus one entry point in ``pyproject.toml``::
+
+    [project.entry-points."pluralstats.strategies"]
+    my-rule = "mypackage.my_rule:MyRule"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from pluralstats.errors import InputError
+
+from .pairs import Decision, by_scores
+from .strategies import PAIRINGS, distributions, evidence
+
+GROUP = "pluralstats.strategies"
+_RUNTIME: dict[str, Strategy] = {}
+_LOADED: dict[str, Strategy] = {}
+
+
+@dataclass(frozen=True)
+class DimensionData:
+    """What a strategy may use to judge the responses on one objective dimension."""
+
+    survey: Any  # the pluralstats.survey.Survey
+    frame: pd.DataFrame  # the selected raters' ratings (weight ``w``, ``member`` index into the pool)
+    ratings: pd.DataFrame  # every rater's ratings on the objective and the prompts used
+    items: pd.DataFrame  # the responses judged, in the order of ``index``
+    index: pd.Index  # their item ids
+    dimension: str
+    scale: int
+    cuts: Sequence[int]
+    sign: int  # +1 higher is better, -1 lower is better
+    pool: Any  # the pluralstats.prefs.groups.Pool of raters
+    pairing: str
+    vetoed: bool  # a minority-veto dimension
+    veto_share: float | None
+    seed: int
+    posterior: Any = None  # the loaded posterior, for strategies with ``needs_posterior``
+    probability_fn: Any = None
+    max_draws: int | None = None
+
+
+class Strategy:
+    """Base of a preference strategy: empirical distributions, evidence across ratings, no item scores."""
+
+    name: ClassVar[str] = ""
+    help: ClassVar[str] = ""
+    #: the builder loads (and gates) a fitted posterior and judges items rated by anyone, not only the pool
+    needs_posterior: ClassVar[bool] = False
+    pairings: ClassVar[tuple[str, ...]] = PAIRINGS
+    #: every pair decided by scores has weight 1 (labels); otherwise the share of decided comparisons
+    unit_weight: ClassVar[bool] = False
+
+    def distributions(self, data: DimensionData) -> np.ndarray:
+        return distributions(data.frame, data.index, data.dimension, data.scale, data.cuts, data.sign)
+
+    def across_evidence(self, probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return evidence(probs[a], probs[b])
+
+    def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray | None:
+        return None
+
+    def pair_scores(self, data: DimensionData, probs: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    mean_diff: np.ndarray | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Scores of the two sides of each candidate pair (``mean_diff``: the raters' own mean differences
+        ``o_a - o_b`` with ``pairing="within"``, else None)."""
+        scores = self.item_scores(data, probs)
+        return None if scores is None else (scores[a], scores[b])
+
+    def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
+               s_b: np.ndarray | None) -> Decision:
+        return by_scores(a, b, e_ab, e_ba, s_a - s_b, unit_weight=self.unit_weight)
+
+
+def _check(obj: Any) -> Strategy:
+    strategy = obj() if isinstance(obj, type) else obj
+    for attr in ("name", "help", "decide", "distributions", "pair_scores"):
+        if not hasattr(strategy, attr):
+            raise TypeError(f"{obj!r} is not a preference strategy: it has no '{attr}'")
+    return strategy
+
+
+def register_strategy(obj: Any) -> Any:
+    """Register a strategy class or instance by its ``name`` (usable as a decorator); it wins over an entry
+    point of the same name."""
+    strategy = _check(obj)
+    _RUNTIME[strategy.name] = strategy
+    return obj
+
+
+def unregister_strategy(name: str) -> None:
+    _RUNTIME.pop(name, None)
+
+
+def _entry_points() -> dict[str, metadata.EntryPoint]:
+    return {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
+
+
+def available_strategies() -> list[str]:
+    """Names of every installed or registered strategy, sorted."""
+    return sorted(set(_entry_points()) | set(_RUNTIME))
+
+
+def get_strategy(name: str) -> Strategy:
+    """The strategy called ``name``; unknown names raise :class:`InputError` listing the known ones."""
+    if name in _RUNTIME:
+        return _RUNTIME[name]
+    if name not in _LOADED:
+        eps = _entry_points()
+        if name not in eps:
+            raise InputError(f"Unknown strategy '{name}'; use one of {', '.join(available_strategies())}")
+        try:
+            _LOADED[name] = _check(eps[name].load())
+        except (ImportError, TypeError) as exc:
+            raise InputError(f"Strategy '{name}' ({eps[name].value}) cannot be loaded: {exc}") from exc
+    return _LOADED[name]
+
+
+def describe_strategies() -> list[dict[str, str]]:
+    """One row per strategy: name and help (an unloadable third-party strategy says why, not hiding others)."""
+    rows = []
+    for name in available_strategies():
+        try:
+            text = get_strategy(name).help
+        except InputError as exc:
+            text = str(exc)
+        rows.append({"name": name, "help": text})
+    return rows
