@@ -7,8 +7,14 @@ orientation as the survey side) and optionally ``draws`` (an array per row); it 
 alone, :func:`resolve_groups` the level lookup, and :func:`pluralstats.plots.posterior.plot_compare`
 draws both sides when present.
 
-A comparison involving a level with fewer than k raters is suppressed (:func:`suppress_compare`, the rule
-of :mod:`pluralstats.privacy`): every survey-derived number is blanked, the tuned-model side is kept.
+A group may fix several attributes (``"gender=female&political=conservative"``: an intersectional group, the
+other attributes averaged over the sample as usual); level and attribute names match case-insensitively.
+Every number is adjusted: standardised to the sample's composition, or to ``weights`` (equal cells or a
+population's margins, :mod:`pluralstats.models.groups`), as the ``standardisation`` column says.
+
+A comparison involving a level (or intersectional cell) with fewer than k raters is suppressed
+(:func:`suppress_compare`, the rule of :mod:`pluralstats.privacy`): every survey-derived number is blanked,
+the tuned-model side is kept.
 """
 
 from __future__ import annotations
@@ -18,13 +24,13 @@ from collections.abc import Sequence
 import pandas as pd
 
 from pluralstats.errors import InputError
-from pluralstats.models import group_contrasts, meta_of
-from pluralstats.models.contrasts import suppress_contrasts
-from pluralstats.survey import Survey, resolve_level
+from pluralstats.models.contrasts import Weights, group_contrast_draws, summarize_draws, suppress_contrasts
+from pluralstats.models.groups import group_name, parse_group
+from pluralstats.survey import Survey
 
 MODEL_SIDE_COLUMNS = ("dimension", "diff", "lo", "hi")
 #: columns a suppressed comparison keeps: the labels and the tuned models' own side
-KEPT_COLUMNS = ("dimension", "attribute", "level_a", "level_b")
+KEPT_COLUMNS = ("dimension", "attribute", "level_a", "level_b", "quantity", "standardisation")
 
 
 def suppress_compare(table: pd.DataFrame, idata, suppress: bool = True) -> pd.DataFrame:
@@ -36,27 +42,35 @@ def suppress_compare(table: pd.DataFrame, idata, suppress: bool = True) -> pd.Da
 
 
 def resolve_groups(source, group_a: str, group_b: str) -> tuple[str, str, str]:
-    """(attribute, level_a, level_b); both groups must be levels of the same attribute."""
+    """(attribute, level_a, level_b); both groups must fix the same attributes (an intersectional group gives
+    ``"gender&political"``, ``"female&conservative"``). Names match case-insensitively; unknown or ambiguous
+    ones raise :class:`InputError` listing the candidates."""
     if isinstance(source, Survey):
-        attr_a, level_a = source.resolve_level(group_a)
-        attr_b, level_b = source.resolve_level(group_b)
-    else:
-        levels = meta_of(source).attributes
-        attr_a, level_a = resolve_level(levels, group_a)
-        attr_b, level_b = resolve_level(levels, group_b)
-    if attr_a != attr_b:
-        raise InputError(f"'{group_a}' is a level of {attr_a} but '{group_b}' of {attr_b}; "
-                         f"compare two levels of the same attribute")
-    if level_a == level_b:
-        raise InputError(f"Both groups are '{level_a}'; give two different levels")
-    return attr_a, level_a, level_b
+        from pluralstats.models.data import ModelMeta
+
+        source = ModelMeta(dimensions=source.dimensions, attributes={a: source.levels(a) for a in source.attributes},
+                           scale_max=source.config.scale_max, polarity={})
+    a, b = parse_group(source, group_a), parse_group(source, group_b)
+    if sorted(a) != sorted(b):
+        what = "a level of" if len(a) == 1 and len(b) == 1 else "fixing"
+        raise InputError(f"'{group_a}' is {what} {', '.join(a)} but '{group_b}' {what} {', '.join(b)}; "
+                         f"compare two levels of the same attribute (or groups fixing the same attributes)")
+    b = {attr: b[attr] for attr in a}
+    if a == b:
+        raise InputError(f"Both groups are '{group_name(a)[1]}'; give two different levels")
+    return (*group_name(a), group_name(b)[1])
 
 
 def survey_side(idata, group_a: str, group_b: str, dimensions: Sequence[str] | None = None,
-                prob: float = 0.95) -> pd.DataFrame:
-    """Per dimension, the posterior contrast A - B (columns of ``CONTRAST_COLUMNS``)."""
-    attribute, level_a, level_b = resolve_groups(idata, group_a, group_b)
-    return group_contrasts(idata, attribute, level_a, level_b, dimensions, prob)
+                prob: float = 0.95, *, weights: Weights = "sample",
+                quantities: Sequence[str] = ("mean",)) -> pd.DataFrame:
+    """Per dimension and quantity, the posterior contrast A - B of the adjusted expected rating (``mean``) or
+    share P(rating >= k) (``share``, percentage points), standardised to ``weights`` (columns of
+    ``CONTRAST_COLUMNS``)."""
+    resolve_groups(idata, group_a, group_b)
+    return pd.concat([summarize_draws(group_contrast_draws(idata, group_a, group_b, dimensions, weights=weights,
+                                                           quantity=q), prob) for q in quantities],
+                     ignore_index=True)
 
 
 def _check_model_side(model_side: pd.DataFrame) -> pd.DataFrame:
@@ -71,12 +85,14 @@ def _check_model_side(model_side: pd.DataFrame) -> pd.DataFrame:
 
 def compare_groups(idata_or_survey, group_a: str, group_b: str, *, dimensions: Sequence[str] | None = None,
                    prob: float = 0.95, model_side: pd.DataFrame | None = None,
-                   fit_options: dict | None = None, suppress_small: bool = True) -> pd.DataFrame:
+                   fit_options: dict | None = None, suppress_small: bool = True, weights: Weights = "sample",
+                   quantities: Sequence[str] = ("mean",)) -> pd.DataFrame:
     """Survey-estimated A - B per dimension, with the tuned-model difference beside it when given.
 
     ``idata_or_survey``: a posterior, or a :class:`Survey` (fitted first with ``fit_options``,
     keyword arguments of :func:`pluralstats.models.fit_survey`). ``suppress_small``: blank the survey
-    side when a group has fewer than k raters (:func:`suppress_compare`).
+    side when a group has fewer than k raters (:func:`suppress_compare`). ``weights`` and ``quantities``: as in
+    :func:`survey_side`; the model side joins the ``mean`` rows only (it is a difference of mean ratings).
     """
     source = idata_or_survey
     if isinstance(source, Survey):
@@ -84,7 +100,8 @@ def compare_groups(idata_or_survey, group_a: str, group_b: str, *, dimensions: S
         from pluralstats.models import fit_survey
 
         source = fit_survey(source, dimensions=list(dimensions) if dimensions else None, **(fit_options or {}))
-    table = survey_side(source, group_a, group_b, dimensions, prob)
+    table = survey_side(source, group_a, group_b, dimensions, prob, weights=weights, quantities=quantities)
     if model_side is not None:
-        table = table.merge(_check_model_side(model_side), on="dimension", how="left")
+        side = _check_model_side(model_side).assign(quantity="mean")
+        table = table.merge(side, on=["dimension", "quantity"], how="left")
     return suppress_compare(table, source, suppress_small)

@@ -36,24 +36,46 @@ from .schemas import validate_frame
 RATING_COLUMNS = ("participant_id", "item_id", "dimension", "rating")
 
 
+def match_level(levels_of: dict[str, list[str]], attribute: str, level: str) -> str:
+    """The level of ``attribute`` that ``level`` names: exactly, else case-insensitively. Unknown or
+    ambiguous (two levels differing only in case) names raise :class:`InputError` listing the candidates."""
+    known = levels_of[attribute]
+    if level in known:
+        return level
+    hits = [v for v in known if v.casefold() == level.casefold()]
+    if len(hits) > 1:
+        raise InputError(f"Level '{level}' of '{attribute}' is ambiguous: it matches {', '.join(hits)} "
+                         "(levels differing only in case); write it exactly")
+    if not hits:
+        raise InputError(f"Unknown level '{level}' of '{attribute}'; known: {', '.join(known)}")
+    return hits[0]
+
+
 def resolve_level(levels_of: dict[str, list[str]], spec: str) -> tuple[str, str]:
-    """Find ``"attribute=level"`` or a bare level among ``levels_of``; unknown or ambiguous specs raise
-    :class:`InputError` listing every known level (used for --group, --jury and compare --groups)."""
+    """Find ``"attribute=level"`` or a bare level among ``levels_of``, matching names case-insensitively
+    when nothing matches exactly; unknown or ambiguous specs raise :class:`InputError` listing the
+    candidates or every known level (used for --group, --jury and compare --groups)."""
     listing = "; ".join(f"{a}: {', '.join(v)}" for a, v in levels_of.items())
     if "=" in spec:
         attribute, level = (s.strip() for s in spec.split("=", 1))
         if attribute not in levels_of:
-            raise InputError(f"Unknown attribute '{attribute}'. Known levels: {listing}")
-        if level not in levels_of[attribute]:
-            raise InputError(f"Unknown level '{level}' of '{attribute}'. Known levels: {listing}")
-        return attribute, level
-    holders = [a for a, levels in levels_of.items() if spec in levels]
+            folded = [a for a in levels_of if a.casefold() == attribute.casefold()]
+            if len(folded) != 1:
+                raise InputError(f"Unknown attribute '{attribute}'. Known levels: {listing}")
+            attribute = folded[0]
+        try:
+            return attribute, match_level(levels_of, attribute, level)
+        except InputError as exc:
+            raise InputError(f"{exc}. Known levels: {listing}") from None
+    holders = [(a, spec) for a, levels in levels_of.items() if spec in levels]
+    if not holders:
+        holders = [(a, v) for a, levels in levels_of.items() for v in levels if v.casefold() == spec.casefold()]
     if not holders:
         raise InputError(f"Unknown group '{spec}'. Known levels: {listing}")
     if len(holders) > 1:
-        raise InputError(f"Group '{spec}' is ambiguous (a level of {', '.join(holders)}); "
+        raise InputError(f"Group '{spec}' is ambiguous: it matches {', '.join(f'{a}={v}' for a, v in holders)}; "
                          f"write it as attribute=level. Known levels: {listing}")
-    return holders[0], spec
+    return holders[0]
 
 
 class SmallGroupWarning(UserWarning):

@@ -251,3 +251,165 @@ def test_ordinal_loglik_equals_textbook_form():
     np.testing.assert_allclose(v_fast, v_book, rtol=1e-10)
     np.testing.assert_allclose(ge_fast, ge_book, rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(gc_fast, gc_book, rtol=1e-7, atol=1e-10)
+
+
+# ---------------------------------------------------------------- adjusted contrasts: shares, groups, weights
+
+
+def test_contrasts_labelled_with_shares(idata):
+    """Every row says it is standardised to the sample; the share rows are P(rating >= k) of the category
+    probabilities, in percent, and their difference is in percentage points."""
+    from pluralstats.models.groups import group_draws
+
+    frame = all_contrasts(idata, ["gender"], ["toxicity"], quantities=("mean", "share"))
+    k = meta_of(idata).thresholds["toxicity"]
+    assert set(frame.standardisation) == {"adjusted (standardised to the sample)"}
+    assert list(frame.quantity) == ["mean", "mean", f"share>={k}", f"share>={k}"]
+    share = group_draws(idata, "toxicity", [{"gender": "male"}], quantity="share")[:, 0]
+    probs = category_probabilities(idata, "toxicity", {"gender": "male"})[:, :, k - 1:].sum(axis=2).mean(axis=1)
+    np.testing.assert_allclose(share, 100 * probs, atol=1e-3)
+    row = frame[(frame.quantity != "mean") & (frame.level_a == "male")].iloc[0]
+    assert row.mean_a == pytest.approx(share.mean()) and row.diff_lo < row["diff"] < row.diff_hi
+
+
+def test_groups_case_insensitive_and_ambiguous(idata):
+    from pluralstats.survey import resolve_level
+
+    assert resolve_groups(idata, "Conservative", "POLITICAL=Liberal") == ("political", "conservative", "liberal")
+    with pytest.raises(InputError, match="ambiguous: it matches gender=Other, race=other"):
+        resolve_level({"gender": ["Other", "f"], "race": ["other", "w"]}, "OTHER")
+    with pytest.raises(InputError, match="matches Male, male"):
+        resolve_level({"gender": ["Male", "male"]}, "gender=MALE")
+
+
+def test_intersectional_groups_and_their_suppression(idata):
+    from pluralstats.models.groups import group_draws, group_size
+
+    a, b = {"gender": "female", "political": "conservative"}, {"gender": "male", "political": "liberal"}
+    table = compare_groups(idata, "gender=female&political=conservative", "Political=liberal&gender=male",
+                           dimensions=["toxicity"])
+    assert (table.attribute.iloc[0], table.level_a.iloc[0], table.level_b.iloc[0]) == \
+        ("gender&political", "female&conservative", "male&liberal")
+    draws = group_draws(idata, "toxicity", [a, b])
+    assert table["diff"].iloc[0] == pytest.approx((draws[:, 0] - draws[:, 1]).mean())
+    with pytest.raises(InputError, match="fixing"):
+        resolve_groups(idata, "gender=female&political=liberal", "male")
+    # a cell with fewer than k raters is suppressed although each of its levels has k or more
+    k = meta_of(idata).min_group_size
+    small = next(g for g in ({"gender": "non_binary", "race_ethnicity": r} for r in
+                             meta_of(idata).attributes["race_ethnicity"]) if group_size(idata, g, "toxicity") < k)
+    spec = f"gender=non_binary&race_ethnicity={small['race_ethnicity']}"
+    hidden = compare_groups(idata, spec, "gender=female&race_ethnicity=white", dimensions=["toxicity"])
+    assert hidden.suppressed.all() and hidden["diff"].isna().all() and hidden.small_cell.all()
+
+
+def test_hypothesis_matches_contrast(idata, tmp_path):
+    from pluralstats.models.hypothesis import hypothesis
+
+    row = hypothesis(idata, "political:Conservative - political:liberal > 0", "toxicity")
+    ref = group_contrasts(idata, "political", "conservative", "liberal", ["toxicity"]).iloc[0]
+    assert row.estimate == pytest.approx(ref["diff"]) and row.probability == pytest.approx(ref.p_positive)
+    assert row.lo == pytest.approx(ref.diff_lo) and not row.suppressed
+    halves = hypothesis(idata, "2 * (political:conservative - 0.5 * political:liberal) - political:liberal "
+                               "<= -0.1", "toxicity")
+    assert halves.estimate == pytest.approx(2 * ref["diff"])
+    with pytest.raises(InputError, match="known: liberal, conservative"):
+        hypothesis(idata, "political:green > 0", "toxicity")
+    post = save_posterior(idata, tmp_path / "post.nc")
+    result = CliRunner().invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "h.csv"), "--hypothesis",
+                                      "political:martian - political:liberal > 0.2"])
+    assert result.exit_code == 2 and "liberal, conservative" in result.output
+    result = CliRunner().invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "h.csv"), "--hypothesis",
+                                      "political:conservative - political:liberal > 0.2", "--dimension",
+                                      "emotional_awareness", "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    saved = pd.read_csv(tmp_path / "h.csv")
+    assert list(saved.dimension) == ["emotional_awareness"] and 0 <= saved.probability.iloc[0] <= 1
+
+
+def _conservative_margins(idata) -> pd.DataFrame:
+    """Population cells: everyone conservative, race as in the sample, gender as in the sample."""
+    meta = meta_of(idata)
+    levels = idata.constant_data["rater_level"].to_numpy()
+    names = list(meta.attributes)
+    cells = []
+    for g, ng in enumerate(np.bincount(levels[:, names.index("gender")]) / len(levels)):
+        for r, nr in enumerate(np.bincount(levels[:, names.index("race_ethnicity")]) / len(levels)):
+            cells.append({"gender": meta.attributes["gender"][g], "political": "conservative",
+                          "race_ethnicity": meta.attributes["race_ethnicity"][r], "share": ng * nr})
+    return pd.DataFrame(cells)
+
+
+def test_poststratified_contrast_reproduces_the_subgroup(idata, tmp_path):
+    """All weight on political=conservative (race as in the sample) gives the male - female contrast of
+    conservative raters, computed as an intersectional contrast standardised to the sample."""
+    from pluralstats.models.contrasts import group_contrast_draws
+
+    margins = _conservative_margins(idata)
+    path = tmp_path / "margins.csv"
+    margins.to_csv(path, index=False)
+    weighted = contrast_draws(idata, "gender", "male", "female", ["toxicity"], weights=path)
+    subgroup = group_contrast_draws(idata, "gender=male&political=conservative",
+                                    "gender=female&political=conservative", ["toxicity"])
+    np.testing.assert_allclose(weighted["diff"].to_numpy(), subgroup["diff"].to_numpy(), atol=2e-3)
+    np.testing.assert_allclose(weighted["mean_a"].to_numpy(), subgroup["mean_a"].to_numpy(), atol=2e-3)
+    table = group_contrasts(idata, "gender", "male", "female", ["toxicity"], weights=path)
+    assert table.standardisation.iloc[0] == "adjusted (standardised to margins.csv)"
+    # equal cells: the unbalanced sample (55% white, 3% non-binary...) gives other group means
+    sample = all_contrasts(idata, ["political"], ["toxicity"])
+    equal = all_contrasts(idata, ["political"], ["toxicity"], weights="equal")
+    assert equal.standardisation.iloc[0] == "adjusted (standardised to equal cells of every attribute)"
+    assert abs(equal.mean_a.iloc[0] - sample.mean_a.iloc[0]) > 0.01
+
+
+def test_margins_file_errors(idata, tmp_path):
+    from pluralstats.models.groups import composition
+
+    good = _conservative_margins(idata)
+    cases = {
+        "unknown level": (good.assign(political=["martian"] + ["conservative"] * (len(good) - 1)),
+                          "line 2: Unknown level 'martian'"),
+        "sum": (good.assign(share=good.share * 0.9), "sum to 0.9"),
+        "columns": (good.drop(columns="race_ethnicity"), "missing: race_ethnicity"),
+        "duplicate": (pd.concat([good, good.iloc[[0]]]).assign(share=lambda f: f.share / f.share.sum()),
+                      f"line {len(good) + 2}: the same cell as line 2"),
+    }
+    for frame, message in cases.values():
+        path = tmp_path / "m.csv"
+        frame.to_csv(path, index=False)
+        with pytest.raises(InputError, match=message):
+            composition(idata, path)
+    post = save_posterior(idata, tmp_path / "post.nc")
+    result = CliRunner().invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "c.csv"), "--weights",
+                                      str(tmp_path / "m.csv")])
+    assert result.exit_code == 2 and "the same cell as line 2" in result.output
+
+
+def test_example_margins_file_fits_its_attributes():
+    from pathlib import Path
+
+    from pluralstats.models.data import ModelMeta
+    from pluralstats.models.groups import margins_composition
+    from pluralstats.simulate import ATTRIBUTE_SHARES
+
+    path = Path(__file__).resolve().parents[1] / "analyses" / "margins" / "us_gender_age_education.csv"
+    meta = ModelMeta(dimensions=["toxicity"], scale_max=5, polarity={},
+                     attributes={a: list(ATTRIBUTE_SHARES[a]) for a in ("gender", "age_group", "education")})
+    comp = margins_composition(pd.read_csv(path, dtype=str), meta, path.name)
+    assert comp.weights.sum() == pytest.approx(1) and len(comp.weights) == 36
+
+
+def test_cli_contrasts_and_intersectional_compare(idata, tmp_path):
+    post = save_posterior(idata, tmp_path / "post.nc")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "c.csv"), "--attributes",
+                                 "political", "--weights", "equal", "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(tmp_path / "c.csv")
+    assert set(frame.quantity) == {"mean", "share>=4"} and "equal cells" in frame.standardisation.iloc[0]
+    result = runner.invoke(cli, ["compare", str(post), "--groups", "gender=female&political=conservative",
+                                 "gender=male&political=liberal", "--out", str(tmp_path / "cmp"),
+                                 "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "cmp" / "compare.csv")
+    assert set(table.attribute) == {"gender&political"} and len(table) == 2 * len(DIMS)

@@ -25,6 +25,11 @@ dimensions_option = click.option("--dimensions", callback=_csv_list, default=Non
                                  help="Comma-separated dimensions (default: all).")
 allow_bad_option = click.option("--allow-bad-diagnostics", is_flag=True,
                                 help="Exit 0 and use the posterior even if R-hat/ESS/divergence checks fail.")
+weights_option = click.option(
+    "--weights", default="sample", show_default=True, metavar="sample|equal|FILE.csv",
+    help="Population the contrasts are standardised to: the survey's raters (sample), every combination of "
+         "attribute levels equally (equal), or a margins CSV of population cell shares (a column per model "
+         "attribute plus share, summing to 1: multilevel regression and poststratification).")
 prob_option = click.option("--prob", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
                            help="Central posterior interval probability.")
 
@@ -156,21 +161,38 @@ def _save_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def contrast_table(frame: pd.DataFrame, title: str, k: int = 5) -> Table:
-    """The contrasts as a console table; a suppressed row (privacy rule) shows "<k", never its numbers."""
+    """The contrasts as a console table; a suppressed row (privacy rule) shows "<k", never its numbers.
+    ``mean`` rows are in rating points, ``share>=k`` rows in percent (differences in percentage points)."""
     from pluralstats.privacy import small_mark
 
-    table = Table(title=title)
-    for col in ("dimension", "contrast", "mean A", "mean B", "diff [95%]", "rel % [95%]", "P(diff>0)"):
-        table.add_column(col, justify="left" if col in ("dimension", "contrast") else "right")
+    table = Table(title=escape(title))
+    for col in ("dimension", "contrast", "quantity", "A", "B", "diff [95%]", "rel % [95%]", "P(diff>0)"):
+        table.add_column(col, justify="left" if col in ("dimension", "contrast", "quantity") else "right")
     for r in frame.itertuples():
-        label = f"{r.attribute}: {r.level_a} vs {r.level_b}"
+        label = escape(f"{r.attribute}: {r.level_a} vs {r.level_b}")
+        quantity = str(getattr(r, "quantity", "mean"))
         if getattr(r, "suppressed", False):
-            table.add_row(r.dimension, label, f"{small_mark(k)} raters", "(suppressed)", "", "", "")
+            table.add_row(r.dimension, label, quantity, f"{small_mark(k)} raters", "(suppressed)", "", "", "")
             continue
-        table.add_row(r.dimension, label, f"{r.mean_a:.2f}", f"{r.mean_b:.2f}",
-                      f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}]",
+        if quantity == "mean":
+            values = (f"{r.mean_a:.2f}", f"{r.mean_b:.2f}", f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}]")
+        else:
+            values = (f"{r.mean_a:.1f}%", f"{r.mean_b:.1f}%", f"{r.diff:+.1f} [{r.diff_lo:+.1f}, {r.diff_hi:+.1f}] pp")
+        table.add_row(r.dimension, label, quantity, *values,
                       f"{r.rel_pct:+.1f} [{r.rel_lo:+.1f}, {r.rel_hi:+.1f}]", f"{r.p_positive:.3f}")
     return table
+
+
+def _quantities(idata, with_shares: bool = True) -> tuple[str, ...]:
+    """``mean``, and ``share`` when the posterior stores the positive thresholds (older ones do not)."""
+    from pluralstats.models import meta_of
+
+    if with_shares and set(meta_of(idata).dimensions) <= set(meta_of(idata).thresholds):
+        return ("mean", "share")
+    if with_shares:
+        err_console.print("[yellow]note:[/] this posterior stores no positive thresholds (fitted by an older "
+                          "version): shares P(rating >= k) left out; refit to get them")
+    return ("mean",)
 
 
 def _refuse_small(idata, attribute: str, levels: list[str], suppress_small: bool) -> None:
@@ -239,24 +261,52 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
 @prob_option
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,
               help="Also draw the forest plot (PNG and PDF) at this path.")
+@weights_option
+@click.option("--hypothesis", "hypotheses", multiple=True, metavar="STATEMENT",
+              help="Instead of the contrasts, the posterior probability of a statement about groups' expected "
+                   "ratings, e.g. 'political:conservative - political:liberal > 0.2' (numbers, + - * and "
+                   "parentheses; > < >= <=; '&' joins levels into an intersectional group). Repeatable.")
+@click.option("--dimension", "hypothesis_dims", multiple=True,
+              help="Dimension of --hypothesis (repeatable; default: those of --dimensions, else all).")
 @allow_bad_option
 @suppress_option
-def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow_bad_diagnostics, suppress_small):
-    """Every level vs its reference level, per dimension: difference, % difference, interval, P(sign)."""
+def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weights, hypotheses, hypothesis_dims,
+                  allow_bad_diagnostics, suppress_small):
+    """Every level vs its reference level, per dimension: difference, % difference, interval, P(sign).
+
+    Contrasts are adjusted: the expected rating (``mean`` rows) and the share rating >= k (``share>=k`` rows,
+    k = survey.toml's positive threshold; differences in percentage points) of a new rater of each level, the
+    other attributes standardised to the sample (or to --weights), as the ``standardisation`` column says.
+    """
     from pluralstats.models import all_contrasts, load_posterior, meta_of
     from pluralstats.models.contrasts import suppress_contrasts
+    from pluralstats.models.groups import composition
 
     idata = load_posterior(posterior)
+    comp = composition(idata, weights)  # a bad margins file exits 2 before the diagnostics gate's work
+    if hypotheses:
+        from pluralstats.models.hypothesis import parse_hypothesis
+
+        for text in hypotheses:  # unknown levels and syntax errors exit 2 before any work
+            parse_hypothesis(idata, text)
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     k = meta_of(idata).min_group_size
+    options = {"attributes": attributes, "dimensions": dimensions, "prob": prob, "weights": str(weights),
+               "suppress_small": suppress_small}
+    if hypotheses:
+        _hypotheses(idata, hypotheses, list(hypothesis_dims) or dimensions, comp, prob, suppress_small, out)
+        write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)],
+                       options={**options, "hypotheses": list(hypotheses), "hypothesis_dimensions":
+                                list(hypothesis_dims)}, extra={"diagnostics": diagnostics})
+        return
     with console.status("Computing contrasts..."):
-        frame = suppress_contrasts(all_contrasts(idata, attributes, dimensions, prob), idata, suppress_small)
+        frame = suppress_contrasts(all_contrasts(idata, attributes, dimensions, prob, weights=comp,
+                                                 quantities=_quantities(idata)), idata, suppress_small)
     for attr, sub in frame.groupby("attribute", sort=False):
-        console.print(contrast_table(sub, f"{attr} (level vs reference, {prob:.0%} intervals)", k))
+        console.print(contrast_table(sub, f"{attr} (level vs reference, {comp.label}, {prob:.0%} intervals)", k))
     _note_suppressed(frame, k)
     _save_csv(frame, out)
-    write_manifest(out, "contrasts", inputs=[posterior], options={"attributes": attributes, "dimensions": dimensions,
-                                                                   "prob": prob, "suppress_small": suppress_small},
+    write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)], options=options,
                    extra={"diagnostics": diagnostics})
     console.print(f"Wrote {out}")
     if plot_path:
@@ -265,24 +315,62 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, allow
         console.print(f"Wrote {', '.join(map(str, plot_forest(frame, plot_path)))}")
 
 
+def _weights_inputs(weights: str) -> list[Path]:
+    """The margins file among a command's inputs (for the manifest), if --weights names one."""
+    return [] if weights in ("sample", "equal") else [Path(weights)]
+
+
+def _hypotheses(idata, texts, dimensions, comp, prob: float, suppress_small: bool, out: Path) -> None:
+    """Print and write (CSV at ``out``) every --hypothesis on every dimension; suppressed rows show "<k"."""
+    from pluralstats.models import meta_of
+    from pluralstats.models.hypothesis import hypotheses
+    from pluralstats.privacy import small_mark
+
+    with console.status("Evaluating hypotheses..."):
+        frame = hypotheses(idata, texts, dimensions, weights=comp, prob=prob, suppress_small=suppress_small)
+    table = Table(title=escape(f"Hypotheses (expected ratings, {comp.label}, {prob:.0%} intervals)"))
+    for col in ("hypothesis", "dimension", "estimate", f"{prob:.0%} interval", "P(true)"):
+        table.add_column(col, justify="left" if col in ("hypothesis", "dimension") else "right")
+    for r in frame.itertuples():
+        if r.suppressed:
+            table.add_row(escape(r.hypothesis), r.dimension,
+                          f"{small_mark(meta_of(idata).min_group_size)} raters", "(suppressed)", "")
+            continue
+        table.add_row(escape(r.hypothesis), r.dimension, f"{r.estimate:+.3f}", f"[{r.lo:+.3f}, {r.hi:+.3f}]",
+                      f"{r.probability:.3f}")
+    console.print(table)
+    if frame.suppressed.any():
+        err_console.print("[yellow]note:[/] a group has fewer than k raters: its hypotheses are suppressed "
+                          "(--no-suppress-small shows them)")
+    _save_csv(frame, out)
+    console.print(f"Wrote {out}")
+
+
 @click.command("compare")
 @click.argument("source", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("--posterior", "posterior_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="Posterior .nc to use (the same as giving it as SOURCE).")
 @click.option("--groups", nargs=2, required=True, metavar="A B",
-              help="Two levels of one attribute, e.g. liberal conservative or gender=female gender=male.")
+              help="Two levels of one attribute, e.g. liberal conservative or gender=female gender=male (names "
+                   "case-insensitive), or two intersectional groups fixing the same attributes, e.g. "
+                   "'gender=female&political=conservative' 'gender=male&political=liberal'.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for compare.csv and the figure.")
 @dimensions_option
 @prob_option
+@weights_option
 @fit_options
 @allow_bad_option
 @click.option("--eval", "eval_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="results.parquet of `pluralstats evaluate` (models named after the groups): set the tuned "
                    "models' difference beside the survey's, with P(same sign), ratio and gap (Figure 2).")
 @suppress_option
-def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad_diagnostics, eval_path,
+def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, allow_bad_diagnostics, eval_path,
                 suppress_small, **options):
-    """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle)."""
+    """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle).
+
+    Adjusted: the expected rating (``mean``) and share rating >= k (``share>=k``, percentage points) of a new
+    rater of each group, the attributes the groups do not fix standardised to the sample (or --weights).
+    """
     from pluralstats.compare import compare_groups, resolve_groups, suppress_compare
     from pluralstats.models import load_posterior, meta_of
     from pluralstats.plots.posterior import plot_compare
@@ -300,6 +388,11 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad
     else:
         idata = load_posterior(source)
         resolve_groups(idata, *groups)
+    from pluralstats.models.groups import composition
+
+    comp = composition(idata, weights)
+    if eval_path is not None and (weights != "sample" or "&" in "".join(groups)):
+        raise InputError("--eval compares single levels standardised to the sample; leave out --weights and '&'")
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing the contrast..."):
         if eval_path is not None:  # the tuned-model side (issue 6): pluralstats.evaluate.compare_models
@@ -308,10 +401,11 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad
             table = compare_with_models(idata, *groups, eval_path, dimensions=dimensions, prob=prob,
                                         seed=options["seed"], suppress_small=suppress_small)
         else:
-            table = compare_groups(idata, *groups, dimensions=dimensions, prob=prob, suppress_small=suppress_small)
+            table = compare_groups(idata, *groups, dimensions=dimensions, prob=prob, suppress_small=suppress_small,
+                                   weights=comp, quantities=_quantities(idata))
         table = suppress_compare(table, idata, suppress_small)
     k = meta_of(idata).min_group_size
-    console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({prob:.0%} intervals)", k))
+    console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({comp.label}, {prob:.0%} intervals)", k))
     _note_suppressed(table, k)
     out.mkdir(parents=True, exist_ok=True)
     _save_csv(table, out / "compare.csv")
@@ -319,8 +413,9 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, allow_bad
     shown = table[~table["suppressed"]]
     if eval_path is not None and not shown.empty:
         figures += print_agreement(shown, out, console)
-    write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else [])], seed=options["seed"],
-                   options={"groups": list(groups), "dimensions": dimensions, "prob": prob,
+    write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else []), *_weights_inputs(weights)],
+                   seed=options["seed"],
+                   options={"groups": list(groups), "dimensions": dimensions, "prob": prob, "weights": str(weights),
                             "suppress_small": suppress_small, **options},
                    extra={"diagnostics": diagnostics})
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")

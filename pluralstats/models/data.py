@@ -35,6 +35,9 @@ class ModelMeta:
     backend: str = ""
     min_group_size: int = 5  # k of the survey: levels with fewer raters are suppressed in every output
     disagreement: list[str] = field(default_factory=list)  # attributes with group x item terms (w, tau)
+    #: dimension -> survey.toml's positive threshold k (a rating >= k counts as positive, e.g. "flagged as
+    #: toxic"); empty in posteriors written before it was stored
+    thresholds: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_cut(self) -> int:
@@ -155,7 +158,7 @@ def build_model_data(survey: Survey, dimensions: list[str] | None = None,
     meta = ModelMeta(
         dimensions=dims, attributes=levels, scale_max=survey.config.scale_max,
         polarity={d: survey.config.dimensions[d].polarity for d in dims}, survey=survey.config.name,
-        min_group_size=survey.config.min_group_size,
+        min_group_size=survey.config.min_group_size, thresholds={d: survey.config.threshold(d) for d in dims},
     )
     return ModelData(
         meta=meta, rater_ids=rater_ids, item_ids=item_ids, rater_levels=rater_levels.astype(int),

@@ -55,10 +55,13 @@ def _check_group(meta: ModelMeta, group: Mapping[str, str] | None) -> dict[str, 
     return fixed
 
 
-def offsets(idata, d: int, fixed: Sequence[str]) -> np.ndarray:
-    """Per draw and rater, the summed effects of the attributes *not* fixed: shape (n_draws, n_raters)."""
+def offsets(idata, d: int, fixed: Sequence[str], levels: np.ndarray | None = None) -> np.ndarray:
+    """Per draw and rater, the summed effects of the attributes *not* fixed: shape (n_draws, n_raters).
+
+    ``levels``: (n_units, n_attributes) level indices standing in for the survey's raters (a population's
+    cells when standardising to other weights); default the raters' own."""
     meta = meta_of(idata)
-    levels = idata.constant_data["rater_level"].to_numpy()
+    levels = idata.constant_data["rater_level"].to_numpy() if levels is None else levels
     total = np.zeros((flat_draws(idata, "sigma_item").shape[0], levels.shape[0]))
     for j, attr in enumerate(meta.attributes):
         if attr not in fixed:
@@ -74,14 +77,14 @@ def group_effect(idata, d: int, fixed: Mapping[str, int]) -> np.ndarray:
     return total
 
 
-def interaction_cells(idata, d: int, fixed: Mapping[str, int],
-                      items: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+def interaction_cells(idata, d: int, fixed: Mapping[str, int], items: np.ndarray,
+                      levels: np.ndarray | None = None) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """The group x item terms (``w_<attr>``) of a posterior with disagreement attributes.
 
     Returns ``(w_fixed, cells)``: ``w_fixed`` (n_draws, n_items) sums the terms of the fixed attributes at their
     levels; ``cells`` lists, for each combination of levels of the *unfixed* disagreement attributes present
-    among the raters, ``(rater mask, w)`` with that combination's summed terms (n_draws, n_items). An additive
-    posterior gives zeros and no cells.
+    among the raters (or the units of ``levels``, as in :func:`offsets`), ``(rater mask, w)`` with that
+    combination's summed terms (n_draws, n_items). An additive posterior gives zeros and no cells.
     """
     meta = meta_of(idata)
     n_draws = flat_draws(idata, "sigma_item").shape[0]
@@ -95,7 +98,8 @@ def interaction_cells(idata, d: int, fixed: Mapping[str, int],
             free.append((list(meta.attributes).index(attr), w))
     if not free:
         return w_fixed, []
-    levels = idata.constant_data["rater_level"].to_numpy()[:, [j for j, _ in free]]
+    levels = idata.constant_data["rater_level"].to_numpy() if levels is None else levels
+    levels = levels[:, [j for j, _ in free]]
     cells = []
     for combo in np.unique(levels, axis=0):
         mask = (levels == combo).all(axis=1)
@@ -104,28 +108,40 @@ def interaction_cells(idata, d: int, fixed: Mapping[str, int],
 
 
 def standardised(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray,
-                 cells: list[tuple[np.ndarray, np.ndarray]], what: str = "mean") -> np.ndarray:
+                 cells: list[tuple[np.ndarray, np.ndarray]], what: str | int = "mean",
+                 weights: np.ndarray | None = None) -> np.ndarray:
     """:func:`predictive` averaged over the survey's raters when part of ``x`` depends on the rater's levels
     of unfixed disagreement attributes: each cell's raters (``mask``) see ``x + w`` (``w`` tiled across the
-    columns of ``x``), weighted by the cell's share of raters. No cells: :func:`predictive` itself."""
+    columns of ``x``), weighted by the cell's share of raters (of ``weights``, when given: one per rater or
+    population cell, summing to 1). No cells: :func:`predictive` itself."""
+    if weights is None:
+        weights = np.full(s.shape[1], 1.0 / s.shape[1])
     if not cells:
-        return predictive(s, sigma, cut, x, what=what)
+        return predictive(s, sigma, cut, x, what=what, weights=weights)
     total = 0.0
     for mask, w in cells:
+        share = weights[mask].sum()
+        if share <= 0:  # a combination the weights leave out
+            continue
         reps = x.shape[1] // w.shape[1]
-        total = total + mask.mean() * predictive(s[:, mask], sigma, cut, x + np.tile(w, (1, reps)), what=what)
+        total = total + share * predictive(s[:, mask], sigma, cut, x + np.tile(w, (1, reps)), what=what,
+                                           weights=weights[mask] / share)
     return total
 
 
-def _offset_pmf(s: np.ndarray, sigma: np.ndarray, lo: float, n_grid: int, h: float) -> np.ndarray:
-    """PMF on the grid ``lo + j h`` of ``s + u``: s an empirical sample per draw, u ~ N(0, sigma)."""
+def _offset_pmf(s: np.ndarray, sigma: np.ndarray, lo: float, n_grid: int, h: float,
+                weights: np.ndarray | None = None) -> np.ndarray:
+    """PMF on the grid ``lo + j h`` of ``s + u``: s a weighted sample per draw (``weights`` (m,) summing to
+    1, default equal), u ~ N(0, sigma)."""
     n, m = s.shape
+    wt = np.full(m, 1.0 / m) if weights is None else np.asarray(weights, dtype=float)
+    wt = np.broadcast_to(wt, (n, m))
     pos = (s - lo) / h
     j0 = np.clip(np.floor(pos).astype(int), 0, n_grid - 2)
     frac = pos - j0
     rows = np.repeat(np.arange(n)[:, None] * n_grid, m, axis=1)
-    flat = np.bincount((rows + j0).ravel(), weights=(1 - frac).ravel() / m, minlength=n * n_grid)
-    flat += np.bincount((rows + j0 + 1).ravel(), weights=frac.ravel() / m, minlength=n * n_grid)
+    flat = np.bincount((rows + j0).ravel(), weights=((1 - frac) * wt).ravel(), minlength=n * n_grid)
+    flat += np.bincount((rows + j0 + 1).ravel(), weights=(frac * wt).ravel(), minlength=n * n_grid)
     pmf = flat.reshape(n, n_grid)
     half = int(np.ceil(6 * sigma.max() / h))
     grid = np.arange(-half, half + 1) * h
@@ -134,23 +150,28 @@ def _offset_pmf(s: np.ndarray, sigma: np.ndarray, lo: float, n_grid: int, h: flo
     return np.clip(fftconvolve(pmf, kernel, mode="same", axes=1), 0.0, None)
 
 
-def _link(z: np.ndarray, cut: np.ndarray, what: str) -> np.ndarray:
-    """Expected rating (n, L) or category probabilities (n, L, K) at linear predictor z (n, L)."""
+def _link(z: np.ndarray, cut: np.ndarray, what: str | int) -> np.ndarray:
+    """Expected rating (n, L), P(rating >= k) (n, L) for an integer ``what`` = k, or category probabilities
+    (n, L, K) at linear predictor z (n, L)."""
     above = expit(z[:, :, None] - cut[:, None, :])  # P(y > k), k = 1..K-1
     if what == "mean":
         return 1.0 + above.sum(axis=2)
+    if not isinstance(what, str):  # P(y >= k) = P(y > k - 1); every rating is >= 1
+        return above[:, :, int(what) - 2] if what > 1 else np.ones(above.shape[:2])
     ones = np.ones(above.shape[:2] + (1,))
     zeros = np.zeros_like(ones)
     return np.concatenate([ones, above], axis=2) - np.concatenate([above, zeros], axis=2)
 
 
-def predictive(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray, what: str = "mean",
-               h: float = STEP) -> np.ndarray:
+def predictive(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray, what: str | int = "mean",
+               h: float = STEP, weights: np.ndarray | None = None) -> np.ndarray:
     """``E[f(x + s + u)]`` for every draw and every column of ``x`` (n_draws, n_x[, K]).
 
-    ``s``: (n_draws, n_raters) rater offsets (empirical composition); ``sigma``: (n_draws,);
-    ``cut``: (n_draws, K-1); ``x``: (n_draws, n_x) the rest of the linear predictor.
+    ``s``: (n_draws, n_raters) rater offsets (empirical composition, or population cells with ``weights``);
+    ``sigma``: (n_draws,); ``cut``: (n_draws, K-1); ``x``: (n_draws, n_x) the rest of the linear predictor;
+    ``what``: "mean", "probs" or an integer k for P(rating >= k) (see :func:`_link`).
     """
+    per_category = isinstance(what, str) and what == "probs"
     pad = 6 * sigma.max() + 2 * h
     lo, hi = s.min() - pad, s.max() + pad
     n_off = int(np.ceil((hi - lo) / h)) + 1
@@ -159,17 +180,17 @@ def predictive(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray,
     out = []
     for start in range(0, s.shape[0], CHUNK):
         sl = slice(start, start + CHUNK)
-        pmf = _offset_pmf(s[sl], sigma[sl], lo, n_off, h)
+        pmf = _offset_pmf(s[sl], sigma[sl], lo, n_off, h, weights)
         z = x_lo + lo + np.arange(n_x + n_off - 1) * h
         f = _link(np.broadcast_to(z, (pmf.shape[0], z.size)), cut[sl], what)
         kernel = pmf[:, ::-1]
-        if what != "mean":
+        if per_category:
             kernel = kernel[:, :, None]
         table = fftconvolve(f, kernel, mode="valid", axes=1)  # F on x_lo + m h, m < n_x
         pos = (x[sl] - x_lo) / h
         m0 = np.clip(np.floor(pos).astype(int), 0, n_x - 2)
         frac = pos - m0
-        if what != "mean":
+        if per_category:
             m0, frac = m0[:, :, None], frac[:, :, None]
             take = np.take_along_axis(table, np.broadcast_to(m0, m0.shape[:2] + (table.shape[2],)), axis=1)
             take1 = np.take_along_axis(table, np.broadcast_to(m0 + 1, m0.shape[:2] + (table.shape[2],)), axis=1)

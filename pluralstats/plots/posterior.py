@@ -51,9 +51,20 @@ def note_figure(note: str, path: str | Path) -> list[Path]:
         return save_figure(fig, path)
 
 
+def _mean_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """The expected-rating rows of a contrast table (not the share >= k ones) and their standardisation."""
+    if "quantity" in table:
+        table = table[table["quantity"] == "mean"]
+    label = table["standardisation"].iloc[0] if "standardisation" in table and len(table) else \
+        "adjusted (standardised to the sample)"
+    return table, label
+
+
 def plot_forest(contrasts: pd.DataFrame, path: str | Path, *, value: str = "rel_pct") -> list[Path]:
-    """One panel per dimension; a row per contrast (level vs reference) with its 95% interval."""
+    """One panel per dimension; a row per contrast (level vs reference) of the adjusted expected rating (the
+    ``mean`` rows; their ``standardisation`` labels the axis) with its 95% interval."""
     lo, hi = ("rel_lo", "rel_hi") if value == "rel_pct" else ("diff_lo", "diff_hi")
+    contrasts, adjusted = _mean_rows(contrasts)
     contrasts, note = shown_rows(contrasts)
     if contrasts.empty:
         return note_figure(note or "no contrasts", path)
@@ -69,7 +80,8 @@ def plot_forest(contrasts: pd.DataFrame, path: str | Path, *, value: str = "rel_
             _whiskers(ax, y, sub[value].to_numpy(), sub[lo].to_numpy(), sub[hi].to_numpy())
             ax.axvline(0, color="0.5", lw=0.8, ls="--")
             ax.set_title(pretty(dim))
-            ax.set_xlabel("difference (%)" if value == "rel_pct" else "difference (rating points)")
+            ax.set_xlabel(("difference (%)" if value == "rel_pct" else "difference (rating points)")
+                          + f"\n{adjusted}")
         axes[0, 0].set_yticks(range(len(labels)), labels)
         axes[0, 0].invert_yaxis()
         fig.text(0.01, -0.02, "filled: 95% interval excludes 0" + (f"; {note}" if note else ""), fontsize=7,
@@ -79,7 +91,9 @@ def plot_forest(contrasts: pd.DataFrame, path: str | Path, *, value: str = "rel_
 
 
 def plot_compare(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> list[Path]:
-    """Dot-and-whisker per dimension: survey-estimated A - B, and the tuned-model difference if present."""
+    """Dot-and-whisker per dimension: survey-estimated A - B of the adjusted expected rating (the ``mean`` rows),
+    and the tuned-model difference if present."""
+    table, adjusted = _mean_rows(table)
     table, note = shown_rows(table)
     if table.empty:
         return note_figure(note or "nothing to compare", path)
@@ -99,7 +113,7 @@ def plot_compare(table: pd.DataFrame, path: str | Path, *, title: str | None = N
         ax.set_yticks(y, [pretty(d) for d in dims])
         ax.invert_yaxis()
         a, b = table.level_a.iloc[0], table.level_b.iloc[0]
-        ax.set_xlabel(f"difference in expected rating, {a} - {b} (95% interval)")
+        ax.set_xlabel(f"difference in expected rating, {a} - {b} (95% interval)\n{adjusted}")
         ax.set_title(title or f"{pretty(table.attribute.iloc[0])}: {a} vs {b}")
         if note:
             fig.text(0.01, -0.02, note, fontsize=7, color="0.3", wrap=True)
