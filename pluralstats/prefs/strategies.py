@@ -40,6 +40,7 @@ Per-item judgements (exact):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,9 @@ import pandas as pd
 from pluralstats.survey import Survey
 
 from .scales import collapse
+
+if TYPE_CHECKING:
+    from .registry import DimensionData
 
 PAIRINGS = ("across", "within")
 TIE_TOL = 1e-9
@@ -92,11 +96,14 @@ def oriented_ratings(frame: pd.DataFrame, item_index: pd.Index, dimension: str, 
                          "label": orient(collapse(rows.rating.to_numpy(), cuts), scale, sign)})
 
 
-def label_probabilities(probas: pd.DataFrame, item_index: pd.Index, scale: int) -> np.ndarray:
-    """``(n_items, scale)`` from a table of per-item label probabilities (columns: oriented labels ``1..S``,
-    rows: item ids); labels and items absent from it get 0."""
-    table = probas.reindex(index=item_index.astype(str), columns=range(1, scale + 1), fill_value=0.0)
-    return table.fillna(0.0).to_numpy(dtype=float)
+def aggregated_labels(aggregator: Any, data: DimensionData) -> np.ndarray:
+    """Per-item labels ``1..S`` (oriented) from a crowdsourcing aggregator with crowd-kit's interface
+    (``fit(table).probas_``: label probabilities per item): the most probable label, ties (within 1e-9)
+    going to the worst tied value as in ``majority``; absent labels have probability 0."""
+    table = oriented_ratings(data.frame, data.index, data.dimension, data.scale, data.cuts, data.sign)
+    probas = aggregator.fit(table).probas_
+    probs = probas.reindex(index=data.index.astype(str), columns=range(1, data.scale + 1), fill_value=0.0)
+    return majority_labels(probs.fillna(0.0).to_numpy(dtype=float)).astype(float)
 
 
 def majority_labels(probs: np.ndarray) -> np.ndarray:
