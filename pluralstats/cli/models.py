@@ -48,6 +48,9 @@ def fit_options(f):
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
                      help="Prior sd of the attribute effects (logits)."),
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
+        click.option("--pooled-levels", is_flag=True,
+                     help="Partially pool each attribute's levels (a small group shrinks toward its attribute's "
+                          "mean) instead of fixed effects against the reference level."),
         click.option("--disagreement", callback=_csv_list, default=None,
                      help="Comma-separated attributes whose levels get group x item terms (what each group "
                           "prefers beyond its level shift; tau = how much they disagree) [default: survey.toml's "

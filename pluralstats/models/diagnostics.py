@@ -93,7 +93,9 @@ def diagnose(idata, *, contrasts: bool = True, max_rhat: float = MAX_RHAT, min_e
     """Diagnostics of the model parameters and (by default) of every level-vs-reference contrast."""
     meta = meta_of(idata)
     post = idata.posterior
-    names = [f"beta_{a}" for a in meta.attributes] + [p for p in PARAMETERS if p in post] + interaction_gated(meta)
+    pooled = [v for v in post.data_vars if str(v).startswith("tau_level_")]  # spreads of pooled levels
+    names = [f"beta_{a}" for a in meta.attributes] + [p for p in PARAMETERS if p in post] + pooled \
+        + interaction_gated(meta)
     rows = []
     for name in names:
         rows += _rows(name, "parameter", *_flatten(post[name]))

@@ -139,7 +139,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
-               check: bool = True) -> az.InferenceData:
+               check: bool = True, pooled_levels: bool = False) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -150,6 +150,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     ``disagreement``: attributes that get group x item terms (``w_<attr>``, ``tau_<attr>``; see
     :func:`~pluralstats.models.rating.build_model`); ``centered_interactions=None`` chooses their
     parametrisation from the ratings per item and level (recorded in the posterior attrs).
+    ``pooled_levels``: partially pool the levels of each attribute (shrinkage toward the attribute's mean;
+    see :func:`~pluralstats.models.rating.build_model`) instead of fixed effects against a reference level.
     ``check``: run the convergence diagnostics and record the verdict on the posterior
     (:func:`~pluralstats.models.diagnostics.record_verdict`); consumers refuse a posterior that did not pass.
     Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
@@ -167,13 +169,15 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         centered_interactions = use_centred_interactions(data)
     centered_raters = bool(centered_raters) and not joint
     model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters,
-                        beta_prior_sd=beta_prior_sd, centered_interactions=centered_interactions)
+                        beta_prior_sd=beta_prior_sd, centered_interactions=centered_interactions,
+                        pooled_levels=pooled_levels)
     start = time.perf_counter()
     idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
     idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
     idata.posterior.attrs["centered_items"] = int(centered_items)
     idata.posterior.attrs["centered_raters"] = int(centered_raters)
     idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
+    idata.posterior.attrs["pooled_levels"] = int(pooled_levels)
     idata.posterior.attrs["tune"] = int(tune)
     if data.meta.disagreement:
         idata.posterior.attrs["disagreement"] = ",".join(data.meta.disagreement)

@@ -285,7 +285,8 @@ def kfold_compare(posteriors: dict[str, az.InferenceData], survey, *, k: int = 1
         fit_kwargs = {"dimensions": list(meta.dimensions), "attributes": list(meta.attributes),
                       "disagreement": list(getattr(meta, "disagreement", []) or []) or None,
                       "draws": int(idata.posterior.sizes["draw"]), "chains": int(idata.posterior.sizes["chain"]),
-                      "tune": int(attrs.get("tune", 300)), "beta_prior_sd": float(attrs.get("beta_prior_sd", 2.5))}
+                      "tune": int(attrs.get("tune", 300)), "beta_prior_sd": float(attrs.get("beta_prior_sd", 2.5)),
+                      "pooled_levels": bool(attrs.get("pooled_levels", 0))}
         report = (lambda f, kk, name=name: progress(name, f, kk)) if progress else None
         per_rater[name] = kfold_raters(survey, k=k, seed=seed, fit_kwargs=fit_kwargs, progress=report)["elpd"]
     elpd = pd.DataFrame(per_rater)

@@ -99,6 +99,8 @@ def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
 
 
 CENTRED_MIN_RATINGS = 40
+#: Prior sd of the spread of pooled attribute levels (logits): spreads up to ~2 logits are plausible
+POOLED_TAU_PRIOR_SD = 1.0
 #: Prior sd of tau, the scale of the group x item terms (logits): most prior mass below ~1 logit, i.e.
 #: groups that disagree about single responses by less than their whole spread of item effects.
 TAU_PRIOR_SD = 0.5
@@ -147,7 +149,7 @@ def use_centred_interactions(data: ModelData) -> bool:
 
 def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | None = None,
                 centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
-                centered_interactions: bool | None = None) -> pm.Model:
+                centered_interactions: bool | None = None, pooled_levels: bool = False) -> pm.Model:
     """The PyMC model for every dimension in ``data`` (independent across dimensions unless ``joint``);
     ``beta_prior_sd`` is the scale of the Normal prior on the attribute effects (logits);
     ``centered_items=None`` chooses the item parametrisation from the ratings per item
@@ -159,6 +161,11 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
     within each level (identified against beta, which then stays the group's average level shift).
     ``centered_interactions=None`` chooses its parametrisation with :func:`use_centred_interactions`.
     Without disagreement attributes the graph is exactly the additive model.
+
+    ``pooled_levels``: instead of fixed effects against a reference level (Normal(0, ``beta_prior_sd``), the
+    reference fixed at 0), the levels of each attribute are partially pooled: ``beta_<attr>[d, .] =
+    tau_level_<attr>[d] * z``, ``z`` zero-sum over levels, ``tau_level ~ HalfNormal(1)``. A small group is then
+    shrunk toward its attribute's mean (over levels), not toward the reference level.
     """
     meta = data.meta
     if centered_items is None:
@@ -182,9 +189,16 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
         rater_eta = pt.zeros((n_raters, n_dim))
         shift = pt.zeros(n_dim)  # the average rater's demographic effect, per dimension
         for j, (attr, levels) in enumerate(meta.attributes.items()):
-            raw = pm.Normal(f"beta_{attr}_raw", 0.0, beta_prior_sd, shape=(n_dim, len(levels) - 1))
-            beta = pm.Deterministic(f"beta_{attr}", pt.concatenate([pt.zeros((n_dim, 1)), raw], axis=1),
-                                    dims=("dimension", f"{attr}_level"))
+            if pooled_levels:
+                # every level a draw around the attribute's mean (zero-sum over levels: the mean is the cut
+                # points' business), with a learnt spread: a level with few raters is shrunk toward the mean
+                tau = pm.HalfNormal(f"tau_level_{attr}", POOLED_TAU_PRIOR_SD, dims="dimension")
+                z = pm.ZeroSumNormal(f"beta_{attr}_raw", sigma=1.0, dims=("dimension", f"{attr}_level"))
+                beta = pm.Deterministic(f"beta_{attr}", z * tau[:, None], dims=("dimension", f"{attr}_level"))
+            else:
+                raw = pm.Normal(f"beta_{attr}_raw", 0.0, beta_prior_sd, shape=(n_dim, len(levels) - 1))
+                beta = pm.Deterministic(f"beta_{attr}", pt.concatenate([pt.zeros((n_dim, 1)), raw], axis=1),
+                                        dims=("dimension", f"{attr}_level"))
             rater_eta = rater_eta + beta[:, rater_levels[:, j]].T
             shift = shift + (beta * arrays[f"level_share_{attr}"]).sum(axis=1)
         if joint and n_dim > 1:
