@@ -491,9 +491,9 @@ def small_group_warnings(survey: Survey) -> list[str]:
     messages = []
     for attr in survey.attributes:
         sizes = survey.group_sizes(attr)
-        for level, n in sizes[sizes < k].items():
-            messages.append(f"group {attr}={level} has {n} rater{'s' if n != 1 else ''} (< k={k}); "
-                            "its level effect (a fixed effect, not partially pooled) rests largely on the prior, "
+        for level in sizes[sizes < k].index:  # the count itself is a small cell: not printed
+            messages.append(f"group {attr}={level} has fewer than k={k} raters; its level effect rests largely "
+                            "on the prior (fit-survey --pooled-levels shrinks it toward the attribute's mean), "
                             "and it is suppressed in reports")
     return messages
 
