@@ -74,7 +74,7 @@ def run_cell(cell: Cell, shared: Shared, cell_dir: str | Path, train: dict[str, 
              evaluate: dict[str, Any], progress=None) -> dict[str, Any]:
     """Run one cell to its scores; never raises (a failure is recorded and returned)."""
     from pluralstats.evaluate.generate import GenerationConfig, eval_prompts, generate_completions
-    from pluralstats.evaluate.scorers import RaterScorer, score_completions
+    from pluralstats.evaluate.scorers import score_completions, scorer_by_name
     from pluralstats.survey import load_survey
 
     quiet_libraries()
@@ -94,8 +94,8 @@ def run_cell(cell: Cell, shared: Shared, cell_dir: str | Path, train: dict[str, 
         gen = GenerationConfig(**{k: evaluate[k] for k in GEN_KEYS if k in evaluate})
         completions = generate_completions(model_dir, prompts, gen, seed=cell.seed, progress=progress,
                                            label=cell.label)
-        scores = score_completions(RaterScorer.load(shared.rater), completions, progress=progress,
-                                   label=cell.label)
+        scorer = scorer_by_name(evaluate.get("scorer") or "rater", rater=shared.rater)  # checked with the config
+        scores = score_completions(scorer, completions, progress=progress, label=cell.label)
         with atomic_path(cell_dir / "scores.parquet") as tmp:
             scores.to_parquet(tmp, index=False)
         info.update(status="done", model=str(model_dir), prompts=len(prompts), generation=gen.to_dict())

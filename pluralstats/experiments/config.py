@@ -182,19 +182,30 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
                                                   f"{schema.suggest(name, dimensions)}"))
     train = schema.options_model("train", [get_plugin(m).config_class for m in sorted(methods)],
                                  skip=schema.RUNNER_SET["train"])
-    schema.check_section(file, "train", raw.get("train", {}), train, problems)
+    trained = schema.check_section(file, "train", raw.get("train", {}), train, problems)
     base = schema.options_model("base_model", [TinyModelConfig], skip=schema.RUNNER_SET["base_model"])
     schema.check_section(file, "base_model", raw.get("base_model", {}), base, problems)
     shift_keys = {f.name for f in fields(ShiftSettings)} - set(SHIFT_KEYS)  # those the runner does not pass
     evaluate = schema.options_model("evaluate", [GenerationConfig, ShiftSettings], skip=shift_keys,
                                     extra=schema.EVALUATE_EXTRA)
-    schema.check_section(file, "evaluate", raw.get("evaluate", {}), evaluate, problems)
+    evaluated = schema.check_section(file, "evaluate", raw.get("evaluate", {}), evaluate, problems)
+    problems += _scorer_problems(file, {"evaluate.scorer": getattr(evaluated, "scorer", None),
+                                        "train.reward_scorer": getattr(trained, "reward_scorer", None)})
     from pluralstats.experiments.shared import survey_gate
 
     survey_model = schema.options_model("survey_model", [fit_survey, survey_gate],
                                         skip=schema.RUNNER_SET["survey_model"])
     schema.check_section(file, "survey_model", raw.get("survey_model", {}), survey_model, problems)
     return problems
+
+
+def _scorer_problems(file: str, named: dict[str, str | None]) -> list[Problem]:
+    """A Problem for each scorer name (``[evaluate] scorer``, ``[train] reward_scorer``) that is not installed."""
+    from pluralstats.evaluate.scorers import available_scorers, unknown_scorer
+
+    installed = available_scorers()
+    return [Problem(file, f"[{where.split('.')[0]}] {where.split('.')[1]}: {unknown_scorer(name)}", value=name)
+            for where, name in named.items() if name is not None and name not in installed]
 
 
 def _survey_dimensions(data: Any, path: Path) -> list[str]:

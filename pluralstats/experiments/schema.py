@@ -25,7 +25,8 @@ STRICT = ConfigDict(extra="forbid", strict=True)
 # options the runner sets itself for every cell (a config value would be overwritten, so it is refused)
 RUNNER_SET = {"train": {"seed", "rater", "objective", "group", "weights"}, "base_model": {"eval_fraction", "seed"},
               "survey_model": {"survey", "seed", "progress", "check"}}
-EVALUATE_EXTRA = {"max_prompts": (int | None, Field(default=None, ge=1))}
+# "scorer": the name of an installed scorer (entry points 'pluralstats.scorers'), checked in check_config
+EVALUATE_EXTRA = {"max_prompts": (int | None, Field(default=None, ge=1)), "scorer": (str | None, None)}
 
 
 class Simulate(BaseModel):

@@ -61,6 +61,8 @@ class GRPOTrainConfig(TrainConfig):
     """GRPO rewarded by a rater model: one dimension or a weighted, polarity-aware mix, for a group."""
 
     rater: str | None = _help(None, "Rater model folder (pluralstats fit-rater).")
+    reward_scorer: str = _help("rater", "The reward's scorer by name (entry points 'pluralstats.scorers'; "
+                                        "rater: the --rater model).")
     objective: str = _help("toxicity", "A dimension name, or multi (weights).")
     weights: dict[str, float] = field(default_factory=dict,
                                       metadata={"help": "multi: dimension -> weight (the --weights option)."})

@@ -94,15 +94,14 @@ def prompt_dataset(data: Any, tokenizer):
 
 
 def build_trainer(data: Any, base_model: str, config: GRPOTrainConfig, work_dir: Path, rater=None):
-    """The configured TRL GRPOTrainer and tokenizer (``rater``: a RaterModel, else loaded from config)."""
+    """The configured TRL GRPOTrainer and tokenizer (``rater``: a RaterModel, else the scorer named by
+    ``config.reward_scorer``, made for ``config.rater`` and ``config.group``)."""
     from trl import GRPOConfig, GRPOTrainer
 
-    from pluralstats.evaluate.rater import RaterModel
+    from pluralstats.evaluate.scorers import ScorerReward, scorer_by_name
 
     if rater is None:
-        if not config.rater:
-            raise InputError("GRPO needs a rater model: pass --rater DIR (made by `pluralstats fit-rater`)")
-        rater = RaterModel.load(config.rater)
+        rater = ScorerReward(scorer_by_name(config.reward_scorer, rater=config.rater, group=config.group))
     from pluralstats.evaluate.reasoning import markers_for
 
     model, tokenizer = load_policy(base_model, config)

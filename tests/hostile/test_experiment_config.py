@@ -100,3 +100,13 @@ def test_impossible_simulated_design_is_refused_before_any_artifact(tmp_path, ru
     out = tmp_path / "run"
     run_bad(["experiment", "run", write(tmp_path, text), "--out", out], names=["impossible design"],
             absent=[out / "survey" / "survey.toml", out / "base-model", out / "cells"])
+
+
+@pytest.mark.parametrize("section, key", [
+    ("[evaluate]\nscorer = 'judge'\n", "scorer"),
+    ("[cell]\nmethod = 'grpo'\n[train]\nreward_scorer = 'judge'\n", "reward_scorer"),
+])
+def test_unknown_scorer_names_the_installed_ones(tmp_path, run_bad, section, key):
+    out = tmp_path / "run"
+    run_bad(["experiment", "run", write(tmp_path, BASE + section), "--out", out],
+            names=["exp.toml", key, "'judge'", "installed scorers", "rater"], absent=[out])
