@@ -64,7 +64,7 @@ def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
 @click.option("--cuts", default=None, help="Collapse upper bounds, e.g. '2,3' for 3 points (1-2,3,4-5).")
 @click.option("--strategy", type=click.Choice(available_strategies()), default="majority", show_default=True,
               help="How the raters' ratings become pairs: "
-                   + "; ".join(f"{r['name']}: {r['help']}" for r in describe_strategies()))
+                   + "; ".join(f"{r['name']}: {r['help'].rstrip('.')}" for r in describe_strategies()) + ".")
 @click.option("--pairing", type=click.Choice(PAIRINGS), default="across", show_default=True,
               help="Rater evidence: every rating of one response against every rating of the other, "
                    "or each rater's own two ratings (raters who rated both).")
