@@ -413,3 +413,23 @@ def test_cli_contrasts_and_intersectional_compare(idata, tmp_path):
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "cmp" / "compare.csv")
     assert set(table.attribute) == {"gender&political"} and len(table) == 2 * len(DIMS)
+
+
+def test_marginal_means_and_their_figures(idata, tmp_path):
+    from pluralstats.models.contrasts import level_means
+    from pluralstats.models.groups import marginal_means
+
+    means = marginal_means(idata, ["gender"], ["toxicity"], suppress_small=False)
+    direct = level_means(idata, "toxicity", "gender", meta_of(idata).attributes["gender"])
+    np.testing.assert_allclose(means["mean"].to_numpy(float), direct.mean(axis=0))
+    assert set(means.standardisation) == {"adjusted (standardised to the sample)"}
+    hidden = marginal_means(idata, ["gender"], ["toxicity"])
+    small = hidden.n_raters.isna() | (means.n_raters < meta_of(idata).min_group_size)
+    assert (hidden.suppressed == small).all() and hidden.loc[hidden.suppressed, "mean"].isna().all()
+    post = save_posterior(idata, tmp_path / "post.nc")
+    result = CliRunner().invoke(cli, ["plot-posterior", str(post), "--out", str(tmp_path / "figs"), "--kind", "means",
+                                      "--kind", "heatmap"])
+    assert result.exit_code == 0, result.output
+    for name in ("marginal_means", "contrasts_heatmap"):
+        figs = tmp_path / "figs"
+        assert (figs / f"{name}.png").stat().st_size > 1000 and (figs / f"{name}.pdf").exists()

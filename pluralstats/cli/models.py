@@ -428,15 +428,20 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figures.")
 @click.option("--kind", "kinds", multiple=True, default=("forest", "ppc", "rank", "trace"), show_default=True,
-              type=click.Choice(["forest", "ppc", "rank", "trace"]), help="Which figures (repeatable).")
+              type=click.Choice(["forest", "ppc", "rank", "trace", "means", "heatmap"]),
+              help="Which figures (repeatable); means: expected rating per level of every attribute x dimension; "
+                   "heatmap: level-vs-reference differences, group x dimension.")
 @click.option("--attribute", default=None,
               help="Groups of the predictive check (default: every level of every attribute, in one figure).")
 @click.option("--ppc-draws", type=click.IntRange(10), default=200, show_default=True,
               help="Replicated data sets in the predictive check.")
+@weights_option
 @seed_option
 @suppress_option
-def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, seed, suppress_small):
-    """Paper figures: contrast forest plot, predictive check per group, rank and trace plots (PNG + PDF)."""
+def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, seed, suppress_small):
+    """Paper figures: contrast forest plot, predictive check per group, rank and trace plots, marginal means and
+    a contrast heatmap (PNG + PDF). Forest, means and heatmap show adjusted estimates (standardised to the
+    sample, or to --weights)."""
     from pluralstats.models import all_contrasts, load_posterior, meta_of
     from pluralstats.models.contrasts import suppress_contrasts
     from pluralstats.models.ppc import predictive_check, suppress_groups
@@ -446,11 +451,25 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, seed, suppre
     meta = meta_of(idata)
     if attribute is not None and attribute not in meta.attributes:
         raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta.attributes)}")
+    from pluralstats.models.groups import composition
+
+    comp = composition(idata, weights)
     written = []
     with console.status("Drawing..."):
+        if "forest" in kinds or "heatmap" in kinds:
+            frame = suppress_contrasts(all_contrasts(idata, weights=comp), idata, suppress_small)
         if "forest" in kinds:
-            frame = suppress_contrasts(all_contrasts(idata), idata, suppress_small)
             written += plots.plot_forest(frame, out / "contrasts_forest.png")
+        if "heatmap" in kinds:
+            from pluralstats.plots.contrasts import plot_heatmap
+
+            written += plot_heatmap(frame, out / "contrasts_heatmap.png", k=meta.min_group_size)
+        if "means" in kinds:
+            from pluralstats.models.groups import marginal_means
+            from pluralstats.plots.contrasts import plot_means
+
+            means = marginal_means(idata, weights=comp, suppress_small=suppress_small)
+            written += plot_means(means, out / "marginal_means.png")
         if "ppc" in kinds:
             checked = predictive_check(idata, attribute, n_draws=ppc_draws, seed=seed)
             observed, predicted, note = suppress_groups(*checked, idata, attribute, suppress_small)
@@ -459,9 +478,9 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, seed, suppre
             written += plots.plot_rank(idata, out / "rank.png")
         if "trace" in kinds:
             written += plots.plot_trace(idata, out / "trace.png")
-    write_manifest(out, "plot-posterior", inputs=[posterior], seed=seed,
+    write_manifest(out, "plot-posterior", inputs=[posterior, *_weights_inputs(weights)], seed=seed,
                    options={"kinds": list(kinds), "attribute": attribute, "ppc_draws": ppc_draws,
-                            "suppress_small": suppress_small})
+                            "weights": str(weights), "suppress_small": suppress_small})
     console.print("Wrote " + ", ".join(map(str, written)))
 
 

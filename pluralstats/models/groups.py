@@ -205,3 +205,35 @@ def group_draws(idata, dimension: str, groups: Sequence[Mapping[str, str]],
         values = values.reshape(values.shape[0], len(members), v.shape[1]).mean(axis=2)
         out[:, members] = values * (100.0 if quantity == "share" else 1.0)
     return out
+
+
+MEANS_COLUMNS = ["attribute", "level", "dimension", "quantity", "standardisation", "n_raters", "mean", "lo", "hi"]
+
+
+def marginal_means(idata, attributes: Sequence[str] | None = None, dimensions: Sequence[str] | None = None, *,
+                   weights: str | Path | pd.DataFrame | Composition = "sample", quantity: str = "mean",
+                   prob: float = 0.95, suppress_small: bool = True) -> pd.DataFrame:
+    """Per level of every attribute and dimension, the adjusted quantity of a new rater of the level (expected
+    rating, or P(rating >= k) in percent): posterior mean and central ``prob`` interval, the other attributes
+    standardised to ``weights`` (columns :data:`MEANS_COLUMNS`). A level with fewer than k raters has its
+    numbers blanked (``suppressed``; the privacy rule's step 1, as for contrasts) unless not ``suppress_small``."""
+    from pluralstats.privacy import mask_rows
+
+    meta = meta_of(idata)
+    comp = composition(idata, weights)
+    q = [(1 - prob) / 2, (1 + prob) / 2]
+    rows = []
+    for attr in (list(attributes) if attributes is not None else list(meta.attributes)):
+        if attr not in meta.attributes:
+            raise InputError(f"Unknown attribute '{attr}'; known: {', '.join(meta.attributes)}")
+        levels = meta.attributes[attr]
+        for dim in (list(dimensions) if dimensions is not None else meta.dimensions):
+            values = group_draws(idata, dim, [{attr: lv} for lv in levels], comp, quantity)
+            lo, hi = np.quantile(values, q, axis=0)
+            rows += [{"attribute": attr, "level": lv, "dimension": dim,
+                      "quantity": quantity_label(meta, dim, quantity), "standardisation": comp.label,
+                      "n_raters": group_size(idata, {attr: lv}, dim), "mean": values[:, j].mean(),
+                      "lo": lo[j], "hi": hi[j]} for j, lv in enumerate(levels)]
+    frame = pd.DataFrame(rows, columns=MEANS_COLUMNS)
+    small = (frame.n_raters < meta.min_group_size).to_numpy() & suppress_small
+    return mask_rows(frame, small, ["n_raters", "mean", "lo", "hi"])

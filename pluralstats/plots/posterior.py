@@ -80,8 +80,9 @@ def plot_forest(contrasts: pd.DataFrame, path: str | Path, *, value: str = "rel_
             _whiskers(ax, y, sub[value].to_numpy(), sub[lo].to_numpy(), sub[hi].to_numpy())
             ax.axvline(0, color="0.5", lw=0.8, ls="--")
             ax.set_title(pretty(dim))
-            ax.set_xlabel(("difference (%)" if value == "rel_pct" else "difference (rating points)")
-                          + f"\n{adjusted}")
+        # one axis label under all panels: the standardisation is too long to repeat under each
+        fig.supxlabel(f"{'difference (%)' if value == 'rel_pct' else 'difference (rating points)'}, {adjusted}",
+                      fontsize=8)
         axes[0, 0].set_yticks(range(len(labels)), labels)
         axes[0, 0].invert_yaxis()
         fig.text(0.01, -0.02, "filled: 95% interval excludes 0" + (f"; {note}" if note else ""), fontsize=7,
