@@ -208,7 +208,7 @@ def test_evaluate_command_exits_3_on_failed_diagnostics(tiny_bundle, tmp_path, m
     from click.testing import CliRunner
 
     import pluralstats.evaluate.evaluation as evaluation
-    import pluralstats.evaluate.generate as generate
+    import pluralstats.evaluate.run as run
     import pluralstats.evaluate.scorers as scorers
     from pluralstats.cli import cli
 
@@ -216,10 +216,10 @@ def test_evaluate_command_exits_3_on_failed_diagnostics(tiny_bundle, tmp_path, m
     fake = evaluation.EvalResult(planted_scores(prompts=2), posterior_table(fit).assign(p_better=np.nan)[
         evaluation.TABLE_COLUMNS], fit, diagnose_shift(fit.idata))
     # generation, scoring and sampling are replaced: this checks what the command does with the diagnostics
-    monkeypatch.setattr(generate, "eval_prompts", lambda items, split, cap: items.head(2))
+    monkeypatch.setattr(run, "eval_prompts", lambda items, split, cap: items.head(2))
     monkeypatch.setattr(scorers, "load_scorer", lambda spec: SimpleNamespace(scale_max=5))
-    monkeypatch.setattr(evaluation, "score_models", lambda *args, **kwargs: fake.scores)
-    monkeypatch.setattr(evaluation, "shift_results", lambda *args, **kwargs: fake)
+    monkeypatch.setattr(run, "score_models", lambda *args, **kwargs: fake.scores)
+    monkeypatch.setattr(run, "shift_results", lambda *args, **kwargs: fake)
     model = tmp_path / "model"  # what the model-folder check looks for; nothing loads it
     model.mkdir()
     for name in ("config.json", "model.safetensors", "tokenizer.json"):

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option
 from pluralstats.cli.survey import suppress_option
-from pluralstats.errors import DiagnosticsError, InputError
+from pluralstats.errors import DiagnosticsError
 from pluralstats.io import write_manifest
 
 
@@ -87,47 +87,31 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
     Exits 3 (after writing, so the fit can be inspected) when the shift model fails its diagnostics
     (R-hat > 1.01, bulk ESS < 400 or any divergence), unless --allow-bad-diagnostics.
     """
-    from pluralstats.evaluate.evaluation import ShiftSettings, score_models, shift_results, write_results
-    from pluralstats.evaluate.generate import GenerationConfig, eval_prompts
-    from pluralstats.evaluate.reasoning import parse_markers, reasoning_summary, write_reasoning_summary
+    from pluralstats.evaluate.evaluation import ShiftSettings, write_results
+    from pluralstats.evaluate.generate import GenerationConfig
+    from pluralstats.evaluate.reasoning import write_reasoning_summary
+    from pluralstats.evaluate.run import check_models, evaluate_models
     from pluralstats.evaluate.scorers import RaterScorer, load_scorer
     from pluralstats.prefs import load_split
-    from pluralstats.readers import check_model_source
-    from pluralstats.split import prompt_split
     from pluralstats.survey import load_survey
 
-    if control not in models:
-        raise InputError(f"No --model named '{control}' (the control); got {', '.join(models)}")
-    if len(models) < 2:
-        raise InputError("Give the control and at least one tuned model")
-    if thinking != "auto":
-        parse_markers(thinking)  # a malformed spec exits 2 before anything runs
-    for name, path in models.items():  # before the survey is read, the rater fitted and anything generated
-        check_model_source(path, f"--model {name}", local=True)
-    survey = load_survey(bundle)
-    split = load_split(split_file) if split_file else prompt_split(survey.items, eval_fraction, seed)
-    prompts = eval_prompts(survey.items, split, max_prompts)
-    if scorer:
-        chosen = load_scorer(scorer)
-    elif rater:
-        chosen = RaterScorer.load(rater)
-    else:
-        with console.status("Fitting the rater model on the train prompts..."):
-            chosen = RaterScorer.fit(survey, split=split, seed=seed)
     gen = GenerationConfig(completions=completions, max_new_tokens=max_new_tokens, batch_size=batch_size,
                            temperature=temperature, thinking=thinking)
-    start = time.perf_counter()
-    with Progress(console=console, transient=True) as progress:
-        scores = score_models(models, prompts, chosen, gen, seed=seed, progress=progress)
-    console.print(f"{len(models)} models x {len(prompts)} prompts x {completions} completions scored "
-                  f"in {time.perf_counter() - start:.0f} s; fitting the shift model...")
+    check_models(models, control)  # before the survey is read, the rater fitted and anything generated
+    survey = load_survey(bundle)
+    chosen = load_scorer(scorer) if scorer else (RaterScorer.load(rater) if rater else None)
     settings = ShiftSettings(draws=draws, tune=tune, chains=chains, backend=backend, bootstrap=bootstrap,
                              population=INFERENCE[inference])
-    signs = {d: v.sign for d, v in survey.config.dimensions.items()}
-    result = shift_results(scores, control=control, scale_max=chosen.scale_max, settings=settings, signs=signs,
-                           seed=seed)
+    start = time.perf_counter()
+    with Progress(console=console, transient=True) as progress:
+        evaluation = evaluate_models(survey, models, control=control,
+                                     split=load_split(split_file) if split_file else None,
+                                     eval_fraction=eval_fraction, max_prompts=max_prompts, scorer=chosen,
+                                     generation=gen, settings=settings, seed=seed, progress=progress)
+    result, reasoning, prompts = evaluation.result, evaluation.reasoning, evaluation.prompts
+    console.print(f"{len(models)} models x {len(prompts)} prompts x {completions} completions scored and the "
+                  f"shift model fitted in {time.perf_counter() - start:.0f} s")
     paths = write_results(result, out)
-    reasoning = reasoning_summary(scores)
     if len(reasoning):
         paths["reasoning"] = write_reasoning_summary(reasoning, out)
     diag = result.diagnostics

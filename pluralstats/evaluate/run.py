@@ -1,0 +1,69 @@
+"""One evaluation, start to end: the function the ``evaluate`` command, the demo and notebooks call.
+
+``evaluate_models(survey, {"control": dir, "liberal": dir}, ...)`` checks every model folder, picks the
+held-out prompts, fits the rater-model scorer on the train prompts unless a scorer is given, generates and
+scores completions of every model on the same prompts with the same seed, and fits the shift model. It
+writes nothing and prints nothing: :func:`pluralstats.evaluate.evaluation.write_results` writes the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from pluralstats.errors import InputError
+from pluralstats.evaluate.evaluation import EvalResult, ShiftSettings, score_models, shift_results
+from pluralstats.evaluate.generate import GenerationConfig, eval_prompts
+from pluralstats.evaluate.reasoning import parse_markers, reasoning_summary
+from pluralstats.evaluate.scorers import RaterScorer, Scorer
+from pluralstats.readers import check_model_source
+from pluralstats.split import prompt_split
+
+
+@dataclass
+class Evaluation:
+    """What :func:`evaluate_models` produced: the shift result, its prompts, and the thinking-segment summary."""
+
+    result: EvalResult
+    prompts: pd.DataFrame  # prompt_id, prompt: the held-out prompts every model answered
+    reasoning: pd.DataFrame  # per model: thinking segments (empty when no model emits them)
+    scorer: Scorer
+
+
+def check_models(models: Mapping[str, str | Path], control: str) -> None:
+    """Refuse a missing control, a lone model, or a model folder that cannot be loaded (before any work)."""
+    if control not in models:
+        raise InputError(f"No model named '{control}' (the control); got {', '.join(models)}")
+    if len(models) < 2:
+        raise InputError("Give the control and at least one tuned model")
+    for name, path in models.items():
+        check_model_source(path, f"--model {name}", local=True)
+
+
+def evaluate_models(survey, models: Mapping[str, str | Path], *, control: str = "control",
+                    split: pd.Series | None = None, eval_fraction: float = 0.2, max_prompts: int | None = None,
+                    scorer: Scorer | None = None, generation: GenerationConfig | None = None,
+                    settings: ShiftSettings | None = None, seed: int = 0, progress=None) -> Evaluation:
+    """Generate on held-out prompts, score every dimension, estimate shifts vs ``control``.
+
+    ``split``: the recorded train/eval split of the prompts (from the preference data); without it one is
+    drawn with ``eval_fraction`` and ``seed``. ``scorer``: default a rater model fitted on the train prompts.
+    ``progress``: an optional ``rich.progress.Progress`` for generation and scoring. Failed shift-model
+    diagnostics do not raise: ``evaluation.result.diagnostics.ok`` says whether the shifts can be reported.
+    """
+    generation = generation or GenerationConfig()
+    settings = settings or ShiftSettings()
+    if generation.thinking not in ("auto", "off"):
+        parse_markers(generation.thinking)  # a malformed spec fails before anything runs
+    check_models(models, control)
+    split = split if split is not None else prompt_split(survey.items, eval_fraction, seed)
+    prompts = eval_prompts(survey.items, split, max_prompts)
+    scorer = scorer or RaterScorer.fit(survey, split=split, seed=seed)
+    scores = score_models(models, prompts, scorer, generation, seed=seed, progress=progress)
+    signs = {d: v.sign for d, v in survey.config.dimensions.items()}
+    result = shift_results(scores, control=control, scale_max=scorer.scale_max, settings=settings, signs=signs,
+                           seed=seed)
+    return Evaluation(result, prompts, reasoning_summary(scores), scorer)
