@@ -1,4 +1,4 @@
-"""Coverage of the 95% contrast intervals over many small simulated surveys (issue 3, study b).
+"""Coverage of the 95% contrast intervals over many small simulated surveys .
 
 Each survey is simulated with a new seed (new raters, items, rater and item effects, rating noise,
 and small non-planted attribute effects ~ N(0, 0.08)), fitted with nutpie, and every true

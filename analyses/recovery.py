@@ -1,4 +1,4 @@
-"""Parameter recovery on the simulated paper-scale survey (issue 3, validation study a).
+"""Parameter recovery on the simulated paper-scale survey .
 
 Simulates the study-shaped survey (1,095 raters x 25 responses x 5 dimensions, PAPER.md's planted
 effects), fits the rating model, and checks every planted contrast against its 95% interval and

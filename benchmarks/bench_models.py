@@ -1,4 +1,4 @@
-"""Benchmark of the rating-model backends against Bambi's default PyMC NUTS (issue 3).
+"""Benchmark of the rating-model backends against Bambi's default PyMC NUTS.
 
 One configuration per ``run`` (so several can be pinned to disjoint core pairs with ``taskset``),
 ``report`` to set them side by side. Measured per run: wall time (model build + compile +

@@ -1,6 +1,6 @@
 """A simulated survey shaped like the study, with planted group effects and known truth.
 
-Generating model (DESIGN.md), per dimension d, rater r, item i::
+Generating model (the rating model's own form), per dimension d, rater r, item i::
 
     y = 1 + #{k : eta + e > c_{d,k}},  e ~ Logistic(0, 1)      (cumulative logit)
     eta = sum_a beta_{d,a}[level of r] + u_{d,r} + s_{d,r} * v_{d,i} + sum_a w_{d,a}[level of r, i]

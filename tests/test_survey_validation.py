@@ -165,7 +165,7 @@ def test_cli_unknown_group_lists_levels(tiny_bundle):
         survey.resolve_level("liberal")
 
 
-@pytest.mark.skipif(not POPQUORN.exists(), reason="../shared/data/real/popquorn_offensiveness.csv is absent")
+@pytest.mark.skipif(not POPQUORN.exists(), reason="the POPQUORN export beside the repository is absent")
 def test_popquorn_loads_through_mapping():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SmallGroupWarning)

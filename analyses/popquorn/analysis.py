@@ -1,4 +1,4 @@
-"""POPQUORN offensiveness through the rating model (issue 3, validation study c).
+"""POPQUORN offensiveness through the rating model (validation against an independent estimator).
 
 Reads the real POPQUORN ratings through ``analyses/popquorn/survey.toml`` (a column mapping, the
 CSV unedited), fits the one-dimension model, prints the race and gender contrasts, and sets the

@@ -398,7 +398,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
         raise InputError("--eval compares single levels standardised to the sample; leave out --weights and '&'")
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing the contrast..."):
-        if eval_path is not None:  # the tuned-model side (issue 6): pluralstats.evaluate.compare_models
+        if eval_path is not None:  # the tuned-model side: pluralstats.evaluate.compare_models
             from pluralstats.evaluate.compare_models import compare_with_models, print_agreement
 
             table = compare_with_models(idata, *groups, eval_path, dimensions=dimensions, prob=prob,

@@ -1,4 +1,4 @@
-"""The tuned-model side of ``compare --groups A B --eval results.parquet`` (issue 6, item 2).
+"""The tuned-model side of ``compare --groups A B --eval results.parquet`` .
 
 The survey says how far group A's ratings sit from group B's; the evaluation says how far the
 model tuned on A's preferences sits from the model tuned on B's, scored on the same scale. Both

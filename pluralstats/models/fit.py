@@ -146,7 +146,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     ``sigma_rater``, ``sigma_item``, ``item_effect`` (and ``rater_corr`` when ``joint``), plus
     ``constant_data`` (rater composition, item ids, observed ratings) and the model metadata.
     ``tune=None`` takes the backend's default (:data:`DEFAULT_TUNE`). ``beta_prior_sd``: prior scale of the
-    attribute effects (logits; see :data:`~pluralstats.models.rating.BETA_PRIOR_SD` for why not DESIGN.md's 1).
+    attribute effects (logits; see :data:`~pluralstats.models.rating.BETA_PRIOR_SD` for why not 1).
     ``disagreement``: attributes that get group x item terms (``w_<attr>``, ``tau_<attr>``; see
     :func:`~pluralstats.models.rating.build_model`); ``centered_interactions=None`` chooses their
     parametrisation from the ratings per item and level (recorded in the posterior attrs).

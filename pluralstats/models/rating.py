@@ -1,4 +1,4 @@
-"""The hierarchical cumulative-logit rating model (DESIGN.md), written by hand in PyMC.
+"""The hierarchical cumulative-logit rating model, written by hand in PyMC.
 
 Per dimension d, rating y of rater r on item i::
 
@@ -10,8 +10,9 @@ Per dimension d, rating y of rater r on item i::
 With disagreement attributes (``fit-survey --disagreement political``), eta gains, for each such attribute a,
 the group x item term ``w_a[d, i, level_a(r)] ~ ZeroSumNormal(tau_a[d])`` (zero-sum over the levels within
 an item and over the items within a level), ``tau_a ~ HalfNormal(0.5)``: what a group prefers beyond its
-level shift (DESIGN.md, "Level versus preference"). Unlike beta (fixed effects per level), w is partially
-pooled: tau is learnt from all items, and a cell with few ratings is shrunk toward 0.
+level shift (a level shift cancels within a pair of responses, so only w can make groups prefer different
+responses). Unlike beta (fixed effects per level, unless ``pooled_levels``), w is partially pooled: tau is
+learnt from all items, and a cell with few ratings is shrunk toward 0.
 
 Why hand-written PyMC rather than Bambi:
 
@@ -104,7 +105,7 @@ POOLED_TAU_PRIOR_SD = 1.0
 #: Prior sd of tau, the scale of the group x item terms (logits): most prior mass below ~1 logit, i.e.
 #: groups that disagree about single responses by less than their whole spread of item effects.
 TAU_PRIOR_SD = 0.5
-#: Prior sd of the attribute effects (logits). DESIGN.md has 1; that shrinks large group differences in
+#: Prior sd of the attribute effects (logits). A scale of 1 shrinks large group differences in
 #: small surveys: over 109 simulated 150-rater surveys (analyses/coverage.py) the planted +44%
 #: (~1.4 rating points) contrast was covered by 84.4% of its 95% intervals (mean z -0.66) with sd 1 and
 #: 92.7% (z -0.20) with 2.5; all contrasts 0.931 +- 0.009 vs 0.950 +- 0.008. 2.5 is the usual weakly
