@@ -50,8 +50,9 @@ def _private(frame: pd.DataFrame, suppress_small: bool) -> pd.DataFrame:
     hidden = frame["small_cell"].fillna(False).astype(bool).to_numpy() & suppress_small
     if "suppressed" in frame:
         hidden = hidden | frame["suppressed"].fillna(False).astype(bool).to_numpy()
-    cols = [c for c in frame.columns if c not in ("dimension", "attribute", "level_a", "level_b", "small_cell",
-                                                  "suppressed") and not c.startswith("model_")]
+    cols = [c for c in frame.columns if c not in ("dimension", "attribute", "level_a", "level_b", "quantity",
+                                                  "standardisation", "small_cell", "suppressed")
+            and not c.startswith("model_")]
     out = mask_rows(frame, hidden, cols)
     out[cols] = out[cols].astype(object)
     out.loc[hidden, cols] = "<k"
@@ -90,7 +91,10 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
         elif {"diff", "diff_lo", "level_a"} <= set(frame.columns):
             cols = ["dimension", "level_a", "level_b", "diff", "diff_lo", "diff_hi", "rel_pct", "p_positive"]
             require_columns(frame, cols, csv)
-            out += [f"**Survey contrast** ([{csv.name}]({_rel(csv, root)}))\n", markdown_table(frame[cols])]
+            # mean rows are in rating points, share>=k rows in percentage points; both adjusted (standardised)
+            cols[3:3] = [c for c in ("quantity",) if c in frame]
+            adjusted = f", {frame.standardisation.iloc[0]}" if "standardisation" in frame and len(frame) else ""
+            out += [f"**Survey contrast** ([{csv.name}]({_rel(csv, root)})){adjusted}\n", markdown_table(frame[cols])]
         elif csv.name == "cells.csv":
             require_columns(frame, ["label", "seed", "status", "error"], csv)
             failed = frame[frame.status != "done"]

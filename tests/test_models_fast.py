@@ -433,3 +433,15 @@ def test_marginal_means_and_their_figures(idata, tmp_path):
     for name in ("marginal_means", "contrasts_heatmap"):
         figs = tmp_path / "figs"
         assert (figs / f"{name}.png").stat().st_size > 1000 and (figs / f"{name}.pdf").exists()
+
+
+def test_report_says_which_quantity_and_standardisation(tmp_path):
+    from pluralstats.report import build_report
+
+    base = {"dimension": "toxicity", "attribute": "gender", "level_a": "male", "level_b": "female",
+            "standardisation": "adjusted (standardised to the sample)", "diff_lo": -1.0, "diff_hi": 1.0,
+            "rel_pct": 1.0, "p_positive": 0.5, "small_cell": False, "suppressed": False}
+    pd.DataFrame([{**base, "quantity": "mean", "diff": 0.1}, {**base, "quantity": "share>=4", "diff": 3.0}]) \
+        .to_csv(tmp_path / "contrasts.csv", index=False)
+    report = build_report(tmp_path, title="t").read_text()
+    assert "adjusted (standardised to the sample)" in report and "| share>=4 |" in report
