@@ -56,8 +56,8 @@ def fit_options(f):
                           "prefers beyond its level shift; tau = how much they disagree) [default: survey.toml's "
                           "[model] disagreement, else none: the additive model]."),
         click.option("--centered-interactions/--non-centered-interactions", default=None,
-                     help="Group x item term parametrisation (default: centred at >= 40 ratings per item, level "
-                          "and dimension)."),
+                     help="Group x item term parametrisation [default: non-centred; the centred form mixes "
+                          "better when groups clearly disagree but fails when they agree (tau near 0)]."),
         click.option("--centered-items/--non-centered-items", default=None,
                      help="Item-effect parametrisation (default: centred at >= 40 ratings per item and dimension)."),
         click.option("--centered-raters/--non-centered-raters", default=False, show_default=True,
