@@ -3,8 +3,9 @@
 Rule (exact). For each posterior draw ``t`` the model gives ``p_t,i``, the predictive rating
 distribution of a *new* rater from the group on item ``i`` (:func:`pluralstats.models.category_probabilities`:
 the group's attributes fixed, the others averaged over the survey's composition, the rater's own
-effect integrated out). The group's attribute levels are fixed effects (reference coding, Normal(0, 2.5)
-priors: not partially pooled), and they shift every response alike; only the group x item terms ``w`` of a
+effect integrated out). The group's attribute levels are fixed effects by default (reference coding,
+Normal(0, 2.5) priors: not partially pooled, unless fitted with ``--pooled-levels``), and either way they
+shift every response alike; only the group x item terms ``w`` of a
 posterior fitted with ``--disagreement`` (partially pooled through their scale ``tau``) let the group prefer
 different responses. Without them every group orients every pair the same way, and :func:`distributions`
 warns (:class:`SharedOrderWarning`). It is collapsed to the chosen scale (summing categories) and
