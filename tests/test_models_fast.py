@@ -280,6 +280,8 @@ def test_groups_case_insensitive_and_ambiguous(idata):
         resolve_level({"gender": ["Other", "f"], "race": ["other", "w"]}, "OTHER")
     with pytest.raises(InputError, match="matches Male, male"):
         resolve_level({"gender": ["Male", "male"]}, "gender=MALE")
+    with pytest.raises(InputError, match="Unknown attribute 'party'; known: gender, political"):
+        all_contrasts(idata, ["party"])
 
 
 def test_intersectional_groups_and_their_suppression(idata):
@@ -403,7 +405,7 @@ def test_cli_contrasts_and_intersectional_compare(idata, tmp_path):
     post = save_posterior(idata, tmp_path / "post.nc")
     runner = CliRunner()
     result = runner.invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "c.csv"), "--attributes",
-                                 "political", "--weights", "equal", "--allow-bad-diagnostics"])
+                                 "Political", "--weights", "equal", "--allow-bad-diagnostics"])
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(tmp_path / "c.csv")
     assert set(frame.quantity) == {"mean", "share>=4"} and "equal cells" in frame.standardisation.iloc[0]

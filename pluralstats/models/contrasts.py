@@ -31,7 +31,16 @@ from pluralstats.errors import InputError
 from pluralstats.privacy import mask_rows, suppressed_levels
 
 from .data import meta_of
-from .groups import Composition, composition, group_draws, group_name, group_size, parse_group, quantity_label
+from .groups import (
+    Composition,
+    composition,
+    group_draws,
+    group_name,
+    group_size,
+    match_attribute,
+    parse_group,
+    quantity_label,
+)
 
 CONTRAST_COLUMNS = ["dimension", "attribute", "level_a", "level_b", "quantity", "standardisation", "mean_a",
                     "mean_b", "diff", "diff_lo", "diff_hi", "rel_pct", "rel_lo", "rel_hi", "p_positive"]
@@ -110,7 +119,7 @@ def reference_contrast_draws(idata, attributes: Sequence[str] | None = None,
     dims = list(dimensions) if dimensions is not None else meta.dimensions
     comp = composition(idata, weights)
     out = []
-    for attr in (list(attributes) if attributes is not None else list(meta.attributes)):
+    for attr in [match_attribute(meta, a) for a in attributes] if attributes is not None else list(meta.attributes):
         levels = meta.attributes[attr]
         for quantity in quantities:
             labels = [quantity_label(meta, dim, quantity) for dim in dims]

@@ -120,6 +120,14 @@ def margins_composition(frame: pd.DataFrame, meta: ModelMeta, name: str) -> Comp
     return Composition(levels, shares / shares.sum(), standardisation_label(name))
 
 
+def match_attribute(meta: ModelMeta, name: str) -> str:
+    """The model attribute ``name`` names, exactly or else case-insensitively; InputError listing them."""
+    hits = [a for a in meta.attributes if a == name] or [a for a in meta.attributes if a.casefold() == name.casefold()]
+    if len(hits) != 1:
+        raise InputError(f"Unknown attribute '{name}'; known: {', '.join(meta.attributes)}")
+    return hits[0]
+
+
 def parse_group(idata_or_meta, spec: str | Mapping[str, str]) -> dict[str, str]:
     """``"gender=female&political=conservative"`` (or a bare level, or a mapping) -> {attribute: level}.
 
@@ -223,9 +231,7 @@ def marginal_means(idata, attributes: Sequence[str] | None = None, dimensions: S
     comp = composition(idata, weights)
     q = [(1 - prob) / 2, (1 + prob) / 2]
     rows = []
-    for attr in (list(attributes) if attributes is not None else list(meta.attributes)):
-        if attr not in meta.attributes:
-            raise InputError(f"Unknown attribute '{attr}'; known: {', '.join(meta.attributes)}")
+    for attr in [match_attribute(meta, a) for a in attributes] if attributes is not None else list(meta.attributes):
         levels = meta.attributes[attr]
         for dim in (list(dimensions) if dimensions is not None else meta.dimensions):
             values = group_draws(idata, dim, [{attr: lv} for lv in levels], comp, quantity)

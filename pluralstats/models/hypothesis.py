@@ -32,7 +32,16 @@ from pluralstats.errors import InputError
 from pluralstats.privacy import mask_rows
 
 from .data import ModelMeta, meta_of
-from .groups import Composition, composition, group_draws, group_name, group_size, parse_group, quantity_label
+from .groups import (
+    Composition,
+    composition,
+    group_draws,
+    group_name,
+    group_size,
+    match_attribute,
+    parse_group,
+    quantity_label,
+)
 
 COMPARISONS = (">=", "<=", ">", "<")
 HYPOTHESIS_COLUMNS = ["hypothesis", "dimension", "quantity", "standardisation", "estimate", "lo", "hi",
@@ -130,7 +139,7 @@ class _Parser:
             self.pos = name.end()
             if not self.take(":"):
                 raise self.error(f"expected ':' after '{name.group()}' (write attribute:level)")
-            attribute = self._attribute(name.group())
+            attribute = match_attribute(self.meta, name.group())
             parts[attribute] = self._level(attribute)
             if not self.take("&"):
                 break
@@ -138,13 +147,6 @@ class _Parser:
         key = group_name(group)
         self.groups[key] = group
         return Linear(0.0, {key: 1.0})
-
-    def _attribute(self, name: str) -> str:
-        hits = [a for a in self.meta.attributes if a == name] or \
-            [a for a in self.meta.attributes if a.casefold() == name.casefold()]
-        if len(hits) != 1:
-            raise InputError(f"Unknown attribute '{name}' in the hypothesis; known: {', '.join(self.meta.attributes)}")
-        return hits[0]
 
     def _level(self, attribute: str) -> str:
         rest = self.text[self.pos:]
