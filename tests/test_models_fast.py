@@ -327,6 +327,14 @@ def test_hypothesis_matches_contrast(idata, tmp_path):
     assert result.exit_code == 0, result.output
     saved = pd.read_csv(tmp_path / "h.csv")
     assert list(saved.dimension) == ["emotional_awareness"] and 0 <= saved.probability.iloc[0] <= 1
+    # on shares: the same draws as the share>=k contrast, in percentage points
+    result = CliRunner().invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "s.csv"), "--hypothesis",
+                                      "political:conservative - political:liberal > 0", "--dimension", "toxicity",
+                                      "--quantity", "share", "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    share = group_contrasts(idata, "political", "conservative", "liberal", ["toxicity"], quantities=("share",))
+    saved = pd.read_csv(tmp_path / "s.csv").iloc[0]
+    assert saved.quantity == share.quantity.iloc[0] and saved.estimate == pytest.approx(share["diff"].iloc[0])
 
 
 def _conservative_margins(idata) -> pd.DataFrame:

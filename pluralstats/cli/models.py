@@ -271,10 +271,13 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
                    "parentheses; > < >= <=; '&' joins levels into an intersectional group). Repeatable.")
 @click.option("--dimension", "hypothesis_dims", multiple=True,
               help="Dimension of --hypothesis (repeatable; default: those of --dimensions, else all).")
+@click.option("--quantity", type=click.Choice(["mean", "share"]), default="mean", show_default=True,
+              help="What --hypothesis terms are: expected ratings (mean) or P(rating >= k) in percent (share, k = "
+                   "survey.toml's positive threshold).")
 @allow_bad_option
 @suppress_option
 def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weights, hypotheses, hypothesis_dims,
-                  allow_bad_diagnostics, suppress_small):
+                  quantity, allow_bad_diagnostics, suppress_small):
     """Every level vs its reference level, per dimension: difference, % difference, interval, P(sign).
 
     Contrasts are adjusted: the expected rating (``mean`` rows) and the share rating >= k (``share>=k`` rows,
@@ -297,10 +300,10 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
     options = {"attributes": attributes, "dimensions": dimensions, "prob": prob, "weights": str(weights),
                "suppress_small": suppress_small}
     if hypotheses:
-        _hypotheses(idata, hypotheses, list(hypothesis_dims) or dimensions, comp, prob, suppress_small, out)
+        _hypotheses(idata, hypotheses, list(hypothesis_dims) or dimensions, comp, quantity, prob, suppress_small, out)
         write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)],
                        options={**options, "hypotheses": list(hypotheses), "hypothesis_dimensions":
-                                list(hypothesis_dims)}, extra={"diagnostics": diagnostics})
+                                list(hypothesis_dims), "quantity": quantity}, extra={"diagnostics": diagnostics})
         return
     with console.status("Computing contrasts..."):
         frame = suppress_contrasts(all_contrasts(idata, attributes, dimensions, prob, weights=comp,
@@ -323,15 +326,17 @@ def _weights_inputs(weights: str) -> list[Path]:
     return [] if weights in ("sample", "equal") else [Path(weights)]
 
 
-def _hypotheses(idata, texts, dimensions, comp, prob: float, suppress_small: bool, out: Path) -> None:
+def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, suppress_small: bool, out: Path) -> None:
     """Print and write (CSV at ``out``) every --hypothesis on every dimension; suppressed rows show "<k"."""
     from pluralstats.models import meta_of
     from pluralstats.models.hypothesis import hypotheses
     from pluralstats.privacy import small_mark
 
     with console.status("Evaluating hypotheses..."):
-        frame = hypotheses(idata, texts, dimensions, weights=comp, prob=prob, suppress_small=suppress_small)
-    table = Table(title=escape(f"Hypotheses (expected ratings, {comp.label}, {prob:.0%} intervals)"))
+        frame = hypotheses(idata, texts, dimensions, quantity=quantity, weights=comp, prob=prob,
+                           suppress_small=suppress_small)
+    what = "expected ratings" if quantity == "mean" else "% rating >= k"
+    table = Table(title=escape(f"Hypotheses ({what}, {comp.label}, {prob:.0%} intervals)"))
     for col in ("hypothesis", "dimension", "estimate", f"{prob:.0%} interval", "P(true)"):
         table.add_column(col, justify="left" if col in ("hypothesis", "dimension") else "right")
     for r in frame.itertuples():
