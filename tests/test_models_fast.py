@@ -455,3 +455,11 @@ def test_report_says_which_quantity_and_standardisation(tmp_path):
         .to_csv(tmp_path / "contrasts.csv", index=False)
     report = build_report(tmp_path, title="t").read_text()
     assert "adjusted (standardised to the sample)" in report and "| share>=4 |" in report
+
+
+def test_cli_compare_bundle_checks_margins_before_fitting(bundle, tmp_path):
+    path = tmp_path / "m.csv"
+    pd.DataFrame({"gender": ["female", "male"], "share": [0.5, 0.5]}).to_csv(path, index=False)
+    result = CliRunner().invoke(cli, ["compare", str(bundle), "--groups", "female", "male", "--attributes",
+                                      "gender,political", "--weights", str(path), "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "missing: political" in result.output and "Fitting" not in result.output

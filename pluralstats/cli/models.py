@@ -391,6 +391,13 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
 
         survey = read_bundle(source)
         resolve_groups(survey, *groups)  # unknown groups fail before the fit
+        if weights not in ("sample", "equal"):  # and so does a margins file that does not fit the survey
+            from pluralstats.models.data import ModelMeta
+            from pluralstats.models.groups import read_margins
+
+            attrs = options["attributes"] or survey.attributes
+            read_margins(weights, ModelMeta(dimensions=survey.dimensions, scale_max=survey.config.scale_max,
+                                            polarity={}, attributes={a: survey.levels(a) for a in attrs}))
         idata = _fit(survey, dimensions, **options)
         _diagnose_and_report(idata)
     else:

@@ -69,9 +69,14 @@ def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sampl
                            standardisation_label("equal cells of every attribute"))
     if isinstance(weights, pd.DataFrame):
         return margins_composition(weights, meta, "the margins")
-    path = Path(weights)
+    return read_margins(weights, meta)
+
+
+def read_margins(path: str | Path, meta: ModelMeta) -> Composition:
+    """:func:`margins_composition` of a margins CSV file (InputError when it is not a file)."""
+    path = Path(path)
     if not path.is_file():
-        raise InputError(f"--weights must be sample, equal or a margins CSV file; '{weights}' is none of these")
+        raise InputError(f"--weights must be sample, equal or a margins CSV file; '{path}' is none of these")
     return margins_composition(pd.read_csv(path, dtype=str, keep_default_na=False), meta, path.name)
 
 
