@@ -3,6 +3,7 @@ differences, the ``disagreements`` command, and group-specific posterior prefere
 
 One small simulated survey (one attribute, political; one dimension) fitted twice through one compiled
 model: with planted disagreement, and with an additive truth (same shape, so nutpie only swaps the data).
+The chains are short for speed, so consumers that gate on diagnostics are called with allow_bad_diagnostics.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def test_posterior_preferences_are_group_specific(sims, fits):
         with warnings.catch_warnings():
             warnings.simplefilter("error", SharedOrderWarning)  # this posterior has w_political: no warning
             df, _ = build_preferences(sim.survey, strategy="posterior", groups=[f"political={level}"],
-                                      objective=DIM, posterior=idata, use="all")
+                                      objective=DIM, posterior=idata, use="all", allow_bad_diagnostics=True)
         prefs[level] = df
         agree = np.mean([_true_better(sim, level, c, r) for c, r in zip(df.chosen_item_id, df.rejected_item_id,
                                                                           strict=True)])
@@ -142,7 +143,7 @@ def test_additive_posterior_warns_and_orients_alike(sims, fits):
     assert (np.argsort(mean_a.mean(axis=0)) == np.argsort(mean_b.mean(axis=0))).all()
     with pytest.warns(SharedOrderWarning, match="every group orients every pair the same way"):
         build_preferences(sims[0].survey, strategy="posterior", groups=["political=liberal"], objective=DIM,
-                          posterior=idata, use="all")
+                          posterior=idata, use="all", allow_bad_diagnostics=True)
 
 
 def test_disagreements_command(fits, tmp_path):
