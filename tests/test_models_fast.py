@@ -463,3 +463,21 @@ def test_cli_compare_bundle_checks_margins_before_fitting(bundle, tmp_path):
     result = CliRunner().invoke(cli, ["compare", str(bundle), "--groups", "female", "male", "--attributes",
                                       "gender,political", "--weights", str(path), "--out", str(tmp_path / "x")])
     assert result.exit_code == 2 and "missing: political" in result.output and "Fitting" not in result.output
+
+
+def test_preference_implied_shift_is_the_weighted_favoured_minus_disfavoured_rating(idata):
+    """A's sets favours item 0 over 1 (weight 1) and 2 over 3 (0.5); B's favours 1 over 0: per draw, the
+    implied shift is A's weighted mean difference in an average rater's expected rating minus B's."""
+    from pluralstats.evaluate.compare_models import preference_implied
+    from pluralstats.models.predict import item_means
+
+    items = [str(i) for i in idata.constant_data["item"].to_numpy()[:4]]
+    a = pd.DataFrame({"chosen_item_id": [items[0], items[2]], "rejected_item_id": [items[1], items[3]],
+                      "weight": [1.0, 0.5]})
+    b = pd.DataFrame({"chosen_item_id": [items[1]], "rejected_item_id": [items[0]], "weight": [0.8]})
+    row = preference_implied(idata, a, b, ["toxicity"]).iloc[0]
+    mu = item_means(idata, "toxicity", None, items)
+    expected = ((mu[:, 0] - mu[:, 1]) + 0.5 * (mu[:, 2] - mu[:, 3])) / 1.5 - (mu[:, 1] - mu[:, 0])
+    assert np.allclose(row.draws, expected, atol=1e-3)  # the integration grid follows the items asked for
+    assert row.implied_lo < row.implied < row.implied_hi
+    assert np.allclose(preference_implied(idata, a, a, ["toxicity"]).iloc[0].draws, 0.0)  # same data, no shift

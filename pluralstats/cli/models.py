@@ -371,9 +371,13 @@ def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, supp
 @click.option("--eval", "eval_path", type=click.Path(exists=True, path_type=Path), default=None,
               help="results.parquet of `pluralstats evaluate` (models named after the groups): set the tuned "
                    "models' difference beside the survey's, with P(same sign), ratio and gap (Figure 2).")
+@click.option("--prefs", "prefs_paths", nargs=2, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, metavar="A.parquet B.parquet",
+              help="With --eval: the preference sets the two tuned models were trained on, for the survey's "
+                   "preference-implied shift (found automatically in an experiment folder).")
 @suppress_option
 def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, allow_bad_diagnostics, eval_path,
-                suppress_small, **options):
+                prefs_paths, suppress_small, **options):
     """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle).
 
     Adjusted: the expected rating (``mean``) and share rating >= k (``share>=k``, percentage points) of a new
@@ -414,7 +418,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
             from pluralstats.evaluate.compare_models import compare_with_models, print_agreement
 
             table = compare_with_models(idata, *groups, eval_path, dimensions=dimensions, prob=prob,
-                                        seed=options["seed"], suppress_small=suppress_small)
+                                        seed=options["seed"], suppress_small=suppress_small,
+                                        prefs=tuple(prefs_paths) if prefs_paths else None)
         else:
             table = compare_groups(idata, *groups, dimensions=dimensions, prob=prob, suppress_small=suppress_small,
                                    weights=comp, quantities=_quantities(idata))
@@ -428,7 +433,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     shown = table[~table["suppressed"]]
     if eval_path is not None and not shown.empty:
         figures += print_agreement(shown, out, console)
-    write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else []), *_weights_inputs(weights)],
+    write_manifest(out, "compare", inputs=[source, *([eval_path] if eval_path else []), *(prefs_paths or ()),
+                                           *_weights_inputs(weights)],
                    seed=options["seed"],
                    options={"groups": list(groups), "dimensions": dimensions, "prob": prob, "weights": str(weights),
                             "suppress_small": suppress_small, **options},

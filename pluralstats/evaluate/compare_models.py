@@ -1,10 +1,23 @@
-"""The tuned-model side of ``compare --groups A B --eval results.parquet`` .
+"""The tuned-model side of ``compare --groups A B --eval results.parquet``, and what it is compared with.
 
-The survey says how far group A's ratings sit from group B's; the evaluation says how far the
-model tuned on A's preferences sits from the model tuned on B's, scored on the same scale. Both
-are posteriors, so we can ask, per dimension: do they have the same sign, and how large is the
-model difference relative to the survey difference (ratio) or beside it (gap = model - survey)?
-The two posteriors come from independent data, so their draws are paired at random.
+The evaluation says how far the model tuned on A's preferences sits from the model tuned on B's, scored on
+the survey scale. Two survey quantities can stand beside it:
+
+- the **level difference** (``diff``): how strict a new rater of A is against one of B on the same items.
+  A pure level shift cancels within a pair of responses to one prompt, so preference tuning cannot
+  reproduce it, and the two need not agree even when everything works;
+- the **preference-implied shift** (``implied``, with ``--prefs A.parquet B.parquet`` or in an experiment
+  folder): for each preference set, the weighted mean over its pairs of the expected rating of an average
+  rater (the sample's composition) on the chosen response minus the rejected one, per posterior draw; A's
+  minus B's. It is what the tuned models were shown, in rating points, built from the posterior with the
+  same strategy, scale and prompts as their training data: the like-with-like comparison.
+
+Agreement (P(same sign), gap, ratio) is computed against the preference-implied shift when it is given,
+else against the level difference, and says which (``basis``). Both sides come from the same survey
+ratings (the preference pairs, the rater-model scorer and the survey posterior all do), so they are not
+independent: P(same sign) pairs their draws at random, which treats them as independent and overstates
+how much evidence the agreement carries. The ratio is reported only where the survey-side interval
+excludes 0 (otherwise it has Cauchy-like tails); ``ratio_note`` says why it is blank.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ from pluralstats.evaluate.evaluation import read_results, shift_fit_from
 from pluralstats.evaluate.shift import ShiftFit, fewest_runs, summarize_draws
 
 AGREEMENT_COLUMNS = ["p_same_sign", "gap", "gap_lo", "gap_hi", "ratio", "ratio_lo", "ratio_hi"]
+IMPLIED_COLUMNS = ["implied", "implied_lo", "implied_hi"]
 
 
 def model_name_for(group: str, models: Sequence[str]) -> str:
@@ -86,11 +100,76 @@ def agreement(survey_diff: np.ndarray, model_diff: np.ndarray, *, prob: float = 
             "ratio": float(r_med), "ratio_lo": float(r_lo), "ratio_hi": float(r_hi)}
 
 
+def preference_implied(survey_idata, prefs_a, prefs_b, dimensions: Sequence[str], *,
+                       prob: float = 0.95) -> pd.DataFrame:
+    """Per dimension, the preference-implied shift A - B (module docstring), with its draws.
+
+    ``prefs_a``, ``prefs_b``: the preference sets the two tuned models were trained on (parquet paths or
+    frames with ``chosen_item_id``, ``rejected_item_id`` and ``weight``). Each set's favoured-minus-
+    disfavoured difference uses every pair of the set, whatever its objective, so that a set built on
+    toxicity also says how it moves emotional awareness.
+    """
+    from pluralstats.models.predict import item_means
+    from pluralstats.prefs import load_preferences
+
+    sets = [load_preferences(p) if not isinstance(p, pd.DataFrame) else p for p in (prefs_a, prefs_b)]
+    for frame in sets:
+        missing = [c for c in ("chosen_item_id", "rejected_item_id", "weight") if c not in frame]
+        if missing:
+            raise InputError(f"A preference set lacks {', '.join(missing)}: give the parquet files prefs wrote")
+    q = [(1 - prob) / 2, (1 + prob) / 2]
+    rows = []
+    for dim in dimensions:
+        favoured = []
+        for frame in sets:
+            items = sorted(set(frame.chosen_item_id) | set(frame.rejected_item_id))
+            means = item_means(survey_idata, dim, None, items)  # (draw, item): an average rater
+            col = {item: k for k, item in enumerate(items)}
+            chosen = means[:, frame.chosen_item_id.map(col).to_numpy()]
+            rejected = means[:, frame.rejected_item_id.map(col).to_numpy()]
+            w = frame.weight.to_numpy(dtype=float)
+            favoured.append(((chosen - rejected) * w).sum(axis=1) / w.sum())
+        draws = favoured[0] - favoured[1]
+        lo, hi = np.quantile(draws, q)
+        rows.append({"dimension": dim, "implied": float(draws.mean()), "implied_lo": float(lo),
+                     "implied_hi": float(hi), "draws": draws})
+    return pd.DataFrame(rows)
+
+
+def find_preference_sets(eval_path: str | Path, group_a: str, group_b: str) -> tuple | None:
+    """The preference sets behind the two tuned models of an experiment folder (``cells/<model>/seed-*/
+    prefs.parquet``, every seed's set stacked: the data of every training run), or None when the evaluation
+    is not an experiment's."""
+    from pluralstats.experiments.config import slugify
+    from pluralstats.prefs import load_preferences
+
+    results, _ = read_results(eval_path)
+    models = list(dict.fromkeys(results.model))
+    cells = Path(eval_path).parent / "cells"
+    sets = []
+    for group in (group_a, group_b):
+        try:
+            name = model_name_for(group, models)
+        except InputError:
+            return None
+        files = sorted((cells / slugify(name)).glob("seed-*/prefs.parquet"))
+        if not files:
+            return None
+        sets.append(pd.concat([load_preferences(f) for f in files], ignore_index=True))
+    return tuple(sets)
+
+
 def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str | Path, *,
                         dimensions: Sequence[str] | None = None, prob: float = 0.95, seed: int = 0,
-                        suppress_small: bool = True) -> pd.DataFrame:
+                        suppress_small: bool = True, prefs: tuple | None = None) -> pd.DataFrame:
     """Survey contrast A - B beside the tuned-model difference, with their agreement, per dimension (the
-    survey side and the agreement blanked when a group has fewer than k raters, unless not ``suppress_small``)."""
+    survey side and the agreement blanked when a group has fewer than k raters, unless not ``suppress_small``).
+
+    ``prefs``: the two preference sets (A's, B's) the tuned models were trained on (found by
+    :func:`find_preference_sets` in an experiment folder when not given); with them the table gains the
+    preference-implied shift and the agreement is computed against it (``basis``), else against the level
+    difference (module docstring).
+    """
     from pluralstats.compare import compare_groups, resolve_groups, suppress_compare
     from pluralstats.models import contrast_draws, meta_of
 
@@ -106,12 +185,30 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
     # model_ prefix: the tuned-model side, kept when a small survey group blanks the rest of the row
     table = table.merge(side[["dimension", "model_rel_pct", "model_rel_lo", "model_rel_hi", "n_runs"]]
                         .rename(columns={"n_runs": "model_n_runs"}), on="dimension", how="left")
+    if "quantity" in table:  # the tuned models are scored on the mean rating: compare like with like
+        table = table[table.quantity == "mean"]
     attribute, level_a, level_b = resolve_groups(survey_idata, group_a, group_b)
-    survey_draws = contrast_draws(survey_idata, attribute, level_a, level_b, dims)["diff"]
+    basis = contrast_draws(survey_idata, attribute, level_a, level_b, dims)["diff"]
+    survey_draws = {d: basis.sel(dimension=d).values for d in dims}
+    table = table.assign(basis="level difference")
+    prefs = prefs if prefs is not None else find_preference_sets(eval_path, group_a, group_b)
+    if prefs is not None:
+        implied = preference_implied(survey_idata, prefs[0], prefs[1], dims, prob=prob)
+        table = table.merge(implied.drop(columns="draws"), on="dimension", how="left")
+        survey_draws = dict(zip(implied.dimension, implied.draws, strict=True))
+        table["basis"] = "preference-implied"
     model_draws = dict(zip(side.dimension, side.draws, strict=True))
-    rows = [agreement(survey_draws.sel(dimension=d).values, model_draws[d], prob=prob, seed=seed)
-            for d in table.dimension]
-    table = pd.concat([table.reset_index(drop=True), pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)], axis=1)
+    rows = []
+    for d in table.dimension:
+        stats = agreement(survey_draws[d], model_draws[d], prob=prob, seed=seed)
+        lo, hi = np.quantile(np.ravel(survey_draws[d]), [(1 - prob) / 2, (1 + prob) / 2])
+        stats["ratio_note"] = ""
+        if lo <= 0 <= hi:  # a ratio to a difference that may be 0 has Cauchy-like tails
+            stats.update(ratio=np.nan, ratio_lo=np.nan, ratio_hi=np.nan,
+                         ratio_note="survey interval includes 0")
+        rows.append(stats)
+    agreement_frame = pd.DataFrame(rows, columns=[*AGREEMENT_COLUMNS, "ratio_note"])
+    table = pd.concat([table.reset_index(drop=True), agreement_frame], axis=1)
     return suppress_compare(table, survey_idata, suppress_small)
 
 
@@ -122,15 +219,24 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
     from pluralstats.plots.figures import figure2
     from pluralstats.report import ONE_RUN_NOTE
 
-    view = Table(title="Tuned models vs survey (A - B, rating points, 95% intervals)")
-    for col in ("dimension", "survey", "tuned models", "P(same sign)", "ratio model/survey", "gap"):
+    implied = "implied" in table
+    view = Table(title="Tuned models vs survey (A - B, rating points, 95% intervals; agreement against the "
+                       f"{table.basis.iloc[0] if 'basis' in table else 'level difference'})")
+    columns = ["dimension", "survey: level difference", *(["survey: preference-implied"] if implied else []),
+               "tuned models", "P(same sign)", "ratio model/survey", "gap"]
+    for col in columns:
         view.add_column(col, justify="left" if col == "dimension" else "right")
     for r in table.itertuples():
-        view.add_row(r.dimension, f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}]",
-                     f"{r.model_diff:+.3f} [{r.model_lo:+.3f}, {r.model_hi:+.3f}]", f"{r.p_same_sign:.2f}",
-                     f"{r.ratio:+.2f} [{r.ratio_lo:+.2f}, {r.ratio_hi:+.2f}]",
-                     f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
+        ratio = (f"{r.ratio:+.2f} [{r.ratio_lo:+.2f}, {r.ratio_hi:+.2f}]" if np.isfinite(r.ratio)
+                 else f"- ({getattr(r, 'ratio_note', '') or 'n/a'})")
+        cells = [f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}]"]
+        if implied:
+            cells.append(f"{r.implied:+.3f} [{r.implied_lo:+.3f}, {r.implied_hi:+.3f}]")
+        view.add_row(r.dimension, *cells, f"{r.model_diff:+.3f} [{r.model_lo:+.3f}, {r.model_hi:+.3f}]",
+                     f"{r.p_same_sign:.2f}", ratio, f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
     console.print(view)
+    console.print("[dim]Both sides rest on the same survey ratings; P(same sign) pairs their draws as if "
+                  "independent, so it overstates the evidence.[/]")
     if "model_n_runs" in table and (table.model_n_runs == 1).any():
         console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}")
     return figure2([table], Path(out) / "figure2")

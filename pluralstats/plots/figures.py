@@ -21,7 +21,8 @@ import pandas as pd
 from .style import COLORS, paper_style, plt, save_figure
 
 MODEL_STYLE = {"marker": "o", "color": COLORS[1], "label": "tuned models (A - B)"}
-SURVEY_STYLE = {"marker": "^", "color": COLORS[4], "label": "survey estimate (A - B)"}
+SURVEY_STYLE = {"marker": "^", "color": COLORS[4], "label": "survey: level difference (A - B)"}
+IMPLIED_STYLE = {"marker": "s", "color": COLORS[2], "label": "survey: preference-implied shift (A - B)"}
 SCALE_NAMES = {"5": "5-point", "3": "3-point", "2": "binary"}
 TITLES = {3: "Rating scale", 4: "Disagreement handling", 5: "Optimizer and objective"}
 
@@ -72,9 +73,11 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
     y = np.arange(len(frame), dtype=float)
     with paper_style():
         fig, ax = plt.subplots(figsize=(5.4, 0.9 + 0.5 * len(frame)))
-        _dots(ax, y - 0.12, frame["diff"], frame.diff_lo, frame.diff_hi, **SURVEY_STYLE)
+        _dots(ax, y - 0.16, frame["diff"], frame.diff_lo, frame.diff_hi, **SURVEY_STYLE)
+        if "implied" in frame and frame.implied.notna().any():  # the like-with-like survey quantity
+            _dots(ax, y, frame.implied, frame.implied_lo, frame.implied_hi, **IMPLIED_STYLE)
         if "model_diff" in frame and frame.model_diff.notna().any():
-            _dots(ax, y + 0.12, frame.model_diff, frame.model_lo, frame.model_hi, **MODEL_STYLE)
+            _dots(ax, y + 0.16, frame.model_diff, frame.model_lo, frame.model_hi, **MODEL_STYLE)
         _finish(ax, list(frame.label), "difference in rating points (95% interval)",
                 "Figure 2. Demographic composition: tuned models vs survey")
         ax.legend(loc="best", fontsize=7)
