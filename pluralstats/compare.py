@@ -1,9 +1,9 @@
 """``compare --groups A B``: the survey-estimated difference between two groups, per dimension.
 
-The seam for the tuned-model side (issue 6): :func:`compare_groups` takes ``model_side``, a frame
+The seam for the tuned-model side: :func:`compare_groups` takes ``model_side``, a frame
 with columns ``dimension``, ``diff``, ``lo``, ``hi`` (tuned on A minus tuned on B, same
 orientation as the survey side) and optionally ``draws`` (an array per row); it is joined on
-``dimension`` as ``model_diff``, ``model_lo``, ``model_hi``. :func:`survey_side` is the survey half
+``dimension`` (and ``quantity``) as ``model_diff``, ``model_lo``, ``model_hi``. :func:`survey_side` is the survey half
 alone, :func:`resolve_groups` the level lookup, and :func:`pluralstats.plots.posterior.plot_compare`
 draws both sides when present.
 

@@ -1,4 +1,4 @@
-"""Group contrasts from the posterior, as DESIGN.md defines them.
+"""Group contrasts from the posterior: expected ratings of new raters of two groups.
 
 The contrast of group A versus B on a dimension is the difference between the expected ratings
 of a *new* rater from A and from B, averaged over the survey's items (their estimated effects),
