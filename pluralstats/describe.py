@@ -61,8 +61,10 @@ def group_means(survey: Survey, suppress_small: bool = True) -> pd.DataFrame:
 
 
 def rating_distribution(survey: Survey) -> pd.DataFrame:
-    """Share of each rating value per dimension."""
+    """Share of each rating value per dimension, rows in survey.toml's dimension order (as Figure 1)."""
     counts = survey.ratings.groupby("dimension").rating.value_counts().unstack(fill_value=0)
+    # groupby sorts alphabetically; the survey's own order keeps every figure and table aligned
+    counts = counts.reindex(index=[d for d in survey.dimensions if d in counts.index])
     counts = counts.reindex(columns=range(1, survey.config.scale_max + 1), fill_value=0)
     return counts.div(counts.sum(axis=1), axis=0)
 

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from pluralstats.cli import cli
-from pluralstats.describe import agreement, conditional_positive_matrix, group_means
+from pluralstats.describe import agreement, conditional_positive_matrix, group_means, rating_distribution
 from pluralstats.simulate import PAPER_EFFECTS, PlantedEffect, SimulationConfig, simulate_survey, with_interactions
 from pluralstats.survey import load_survey
 
@@ -155,3 +155,11 @@ def test_cli_describe_writes_figure_and_tables(tmp_path):
     matrix = pd.read_csv(out / "figure1_conditional.csv", index_col=0)
     assert matrix.shape == (5, 5)
     assert "P0" not in result.output  # no participant ids in reports
+
+
+def test_distribution_rows_follow_survey_order_like_figure1(paper_survey):
+    """The distribution plot and Figure 1 list dimensions in survey.toml's order, not alphabetically."""
+    survey = paper_survey.survey
+    assert list(rating_distribution(survey).index) == survey.dimensions
+    assert list(conditional_positive_matrix(survey).index) == survey.dimensions
+    assert survey.dimensions != sorted(survey.dimensions)  # else the check would be vacuous
