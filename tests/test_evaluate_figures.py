@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+import pluralstats.plots.figures as figures_module
+from pluralstats.errors import InputError
 from pluralstats.evaluate.shift import comparisons
 from pluralstats.plots.figures import experiment_figure, figure2, single_vs_multi_pairs
 from pluralstats.report import build_report, markdown_table
@@ -19,7 +22,26 @@ def results_table(models: list[str], dims=("toxicity", "emotional_awareness"), s
     return comparisons(shifts, means, models, list(dims), "control", "bayes")
 
 
-def test_experiment_figures_written_png_and_pdf(tmp_path):
+@pytest.fixture
+def drawn(monkeypatch) -> list:
+    """The matplotlib figures the figure functions save, kept for inspection."""
+    figs = []
+    save = figures_module.save_figure
+
+    def keep(fig, path):
+        figs.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(figures_module, "save_figure", keep)
+    return figs
+
+
+def titles(fig) -> list[str]:
+    shown = [fig.get_suptitle(), *(ax.get_title(loc=loc) for ax in fig.axes for loc in ("left", "center"))]
+    return [t for t in shown if t]
+
+
+def test_experiment_figures_written_png_and_pdf(tmp_path, drawn):
     table = results_table(["control", "5", "3", "2"])
     written = experiment_figure(table, tmp_path / "figure3", figure=3, order=["5", "3", "2"])
     assert sorted(p.suffix for p in written) == [".pdf", ".png"]
@@ -30,9 +52,35 @@ def test_experiment_figures_written_png_and_pdf(tmp_path):
     written = experiment_figure(results_table(["control", *optimizer]), tmp_path / "figure5", figure=5,
                                 order=optimizer, dimensions=["toxicity", "emotional_awareness"], pairs=pairs)
     assert {p.name for p in written} == {"figure5.png", "figure5.pdf"}
+    for fig in drawn:  # titles say what is shown, not a paper's figure number
+        assert titles(fig) and not any("Figure" in t for t in titles(fig))
+    assert "Rating scale" in drawn[0].get_suptitle()
 
 
-def test_figure2_and_report(tmp_path):
+@pytest.mark.parametrize("figure, models, missing", [
+    (3, ["control", "5", "3"], ["'2'"]),
+    (4, ["control", "5", "3", "2"], ["'majority'", "'posterior'"]),
+    (5, ["control", "dpo/toxicity", "dpo/multi"], ["'grpo/multi'"]),
+])
+def test_experiment_figure_refuses_a_table_without_its_conditions(tmp_path, figure, models, missing):
+    with pytest.raises(InputError) as refused:
+        experiment_figure(results_table(models), tmp_path / f"figure{figure}", figure=figure)
+    assert all(name in str(refused.value) for name in missing)
+    assert not list(tmp_path.iterdir())
+
+
+def test_plot_cli_refuses_missing_conditions_with_exit_2(tmp_path):
+    from click.testing import CliRunner
+
+    from pluralstats.cli import cli
+
+    path = tmp_path / "results.parquet"
+    results_table(["control", "5", "3"]).to_parquet(path)
+    result = CliRunner().invoke(cli, ["plot", str(path), "--figure", "3"])
+    assert result.exit_code == 2 and "'2'" in result.output and not (tmp_path / "figure3.png").exists()
+
+
+def test_figure2_and_report(tmp_path, drawn):
     table = pd.DataFrame({
         "dimension": ["toxicity", "emotional_awareness"], "attribute": "political", "level_a": "liberal",
         "level_b": "conservative", "diff": [0.1, -0.3], "diff_lo": [0.0, -0.4], "diff_hi": [0.2, -0.2],
@@ -41,7 +89,15 @@ def test_figure2_and_report(tmp_path):
     folder = tmp_path / "compare-models"
     folder.mkdir()
     table.to_csv(folder / "compare.csv", index=False)
-    assert len(figure2([table], folder / "figure2")) == 2
+    assert len(figure2([table.assign(implied=np.nan, implied_lo=np.nan, implied_hi=np.nan)],
+                       folder / "figure2")) == 2
+    fig = drawn[0]
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    # each drawn series once (the survey one is part filled, part hollow), the all-NaN implied shift not at all
+    assert labels == ["survey: level difference (A - B)", "tuned models (A - B)"]
+    ax_box = fig.axes[0].get_window_extent()
+    assert all(legend.get_window_extent().y1 < ax_box.y0 for legend in fig.legends)  # below the data, covering none
+    assert not any("Figure" in t for t in titles(fig))
     evaluation = tmp_path / "tuned"
     evaluation.mkdir()
     results_table(["control", "liberal"]).assign(p_better=0.9).to_parquet(evaluation / "results.parquet")

@@ -12,23 +12,62 @@ so the figures read in black and white. Each is written as PNG and PDF (``save_f
 from __future__ import annotations
 
 import itertools
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from pluralstats.errors import InputError
+
+from .posterior import note_figure, shown_rows
+from .posterior import pretty as base_pretty
 from .style import COLORS, paper_style, plt, save_figure
 
 MODEL_STYLE = {"marker": "o", "color": COLORS[1], "label": "tuned models (A - B)"}
 SURVEY_STYLE = {"marker": "^", "color": COLORS[4], "label": "survey: level difference (A - B)"}
 IMPLIED_STYLE = {"marker": "s", "color": COLORS[2], "label": "survey: preference-implied shift (A - B)"}
 SCALE_NAMES = {"5": "5-point", "3": "3-point", "2": "binary"}
-TITLES = {3: "Rating scale", 4: "Disagreement handling", 5: "Optimizer and objective"}
+TITLES = {3: "Rating scale of the training labels", 4: "Handling of rater disagreement",
+          5: "Optimizer and objective"}
+# the conditions each experiment figure compares (analyses/experiments/*.toml); Figure 5: see _figure5_missing
+FIGURE_CONDITIONS = {3: ("5", "3", "2"), 4: ("majority", "preserve", "mean", "minority-veto", "posterior")}
+OPTIMIZERS = ("dpo", "grpo")
 
 
 def pretty(name: str) -> str:
-    return SCALE_NAMES.get(str(name), str(name).replace("_", " "))
+    """A condition or dimension name for a figure: scale conditions spelt out, underscores as spaces."""
+    return SCALE_NAMES.get(str(name), base_pretty(str(name)))
+
+
+def _figure5_missing(conditions: set[str]) -> list[str]:
+    """Figure 5 sets each optimizer's single-objective conditions beside its multi-objective one."""
+    missing = []
+    for method in OPTIMIZERS:
+        if f"{method}/multi" not in conditions:
+            missing.append(f"{method}/multi")
+        if not any(c.startswith(f"{method}/") and c != f"{method}/multi" for c in conditions):
+            missing.append(f"{method}/<single objective>")
+    return missing
+
+
+def missing_conditions(figure: int, conditions: Sequence[str]) -> list[str]:
+    """The conditions ``figure`` compares that ``conditions`` (a results table's models) lacks; [] if none."""
+    present = set(map(str, conditions))
+    if figure == 5:
+        return _figure5_missing(present)
+    return [c for c in FIGURE_CONDITIONS.get(figure, ()) if c not in present]
+
+
+def require_conditions(figure: int, conditions: Sequence[str]) -> None:
+    """Refuse to draw ``figure`` under its fixed title from a table without the conditions it compares."""
+    missing = missing_conditions(figure, conditions)
+    if missing:
+        have = sorted(set(map(str, conditions)) - {"control", ""})
+        raise InputError(f"Figure {figure} ({TITLES[figure].lower()}) needs the conditions "
+                         f"{', '.join(map(repr, missing))}, which the results table does not have "
+                         f"(it has: {', '.join(map(repr, have)) or 'none'}); no figure written")
 
 
 def _dots(ax, y, est, lo, hi, *, marker, color, label=None):
@@ -36,8 +75,9 @@ def _dots(ax, y, est, lo, hi, *, marker, color, label=None):
     est, lo, hi = (np.asarray(v, dtype=float) for v in (est, lo, hi))
     ax.hlines(y, lo, hi, color=color, lw=1.3)
     excludes = (lo > 0) | (hi < 0)
+    drawn = np.isfinite(est)  # a missing estimate is no point (and no legend entry for an empty series)
     for filled in (True, False):
-        sel = excludes == filled
+        sel = (excludes == filled) & drawn
         if sel.any():
             ax.plot(est[sel], np.asarray(y)[sel], marker, ms=6, color=color, mfc=color if filled else "white",
                     ls="none", label=label)
@@ -58,8 +98,6 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
 
     ``dimensions``: which dimension to show per contrast label (default: every dimension of each).
     """
-    from .posterior import note_figure, shown_rows
-
     rows, notes = [], []
     for t in tables:
         contrast = f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}"
@@ -79,12 +117,22 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
         if "model_diff" in frame and frame.model_diff.notna().any():
             _dots(ax, y + 0.16, frame.model_diff, frame.model_lo, frame.model_hi, **MODEL_STYLE)
         _finish(ax, list(frame.label), "difference in rating points (95% interval)",
-                "Figure 2. Demographic composition: tuned models vs survey")
-        ax.legend(loc="best", fontsize=7)
-        fig.text(0.01, 0.005, "; ".join(["hollow: the 95% interval includes 0", *notes]), fontsize=7, color="0.3",
-                 wrap=True)
+                "Differences between groups (A - B): tuned models vs survey")
         fig.tight_layout()
+        _legend_below(fig, ax, ["hollow: the 95% interval includes 0", *notes])
         return save_figure(fig, path)
+
+
+def _legend_below(fig: plt.Figure, ax: plt.Axes, notes: Sequence[str]) -> None:
+    """One entry per labelled series that drew a point, below the figure (so it covers no data), notes under it."""
+    entries: dict[str, object] = {}
+    for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+        if label and not label.startswith("_"):
+            entries.setdefault(label, handle)  # a series drawn in two parts (filled, hollow) is listed once
+    title = "\n".join(textwrap.fill(n, 90) for n in notes)  # long privacy notes wrap rather than widen the figure
+    # figure coordinates: y=0 is the bottom of the laid-out figure; savefig's tight bbox takes in what lies below
+    fig.legend(list(entries.values()), list(entries), loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7,
+               title=title, title_fontsize=7, ncols=1)
 
 
 def _select(results: pd.DataFrame, comparison: str, dimension: str) -> pd.DataFrame:
@@ -123,6 +171,7 @@ def experiment_figure(results: pd.DataFrame, path: str | Path, *, figure: int, o
     ``pairs`` defaults to every pair in ``order`` (earlier minus later); for Figure 5 pass the
     single- vs multi-objective pairs. One column of panels per dimension.
     """
+    require_conditions(figure, [str(m) for m in results.model.unique()])
     conds = _conditions(results, order)
     pairs = list(pairs) if pairs is not None else list(itertools.combinations(conds, 2))
     n = len(dimensions)
@@ -140,9 +189,10 @@ def experiment_figure(results: pd.DataFrame, path: str | Path, *, figure: int, o
             if j:  # one set of row labels per figure row
                 axes[0, j].tick_params(labelleft=False)
                 axes[1, j].tick_params(labelleft=False)
-        fig.suptitle(f"Figure {figure}. {TITLES.get(figure, 'Experiment')}: {', '.join(map(pretty, dimensions))}"
-                     " (95% intervals; lower toxicity is better)", fontsize=9, x=0.01, ha="left")
-        fig.text(0.01, 0.005, "hollow: the 95% interval includes 0", fontsize=7, color="0.3")
+        fig.suptitle(f"{TITLES.get(figure, 'Experiment')}: {', '.join(map(pretty, dimensions))} of the tuned models",
+                     fontsize=9, x=0.01, ha="left")
+        fig.text(0.01, 0.005, "95% intervals; hollow: the interval includes 0; lower toxicity is better", fontsize=7,
+                 color="0.3")
         fig.tight_layout()
         return save_figure(fig, path)
 
