@@ -110,3 +110,73 @@ def test_figure2_and_report(tmp_path, drawn):
 def test_markdown_table_formats_numbers():
     text = markdown_table(pd.DataFrame({"a": ["x|y"], "b": [0.12345]}), digits=2)
     assert text.splitlines() == ["| a | b |", "| --- | --- |", "| x/y | 0.12 |"]
+
+
+@pytest.fixture
+def drawn_posterior(monkeypatch) -> list:
+    """The matplotlib figures the posterior plots save, kept for inspection."""
+    import pluralstats.plots.posterior as posterior_module
+
+    figs = []
+    save = posterior_module.save_figure
+
+    def keep(fig, path):
+        figs.append(fig)
+        return save(fig, path)
+
+    monkeypatch.setattr(posterior_module, "save_figure", keep)
+    return figs
+
+
+def five_dimension_idata():
+    import arviz as az
+
+    rng = np.random.default_rng(0)
+    dims = ["toxicity", "emotional_awareness", "helpfulness", "factuality", "bias"]
+    draws = {v: np.abs(rng.normal(1.0, 0.1, (4, 100, len(dims)))) for v in ("sigma_rater", "sigma_item")}
+    return az.from_dict(posterior=draws, coords={"dimension": dims},
+                        dims={"sigma_rater": ["dimension"], "sigma_item": ["dimension"]}), dims
+
+
+def test_rank_plot_is_a_readable_size(tmp_path):
+    from PIL import Image
+
+    from pluralstats.plots.posterior import plot_rank
+
+    idata, _ = five_dimension_idata()
+    png = next(p for p in plot_rank(idata, tmp_path / "rank") if p.suffix == ".png")
+    width, height = Image.open(png).size
+    assert width <= 2000 and height <= 2000  # arviz's own grid made ten panels about 4,400 px wide
+
+
+def test_trace_plot_names_every_dimension_in_a_legend(tmp_path, drawn_posterior):
+    from pluralstats.plots.posterior import plot_trace
+
+    idata, dims = five_dimension_idata()
+    plot_trace(idata, tmp_path / "trace")
+    labels = [t.get_text() for legend in drawn_posterior[0].legends for t in legend.get_texts()]
+    assert [d.replace("_", " ") for d in dims] == labels[:len(dims)]
+    assert labels[len(dims):] == ["chain 0", "chain 1", "chain 2", "chain 3"]
+
+
+def test_compare_and_forest_labels_are_readable(tmp_path, drawn_posterior):
+    from pluralstats.plots.posterior import plot_compare, plot_forest
+
+    table = pd.DataFrame({
+        "dimension": ["toxicity", "emotional_awareness"], "attribute": "political_view", "level_a": "very_liberal",
+        "level_b": "conservative", "diff": [0.1, -0.3], "diff_lo": [0.0, -0.4], "diff_hi": [0.2, -0.2],
+        "quantity": "mean", "standardisation": "adjusted (standardised to the sample's composition of age, gender)",
+        "model_diff": [0.05, -0.1], "model_lo": [-0.05, -0.2], "model_hi": [0.15, 0.0],
+        "rel_pct": [5.0, -3.0], "rel_lo": [1.0, -6.0], "rel_hi": [9.0, 1.0]})
+    plot_compare(table, tmp_path / "compare")
+    fig = drawn_posterior[0]
+    labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+    assert labels == ["survey estimate", "tuned models"]  # the all-hollow model series was listed twice
+    renderer = fig.canvas.get_renderer()
+    label_box = fig.axes[0].xaxis.label.get_window_extent(renderer)
+    assert label_box.x1 <= fig.bbox.x1 and label_box.x0 >= fig.bbox.x0  # "(95% ..." is not cut off
+    assert all(legend.get_window_extent(renderer).y1 < fig.axes[0].get_window_extent(renderer).y0
+               for legend in fig.legends)
+    plot_forest(table, tmp_path / "forest")
+    ticks = [t.get_text() for t in drawn_posterior[1].axes[0].get_yticklabels()]
+    assert ticks == ["political view: very liberal vs conservative"]

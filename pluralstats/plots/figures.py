@@ -12,7 +12,6 @@ so the figures read in black and white. Each is written as PNG and PDF (``save_f
 from __future__ import annotations
 
 import itertools
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from pluralstats.errors import InputError
 
 from .posterior import note_figure, shown_rows
 from .posterior import pretty as base_pretty
-from .style import COLORS, paper_style, plt, save_figure
+from .style import COLORS, legend_below, paper_style, plt, save_figure
 
 MODEL_STYLE = {"marker": "o", "color": COLORS[1], "label": "tuned models (A - B)"}
 SURVEY_STYLE = {"marker": "^", "color": COLORS[4], "label": "survey: level difference (A - B)"}
@@ -119,20 +118,8 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
         _finish(ax, list(frame.label), "difference in rating points (95% interval)",
                 "Differences between groups (A - B): tuned models vs survey")
         fig.tight_layout()
-        _legend_below(fig, ax, ["hollow: the 95% interval includes 0", *notes])
+        legend_below(fig, [ax], ["hollow: the 95% interval includes 0", *notes])
         return save_figure(fig, path)
-
-
-def _legend_below(fig: plt.Figure, ax: plt.Axes, notes: Sequence[str]) -> None:
-    """One entry per labelled series that drew a point, below the figure (so it covers no data), notes under it."""
-    entries: dict[str, object] = {}
-    for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-        if label and not label.startswith("_"):
-            entries.setdefault(label, handle)  # a series drawn in two parts (filled, hollow) is listed once
-    title = "\n".join(textwrap.fill(n, 90) for n in notes)  # long privacy notes wrap rather than widen the figure
-    # figure coordinates: y=0 is the bottom of the laid-out figure; savefig's tight bbox takes in what lies below
-    fig.legend(list(entries.values()), list(entries), loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7,
-               title=title, title_fontsize=7, ncols=1)
 
 
 def _select(results: pd.DataFrame, comparison: str, dimension: str) -> pd.DataFrame:

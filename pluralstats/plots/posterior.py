@@ -10,13 +10,14 @@ the figure omits them and says so in a note, so no estimate of a small group rea
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .style import COLORS, legend_below, plt, save_figure
 from .style import paper_style as style
-from .style import plt, save_figure
 
 
 def pretty(name: str) -> str:
@@ -26,10 +27,13 @@ def pretty(name: str) -> str:
 def _whiskers(ax, y, est, lo, hi, *, marker="o", excludes_zero=None, label=None):
     excludes_zero = (lo > 0) | (hi < 0) if excludes_zero is None else excludes_zero
     ax.hlines(y, lo, hi, color="black", lw=1.2)
+    drawn = np.isfinite(est)
     for filled in (True, False):
-        sel = excludes_zero == filled
-        ax.plot(est[sel], y[sel], marker, ms=5, color="black", mfc="black" if filled else "white",
-                ls="none", label=label if filled or not excludes_zero.any() else None)
+        sel = (excludes_zero == filled) & drawn
+        if sel.any():  # an empty part would be an empty legend entry
+            ax.plot(est[sel], y[sel], marker, ms=5, color="black", mfc="black" if filled else "white",
+                    ls="none", label=label)
+            label = None  # one legend entry per series, filled or hollow
 
 
 def shown_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
@@ -69,26 +73,30 @@ def plot_forest(contrasts: pd.DataFrame, path: str | Path, *, value: str = "rel_
     if contrasts.empty:
         return note_figure(note or "no contrasts", path)
     dims = list(dict.fromkeys(contrasts.dimension))
-    labels = list(dict.fromkeys(contrasts.attribute + ": " + contrasts.level_a + " vs " + contrasts.level_b))
+    labels = list(dict.fromkeys(_contrast_labels(contrasts)))
     with style():
-        fig, axes = plt.subplots(1, len(dims), figsize=(1.2 + 2.1 * len(dims), 0.8 + 0.22 * len(labels)),
+        fig, axes = plt.subplots(1, len(dims), figsize=(1.2 + 2.1 * len(dims), 1.4 + 0.22 * len(labels)),
                                  sharey=True, squeeze=False)
         for ax, dim in zip(axes[0], dims, strict=True):
             sub = contrasts[contrasts.dimension == dim]
-            key = sub.attribute + ": " + sub.level_a + " vs " + sub.level_b
-            y = np.array([labels.index(k) for k in key])
+            y = np.array([labels.index(k) for k in _contrast_labels(sub)])
             _whiskers(ax, y, sub[value].to_numpy(), sub[lo].to_numpy(), sub[hi].to_numpy())
             ax.axvline(0, color="0.5", lw=0.8, ls="--")
             ax.set_title(pretty(dim))
         # one axis label under all panels: the standardisation is too long to repeat under each
-        fig.supxlabel(f"{'difference (%)' if value == 'rel_pct' else 'difference (rating points)'}, {adjusted}",
-                      fontsize=8)
+        unit = "difference (%)" if value == "rel_pct" else "difference (rating points)"
+        fig.supxlabel(textwrap.fill(f"{unit}, {adjusted}", 80), fontsize=8)
         axes[0, 0].set_yticks(range(len(labels)), labels)
         axes[0, 0].invert_yaxis()
-        fig.text(0.01, -0.02, "filled: 95% interval excludes 0" + (f"; {note}" if note else ""), fontsize=7,
-                 color="0.3", wrap=True)
         fig.tight_layout()
+        legend_below(fig, [], ["filled: 95% interval excludes 0", note or ""])
         return save_figure(fig, path)
+
+
+def _contrast_labels(table: pd.DataFrame) -> list[str]:
+    """'attribute: level vs reference' per row, underscores as spaces."""
+    return [f"{pretty(str(a))}: {pretty(str(x))} vs {pretty(str(b))}"
+            for a, x, b in zip(table.attribute, table.level_a, table.level_b, strict=True)]
 
 
 def plot_compare(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> list[Path]:
@@ -102,23 +110,22 @@ def plot_compare(table: pd.DataFrame, path: str | Path, *, title: str | None = N
     y = np.arange(len(dims), dtype=float)
     has_model = "model_diff" in table and table["model_diff"].notna().any()
     with style():
-        fig, ax = plt.subplots(figsize=(4.6, 0.9 + 0.45 * len(dims)))
+        fig, ax = plt.subplots(figsize=(5.6, 0.9 + 0.45 * len(dims)))
         shift = 0.15 if has_model else 0.0
         _whiskers(ax, y - shift, table["diff"].to_numpy(), table.diff_lo.to_numpy(), table.diff_hi.to_numpy(),
                   marker="o", label="survey estimate")
         if has_model:
             _whiskers(ax, y + shift, table.model_diff.to_numpy(), table.model_lo.to_numpy(),
                       table.model_hi.to_numpy(), marker="s", label="tuned models")
-            ax.legend(frameon=False, loc="best")
         ax.axvline(0, color="0.5", lw=0.8, ls="--")
         ax.set_yticks(y, [pretty(d) for d in dims])
         ax.invert_yaxis()
-        a, b = table.level_a.iloc[0], table.level_b.iloc[0]
-        ax.set_xlabel(f"difference in expected rating, {a} - {b} (95% interval)\n{adjusted}")
+        a, b = pretty(str(table.level_a.iloc[0])), pretty(str(table.level_b.iloc[0]))
+        # wrapped to the axes' width: one long line ran past the figure's edge and was cut off
+        ax.set_xlabel(textwrap.fill(f"difference in expected rating, {a} - {b} (95% interval), {adjusted}", 50))
         ax.set_title(title or f"{pretty(table.attribute.iloc[0])}: {a} vs {b}")
-        if note:
-            fig.text(0.01, -0.02, note, fontsize=7, color="0.3", wrap=True)
         fig.tight_layout()
+        legend_below(fig, [ax] if has_model else [], ["filled: 95% interval excludes 0", note or ""])
         return save_figure(fig, path)
 
 
@@ -167,29 +174,70 @@ def plot_ppc(observed: pd.DataFrame, predicted: pd.DataFrame, path: str | Path, 
 
 
 def plot_rank(idata, path: str | Path, var_names: list[str] | None = None) -> list[Path]:
-    """Rank plots (per chain) of the hyper-parameters and effects, for the diagnostics appendix."""
+    """Rank plots (per chain) of the hyper-parameters and effects, for the diagnostics appendix: a panel per
+    variable and coordinate, at most five to a row, sized to stay under 2000 px wide at the saved dpi."""
     import arviz as az
 
     names = var_names or [v for v in ("sigma_rater", "sigma_item") if v in idata.posterior]
+    n_panels = sum(int(np.prod([idata.posterior[v].sizes[d] for d in _coord_dims(idata, v)])) for v in names)
+    cols = min(max(n_panels, 1), 5)
+    rows = -(-max(n_panels, 1) // cols)
     with style():
-        axes = az.plot_rank(idata, var_names=names, kind="vlines", vlines_kwargs={"color": "0.5"},
-                            colors=["black", "0.5", "0.7", "0.3"])
-        fig = np.ravel(axes)[0].figure
+        # arviz sizes its own grid from the panel count (over 20 inches for ten panels); ours is fixed per panel
+        fig, grid = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.7 * rows), squeeze=False)
+        for ax in grid.ravel()[n_panels:]:
+            ax.set_visible(False)
+        az.plot_rank(idata, var_names=names, kind="vlines", vlines_kwargs={"color": "0.5", "lw": 0.8},
+                     marker_vlines_kwargs={"marker": "o", "lw": 0, "markersize": 3},
+                     colors=["black", "0.5", "0.7", "0.3"], ax=grid.ravel()[:n_panels],
+                     labeller=az.labels.NoVarLabeller() if len(names) == 1 else None)
+        for ax in grid.ravel()[:n_panels]:
+            ax.set_title(pretty(ax.get_title()), fontsize=8)
+            ax.set_xlabel("rank (all chains)", fontsize=7)
+            ax.set_ylabel(ax.get_ylabel(), fontsize=7)
+            ax.tick_params(labelsize=7)
         fig.tight_layout()
         return save_figure(fig, path)
 
 
 def plot_trace(idata, path: str | Path, var_names: list[str] | None = None) -> list[Path]:
-    """Trace plots (densities and traces per chain) of the hyper-parameters."""
+    """Trace plots (densities and traces per chain) of the hyper-parameters, a colour per coordinate (dimension)
+    named in a legend under the figure, a line style per chain."""
     import arviz as az
 
     names = var_names or [v for v in ("sigma_rater", "sigma_item") if v in idata.posterior]
+    n_coords = max((int(np.prod([idata.posterior[v].sizes[d] for d in _coord_dims(idata, v)])) for v in names),
+                   default=1)
     with style():
-        axes = az.plot_trace(idata, var_names=names, compact=True, combined=False,
-                             chain_prop={"color": ["black", "0.5", "0.7", "0.3"]}, figsize=(8, 2.2 * len(names)))
-        fig = np.ravel(axes)[0].figure
+        axes = az.plot_trace(idata, var_names=names, compact=True, combined=False, legend=True,
+                             compact_prop={"color": [COLORS[i % len(COLORS)] for i in range(n_coords)]},
+                             chain_prop={"linestyle": ["-", "--", ":", "-."]}, figsize=(8, 2.2 * len(names)))
+        axes = np.atleast_2d(axes)
+        fig = axes[0, 0].figure
+        entries: dict[str, object] = {}
+        for ax in axes[0]:  # arviz's in-panel legends (coordinates left, chains right) cover the densities
+            legend = ax.get_legend()
+            if legend is None:
+                continue
+            column_is_chains = ax is axes[0, -1]
+            for handle, text in zip(legend.legend_handles, legend.get_texts(), strict=True):
+                label = f"chain {text.get_text()}" if column_is_chains else pretty(text.get_text())
+                if column_is_chains:  # chains differ by line style only; arviz draws their keys in a data colour
+                    handle.set_color("black")
+                entries.setdefault(label, handle)
+        for ax in axes.ravel():
+            if ax.get_legend():
+                ax.get_legend().remove()
         fig.tight_layout()
+        if entries:  # one shared legend under the panels
+            fig.legend(list(entries.values()), list(entries), loc="upper center", bbox_to_anchor=(0.5, 0.0),
+                       ncols=min(len(entries), 5), fontsize=8)
         return save_figure(fig, path)
+
+
+def _coord_dims(idata, var: str) -> list[str]:
+    """A posterior variable's dimensions other than chain and draw (those a compact trace plot overlays)."""
+    return [d for d in idata.posterior[var].dims if d not in ("chain", "draw")]
 
 
 def plot_prior_check(shares: pd.DataFrame, gaps: pd.DataFrame, path: str | Path) -> list[Path]:

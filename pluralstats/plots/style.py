@@ -7,7 +7,8 @@ both formats atomically.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -15,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
 from pluralstats.errors import InputError  # noqa: E402
@@ -63,6 +65,22 @@ def require_data(fig: plt.Figure, stem: str | Path) -> None:
         plt.close(fig)
         raise InputError(f"Nothing to draw in {Path(stem).name}: no data in {', '.join(map(repr, empty))} "
                          "(check the dimensions, groups and thresholds asked for); no figure written")
+
+
+def legend_below(fig: plt.Figure, axes: Sequence[plt.Axes], notes: Sequence[str] = ()) -> None:
+    """One legend under the laid-out figure (so it covers no data): an entry per labelled series that drew
+    something, each label once, with ``notes`` (wrapped) as its title. Call after ``tight_layout``."""
+    entries: dict[str, Artist] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label and not label.startswith("_"):
+                entries.setdefault(label, handle)  # a series drawn in two parts (filled, hollow) is listed once
+    title = "\n".join(textwrap.fill(n, 90) for n in notes if n)  # long privacy notes wrap, not widen the figure
+    if not entries and not title:
+        return
+    # figure coordinates: y=0 is the bottom of the laid-out figure; savefig's tight bbox takes in what lies below
+    fig.legend(list(entries.values()), list(entries), loc="upper center", bbox_to_anchor=(0.5, 0.0), fontsize=7,
+               title=title or None, title_fontsize=7, ncols=1)
 
 
 def save_figure(fig: plt.Figure, stem: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
