@@ -111,10 +111,6 @@ class SurveyConfig:
     root: Path = Path(".")
     disagreement: tuple[str, ...] = ()  # [model] disagreement: fit-survey's default --disagreement
 
-    @property
-    def scale_min(self) -> int:
-        return 1
-
     def threshold(self, dimension: str) -> int:
         """Positive threshold of a dimension; default: the top 40% of the scale (4 and 5 of 5)."""
         dim = self.dimensions[dimension]

@@ -68,10 +68,6 @@ class ModelData:
     y: np.ndarray  # rating - 1
     item_prompts: np.ndarray | None = None  # prompt id of each item (pairs within a prompt need it)
 
-    @property
-    def n_obs(self) -> int:
-        return len(self.y)
-
     def constant_data(self) -> xr.Dataset:
         """Rater composition, item ids and the observations, stored in the posterior file."""
         attrs = list(self.meta.attributes)

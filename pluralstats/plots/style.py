@@ -22,9 +22,8 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from pluralstats.errors import InputError  # noqa: E402
 from pluralstats.io import atomic_path  # noqa: E402
 
-# colour-blind-safe and distinct in greyscale (dark -> light), each paired with a marker and hatch
+# colour-blind-safe and distinct in greyscale (dark -> light); hatches tell bars apart in print
 COLORS = ["#1b1b1b", "#5e3c99", "#e66101", "#4dac26", "#0571b0", "#b2abd2", "#fdb863"]
-MARKERS = ["o", "^", "s", "D", "v", "P", "X"]
 HATCHES = ["", "//", "..", "xx", "\\\\", "++", "oo"]
 RC = {
     "figure.dpi": 110, "savefig.dpi": 200, "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,

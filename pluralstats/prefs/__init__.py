@@ -11,10 +11,10 @@ from .dataset import load_preferences, load_split, split_path_for, validate_pref
 from .groups import parse_jury, resolve_pool
 from .pairs import OUTPUT_COLUMNS
 from .registry import Strategy, available_strategies, describe_strategies, get_strategy, register_strategy
-from .scales import SCALES, collapse, default_cuts
+from .scales import collapse, default_cuts
 
 __all__ = [
-    "OUTPUT_COLUMNS", "SCALES", "PrefsSummary", "Strategy", "available_strategies", "build_preferences", "collapse",
+    "OUTPUT_COLUMNS", "PrefsSummary", "Strategy", "available_strategies", "build_preferences", "collapse",
     "default_cuts", "describe_strategies", "get_strategy", "load_preferences", "load_split", "objective_weights",
     "parse_jury", "parse_weights", "register_strategy", "resolve_pool", "split_path_for", "validate_preferences",
     "write_preferences",

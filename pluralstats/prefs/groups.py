@@ -50,7 +50,6 @@ class Pool:
 
     label: str
     members: tuple[Member, ...]
-    is_jury: bool = False
 
 
 def _conditions(survey: Survey, specs: Sequence[str]) -> tuple[tuple[str, str], ...]:
@@ -104,7 +103,7 @@ def resolve_pool(survey: Survey, groups: Sequence[str] = (),
         conditions = _conditions(survey, [*(f"{a}={lv}" for a, lv in base), *spec.split("&")])
         members.append(Member(_label(conditions), conditions, share / total))
     listing = ",".join(f"{m.label}:{m.share:.4g}" for m in members)
-    return Pool(f"jury({listing})", tuple(members), is_jury=True)
+    return Pool(f"jury({listing})", tuple(members))
 
 
 def member_ratings(ratings: pd.DataFrame, pool: Pool) -> pd.DataFrame:
