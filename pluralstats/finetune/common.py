@@ -110,9 +110,9 @@ def resume_from(config: TrainConfig, work_dir: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
-def save_final(trainer, tokenizer, out_dir: str | Path, *, keep_checkpoints: bool = False,
-               extra: dict[str, Any] | None = None) -> Path:
-    """Save the trained model (LoRA merged) and tokenizer atomically, with the training log.
+def save_final(trainer, tokenizer, out_dir: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
+    """Save the trained model (LoRA merged) and tokenizer atomically, with the training log, then remove the
+    run's checkpoints (``checkpoint_dir``).
 
     In a data-parallel run only the main process writes; the others wait until it has finished.
     """
@@ -133,8 +133,7 @@ def save_final(trainer, tokenizer, out_dir: str | Path, *, keep_checkpoints: boo
             log = {"log_history": trainer.state.log_history, "global_step": trainer.state.global_step,
                    "processes": accelerator.num_processes, **(extra or {})}
             (tmp / "training_log.json").write_text(json.dumps(log, indent=2, default=str) + "\n")
-        if not keep_checkpoints:
-            shutil.rmtree(checkpoint_dir(out_dir), ignore_errors=True)
+        shutil.rmtree(checkpoint_dir(out_dir), ignore_errors=True)
     accelerator.wait_for_everyone()
     return out_dir
 
