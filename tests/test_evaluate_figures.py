@@ -180,3 +180,14 @@ def test_compare_and_forest_labels_are_readable(tmp_path, drawn_posterior):
     plot_forest(table, tmp_path / "forest")
     ticks = [t.get_text() for t in drawn_posterior[1].axes[0].get_yticklabels()]
     assert ticks == ["political view: very liberal vs conservative"]
+
+
+def test_report_takes_no_seed(tmp_path):
+    """A report draws nothing at random: --seed was accepted and ignored, now it is refused."""
+    from click.testing import CliRunner
+
+    from pluralstats.cli import cli
+
+    result = CliRunner().invoke(cli, ["report", str(tmp_path), "--seed", "3"])
+    assert result.exit_code == 2 and "--seed" in result.output
+    assert CliRunner().invoke(cli, ["report", str(tmp_path)]).exit_code == 0

@@ -190,15 +190,13 @@ def plot_cmd(source, out, figure, dimensions, value, seed, suppress_small):
 @click.command("report")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--title", default="pluralstats report", show_default=True)
-@seed_option
 @suppress_option
-def report_cmd(folder, title, seed, suppress_small):
+def report_cmd(folder, title, suppress_small):
     """A one-page Markdown report linking every figure and table under FOLDER."""
     from pluralstats.report import build_report
 
     path = build_report(folder, title=title, suppress_small=suppress_small)
-    write_manifest(path, "report", options={"folder": str(folder), "title": title, "suppress_small": suppress_small},
-                   seed=seed)
+    write_manifest(path, "report", options={"folder": str(folder), "title": title, "suppress_small": suppress_small})
     console.print(f"Wrote {path}")
 
 
