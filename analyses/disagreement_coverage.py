@@ -23,11 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-# this folder holds coverage.py, named like the `coverage` package that numba imports: keep it off the path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 DIM = "toxicity"
 SHARES = {"political": {"liberal": 0.5, "conservative": 0.5}}

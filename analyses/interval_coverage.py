@@ -9,22 +9,18 @@ planted effects and sigmas are the simulator's, not prior draws.
 The model is compiled once per worker process; later surveys of the same shape only swap the data
 (``nutpie``'s ``with_data``), so a fit costs seconds, not a compile.
 
-    python analyses/coverage.py --n-surveys 100 --workers 2 --out outputs/coverage
+    python analyses/interval_coverage.py --n-surveys 100 --workers 2 --out outputs/coverage
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import sys
 import time
 from pathlib import Path
 
-# this file is named like the `coverage` package that numba imports: keep its folder off the path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 ATTRS = ["gender", "political", "race_ethnicity"]
 DIMS = ["toxicity", "emotional_awareness"]

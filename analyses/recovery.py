@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-# analyses/coverage.py is named like the `coverage` package that numba imports: keep this folder off the path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from pluralstats.models import all_contrasts, diagnose, fit_survey, load_posterior, save_posterior  # noqa: E402
-from pluralstats.simulate import SimulationConfig, simulate_survey  # noqa: E402
+from pluralstats.models import all_contrasts, diagnose, fit_survey, load_posterior, save_posterior
+from pluralstats.simulate import SimulationConfig, simulate_survey
 
 
 def compare_with_truth(estimates: pd.DataFrame, truth: list[dict]) -> pd.DataFrame:

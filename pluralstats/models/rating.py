@@ -108,7 +108,7 @@ POOLED_TAU_PRIOR_SD = 1.0
 #: groups that disagree about single responses by less than their whole spread of item effects.
 TAU_PRIOR_SD = 0.5
 #: Prior sd of the attribute effects (logits). A scale of 1 shrinks large group differences in
-#: small surveys: over 109 simulated 150-rater surveys (analyses/coverage.py) the planted +44%
+#: small surveys: over 109 simulated 150-rater surveys (analyses/interval_coverage.py) the planted +44%
 #: (~1.4 rating points) contrast was covered by 84.4% of its 95% intervals (mean z -0.66) with sd 1 and
 #: 92.7% (z -0.20) with 2.5; all contrasts 0.931 +- 0.009 vs 0.950 +- 0.008. 2.5 is the usual weakly
 #: informative scale for logistic coefficients.
