@@ -101,6 +101,10 @@ CANONICAL_KEYS = ("participant_id", "item_id", "_row")  # "_row": the reader's o
 
 @dataclass(frozen=True)
 class SurveyConfig:
+    """A survey's settings from survey.toml: the rating scale (1..``scale_max``), the rated dimensions, the rater
+    attributes with their reference levels, the data files and column mapping, the smallest group size ``k``
+    that may be reported (``min_group_size``) and the default disagreement attributes for fit-survey."""
+
     name: str
     scale_max: int
     dimensions: dict[str, Dimension]

@@ -93,6 +93,13 @@ PAPER_EFFECTS = (
 
 @dataclass(frozen=True)
 class SimulationConfig:
+    """How to simulate a survey (defaults: the study's scale). Participants each rate
+    ``prompts_per_participant`` prompts x ``responses_per_prompt`` responses of their language on every dimension;
+    ``share_us`` of them are in the US (English), the rest in Germany. Ratings follow an ordinal model with the
+    planted ``effects``, other attribute effects ~ N(0, ``other_effect_sd``), rater and item effects with sds
+    ``sigma_rater`` and ``sigma_item`` and an item quality slope ``item_slope``; ``disagreement_sd`` > 0 adds group
+    x item terms for ``disagreement_attributes``."""
+
     n_participants: int = 1095
     prompts_per_participant: int = 5
     responses_per_prompt: int = 5
@@ -113,6 +120,9 @@ class SimulationConfig:
 
 @dataclass
 class SimulatedSurvey:
+    """A simulated survey and its ground truth (seed, config, attribute effects, cutpoints, rater and item effects,
+    the planted effects, the true contrasts and any group x item terms), for checking what the model recovers."""
+
     survey: Survey
     truth: dict
 

@@ -84,6 +84,9 @@ class SmallGroupWarning(UserWarning):
 
 @dataclass
 class Survey:
+    """A loaded survey: its survey.toml settings and three tables in canonical columns (ratings in long
+    form, one row per participant, one row per rated item), with the files read and any load warnings."""
+
     config: SurveyConfig
     ratings: pd.DataFrame  # participant_id, item_id, dimension, rating (int)
     participants: pd.DataFrame  # participant_id, country?, language?, attribute columns...
@@ -93,13 +96,16 @@ class Survey:
 
     @property
     def dimensions(self) -> list[str]:
+        """The rated dimensions in survey.toml's order (the order every table and figure uses)."""
         return list(self.config.dimensions)
 
     @property
     def attributes(self) -> list[str]:
+        """survey.toml's rater attributes that the participants table has, in survey.toml's order."""
         return [a for a in self.config.attributes if a in self.participants.columns]
 
     def levels(self, attribute: str) -> list[str]:
+        """The attribute's levels among the participants, as strings, sorted (missing values left out)."""
         return sorted(self.participants[attribute].dropna().astype(str).unique())
 
     def resolve_level(self, spec: str) -> tuple[str, str]:
@@ -113,6 +119,7 @@ class Survey:
         return merged.merge(self.items[["item_id", "prompt_id", "language"]], on="item_id", how="left")
 
     def group_sizes(self, attribute: str) -> pd.Series:
+        """Raters per level of ``attribute``, counting only participants with at least one rating; smallest first."""
         # unique() first: isin over an arrow-backed column converts every value it is given one by one
         rated = self.participants[self.participants.participant_id.isin(self.ratings.participant_id.unique())]
         return rated.groupby(attribute).participant_id.nunique().sort_values()

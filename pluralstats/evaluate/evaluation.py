@@ -58,6 +58,9 @@ class ShiftSettings:
 
 @dataclass
 class EvalResult:
+    """An evaluation: the per-completion scores, the results table (each model's mean, its shift vs the control
+    and pairwise differences per dimension), the shift model's fit and its convergence diagnostics."""
+
     scores: pd.DataFrame
     table: pd.DataFrame
     fit: ShiftFit

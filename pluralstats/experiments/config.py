@@ -60,6 +60,10 @@ def short(value: Any) -> str:
 
 @dataclass
 class ExperimentConfig:
+    """An experiment read from its TOML file: the data, the training cell's defaults (``cell``) and the grid of
+    conditions varied over them, the training seeds, base model, training and evaluation settings, the survey
+    model and, for Figure 2, the group pairs to compare; ``figure`` names the figure it reproduces."""
+
     name: str
     path: Path
     description: str = ""

@@ -31,6 +31,9 @@ SHIFT_KEYS = ("draws", "tune", "chains", "backend", "bootstrap")
 
 @dataclass
 class RunReport:
+    """What an experiment run did: its folder, the status of every cell, the evaluation of the finished cells
+    (None when there was nothing to compare with the control) and the cells skipped as already finished."""
+
     out: Path
     cells: pd.DataFrame  # label, seed, status, seconds, error, skipped
     result: EvalResult | None = None
@@ -38,6 +41,7 @@ class RunReport:
 
     @property
     def failed(self) -> pd.DataFrame:
+        """The rows of ``cells`` whose run failed."""
         return self.cells[self.cells.status == "failed"]
 
 
