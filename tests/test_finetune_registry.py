@@ -13,8 +13,8 @@ from pluralstats.cli import cli
 from pluralstats.errors import InputError
 from pluralstats.finetune import TrainConfig, available_plugins, get_plugin, register_plugin
 from pluralstats.finetune.base import FinetunePlugin
-from pluralstats.prefs import load_preferences
 from pluralstats.finetune.registry import unregister_plugin
+from pluralstats.prefs import load_preferences
 
 
 class EchoPlugin:
