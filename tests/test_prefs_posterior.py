@@ -82,6 +82,14 @@ def test_max_draws_subsamples(survey):
                                probability_fn=fake_probabilities, max_draws=10, seed=1)
     assert len(sub) == len(full) or abs(len(sub) - len(full)) < 5
     assert not np.allclose(sub.weight.to_numpy()[:5], full.weight.to_numpy()[:5])
+    # the weights are those of exactly the 10 seeded draws: the same pairs from a posterior that has only them
+    keep = np.sort(np.random.default_rng(1).choice(N_DRAWS, size=10, replace=False))
+    only_kept, _ = build_preferences(survey, strategy="posterior", posterior=object(), eval_fraction=0.0, seed=1,
+                                     probability_fn=lambda *args: fake_probabilities(*args)[keep])
+    key = ["prompt_id", "chosen_item_id", "rejected_item_id"]
+    merged = sub.merge(only_kept, on=key, suffixes=("", "_kept"), validate="one_to_one")
+    assert len(merged) == len(sub) == len(only_kept)
+    assert np.allclose(merged.weight, merged.weight_kept, atol=1e-12)
 
 
 @pytest.mark.slow

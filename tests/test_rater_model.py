@@ -39,6 +39,9 @@ def test_group_heads(hashing_rater):
     overall = hashing_rater.predict(p, r)
     cons = hashing_rater.predict(p, r, group="political=conservative")
     assert not np.allclose(overall.to_numpy(), cons.to_numpy())
+    # the group's own head still rates like a rater: the toxic reply more toxic and less emotionally aware
+    assert cons.toxicity[0] > cons.toxicity[1] and cons.emotional_awareness[1] > cons.emotional_awareness[0]
+    assert ((cons >= 1) & (cons <= 5)).all().all()
     same = hashing_rater.predict(p, r, group={"political": "conservative"})
     assert np.allclose(cons.to_numpy(), same.to_numpy())
     assert np.allclose(hashing_rater.predict(p, r, group="conservative").to_numpy(), cons.to_numpy())
