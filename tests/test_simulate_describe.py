@@ -154,6 +154,11 @@ def test_cli_describe_writes_figure_and_tables(tmp_path):
         assert (out / name).stat().st_size > 0
     matrix = pd.read_csv(out / "figure1_conditional.csv", index_col=0)
     assert matrix.shape == (5, 5)
+    # the written values are the matrix of the bundle under the --threshold given, not the default one
+    expected = conditional_positive_matrix(load_survey(bundle), {"toxicity": 3})
+    assert list(matrix.index) == list(expected.index) and np.allclose(matrix.to_numpy(), expected.to_numpy())
+    assert not np.allclose(expected.to_numpy(), conditional_positive_matrix(load_survey(bundle)).to_numpy())
+    assert np.allclose(np.diag(matrix.to_numpy()), 1.0)
     assert "P0" not in result.output  # no participant ids in reports
 
 
