@@ -96,6 +96,9 @@ def agreement(survey: Survey, suppress_small: bool = True) -> pd.DataFrame:
 
 @dataclass
 class Descriptives:
+    """The survey descriptives: the Figure 1 conditional matrix, group means, rating distribution and
+    Krippendorff's alpha per group."""
+
     conditional: pd.DataFrame
     means: pd.DataFrame
     distribution: pd.DataFrame
@@ -103,5 +106,7 @@ class Descriptives:
 
 
 def describe(survey: Survey, thresholds: dict[str, int] | None = None, suppress_small: bool = True) -> Descriptives:
+    """Every descriptive of ``survey`` (``thresholds`` override survey.toml's positive thresholds; small groups
+    suppressed unless not ``suppress_small``)."""
     return Descriptives(conditional_positive_matrix(survey, thresholds), group_means(survey, suppress_small),
                         rating_distribution(survey), agreement(survey, suppress_small))

@@ -189,12 +189,14 @@ def _swap_in(tmp: Path, final: Path) -> None:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (readers see the old file or the whole new one)."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file, or of a folder's files' contents in sorted path order."""
     digest = hashlib.sha256()
     path = Path(path)
     paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -206,6 +208,7 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def package_versions(names: Sequence[str] = TRACKED_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (those not installed are left out)."""
     found = {}
     for name in names:
         with contextlib.suppress(metadata.PackageNotFoundError):

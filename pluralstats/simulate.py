@@ -175,6 +175,7 @@ def _participants(cfg: SimulationConfig, rng: np.random.Generator) -> pd.DataFra
 
 
 def cutpoints(scale_max: int, dimension: str) -> np.ndarray:
+    """The simulator's ordinal cutpoints for ``dimension``: evenly spaced, shifted per dimension."""
     return np.linspace(-1.8, 1.8, scale_max - 1) + CUTPOINT_SHIFT.get(dimension, 0.0)
 
 

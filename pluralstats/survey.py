@@ -494,6 +494,7 @@ def _levels(levels: set[str]) -> str:
 
 
 def small_group_warnings(survey: Survey) -> list[str]:
+    """A warning per attribute level with fewer than ``min_group_size`` raters (the count itself not shown)."""
     k = survey.config.min_group_size
     messages = []
     for attr in survey.attributes:

@@ -29,9 +29,11 @@ class Group(click.Group):
     """Commands listed in pipeline order, errors turned into exit codes."""
 
     def list_commands(self, ctx):
+        """Commands in the order they were added, not alphabetically."""
         return list(self.commands)
 
     def invoke(self, ctx):
+        """Run the command under ``handle_errors``: bad input exits 2, failed diagnostics 3, no tracebacks."""
         with handle_errors():
             return super().invoke(ctx)
 

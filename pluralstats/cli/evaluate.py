@@ -33,6 +33,8 @@ INFERENCE = {"new-prompts": "prompts", "these-prompts": "evaluated"}  # --infere
 
 
 def shift_table(table: pd.DataFrame, title: str) -> Table:
+    """A console table of the Bayesian shifts vs the control (estimate, relative change, P(better)), with
+    the one-training-run note when a model has a single run."""
     from pluralstats.report import ONE_RUN_NOTE
 
     rows = table[(table.comparison == "shift") & (table.method == "bayes")]

@@ -29,6 +29,7 @@ def _minilm():
 
 
 def minilm_available() -> bool:
+    """Whether the MiniLM sentence encoder loads; if not, warns that hashed n-grams are used instead."""
     try:
         _minilm()
     except Exception as exc:  # not installed, or its files are missing

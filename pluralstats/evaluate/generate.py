@@ -40,6 +40,7 @@ class GenerationConfig:
     thinking: str = "auto"
 
     def to_dict(self) -> dict:
+        """The settings as a plain dict (for manifests)."""
         return asdict(self)
 
 

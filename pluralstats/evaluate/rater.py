@@ -215,6 +215,7 @@ class RaterModel:
 
     @classmethod
     def load(cls, folder: str | Path) -> RaterModel:
+        """A rater model saved with ``save`` (``rater.json`` and ``heads.npz`` in ``folder``); InputError if not one."""
         folder = Path(folder)
         if not (folder / "rater.json").exists():
             raise InputError(f"{folder} is not a saved rater model (no rater.json)")

@@ -49,6 +49,7 @@ class RaterScorer:
 
     @classmethod
     def load(cls, path: str | Path, group: Mapping[str, str] | str | None = None) -> RaterScorer:
+        """A scorer from a saved rater model, predicting as ``group`` (default: all raters)."""
         from pluralstats.evaluate.rater import RaterModel
 
         return cls(RaterModel.load(path), group=group)
@@ -61,6 +62,7 @@ class RaterScorer:
         return cls(RaterModel.fit(survey, group=group, split=split, seed=seed), group=group)
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> pd.DataFrame:
+        """The rater model's predicted ratings, one row per completion, in the order given."""
         kwargs = {"group": self.group} if self.group else {}
         scores = self.rater.predict(list(prompts), list(completions), **kwargs)
         if not self.dimensions:
@@ -133,6 +135,8 @@ class ScorerReward:
         return self.scorer.score(prompts, completions)
 
     def utility_from(self, predictions: pd.DataFrame, dimension: str) -> np.ndarray:
+        """The dimension's predicted ratings mapped to 0..1, 1 the best by the scorer's declared polarity;
+        InputError if it declares none."""
         if self.polarity.get(dimension) not in ("higher_is_better", "lower_is_better"):
             raise InputError(f"Scorer {type(self.scorer).__name__} declares no polarity for '{dimension}' "
                              "(its polarity attribute: higher_is_better or lower_is_better); it cannot be a reward")

@@ -239,6 +239,7 @@ class ShiftDiagnostics:
 
     @property
     def ok(self) -> bool:
+        """Every quantity passes R-hat and ESS, and the sampler had no divergences."""
         return bool(self.table.ok.all()) and self.divergences == 0
 
     @property

@@ -44,10 +44,12 @@ class Cell:
 
     @property
     def is_control(self) -> bool:
+        """Whether this is the untrained control condition."""
         return self.label == "control"
 
 
 def slugify(text: str) -> str:
+    """``text`` as a folder name: runs of other than letters, digits and ``_.-`` become ``_`` (empty: ``cell``)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "cell"
 
 

@@ -48,6 +48,8 @@ class Simulate(BaseModel):
 
 
 class Data(BaseModel):
+    """The ``[data]`` section: a survey bundle or simulation settings, the prompt split's seed and eval share."""
+
     model_config = STRICT
     bundle: str | None = None
     simulate: dict[str, Any] | None = None  # checked as its own section, for its own key suggestions
@@ -99,11 +101,13 @@ def options_model(name: str, sources: Iterable[type | Callable], skip: set[str] 
 
 
 def suggest(key: str, known: Iterable[str]) -> str:
+    """A hint for an unknown ``key``: the closest known key, else the list of valid ones."""
     close = difflib.get_close_matches(key, list(known), n=1)
     return f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(sorted(known))})"
 
 
 def short(value: object, limit: int = 40) -> object:
+    """``value`` for a message, its repr cut to ``limit`` characters when longer."""
     text = repr(value)
     return value if len(text) <= limit else text[:limit] + "..."
 

@@ -31,9 +31,11 @@ class Shared:
     signs: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
+        """The shared inputs as a plain dict (for the cell tasks and manifests)."""
         return asdict(self)
 
     def load_split(self) -> pd.Series:
+        """The prompt split (prompt_id -> train or eval) written for the experiment."""
         return pd.read_csv(self.split, dtype=str).set_index("prompt_id").split
 
 
@@ -57,6 +59,7 @@ def simulate_bundle(out: Path, options: dict[str, Any]) -> Path:
 
 
 def write_split(survey, path: Path, eval_fraction: float, seed: int) -> pd.Series:
+    """The prompt split at ``path``: read if it exists (so every cell and rerun shares it), else drawn and written."""
     from pluralstats.split import prompt_split
 
     if path.exists():
@@ -81,6 +84,7 @@ def ensure_base_model(survey, out: Path, options: dict[str, Any], eval_fraction:
 
 
 def ensure_rater(survey, out: Path, split: pd.Series, seed: int) -> Path:
+    """The rater model folder ``out``, fitted on the train prompts and saved unless already there."""
     from pluralstats.evaluate.rater import RaterModel
 
     if (out / "rater.json").exists():
@@ -96,6 +100,7 @@ def survey_gate(*, allow_bad_diagnostics: bool = False) -> None:
 
 
 def ensure_posterior(survey, path: Path, options: dict[str, Any], seed: int) -> Path:
+    """The survey posterior at ``path``, fitted with ``options`` and saved unless already there."""
     from pluralstats.models import fit_survey, save_posterior
 
     if path.exists():

@@ -41,16 +41,20 @@ class ModelMeta:
 
     @property
     def n_cut(self) -> int:
+        """Number of cutpoints of the ordinal scale (scale_max - 1)."""
         return self.scale_max - 1
 
     def reference(self, attribute: str) -> str:
+        """The attribute's reference level (the first of its levels)."""
         return self.attributes[attribute][0]
 
     def to_json(self) -> str:
+        """The metadata as JSON (stored in the posterior file)."""
         return json.dumps(asdict(self))
 
     @classmethod
     def from_json(cls, text: str) -> ModelMeta:
+        """Metadata from ``to_json``'s text."""
         return cls(**json.loads(text))
 
 

@@ -52,6 +52,7 @@ class Composition:
 
 
 def standardisation_label(target: str) -> str:
+    """How an adjusted quantity is labelled on tables and figure axes."""
     return f"adjusted (standardised to {target})"
 
 

@@ -58,9 +58,11 @@ class Linear:
     terms: dict[tuple[str, str], float] = field(default_factory=dict)
 
     def scaled(self, c: float) -> Linear:
+        """This expression times ``c``."""
         return Linear(self.const * c, {k: v * c for k, v in self.terms.items()})
 
     def plus(self, other: Linear, sign: float = 1.0) -> Linear:
+        """This expression plus ``sign`` times ``other``."""
         terms = dict(self.terms)
         for k, v in other.terms.items():
             terms[k] = terms.get(k, 0.0) + sign * v

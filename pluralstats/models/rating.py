@@ -278,5 +278,6 @@ def interaction_gated(meta) -> list[str]:
 
 
 def is_auxiliary(name: str) -> bool:
+    """Whether a posterior variable is a sampling device (non-centred or unconstrained copy), not a result."""
     return (name in AUXILIARY or name.endswith("_raw") or name.endswith("__")  # "__": unconstrained copies
             or name.startswith("z_w_"))

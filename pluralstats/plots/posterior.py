@@ -21,6 +21,7 @@ from .style import paper_style as style
 
 
 def pretty(name: str) -> str:
+    """A name for a figure: underscores as spaces."""
     return name.replace("_", " ")
 
 

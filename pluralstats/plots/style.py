@@ -34,6 +34,7 @@ RC = {
 
 @contextlib.contextmanager
 def paper_style() -> Iterator[None]:
+    """Within the block, matplotlib uses the house style (``RC``)."""
     with plt.rc_context(RC):
         yield
 

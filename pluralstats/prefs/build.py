@@ -52,6 +52,7 @@ class PrefsSummary:
     diagnostics: str | None = None
 
     def to_dict(self) -> dict:
+        """The summary as plain data (its tables as lists of records), for the manifest."""
         out = asdict(self)
         out["by_dimension"] = self.by_dimension.to_dict(orient="records")
         out["groups"] = self.groups.to_dict(orient="records")

@@ -41,6 +41,7 @@ class Member:
 
     @property
     def as_dict(self) -> dict[str, str]:
+        """The member's conditions as attribute -> level."""
         return dict(self.conditions)
 
 

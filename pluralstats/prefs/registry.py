@@ -73,12 +73,15 @@ class Strategy:
     unit_weight: ClassVar[bool] = False
 
     def distributions(self, data: DimensionData) -> np.ndarray:
+        """Each item's empirical rating distribution from ``data.frame``, collapsed to the scale and oriented."""
         return distributions(data.frame, data.index, data.dimension, data.scale, data.cuts, data.sign)
 
     def across_evidence(self, probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each pair, the evidence that ``a`` is rated better than ``b`` and the reverse."""
         return evidence(probs[a], probs[b])
 
     def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray | None:
+        """A score per item, or None (the base: ``pair_scores`` then gives none either)."""
         return None
 
     def pair_scores(self, data: DimensionData, probs: np.ndarray, a: np.ndarray, b: np.ndarray,
@@ -90,6 +93,7 @@ class Strategy:
 
     def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
                s_b: np.ndarray | None) -> Decision:
+        """Which side of each pair is chosen, and its weight, from the two sides' score difference."""
         return by_scores(a, b, e_ab, e_ba, s_a - s_b, unit_weight=self.unit_weight)
 
 
@@ -110,6 +114,7 @@ def register_strategy(obj: Any) -> Any:
 
 
 def unregister_strategy(name: str) -> None:
+    """Remove a strategy registered at run time (no error if it is not registered)."""
     _RUNTIME.pop(name, None)
 
 
