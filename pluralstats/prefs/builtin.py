@@ -14,20 +14,26 @@ from .strategies import evidence, harmful, majority_labels, mean_labels
 
 
 class Majority(Strategy):
+    """The ``majority`` strategy (see ``help``)."""
+
     name = "majority"
     help = "Plurality label of each response (ties: the worst tied value); the better label is chosen, weight 1."
     unit_weight = True
 
     def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        """Each item's plurality label (oriented; ties: the worst tied value)."""
         return majority_labels(probs).astype(float)
 
 
 class MinorityVeto(Majority):
+    """The ``minority-veto`` strategy (see ``help``)."""
+
     name = "minority-veto"
     help = ("Majority, except that a response flagged harmful by the veto share of raters (overall or in any "
             "group) gets the worst label on a veto dimension.")
 
     def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        """Majority labels, with the worst label (1) for items flagged harmful when the dimension is vetoed."""
         labels = super().item_scores(data, probs)
         if not data.vetoed:
             return labels
@@ -36,30 +42,39 @@ class MinorityVeto(Majority):
 
 
 class Mean(Strategy):
+    """The ``mean`` strategy (see ``help``)."""
+
     name = "mean"
     help = ("Weighted mean rating (within pairing: the raters' mean own difference); weight = share of decided "
             "rating comparisons favouring the chosen response.")
 
     def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        """Each item's weighted mean oriented rating."""
         return mean_labels(probs)
 
     def pair_scores(self, data: DimensionData, probs: np.ndarray, a: np.ndarray, b: np.ndarray,
                     mean_diff: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Within pairing: the raters' own mean difference against 0; across: the items' mean ratings."""
         if mean_diff is not None:  # within pairing: the pair is judged by the raters' own differences
             return mean_diff, np.zeros(len(a))
         return super().pair_scores(data, probs, a, b, mean_diff)
 
 
 class Preserve(Strategy):
+    """The ``preserve`` strategy (see ``help``)."""
+
     name = "preserve"
     help = "A row each way weighted by its rater evidence, so disagreement survives as conflicting rows."
 
     def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
                s_b: np.ndarray | None) -> Decision:
+        """A row each way, each weighted by its evidence (``preserve_rows``)."""
         return preserve_rows(a, b, e_ab, e_ba)
 
 
 class Posterior(Strategy):
+    """The ``posterior`` strategy (see ``help``)."""
+
     name = "posterior"
     help = ("The fitted rating model's predictive probability that a new rater of the group rates one response "
             "better (needs --posterior).")
@@ -67,14 +82,17 @@ class Posterior(Strategy):
     pairings = ("across",)  # a new rater's two ratings are independent draws: there is no 'own two ratings'
 
     def distributions(self, data: DimensionData) -> np.ndarray:
+        """Per draw, each item's predictive rating distribution for the pool, from the fitted model."""
         return post.distributions(data.posterior, data.pool, data.dimension, list(data.index),
                                   data.survey.config.scale_max, data.scale, data.cuts, data.sign,
                                   probability_fn=data.probability_fn, max_draws=data.max_draws, seed=data.seed)
 
     def across_evidence(self, probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # evidence per draw, averaged over the draws: the posterior predictive probability
+        """The pair evidence averaged over the draws (the posterior predictive probabilities)."""
         return tuple(x.mean(axis=0) for x in evidence(probs[:, a], probs[:, b]))
 
     def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
                s_b: np.ndarray | None) -> Decision:
+        """The side with more evidence is chosen, weighted by its share of the two evidences (not a unit weight)."""
         return by_scores(a, b, e_ab, e_ba, e_ab - e_ba, unit_weight=False)

@@ -18,11 +18,14 @@ from .strategies import aggregated_labels
 
 
 class DawidSkene(Majority):
+    """The ``dawid-skene`` strategy (see ``help``); needs crowd-kit."""
+
     name = "dawid-skene"
     help = ("Dawid-Skene label of each response (per-rater confusion matrices by EM: reliable raters count "
             "more); the better label is chosen, weight 1. Jury shares are not applied.")
 
     def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        """Each item's Dawid-Skene label (EM, at most 100 iterations)."""
         from crowdkit.aggregation import DawidSkene as Model  # imported when used: crowd-kit loads slowly
 
         return aggregated_labels(Model(n_iter=100, tol=1e-5), data)

@@ -18,6 +18,8 @@ from .strategies import aggregated_labels
 
 
 class Mace(Majority):
+    """The ``mace`` strategy (see ``help``); needs crowd-kit."""
+
     name = "mace"
     help = ("MACE label of each response (per-rater competence vs. guessing, variational Bayes: competent raters "
             "count more); the better label is chosen, weight 1. Jury shares are not applied.")
@@ -27,6 +29,7 @@ class Mace(Majority):
     iterations: int = 50
 
     def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        """Each item's MACE label, the best of ``restarts`` fits seeded by the build's seed."""
         from crowdkit.aggregation import MACE  # imported when used: crowd-kit loads slowly
 
         return aggregated_labels(MACE(n_restarts=self.restarts, n_iter=self.iterations, random_state=data.seed), data)
