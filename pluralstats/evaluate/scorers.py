@@ -34,7 +34,9 @@ class Scorer(Protocol):
     dimensions: list[str]
     scale_max: int
 
-    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> pd.DataFrame: ...
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> pd.DataFrame:
+        """One row per (prompt, completion), in the order given; a column per dimension in ``dimensions``."""
+        ...
 
 
 class RaterScorer:
