@@ -73,13 +73,14 @@ def fit_options(f):
 def _fit(survey, dimensions, **options):
     """Fit with the :func:`fit_options` (attributes, backend, draws, tune, chains, joint, centering, seed)."""
     from pluralstats.models import fit_survey
+    from pluralstats.models.fit import DEFAULT_TUNE
 
     tune = options["tune"]
     if options.get("disagreement") is None:
         options["disagreement"] = list(survey.config.disagreement) or None
     console.print(f"Fitting {options['backend']}: {len(survey.ratings)} ratings, dimensions "
                   f"{', '.join(dimensions or survey.dimensions)} ({options['draws']} draws x {options['chains']} "
-                  f"chains, {'default' if tune is None else tune} tuning steps)")
+                  f"chains, {DEFAULT_TUNE[options['backend']] if tune is None else tune} tuning steps)")
     return fit_survey(survey, dimensions=dimensions, progress=True, **options)
 
 

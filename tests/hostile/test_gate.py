@@ -97,8 +97,14 @@ def test_low_bfmi_and_saturated_tree_depth_fail(hostile_posterior):
     assert any("tree depth" in p for p in diag.problems) and diag.treedepth_share == pytest.approx(0.1)
 
 
-def test_advi_posterior_is_unchecked_and_compare_exits_3(run_bad, hostile_survey_dir, tmp_path):
+def test_advi_posterior_is_unchecked_and_compare_exits_3(run_bad, hostile_survey_dir, tmp_path, monkeypatch):
     """ADVI is a first look: fit-survey writes it (exit 0, saying so); compare refuses it with exit 3."""
+    from functools import partial
+
+    from pluralstats.models import fit
+
+    # a short optimisation: what is tested is the verdict on an ADVI posterior, not ADVI's accuracy
+    monkeypatch.setitem(fit._SAMPLERS, "advi", partial(fit._fit_advi, n_iter=2000))
     post = tmp_path / "advi.nc"
     fit = run_cli(["fit-survey", hostile_survey_dir, "--out", post, "--backend", "advi",
                    "--dimensions", "toxicity,helpfulness", "--draws", "200"])
