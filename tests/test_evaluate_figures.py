@@ -128,6 +128,19 @@ def drawn_posterior(monkeypatch) -> list:
     return figs
 
 
+def assert_text_inside(fig) -> None:
+    """Every text lies within the figure's width and below its top: past them it is cut off when saved."""
+    from matplotlib.text import Text
+
+    renderer = fig.canvas.get_renderer()
+    # tick labels are left out: matplotlib keeps labels of ticks outside the view, which are never drawn
+    ticks = {id(t) for ax in fig.axes for axis in (ax.xaxis, ax.yaxis) for t in axis.get_ticklabels(which="both")}
+    for text in fig.findobj(Text):
+        if text.get_visible() and text.get_text().strip() and id(text) not in ticks:
+            box = text.get_window_extent(renderer)
+            assert fig.bbox.x0 - 1 <= box.x0 and box.x1 <= fig.bbox.x1 + 1 and box.y1 <= fig.bbox.y1 + 1, text
+
+
 def five_dimension_idata():
     import arviz as az
 
@@ -172,14 +185,30 @@ def test_compare_and_forest_labels_are_readable(tmp_path, drawn_posterior):
     fig = drawn_posterior[0]
     labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
     assert labels == ["survey estimate", "tuned models"]  # the all-hollow model series was listed twice
+    assert_text_inside(fig)  # the x label's "(95% ..." was cut off
     renderer = fig.canvas.get_renderer()
-    label_box = fig.axes[0].xaxis.label.get_window_extent(renderer)
-    assert label_box.x1 <= fig.bbox.x1 and label_box.x0 >= fig.bbox.x0  # "(95% ..." is not cut off
     assert all(legend.get_window_extent(renderer).y1 < fig.axes[0].get_window_extent(renderer).y0
                for legend in fig.legends)
     plot_forest(table, tmp_path / "forest")
     ticks = [t.get_text() for t in drawn_posterior[1].axes[0].get_yticklabels()]
     assert ticks == ["political view: very liberal vs conservative"]
+
+
+def test_heatmap_labels_are_readable(tmp_path, monkeypatch):
+    import pluralstats.plots.contrasts as contrasts_module
+
+    figs = []
+    save = contrasts_module.save_figure
+    monkeypatch.setattr(contrasts_module, "save_figure", lambda fig, path: figs.append(fig) or save(fig, path))
+    table = pd.DataFrame({"dimension": ["toxicity", "emotional_awareness"], "attribute": "political_view",
+                          "level_a": "very_liberal", "level_b": "conservative", "diff": [0.1, -0.3],
+                          "diff_lo": [0.0, -0.4], "diff_hi": [0.2, -0.2], "quantity": "mean",
+                          "standardisation": "adjusted (standardised to the sample's composition of age, gender)"})
+    contrasts_module.plot_heatmap(table, tmp_path / "heatmap", k=5)
+    ax = figs[0].axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["political view: very liberal vs conservative"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["toxicity", "emotional awareness"]
+    assert_text_inside(figs[0])
 
 
 def test_report_takes_no_seed(tmp_path):

@@ -8,6 +8,7 @@ heatmap shows "<k" in their cell, and a note names them, as in every other figur
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -46,8 +47,8 @@ def plot_means(means: pd.DataFrame, path: str | Path) -> list[Path]:
                       excludes_zero=np.ones(len(sub), dtype=bool))
             ax.set_title(pretty(dim))
         # one axis label under all panels: the standardisation is too long to repeat under each
-        fig.supxlabel(f"{unit}, {_label(shown)}", fontsize=8)
-        axes[0, 0].set_yticks(range(len(labels)), labels)
+        fig.supxlabel(textwrap.fill(f"{unit}, {_label(shown)}", 80), fontsize=8)
+        axes[0, 0].set_yticks(range(len(labels)), [pretty(lab) for lab in labels])
         axes[0, 0].invert_yaxis()
         if note:
             fig.text(0.01, -0.02, note, fontsize=7, color="0.3", wrap=True)
@@ -79,7 +80,7 @@ def plot_heatmap(contrasts: pd.DataFrame, path: str | Path, *, k: int = 5) -> li
         text[i][j] = f"{r.diff:+.2f}" + ("*" if r.diff_lo > 0 or r.diff_hi < 0 else "")
     limit = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1.0
     with style():
-        fig, ax = plt.subplots(figsize=(2.2 + 1.0 * len(dims), 0.9 + 0.3 * len(rows)))
+        fig, ax = plt.subplots(figsize=(2.2 + 1.0 * len(dims), 1.6 + 0.3 * len(rows)))
         image = ax.imshow(grid, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
         for i in range(len(rows)):
             for j in range(len(dims)):
@@ -87,10 +88,12 @@ def plot_heatmap(contrasts: pd.DataFrame, path: str | Path, *, k: int = 5) -> li
                 ax.text(j, i, text[i][j], ha="center", va="center", fontsize=7,
                         color="white" if dark else "black", fontweight="bold" if "*" in text[i][j] else "normal")
         ax.set_xticks(range(len(dims)), [pretty(d) for d in dims], rotation=30, ha="right")
-        ax.set_yticks(range(len(rows)), rows)
+        ax.set_yticks(range(len(rows)), [pretty(r) for r in rows])
         bar = fig.colorbar(image, ax=ax, shrink=0.8)
-        bar.set_label("difference in expected rating")
-        ax.set_title(f"Level vs reference, {_label(table)}", fontsize=8)
+        # text past the figure's edges is cut off when saved: long labels are wrapped to fit
+        bar.set_label("difference in\nexpected rating")
+        # over the whole figure, not the narrow grid: centred over the grid, a long title ran past the right edge
+        fig.suptitle(textwrap.fill(f"Level vs reference, {_label(table)}", 70), fontsize=8, x=0.01, ha="left")
         fig.text(0.01, -0.02, "* and bold: 95% interval excludes 0; blank with <k: suppressed (fewer than k raters)",
                  fontsize=7, color="0.3", wrap=True)
         fig.tight_layout()

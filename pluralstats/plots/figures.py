@@ -99,11 +99,11 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
     """
     rows, notes = [], []
     for t in tables:
-        contrast = f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}"
+        contrast = f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}"  # the key of ``dimensions``, as given
         t, note = shown_rows(t)  # rows suppressed for privacy are left out, with a note
         notes += [note] if note else []
         keep = t if not dimensions or contrast not in dimensions else t[t.dimension == dimensions[contrast]]
-        rows += [{**r, "label": f"{contrast}\n{pretty(r['dimension'])}"} for r in keep.to_dict("records")]
+        rows += [{**r, "label": f"{pretty(contrast)}\n{pretty(r['dimension'])}"} for r in keep.to_dict("records")]
     frame = pd.DataFrame(rows)
     if frame.empty:
         return note_figure("; ".join(notes) or "no comparison to show", path)

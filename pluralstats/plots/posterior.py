@@ -161,13 +161,14 @@ def plot_ppc(observed: pd.DataFrame, predicted: pd.DataFrame, path: str | Path, 
                 if r == 0:
                     ax.set_title(pretty(dim))
                 if c == 0:
-                    label = f"{pretty(attr)}: {grp}" if attr and attr != "all" else str(grp)
+                    label = f"{pretty(attr)}: {pretty(str(grp))}" if attr and attr != "all" else pretty(str(grp))
                     ax.set_ylabel(f"{label}\nshare", fontsize=7)
                 if r == len(rows) - 1:
                     ax.set_xlabel("rating")
         axes[0, 0].legend(frameon=False, fontsize=7)
-        fig.suptitle("Posterior predictive check: rating shares per group, observed vs replicated with new raters",
-                     fontsize=9)
+        # wrapped to the figure's width (about 14 characters an inch at 9 pt): past its edges text is cut off
+        fig.suptitle(textwrap.fill("Posterior predictive check: rating shares per group, observed vs replicated with "
+                                   "new raters", int(14 * fig.get_figwidth())), fontsize=9)
         if note:
             fig.text(0.01, -0.02, note, fontsize=7, color="0.3", wrap=True)
         fig.tight_layout()
@@ -260,7 +261,7 @@ def plot_prior_check(shares: pd.DataFrame, gaps: pd.DataFrame, path: str | Path)
             if c == 0:
                 ax.set_ylabel("share of ratings (prior, 95%)")
         ax = axes[0, -1]
-        labels = [f"{pretty(r.dimension)} | {pretty(r.attribute)}: {r.level} - {r.reference}"
+        labels = [f"{pretty(r.dimension)} | {pretty(r.attribute)}: {pretty(str(r.level))} - {pretty(str(r.reference))}"
                   for r in gaps.itertuples()]
         y = np.arange(len(gaps))
         ax.errorbar(gaps.gap_median, y, xerr=[gaps.gap_median - gaps.gap_lo, gaps.gap_hi - gaps.gap_median], fmt="o",
