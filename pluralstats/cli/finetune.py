@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 
@@ -172,6 +172,10 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
                             **config.to_dict()},
                    extra={"seconds": round(time.perf_counter() - start, 2)})
     console.print(f"{method}: trained in {time.perf_counter() - start:.1f}s -> {path}")
+    from pluralstats.finetune.common import training_warnings
+
+    for message in training_warnings(path):
+        err_console.print(f"[yellow]warning:[/] {message}")
 
 
 @click.command("plugins")

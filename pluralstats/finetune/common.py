@@ -156,3 +156,29 @@ def shared_dataset(dataset, args, work_dir: Path):
             shutil.rmtree(path, ignore_errors=True)
             dataset.save_to_disk(str(path))
     return load_from_disk(str(path))
+
+
+#: a preference loss at ln 2 means the policy has not separated chosen from rejected (DPO's sigmoid loss at 0 margin)
+LN2 = 0.6931
+NEAR_LN2 = 0.02
+MIN_REWARD_ACCURACY = 0.55
+
+
+def training_warnings(checkpoint: str | Path) -> list[str]:
+    """Signs that a preference run barely trained, read from its ``training_log.json``: a final logged loss
+    within 0.02 of ln 2 (the loss of a policy that cannot tell chosen from rejected) or a final reward accuracy
+    at or below 0.55. Empty for runs that log neither (SFT, GRPO) or that trained."""
+    path = Path(checkpoint) / "training_log.json"
+    if not path.exists():
+        return []
+    history = json.loads(path.read_text()).get("log_history", [])
+    losses = [h["loss"] for h in history if isinstance(h.get("loss"), (int, float))]
+    accuracies = [h["rewards/accuracies"] for h in history if isinstance(h.get("rewards/accuracies"), (int, float))]
+    out = []
+    if losses and accuracies and abs(losses[-1] - LN2) < NEAR_LN2:
+        out.append(f"the final training loss {losses[-1]:.3f} is near ln 2 = {LN2:.3f}: the model barely separates "
+                   "chosen from rejected responses (train longer, raise the learning rate, or check the pairs)")
+    if accuracies and accuracies[-1] <= MIN_REWARD_ACCURACY:
+        out.append(f"the final reward accuracy {accuracies[-1]:.2f} is at most {MIN_REWARD_ACCURACY}: the model "
+                   "prefers the chosen response hardly more often than chance")
+    return out
