@@ -149,9 +149,12 @@ def experiment() -> None:
 @click.option("--address", default=None, help="Ray cluster address (default: start a local instance).")
 @click.option("--num-cpus", type=click.IntRange(1), default=None, help="CPUs of a local Ray instance.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="Torch threads per cell.")
-@click.option("--seeds", default=None, help="Override the config's seeds, e.g. '0,1'.")
+@click.option("--seeds", default=None,
+              help="Override the config's training seeds (each condition is trained once per seed), e.g. '0,1'.")
 @click.option("--no-retry-failed", is_flag=True, help="Leave failed cells failed instead of retrying them.")
-@seed_option
+# not redundant with --seeds: this one seeds the shift model's sampler over the finished cells' scores
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the shift model's sampler (training seeds: --seeds); the same seed, the same table.")
 def experiment_run(config, out, backend, address, num_cpus, threads, seeds, no_retry_failed, seed):
     """Run or resume every cell (finished cells are skipped), then write one results table."""
     from pluralstats.experiments.config import load_experiment
