@@ -155,6 +155,9 @@ def experiment_figure(results: pd.DataFrame, path: str | Path, *, figure: int, o
                       pairs: Sequence[tuple[str, str]] | None = None) -> list[Path]:
     """Figures 3-5: panel(s) A, conditions vs control; panel(s) B, conditions vs each other.
 
+    InputError (no figure written) when ``results`` lacks a condition the figure compares
+    (:func:`missing_conditions`).
+
     ``pairs`` defaults to every pair in ``order`` (earlier minus later); for Figure 5 pass the
     single- vs multi-objective pairs. One column of panels per dimension.
     """
