@@ -168,3 +168,18 @@ def test_distribution_rows_follow_survey_order_like_figure1(paper_survey):
     assert list(rating_distribution(survey).index) == survey.dimensions
     assert list(conditional_positive_matrix(survey).index) == survey.dimensions
     assert survey.dimensions != sorted(survey.dimensions)  # else the check would be vacuous
+
+
+def test_describe_figures_label_dimensions_alike_in_survey_order(paper_survey, tmp_path, monkeypatch):
+    """Figure 1 and the distribution plot name the dimensions the same way, in survey.toml's order."""
+    import pluralstats.plots.descriptives as descriptives_plots
+
+    figs = []
+    save = descriptives_plots.save_figure
+    monkeypatch.setattr(descriptives_plots, "save_figure", lambda fig, stem: figs.append(fig) or save(fig, stem))
+    survey = paper_survey.survey
+    descriptives_plots.plot_conditional_matrix(conditional_positive_matrix(survey), tmp_path / "figure1")
+    descriptives_plots.plot_rating_distribution(rating_distribution(survey), tmp_path / "distribution")
+    expected = [d.replace("_", " ") for d in survey.dimensions]
+    assert [t.get_text() for t in figs[0].axes[0].get_yticklabels()] == expected
+    assert [t.get_text() for t in figs[1].axes[0].get_xticklabels()] == expected

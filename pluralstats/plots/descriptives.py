@@ -7,11 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .posterior import pretty
 from .style import HATCHES, paper_style, plt, save_figure
-
-
-def _label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
 
 
 def plot_conditional_matrix(matrix: pd.DataFrame, stem: str | Path) -> list[Path]:
@@ -21,8 +18,8 @@ def plot_conditional_matrix(matrix: pd.DataFrame, stem: str | Path) -> list[Path
         fig, ax = plt.subplots(figsize=(1.2 * n + 1.6, 1.0 * n + 1.0))
         im = ax.imshow(matrix.to_numpy(dtype=float), cmap="Greys", vmin=0, vmax=1)
         ax.grid(False)
-        ax.set_xticks(range(n), [_label(c) for c in matrix.columns], rotation=30, ha="right")
-        ax.set_yticks(range(n), [_label(r) for r in matrix.index])
+        ax.set_xticks(range(n), [pretty(c) for c in matrix.columns], rotation=30, ha="right")
+        ax.set_yticks(range(n), [pretty(r) for r in matrix.index])
         ax.set_xlabel("Positive rating in ...")
         ax.set_ylabel("... given a positive rating in")
         for i in range(n):
@@ -47,7 +44,7 @@ def plot_rating_distribution(distribution: pd.DataFrame, stem: str | Path) -> li
         for k, value in enumerate(values):
             ax.bar(x + k * width - 0.4 + width / 2, distribution[value], width, label=str(value),
                    color=greys[k], edgecolor="black", linewidth=0.5, hatch=HATCHES[k % len(HATCHES)])
-        ax.set_xticks(x, [_label(d) for d in distribution.index], rotation=15)
+        ax.set_xticks(x, [pretty(d) for d in distribution.index], rotation=15)
         ax.set_ylabel("Share of ratings")
         ax.legend(title="Rating", ncols=len(values), loc="upper center", bbox_to_anchor=(0.5, 1.18))
         return save_figure(fig, stem)
