@@ -54,6 +54,7 @@ def test_experiment_figures_written_png_and_pdf(tmp_path, drawn):
     assert {p.name for p in written} == {"figure5.png", "figure5.pdf"}
     for fig in drawn:  # titles say what is shown, not a paper's figure number
         assert titles(fig) and not any("Figure" in t for t in titles(fig))
+        assert_text_inside(fig)
     assert "Rating scale" in drawn[0].get_suptitle()
 
 
@@ -98,6 +99,7 @@ def test_figure2_and_report(tmp_path, drawn):
     ax_box = fig.axes[0].get_window_extent()
     assert all(legend.get_window_extent().y1 < ax_box.y0 for legend in fig.legends)  # below the data, covering none
     assert not any("Figure" in t for t in titles(fig))
+    assert_text_inside(fig)
     evaluation = tmp_path / "tuned"
     evaluation.mkdir()
     results_table(["control", "liberal"]).assign(p_better=0.9).to_parquet(evaluation / "results.parquet")

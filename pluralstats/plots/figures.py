@@ -116,7 +116,7 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
         if "model_diff" in frame and frame.model_diff.notna().any():
             _dots(ax, y + 0.16, frame.model_diff, frame.model_lo, frame.model_hi, **MODEL_STYLE)
         _finish(ax, list(frame.label), "difference in rating points (95% interval)",
-                "Differences between groups (A - B): tuned models vs survey")
+                "Differences between groups (A - B):\ntuned models vs survey")
         fig.tight_layout()
         legend_below(fig, [ax], ["hollow: the 95% interval includes 0", *notes])
         return save_figure(fig, path)
