@@ -153,7 +153,7 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
     else:
         if not prefs:
             raise InputError(f"--method {method} needs --prefs FILE (a preference parquet from `pluralstats prefs`)")
-        load_preferences(prefs, provenance=False)
+        mean_weight = float(load_preferences(prefs, provenance=False)["weight"].mean())
         data, inputs = prefs, [prefs]
     check_model_source(base_model)
     config = plugin.config_class.from_options(seed=seed, weights=_parse_weights(weights) or None,
@@ -172,9 +172,11 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
                             **config.to_dict()},
                    extra={"seconds": round(time.perf_counter() - start, 2)})
     console.print(f"{method}: trained in {time.perf_counter() - start:.1f}s -> {path}")
-    from pluralstats.finetune.common import training_warnings
+    from pluralstats.finetune.common import LN2, training_warnings
 
-    for message in training_warnings(path):
+    # the logged DPO loss is weighted by the pairs' weights: at zero margin it is ln 2 times their mean
+    weighted = prefs and getattr(config, "use_pair_weights", False)
+    for message in training_warnings(path, loss_at_zero_margin=LN2 * (mean_weight if weighted else 1.0)):
         err_console.print(f"[yellow]warning:[/] {message}")
 
 

@@ -164,10 +164,12 @@ NEAR_LN2 = 0.02
 MIN_REWARD_ACCURACY = 0.55
 
 
-def training_warnings(checkpoint: str | Path) -> list[str]:
+def training_warnings(checkpoint: str | Path, *, loss_at_zero_margin: float = LN2) -> list[str]:
     """Signs that a preference run barely trained, read from its ``training_log.json``: a final logged loss
-    within 0.02 of ln 2 (the loss of a policy that cannot tell chosen from rejected) or a final reward accuracy
-    at or below 0.55. Empty for runs that log neither (SFT, GRPO) or that trained."""
+    within 0.02 of ``loss_at_zero_margin`` (ln 2 for DPO's sigmoid loss; ln 2 times the mean pair weight when
+    pairs are weighted), the loss of a policy that cannot tell chosen from rejected, or a reward accuracy at or
+    below 0.55 averaged over the last three logged steps (one step's batch is too noisy). Empty for runs that
+    log no reward accuracy (SFT, GRPO) or that trained."""
     path = Path(checkpoint) / "training_log.json"
     if not path.exists():
         return []
@@ -175,10 +177,13 @@ def training_warnings(checkpoint: str | Path) -> list[str]:
     losses = [h["loss"] for h in history if isinstance(h.get("loss"), (int, float))]
     accuracies = [h["rewards/accuracies"] for h in history if isinstance(h.get("rewards/accuracies"), (int, float))]
     out = []
-    if losses and accuracies and abs(losses[-1] - LN2) < NEAR_LN2:
-        out.append(f"the final training loss {losses[-1]:.3f} is near ln 2 = {LN2:.3f}: the model barely separates "
-                   "chosen from rejected responses (train longer, raise the learning rate, or check the pairs)")
-    if accuracies and accuracies[-1] <= MIN_REWARD_ACCURACY:
-        out.append(f"the final reward accuracy {accuracies[-1]:.2f} is at most {MIN_REWARD_ACCURACY}: the model "
-                   "prefers the chosen response hardly more often than chance")
+    if losses and accuracies and abs(losses[-1] - loss_at_zero_margin) < NEAR_LN2:
+        out.append(f"the final training loss {losses[-1]:.3f} is near {loss_at_zero_margin:.3f}, its value when the "
+                   "model cannot separate chosen from rejected responses (train longer, raise the learning rate, "
+                   "or check the pairs)")
+    recent = float(sum(accuracies[-3:]) / len(accuracies[-3:])) if accuracies else None
+    if recent is not None and recent <= MIN_REWARD_ACCURACY:
+        out.append(f"the reward accuracy of the last logged steps is {recent:.2f}, at most {MIN_REWARD_ACCURACY}: "
+                   "the model prefers the chosen response hardly more often than chance (with conflicting pairs, "
+                   "as --strategy preserve keeps them, this is expected)")
     return out
