@@ -43,9 +43,11 @@ def _parse_weights(text: str | None) -> dict[str, float]:
 def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, batch_size, lr, max_length,
                    eval_fraction, threads):
     """Build a tiny Llama-style control model from a survey's texts (offline)."""
+    from pluralstats.finetune.common import quiet_libraries
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
     from pluralstats.survey import load_survey
 
+    quiet_libraries()
     survey = load_survey(bundle)
     cfg = TinyModelConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=layers, steps=steps,
                           batch_size=batch_size, learning_rate=lr, max_length=max_length,
@@ -120,14 +122,15 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
 @click.option("--max-completion-length", type=int, default=None, help="GRPO: new tokens per completion [32].")
 @click.option("--no-pair-weights", is_flag=True, help="DPO: ignore the pairs' weight column.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
+@click.option("--quiet", is_flag=True, help="No per-step log lines (only the summary and warnings).")
 @click.option("--processes", type=int, default=1, show_default=True,
               help="Data-parallel processes (DDP: gloo on CPU, one GPU each on CUDA); the global batch is "
                    "processes x batch size x grad accum.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Any field of the method's config (see `pluralstats plugins --options METHOD`), e.g. "
                    "--set desirable_weight=1.5; repeatable; wins over the options above.")
-def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_pair_weights, threads, processes,
-                 settings, **options):
+def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_pair_weights, threads, quiet,
+                 processes, settings, **options):
     """Fine-tune a causal LM with a plugin (TRL DPO / GRPO / KTO / ORPO / SFT)."""
     from pluralstats.finetune.config import parse_overrides
     from pluralstats.finetune.distributed import check_processes, train_data_parallel
@@ -165,7 +168,12 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
     if processes > 1:
         path = train_data_parallel(method, data, base_model, config, out, processes, threads=threads or 1)
     else:
-        path = plugin.train(data, base_model, config, out)
+        from pluralstats.finetune.common import quiet_libraries
+        from pluralstats.finetune.trl_plugin import TRLPlugin
+
+        quiet_libraries()  # one compact line per logged step instead of raw dicts and library progress bars
+        compact = {} if quiet or not isinstance(plugin, TRLPlugin) else {"log": console.print}
+        path = plugin.train(data, base_model, config, out, **compact)
     inputs += [p for p in (base_model, getattr(config, "rater", None)) if p and Path(p).exists()]
     write_manifest(path, "finetune", inputs=inputs, seed=seed,
                    options={"method": method, "base_model": base_model, "processes": processes,

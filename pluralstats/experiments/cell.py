@@ -17,20 +17,11 @@ import pandas as pd
 
 from pluralstats.experiments.config import Cell
 from pluralstats.experiments.shared import Shared
+from pluralstats.finetune.common import quiet_libraries
 from pluralstats.io import atomic_path, write_manifest
 from pluralstats.readers import read_json_object
 
 GEN_KEYS = ("completions", "max_new_tokens", "min_new_tokens", "batch_size", "temperature", "top_p", "do_sample")
-
-
-def quiet_libraries() -> None:
-    """Hide the libraries' own progress bars and info logs; the runner shows one rich progress view."""
-    import datasets
-    import transformers
-
-    datasets.disable_progress_bars()
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
 
 
 def cell_status(cell_dir: Path) -> str | None:

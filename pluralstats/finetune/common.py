@@ -95,9 +95,8 @@ def trl_arguments(config: TrainConfig, work_dir: Path) -> dict[str, Any]:
         "save_total_limit": 2,
         "bf16": bf16,
         "use_cpu": device == "cpu",
-        "report_to": "none",
+        "report_to": config.report_to,
         "disable_tqdm": not config.progress,
-        "gradient_checkpointing": False,
         "dataloader_num_workers": 0,
     }
 
@@ -187,3 +186,49 @@ def training_warnings(checkpoint: str | Path, *, loss_at_zero_margin: float = LN
                    "the model prefers the chosen response hardly more often than chance (with conflicting pairs, "
                    "as --strategy preserve keeps them, this is expected)")
     return out
+
+
+def quiet_libraries() -> None:
+    """Hide the libraries' own progress bars and info logs (dataset maps, shard writing, deprecation chatter):
+    pluralstats shows one progress view and compact log lines instead."""
+    import os
+    import warnings
+
+    import datasets
+    import transformers
+
+    # TRL's own bars (reference log-probs, generation) are plain tqdm, which honours this switch
+    os.environ["TQDM_DISABLE"] = "1"
+    # transformers 5 renamed gradient checkpointing; TRL still reads the old attribute on every run, and nothing
+    # a user sets changes that: the warning is noise in every fine-tuning log
+    warnings.filterwarnings("ignore", message=r"`(is_)?gradient_checkpointing` is deprecated", category=FutureWarning)
+    datasets.disable_progress_bars()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+#: what a compact training line shows, from TRL's log keys
+LOG_FIELDS = {"loss": "loss", "rewards/accuracies": "reward acc", "rewards/margins": "margin",
+              "reward": "reward", "kl": "kl"}
+
+
+def compact_line(step: int, max_steps: int, logs: dict) -> str:
+    """``step 10/60  loss 0.579  reward acc 0.74  margin 0.31``: one readable line per logged step."""
+    parts = [f"step {step}/{max_steps}"]
+    for key, label in LOG_FIELDS.items():
+        value = logs.get(key)
+        if isinstance(value, (int, float)):
+            parts.append(f"{label} {value:.3g}")
+    return "  ".join(parts)
+
+
+def log_lines_callback(emit):
+    """A TrainerCallback that hands :func:`compact_line` of every logged training step to ``emit``."""
+    from transformers import TrainerCallback
+
+    class LogLines(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                emit(compact_line(state.global_step, state.max_steps, logs))
+
+    return LogLines()

@@ -34,6 +34,7 @@ class TrainConfig:
     logging_steps: int = _help(10, "Log every this many steps (training_log.json).")
     warmup_ratio: float = _help(0.0, "Share of the steps with a linear learning-rate warm-up.")
     progress: bool = _help(True, "Show TRL's progress bar.")
+    report_to: str = _help("none", "Experiment trackers TRL reports to (none, wandb, tensorboard, mlflow, ...).")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

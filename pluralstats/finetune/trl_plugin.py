@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .common import checkpoint_dir, resume_from, save_final
+from .common import checkpoint_dir, log_lines_callback, resume_from, save_final
 from .config import TrainConfig
 
 
@@ -30,10 +30,21 @@ class TRLPlugin:
         """What ``training_log.json`` records besides TRL's log history (method and base model always)."""
         return {}
 
-    def train(self, data: Any, base_model: str, config: Any, out_dir: str | Path, **options: Any) -> Path:
-        """Train and save (see the module docstring); ``options`` go to ``build_trainer`` (GRPO: ``rater``)."""
+    def train(self, data: Any, base_model: str, config: Any, out_dir: str | Path, *, log=None,
+              **options: Any) -> Path:
+        """Train and save (see the module docstring); ``options`` go to ``build_trainer`` (GRPO: ``rater``).
+
+        ``log``: a callable that receives one compact line per logged step (loss, reward accuracy, margin);
+        given, it replaces TRL's own printing of raw log dicts and its progress bar.
+        """
         work = checkpoint_dir(out_dir)
         trainer, tokenizer = self.build_trainer(data, base_model, config, work, **options)
+        if log is not None:
+            from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+            trainer.remove_callback(PrinterCallback)
+            trainer.remove_callback(ProgressCallback)
+            trainer.add_callback(log_lines_callback(log))
         trainer.train(resume_from_checkpoint=resume_from(config, work))
         return save_final(trainer, tokenizer, out_dir,
                           extra={"method": self.name, "base_model": base_model, **self.log_extra(config)})
