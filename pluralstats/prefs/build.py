@@ -113,6 +113,25 @@ def resolve_split(survey: Survey, split: pd.Series | str | Path | None, eval_fra
     return split
 
 
+def select_ratings(survey: Survey, dimensions: Sequence[str], *, groups: Sequence[str] = (),
+                   jury: str | Mapping[str, float] | None = None, use: str = "train",
+                   split: pd.Series | str | Path | None = None, eval_fraction: float = 0.2, seed: int = 0,
+                   allow_small_groups: bool = False):
+    """The ratings a preference set is built from: ``(split, all raters' ratings, pool, the pool's ratings,
+    per-group sizes)`` on the ``use`` prompts and ``dimensions``; small groups refused unless allowed.
+    Shared by the paired (:func:`build_preferences`) and unpaired (KTO) builders, so both pick alike."""
+    if use not in SPLIT_USES:
+        raise InputError(f"use must be one of {SPLIT_USES}, got '{use}'")
+    side = resolve_split(survey, split, eval_fraction, seed)
+    prompts = side.index if use == "all" else side.index[side == use]
+    ratings = survey.ratings_with_attributes()
+    ratings = ratings[ratings.dimension.isin(dimensions) & ratings.prompt_id.isin(prompts)]
+    pool = resolve_pool(survey, groups, jury)
+    frame = member_ratings(ratings, pool)
+    group_stats = check_sizes(frame, pool, survey.config.min_group_size, allow_small_groups)
+    return side, ratings, pool, frame, group_stats
+
+
 def build_preferences(
     survey: Survey, *, scale: int | None = 5, strategy: str = "majority", groups: Sequence[str] = (),
     jury: str | Mapping[str, float] | None = None, objective: str = "toxicity",
@@ -150,13 +169,9 @@ def build_preferences(
     if wrong:
         raise InputError(f"Veto dimensions must be lower-is-better (harm) dimensions {lower}; got {wrong}")
 
-    side = resolve_split(survey, split, eval_fraction, seed)
-    prompts = side.index if use == "all" else side.index[side == use]
-    ratings = survey.ratings_with_attributes()
-    ratings = ratings[ratings.dimension.isin(obj) & ratings.prompt_id.isin(prompts)]
-    pool = resolve_pool(survey, groups, jury)
-    frame = member_ratings(ratings, pool)
-    group_stats = check_sizes(frame, pool, config.min_group_size, allow_small_groups)
+    side, ratings, pool, frame, group_stats = select_ratings(survey, list(obj), groups=groups, jury=jury, use=use,
+                                                             split=split, eval_fraction=eval_fraction, seed=seed,
+                                                             allow_small_groups=allow_small_groups)
 
     # items judged: rated on every objective dimension (by the pool; by anyone for the model)
     source = ratings if rule.needs_posterior else frame

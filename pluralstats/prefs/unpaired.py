@@ -29,8 +29,6 @@ import pandas as pd
 from pluralstats.errors import InputError
 from pluralstats.survey import Survey
 
-from .groups import check_sizes, member_ratings, resolve_pool
-
 UNPAIRED_COLUMNS = ["prompt", "completion", "label", "good_share", "prompt_id", "item_id", "group"]
 TIE_TOL = 1e-9
 
@@ -57,21 +55,14 @@ def build_unpaired(survey: Survey, *, dimensions: Sequence[str] = ("toxicity",),
     The rules are in the module docstring; ``split``/``eval_fraction``/``seed``/``use`` pick the prompts
     exactly as :func:`pluralstats.prefs.build_preferences` does.
     """
-    from .build import SPLIT_USES, resolve_split
+    from .build import select_ratings
 
     dimensions = list(dict.fromkeys(dimensions))
     if not dimensions:
         raise InputError("Name at least one dimension to judge responses on")
     cut = thresholds(survey, dimensions)
-    if use not in SPLIT_USES:
-        raise InputError(f"use must be one of {SPLIT_USES}, got '{use}'")
-    side = resolve_split(survey, split, eval_fraction, seed)
-    prompts = side.index if use == "all" else side.index[side == use]
-    ratings = survey.ratings_with_attributes()
-    ratings = ratings[ratings.dimension.isin(dimensions) & ratings.prompt_id.isin(prompts)]
-    pool = resolve_pool(survey, groups, jury)
-    frame = member_ratings(ratings, pool)
-    check_sizes(frame, pool, survey.config.min_group_size, allow_small_groups)
+    _, _, pool, frame, _ = select_ratings(survey, dimensions, groups=groups, jury=jury, use=use, split=split,
+                                          eval_fraction=eval_fraction, seed=seed, allow_small_groups=allow_small_groups)
 
     sign = frame.dimension.map({d: survey.config.dimensions[d].sign for d in dimensions})
     at_or_above = frame.rating.to_numpy() >= frame.dimension.map(cut).to_numpy()
