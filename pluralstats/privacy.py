@@ -59,9 +59,16 @@ def mask_rows(table: pd.DataFrame, hidden: Iterable[bool], columns: Sequence[str
         hidden = hidden | out[SUPPRESSED].fillna(False).astype(bool).to_numpy()
     cols = [c for c in columns if c in out]
     if hidden.any():
-        for col in cols:  # counts stay integers (nullable), so a CSV shows 14, not 14.0
-            out[col] = out[col].astype("Int64" if pd.api.types.is_integer_dtype(out[col]) else float)
-            out.loc[hidden, col] = pd.NA if out[col].dtype == "Int64" else np.nan
+        for col in cols:  # counts stay integers (nullable), so a CSV shows 14, not 14.0; text stays text
+            if pd.api.types.is_integer_dtype(out[col]):
+                out[col] = out[col].astype("Int64")
+                out.loc[hidden, col] = pd.NA
+            elif pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_bool_dtype(out[col]):
+                out[col] = out[col].astype(float)
+                out.loc[hidden, col] = np.nan
+            else:
+                out[col] = out[col].astype(object)
+                out.loc[hidden, col] = None
     out[SUPPRESSED] = hidden
     return out
 

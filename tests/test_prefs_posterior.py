@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,8 +109,10 @@ def test_fitted_model_end_to_end(survey, tmp_path):
     bundle = save_survey(survey, tmp_path / "bundle")
     out = tmp_path / "prefs.parquet"
     result = CliRunner().invoke(cli, ["prefs", str(bundle), "--out", str(out), "--strategy", "posterior",
-                                      "--posterior", str(posterior), "--group", "liberal", "--scale", "3"])
+                                      "--posterior", str(posterior), "--group", "liberal", "--scale", "3",
+                                      "--allow-bad-diagnostics"])  # one short chain: unchecked, used knowingly
     assert result.exit_code == 0, result.output
+    assert "unchecked" in json.loads(Path(f"{out}.manifest.json").read_text())["options"]["diagnostics"]
     df = pd.read_parquet(out)
     mc = brute_force(survey, df, "toxicity", [({"political": "liberal"}, 1.0)], 3, category_probabilities, idata)
     assert np.abs(mc - df.weight.to_numpy()).max() < TOL

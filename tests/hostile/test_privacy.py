@@ -314,3 +314,15 @@ def test_disagreements_refuse_a_small_group(hostile_posterior):
         _refuse_small(idata, "gender", ["non_binary", "female"], True)
     _refuse_small(idata, "gender", ["non_binary", "female"], False)
     _refuse_small(idata, "gender", ["male", "female"], True)
+
+
+def test_mask_rows_blanks_text_columns_without_casting_them():
+    """A report table may carry text beside numbers (e.g. compare's basis): masking blanks it, never casts it."""
+    from pluralstats.privacy import mask_rows
+
+    table = pd.DataFrame({"level": ["a", "b"], "n": [3, 40], "mean": [1.5, 2.0],
+                          "basis": ["all", "level difference"]})
+    out = mask_rows(table, [True, False], ["n", "mean", "basis"])
+    assert out.n.isna().tolist() == [True, False] and out.n.iloc[1] == 40
+    assert pd.isna(out.basis.iloc[0]) and out.basis.iloc[1] == "level difference"
+    assert out.suppressed.tolist() == [True, False]
