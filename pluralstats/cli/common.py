@@ -149,8 +149,11 @@ def protect_outputs(command: click.Command) -> click.Command:
 
     @functools.wraps(callback)
     def guarded(*args, overwrite: bool = False, **kwargs):
-        ctx = click.get_current_context()
-        name = " ".join(ctx.command_path.split()[1:]) or command.name
+        names, ctx = [], click.get_current_context()
+        while ctx.parent is not None:  # "experiment run", whatever the program was called (python -m ...)
+            names.append(ctx.info_name)
+            ctx = ctx.parent
+        name = " ".join(reversed(names)) or command.name
         with output_policy(name, _input_paths(command, kwargs), overwrite=overwrite):
             if kwargs.get("out") is not None:
                 check_output(kwargs["out"])

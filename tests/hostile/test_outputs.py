@@ -201,3 +201,14 @@ def test_check_output_snapshot_helper_sees_changes(tmp_path):
     os.remove(f)
     assert snapshot(tmp_path) == {}
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_own_output_is_recognised_whatever_the_program_is_called(hostile_survey_dir, tmp_path, monkeypatch):
+    """The command name matched against a manifest does not depend on how the program was started."""
+    from pluralstats.cli import cli
+
+    out = tmp_path / "d"
+    for prog in ("pluralstats", "python -m pluralstats"):
+        result = cli.main(["describe", str(hostile_survey_dir), "--out", str(out)], prog_name=prog,
+                          standalone_mode=False)
+        assert result is None and (out / "manifest.json").exists()
