@@ -130,7 +130,9 @@ def claim_output_dir(folder: str | os.PathLike, command: str) -> Path:
     current = _POLICY.get()
     check_output(folder, policy=OutputPolicy(command, current.inputs, current.overwrite))
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / CLAIM_FILE).write_text(command + "\n")
+    claim = folder / CLAIM_FILE
+    if not claim.exists() or claim.read_text().strip() != command:  # written once: parallel workers only read it
+        claim.write_text(command + "\n")
     return folder
 
 

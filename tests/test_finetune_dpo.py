@@ -100,12 +100,14 @@ def test_logged_loss_is_the_weighted_mean_of_pair_losses(tiny_dir, ft_pairs, tmp
 def test_lora_and_resume(tiny_dir, ft_pairs, tmp_path):
     from pluralstats.finetune.common import checkpoint_dir
     from pluralstats.finetune.dpo import build_trainer
+    from pluralstats.io import claim_output_dir
 
     base_path, _ = tiny_dir
     pairs = ft_pairs.head(16)
     out = tmp_path / "lora"
+    work = claim_output_dir(checkpoint_dir(out), "finetune")  # as the interrupted run's train() did
     trainer, _ = build_trainer(pairs, str(base_path), _config(lora=True, max_steps=2, save_steps=2, logging_steps=1),
-                               checkpoint_dir(out))
+                               work)
     trainer.train()  # an "interrupted" run: stops at step 2 with checkpoint-2 on disk
     assert (checkpoint_dir(out) / "checkpoint-2").exists()
     done = DPOPlugin().train(pairs, str(base_path), _config(lora=True, max_steps=4, save_steps=2, resume=True,

@@ -35,6 +35,10 @@ def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0, suppress_sma
     if not posterior or not pairs:
         raise InputError(f"{folder}: Figure 2 needs a survey posterior and [compare] group pairs in the config")
     idata = load_posterior(posterior)
+    from pluralstats.models.diagnostics import require_diagnostics
+
+    # the same gate, and the same allowance, as when the experiment ran (its [survey_model] setting)
+    require_diagnostics(idata, allow_bad=bool(info.get("allow_bad_diagnostics", False)))
     tables, written = [], []
     for a, b in pairs:
         table = compare_with_models(idata, a, b, folder / "results.parquet", seed=seed, suppress_small=suppress_small)

@@ -157,6 +157,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = 
                    options={"config": str(config.path), "backend": backend, "threads": threads},
                    extra={"experiment": config.name, "figure": config.figure, "shared": shared.to_dict(),
                           "compare": config.compare,
+                          "allow_bad_diagnostics": bool(config.survey_model.get("allow_bad_diagnostics", False)),
                           "cells": table.status.value_counts().to_dict(),
                           "failed": table[table.status == "failed"][["label", "seed", "error"]].to_dict("records")})
     return report

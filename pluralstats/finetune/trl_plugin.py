@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pluralstats.io import claim_output_dir
+
 from .common import checkpoint_dir, log_lines_callback, resume_from, save_final
 from .config import TrainConfig
 
@@ -37,7 +39,9 @@ class TRLPlugin:
         ``log``: a callable that receives one compact line per logged step (loss, reward accuracy, margin);
         given, it replaces TRL's own printing of raw log dicts and its progress bar.
         """
-        work = checkpoint_dir(out_dir)
+        # claimed (marked as this run's) before TRL writes into it: save_final removes it afterwards, which must
+        # never take a folder of the user's that happens to sit at <out>.checkpoints
+        work = claim_output_dir(checkpoint_dir(out_dir), "finetune")
         trainer, tokenizer = self.build_trainer(data, base_model, config, work, **options)
         if log is not None:
             from transformers.trainer_callback import PrinterCallback, ProgressCallback

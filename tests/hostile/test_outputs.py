@@ -212,3 +212,25 @@ def test_own_output_is_recognised_whatever_the_program_is_called(hostile_survey_
         result = cli.main(["describe", str(hostile_survey_dir), "--out", str(out)], prog_name=prog,
                           standalone_mode=False)
         assert result is None and (out / "manifest.json").exists()
+
+
+def test_finetune_never_uses_a_foreign_checkpoints_folder(tmp_path):
+    """<out>.checkpoints is removed after training, so a user's folder of that name is refused, not used."""
+    from pluralstats.finetune.common import checkpoint_dir
+    from pluralstats.finetune.trl_plugin import TRLPlugin
+    from pluralstats.io import OutputError
+
+    out = tmp_path / "model"
+    mine = checkpoint_dir(out)
+    mine.mkdir()
+    (mine / "notes.txt").write_text("the user's")
+
+    class Never(TRLPlugin):
+        name = "never"
+
+        def build_trainer(self, *args, **kwargs):
+            raise AssertionError("the trainer must not be built")
+
+    with pytest.raises(OutputError, match="checkpoints"):
+        Never().train([], "base", None, out)
+    assert (mine / "notes.txt").read_text() == "the user's"
