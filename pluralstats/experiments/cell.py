@@ -1,6 +1,7 @@
 """One cell of an experiment: preferences -> fine-tune -> generate and score on the held-out prompts.
 
-A cell writes into its own folder (``prefs.parquet``, ``model/``, ``scores.parquet``) and finishes by
+A cell writes into its own folder (``prefs.parquet``, or ``unpaired.parquet`` for a ratings-based method
+such as KTO; ``model/``, ``scores.parquet``) and finishes by
 writing ``manifest.json`` with ``status = "done"``; a folder with that manifest is skipped on rerun.
 A failure writes ``status = "failed"`` with the error and traceback, so it is reported, not lost.
 The function takes and returns plain data so that it can run in a Ray worker unchanged.
@@ -8,6 +9,9 @@ The function takes and returns plain data so that it can run in a Ray worker unc
 
 from __future__ import annotations
 
+import os
+import socket
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -38,12 +42,45 @@ def _group_dict(groups: list[str]) -> dict[str, str] | None:
     return {a: b for a, b in pairs} or None
 
 
+def worker_info() -> dict[str, Any]:
+    """Where a cell ran: host, process id and, inside a Ray worker, the Ray node id (recorded in its manifest)."""
+    info: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    ray = sys.modules.get("ray")  # only a Ray worker has it imported; never import it here
+    if ray is not None and ray.is_initialized():
+        info["ray_node"] = ray.get_runtime_context().get_node_id()
+    return info
+
+
+def _train_unpaired(cell: Cell, plugin_cls, shared: Shared, survey, split: pd.Series, cell_dir: Path,
+                    train: dict) -> tuple[Path, dict]:
+    """A ratings-based (KTO) cell: responses labelled desirable / undesirable for the cell's raters on its
+    objective's dimensions (the survey's positive thresholds, the experiment's prompt split), then trained on."""
+    from pluralstats.experiments.config import judged_dimensions
+    from pluralstats.prefs.unpaired import build_unpaired
+
+    p = cell.params
+    dims = judged_dimensions(p, list(survey.dimensions))
+    frame = build_unpaired(survey, dimensions=dims, groups=tuple(p["groups"]), jury=p.get("jury"), split=split,
+                           seed=cell.seed)
+    with atomic_path(cell_dir / "unpaired.parquet") as tmp:
+        frame.to_parquet(tmp, index=False)
+    options = {**train, "seed": cell.seed, "objective": ",".join(dims), "group": "&".join(p["groups"]) or None}
+    config = plugin_cls.config_class.from_options(**options)
+    model_dir = plugin_cls().train(frame, shared.base_model, config, cell_dir / "model")
+    return Path(model_dir), {"responses": len(frame), "desirable": int(frame.label.sum()), "judged_on": dims,
+                             "train": config.to_dict()}
+
+
 def train_cell(cell: Cell, shared: Shared, survey, split: pd.Series, cell_dir: Path, train: dict) -> tuple[Path, dict]:
-    """Build the cell's preferences and fine-tune the base model on them; returns (model dir, info)."""
+    """Build the cell's training data (preference pairs; for a ratings-based method such as KTO, unpaired
+    labelled responses) and fine-tune the base model on it; returns (model dir, info)."""
     from pluralstats.finetune.registry import get_plugin
     from pluralstats.prefs import build_preferences, get_strategy, write_preferences
 
     p = cell.params
+    plugin_cls = get_plugin(p["method"])
+    if plugin_cls.requires == "ratings":
+        return _train_unpaired(cell, plugin_cls, shared, survey, split, cell_dir, train)
     prefs, summary = build_preferences(
         survey, scale=p["scale"], strategy=p["strategy"], groups=tuple(p["groups"]), jury=p.get("jury"),
         objective=p["objective"], weights=p.get("weights"), seed=cell.seed, split=split,
@@ -51,7 +88,6 @@ def train_cell(cell: Cell, shared: Shared, survey, split: pd.Series, cell_dir: P
         allow_bad_diagnostics=True)  # the runner gated the survey posterior once, before any cell (prepare_shared)
     write_preferences(prefs, cell_dir / "prefs.parquet", split=split, summary=summary,
                       options={k: v for k, v in p.items() if v is not None}, seed=cell.seed)
-    plugin_cls = get_plugin(p["method"])
     options = {**train, "seed": cell.seed, "rater": shared.rater, "objective": p["objective"],
                "group": _group_dict(p["groups"])}
     if isinstance(p.get("weights"), dict):
@@ -72,7 +108,7 @@ def run_cell(cell: Cell, shared: Shared, cell_dir: str | Path, train: dict[str, 
     cell_dir = Path(cell_dir)
     cell_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    info: dict[str, Any] = {"label": cell.label, "seed": cell.seed, "params": cell.params}
+    info: dict[str, Any] = {"label": cell.label, "seed": cell.seed, "params": cell.params, "worker": worker_info()}
     try:
         survey = load_survey(shared.bundle)
         split = shared.load_split()

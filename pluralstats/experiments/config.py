@@ -99,12 +99,26 @@ class ExperimentConfig:
         controls = [Cell("control", {}, s) for s in self.seeds]
         return controls + [Cell(label, params, s) for s in self.seeds for label, params in self.conditions()]
 
+    def train_options(self, method: str | None) -> dict[str, Any]:
+        """``[train]`` as one method's cells get it: the keys every method shares, then the method's own
+        ``[train.<method>]`` table over them (e.g. ``[train.kto] desirable_weight``, ``[train.grpo] beta``)."""
+        common = {k: v for k, v in self.train.items() if not is_method_table(k, v)}
+        own = self.train.get(method) if method is not None else None
+        return {**common, **own} if is_method_table(method, own) else common
+
     def resolve(self, value: str | None) -> Path | None:
         """A path in the config, relative to the config file."""
         if not value:
             return None
         path = Path(value)
         return path if path.is_absolute() else (self.path.parent / path).resolve()
+
+
+def is_method_table(key: object, value: object) -> bool:
+    """Whether a ``[train]`` entry is a method's own table (``[train.kto]``): a table named after a plugin."""
+    from pluralstats.finetune.registry import available_plugins
+
+    return isinstance(value, dict) and isinstance(key, str) and key in available_plugins()
 
 
 def load_experiment(path: str | Path, overrides: dict[str, Any] | None = None) -> ExperimentConfig:
@@ -157,7 +171,7 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
             schema.check_section(file, "data.simulate", data.simulate, schema.Simulate, problems)
     cell_model = schema.cell_model(available_strategies(), SCALES, available_plugins())
     cell = schema.check_section(file, "cell", raw.get("cell", {}), cell_model, problems)
-    methods = {cell.method} if cell is not None else set()
+    methods: set[str] = set()
     grid = raw.get("grid", {})
     if not isinstance(grid, dict):
         problems.append(Problem(file, "[grid] must be a table of factor = [values]"))
@@ -173,8 +187,8 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
                 one = schema.check_section(file, f"grid.{name}[{i}]", {name: value}, cell_model, problems)
                 if one is not None and name == "method":
                     methods.add(one.method)
-    if "method" in grid:  # the grid replaces [cell]'s method
-        methods.discard(cell.method if cell is not None else None)
+    if "method" not in grid and cell is not None:  # else the grid's methods replace [cell]'s
+        methods.add(cell.method)
     dimensions = _survey_dimensions(data, path)
     if dimensions and cell is not None:
         cells = [cell.model_dump()] + [{n: v} for n, vs in grid.items() if n in ("objective", "weights")
@@ -186,23 +200,85 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
                 if name not in dimensions and name != "multi":
                     problems.append(Problem(file, f"unknown dimension '{name}' in [cell] or [grid]"
                                                   f"{schema.suggest(name, dimensions)}"))
+    raw_train = raw.get("train", {})
+    tables = {k: v for k, v in raw_train.items() if is_method_table(k, v)} if isinstance(raw_train, dict) else {}
     train = schema.options_model("train", [get_plugin(m).config_class for m in sorted(methods)],
                                  skip=schema.RUNNER_SET["train"])
-    trained = schema.check_section(file, "train", raw.get("train", {}), train, problems)
+    trained = schema.check_section(file, "train", {k: v for k, v in raw_train.items() if k not in tables}
+                                   if isinstance(raw_train, dict) else raw_train, train, problems)
+    reward_scorers = {"train.reward_scorer": getattr(trained, "reward_scorer", None)}
+    for method, table in tables.items():  # each checked against its own plugin's options only
+        if method not in methods:
+            problems.append(Problem(file, f"[train.{method}] applies to no cell: the cells' methods are "
+                                          f"{', '.join(sorted(methods)) or 'none'}"))
+            continue
+        own = schema.options_model(f"train.{method}", [get_plugin(method).config_class],
+                                   skip=schema.RUNNER_SET["train"])
+        checked = schema.check_section(file, f"train.{method}", table, own, problems)
+        reward_scorers[f"train.{method}.reward_scorer"] = getattr(checked, "reward_scorer", None)
     base = schema.options_model("base_model", [TinyModelConfig], skip=schema.RUNNER_SET["base_model"])
     schema.check_section(file, "base_model", raw.get("base_model", {}), base, problems)
     shift_keys = {f.name for f in fields(ShiftSettings)} - set(SHIFT_KEYS)  # those the runner does not pass
     evaluate = schema.options_model("evaluate", [GenerationConfig, ShiftSettings], skip=shift_keys,
                                     extra=schema.EVALUATE_EXTRA)
     evaluated = schema.check_section(file, "evaluate", raw.get("evaluate", {}), evaluate, problems)
-    problems += _scorer_problems(file, {"evaluate.scorer": getattr(evaluated, "scorer", None),
-                                        "train.reward_scorer": getattr(trained, "reward_scorer", None)})
+    problems += _scorer_problems(file, {"evaluate.scorer": getattr(evaluated, "scorer", None), **reward_scorers})
     from pluralstats.experiments.shared import survey_gate
 
     survey_model = schema.options_model("survey_model", [fit_survey, survey_gate],
                                         skip=schema.RUNNER_SET["survey_model"])
     schema.check_section(file, "survey_model", raw.get("survey_model", {}), survey_model, problems)
+    if not problems and data is not None:
+        problems += _threshold_problems(file, data, raw, path)
     return problems
+
+
+def judged_dimensions(params: dict[str, Any], dimensions: list[str]) -> list[str]:
+    """The dimensions an unpaired (KTO) cell labels responses on: its objective, or for ``multi`` the keys of
+    its ``weights`` (every survey dimension without them); a response is desirable when good on all."""
+    if params.get("objective") != "multi":
+        return [params["objective"]]
+    weights = params.get("weights")
+    return list(weights) if isinstance(weights, dict) and weights else list(dimensions)
+
+
+def _threshold_problems(file: str, data: Any, raw: dict[str, Any], path: Path) -> list[Problem]:
+    """``[data] thresholds`` checked, and every dimension a ratings-based (KTO) cell judges has one."""
+    from pluralstats.config import load_config
+    from pluralstats.experiments import schema
+    from pluralstats.finetune.registry import get_plugin
+    from pluralstats.simulate import SimulationConfig
+
+    given = data.thresholds or {}
+    if data.bundle is not None:
+        if given:
+            return [Problem(file, "[data] thresholds apply to a simulated survey; a bundle's are its survey.toml's "
+                                  "[dimensions.<name>] positive_threshold")]
+        bundle = Path(data.bundle) if Path(data.bundle).is_absolute() else path.parent / data.bundle
+        known = {d: v.positive_threshold for d, v in load_config(bundle).dimensions.items()}
+        where = f"{bundle / 'survey.toml'}: [dimensions.{{}}] positive_threshold"
+    else:
+        scale_max = SimulationConfig().scale_max
+        dims = _survey_dimensions(data, path)
+        problems = [Problem(file, f"[data] thresholds: unknown dimension '{d}'{schema.suggest(d, dims)}")
+                    for d in given if d not in dims]
+        problems += [Problem(file, f"[data] thresholds.{d} must be in 1..{scale_max}", value=v)
+                     for d, v in given.items() if d in dims and not 1 <= v <= scale_max]
+        if problems:
+            return problems
+        known = {d: given.get(d) for d in dims}
+        where = "[data] thresholds.{}"
+    cell = {**CELL_KEYS, **raw.get("cell", {})}
+    grid = raw.get("grid", {})
+    missing: dict[str, set[str]] = {}
+    for values in itertools.product(*grid.values()):
+        params = {**cell, **dict(zip(grid, values, strict=True))}
+        if get_plugin(params["method"]).requires == "ratings":
+            for d in judged_dimensions(params, list(known)):
+                if known.get(d) is None:
+                    missing.setdefault(d, set()).add(params["method"])
+    return [Problem(file, f"{', '.join(sorted(methods))} labels responses desirable by the survey's positive "
+                          f"threshold; {where.format(d)} is not set") for d, methods in sorted(missing.items())]
 
 
 def _scorer_problems(file: str, named: dict[str, str | None]) -> list[Problem]:
@@ -210,7 +286,7 @@ def _scorer_problems(file: str, named: dict[str, str | None]) -> list[Problem]:
     from pluralstats.evaluate.scorers import available_scorers, unknown_scorer
 
     installed = available_scorers()
-    return [Problem(file, f"[{where.split('.')[0]}] {where.split('.')[1]}: {unknown_scorer(name)}", value=name)
+    return [Problem(file, f"[{where.rsplit('.', 1)[0]}] {where.rsplit('.', 1)[1]}: {unknown_scorer(name)}", value=name)
             for where, name in named.items() if name is not None and name not in installed]
 
 

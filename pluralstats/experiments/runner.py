@@ -67,13 +67,16 @@ def _run_local(todo, shared, config, out, threads, console) -> list[dict]:
                 import torch
 
                 torch.set_num_threads(threads)
-            results.append(run_cell(cell, shared, out / "cells" / cell.key, config.train, config.evaluate,
+            results.append(run_cell(cell, shared, out / "cells" / cell.key,
+                                    config.train_options(cell.params.get("method")), config.evaluate,
                                     progress=progress))
             progress.advance(overall)
     return results
 
 
-def _run_ray(todo, shared, config, out, threads, address, num_cpus, console) -> list[dict]:
+def _run_ray(todo, shared, config, out, threads, address, num_cpus, console, retries: int = 0) -> list[dict]:
+    """Every cell as a Ray task. A cell whose worker process or node dies is retried ``retries`` times by Ray,
+    then reported failed with the Ray error: its folder has no ``done`` manifest, so the next run reruns it."""
     import ray
 
     started = not ray.is_initialized()
@@ -81,9 +84,9 @@ def _run_ray(todo, shared, config, out, threads, address, num_cpus, console) -> 
         ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
                  log_to_driver=False, runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}})
     try:
-        task = ray.remote(num_cpus=threads or 1)(_cell_task)
-        refs = {task.remote(c, shared, str(out / "cells" / c.key), config.train, config.evaluate, threads): c
-                for c in todo}
+        task = ray.remote(num_cpus=threads or 1, max_retries=retries)(_cell_task)
+        refs = {task.remote(c, shared, str(out / "cells" / c.key), config.train_options(c.params.get("method")),
+                            config.evaluate, threads): c for c in todo}
         results = []
         pending = list(refs)
         while pending:
@@ -115,8 +118,9 @@ def collect_scores(config: ExperimentConfig, out: Path) -> pd.DataFrame:
 
 def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = "local", address: str | None = None,
                    num_cpus: int | None = None, threads: int | None = None, seed: int = 0, console=None,
-                   retry_failed: bool = True) -> RunReport:
-    """Run (or resume) ``config`` into ``out``; see the module docstring."""
+                   retry_failed: bool = True, ray_retries: int = 0) -> RunReport:
+    """Run (or resume) ``config`` into ``out``; see the module docstring. ``ray_retries``: how often Ray reruns
+    a cell whose worker or node died, within this run (0: it is reported failed and the next run reruns it)."""
     quiet_libraries()
     out = claim_output_dir(out, "experiment run")
     cells = config.cells()
@@ -129,7 +133,8 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = 
     if console is not None:
         console.print(f"{len(cells)} cells: {len(skipped)} finished (skipped), {len(todo)} to run [{backend}]")
     if todo and backend == "ray":
-        ran = _run_ray(todo, shared, config, out, threads, address, num_cpus or os.cpu_count(), console)
+        ran = _run_ray(todo, shared, config, out, threads, address, num_cpus or os.cpu_count(), console,
+                       ray_retries)
     elif todo:
         ran = _run_local(todo, shared, config, out, threads, console)
     else:

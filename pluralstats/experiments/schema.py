@@ -55,6 +55,8 @@ class Data(BaseModel):
     simulate: dict[str, Any] | None = None  # checked as its own section, for its own key suggestions
     seed: int = 0
     eval_fraction: float = Field(default=0.2, gt=0, lt=1)
+    # positive_threshold per dimension of a simulated survey (KTO's desirable / undesirable labels need them)
+    thresholds: dict[str, int] | None = None
 
 
 class Top(BaseModel):

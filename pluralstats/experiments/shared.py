@@ -39,12 +39,24 @@ class Shared:
         return pd.read_csv(self.split, dtype=str).set_index("prompt_id").split
 
 
-def simulate_bundle(out: Path, options: dict[str, Any]) -> Path:
-    """Simulate a study-shaped survey (with its truth.json) into ``out`` unless it is there."""
+def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, int] | None = None) -> Path:
+    """Simulate a study-shaped survey (with its truth.json) into ``out`` unless it is there; ``thresholds``
+    (``[data] thresholds``) become its dimensions' ``positive_threshold`` in ``survey.toml``."""
+    import dataclasses
+
+    from pluralstats.errors import InputError
     from pluralstats.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
     from pluralstats.survey import save_survey
 
+    thresholds = thresholds or {}
     if (out / "survey.toml").exists():
+        from pluralstats.config import load_config
+
+        found = {d: v.positive_threshold for d, v in load_config(out).dimensions.items()
+                 if v.positive_threshold is not None}
+        if found != thresholds:  # the cells would label responses by thresholds the config no longer says
+            raise InputError(f"{out} was simulated with positive thresholds {found or 'none'}, the config says "
+                             f"{thresholds or 'none'}; use another experiment folder")
         return out
     opts = dict(options)
     seed = int(opts.pop("seed", 0))
@@ -53,6 +65,11 @@ def simulate_bundle(out: Path, options: dict[str, Any]) -> Path:
     if "interactions" in opts:  # groups also differ in how they rank responses (see pluralstats.simulate)
         opts["effects"] = with_interactions(PAPER_EFFECTS, float(opts.pop("interactions")))
     sim = simulate_survey(SimulationConfig(**opts), seed=seed)
+    if thresholds:
+        dims = {d: dataclasses.replace(v, positive_threshold=thresholds.get(d, v.positive_threshold))
+                for d, v in sim.survey.config.dimensions.items()}
+        sim = dataclasses.replace(sim, survey=dataclasses.replace(
+            sim.survey, config=dataclasses.replace(sim.survey.config, dimensions=dims)))
     save_survey(sim.survey, out, extra_files={"truth.json": json.dumps(sim.truth, indent=1) + "\n"})
     write_manifest(out, "simulate", options=opts, seed=seed)
     return out
@@ -120,7 +137,8 @@ def prepare_shared(config, out: Path, *, need_posterior: bool, console=None) -> 
     data = config.data
     seed = int(data.get("seed", 0))
     eval_fraction = float(data.get("eval_fraction", 0.2))
-    bundle = config.resolve(data.get("bundle")) or simulate_bundle(out / "survey", data["simulate"])
+    bundle = config.resolve(data.get("bundle")) or simulate_bundle(out / "survey", data["simulate"],
+                                                                   data.get("thresholds"))
     survey = load_survey(bundle)
     split = write_split(survey, out / "split.csv", eval_fraction, seed)
     say(f"survey {bundle}: {len(survey.participants)} participants, "

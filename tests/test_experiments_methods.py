@@ -1,0 +1,91 @@
+"""Experiment configs choose the trainer per cell (any installed plugin, KTO included), each with its own
+``[train.<method>]`` options; KTO cells need the survey's positive thresholds, checked before anything runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pluralstats.errors import InputError
+from pluralstats.experiments.config import judged_dimensions, load_experiment
+
+BASE = """
+name = "t"
+seeds = [0]
+[data]
+simulate = { participants = 50 }
+"""
+THRESHOLDS = "thresholds = { toxicity = 4, emotional_awareness = 4 }\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+def test_a_grid_of_one_method_takes_that_methods_train_options(tmp_path):
+    # the grid's only method equals [cell]'s default: its options must still be known
+    cfg = load_experiment(write(tmp_path, BASE + '[grid]\nmethod = ["dpo"]\n[train]\nbeta = 0.2\n'))
+    assert cfg.train_options("dpo") == {"beta": 0.2}
+
+
+def test_each_method_gets_the_shared_train_keys_and_its_own_table(tmp_path):
+    text = BASE + THRESHOLDS + """
+[grid]
+method = ["dpo", "grpo", "kto"]
+[train]
+max_steps = 5
+beta = 0.1
+[train.kto]
+desirable_weight = 1.5
+beta = 0.3
+[train.grpo]
+num_generations = 2
+"""
+    cfg = load_experiment(write(tmp_path, text))
+    assert cfg.train_options("kto") == {"max_steps": 5, "beta": 0.3, "desirable_weight": 1.5}
+    assert cfg.train_options("grpo") == {"max_steps": 5, "beta": 0.1, "num_generations": 2}
+    assert cfg.train_options("dpo") == {"max_steps": 5, "beta": 0.1}
+    assert cfg.train_options(None) == {"max_steps": 5, "beta": 0.1}  # a control trains nothing
+    assert [c.params["method"] for c in cfg.cells()[1:]] == ["dpo", "grpo", "kto"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ('[grid]\nmethod = ["dpo"]\n[train.sft]\nmax_steps = 2\n', r"\[train.sft\] applies to no cell"),
+    ('[grid]\nmethod = ["dpo", "kto"]\n[train.kto]\nnum_generations = 2\n', r"\[train.kto\] unknown key"),
+    ('[grid]\nmethod = ["dpo", "kto"]\n[train.kto]\nseed = 2\n', r"\[train.kto\] unknown key 'seed'"),
+    ('[grid]\nmethod = ["grpo"]\n[train.grpo]\nreward_scorer = "nope"\n', r"\[train.grpo\] reward_scorer"),
+])
+def test_bad_method_tables_rejected(tmp_path, extra, message):
+    with pytest.raises(InputError) as err:
+        load_experiment(write(tmp_path, BASE + THRESHOLDS + extra))
+    assert any(re.search(message, str(p)) for p in err.value.problems), err.value.problems
+
+
+def test_kto_cells_need_thresholds_on_the_dimensions_they_judge(tmp_path):
+    text = BASE + '[grid]\nmethod = ["kto"]\nobjective = ["toxicity", "sensitivity"]\n'
+    with pytest.raises(InputError) as err:
+        load_experiment(write(tmp_path, text.replace("[grid]", "thresholds = { toxicity = 4 }\n[grid]")))
+    messages = [str(p) for p in err.value.problems]
+    assert len(messages) == 1 and "[data] thresholds.sensitivity is not set" in messages[0]
+    assert "kto" in messages[0]
+    with pytest.raises(InputError, match="unknown dimension 'toxic'"):
+        load_experiment(write(tmp_path, text.replace("[grid]", "thresholds = { toxic = 4 }\n[grid]")))
+    with pytest.raises(InputError, match="must be in 1..5"):
+        load_experiment(write(tmp_path, text.replace("[grid]", "thresholds = { toxicity = 9 }\n[grid]")))
+    ok = "thresholds = { toxicity = 4, sensitivity = 3 }\n[grid]"
+    assert len(load_experiment(write(tmp_path, text.replace("[grid]", ok))).cells()) == 3
+
+
+def test_dpo_needs_no_thresholds(tmp_path):
+    assert load_experiment(write(tmp_path, BASE + '[grid]\nmethod = ["dpo", "grpo"]\n'))
+
+
+def test_judged_dimensions():
+    dims = ["toxicity", "helpfulness"]
+    assert judged_dimensions({"objective": "toxicity"}, dims) == ["toxicity"]
+    assert judged_dimensions({"objective": "multi", "weights": None}, dims) == dims
+    assert judged_dimensions({"objective": "multi", "weights": {"helpfulness": 2.0}}, dims) == ["helpfulness"]
