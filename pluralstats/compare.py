@@ -20,6 +20,7 @@ the tuned-model side is kept.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 
@@ -105,3 +106,24 @@ def compare_groups(idata_or_survey, group_a: str, group_b: str, *, dimensions: S
         side = _check_model_side(model_side).assign(quantity="mean")
         table = table.merge(side, on=["dimension", "quantity"], how="left")
     return suppress_compare(table, source, suppress_small)
+
+
+def comparison_quantities(idata) -> tuple[str, ...]:
+    """``mean``, and ``share`` when the posterior stores every dimension's positive threshold (older ones do not)."""
+    from pluralstats.models import meta_of
+
+    meta = meta_of(idata)
+    return ("mean", "share") if set(meta.dimensions) <= set(meta.thresholds) else ("mean",)
+
+
+def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
+    """Write ``compare.csv`` and the comparison figure (``compare.png``/``.pdf``) into the folder ``out``;
+    return the figure paths. The caller writes the manifest once it has added its own figures."""
+    from pluralstats.io import atomic_path
+    from pluralstats.plots.posterior import plot_compare
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "compare.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    return plot_compare(table, out / "compare.png")

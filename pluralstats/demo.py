@@ -1,21 +1,23 @@
 """``pluralstats demo``: the whole study, small but real, on the built-in simulated survey.
 
 simulate -> describe -> fit-survey -> compare -> prefs -> tiny model -> DPO for two groups ->
-evaluate -> compare with tuned models -> report, everything under one folder. The survey-side
-steps run the real commands in-process; tuning and evaluation are the experiment runner's cells
-(the same functions ``prefs``, ``finetune`` and ``evaluate`` call), so a rerun resumes. Sizes are
-chosen to finish in under 15 minutes on 2 CPU cores (``DemoSizes``).
+evaluate -> compare with tuned models -> report, everything under one folder. Every step calls the
+Python API functions the commands call (and writes the same files and manifests); tuning and evaluation
+are the experiment runner's cells, so a rerun resumes. Sizes are chosen to finish in under 15 minutes
+on 2 CPU cores (``DemoSizes``). The demo sits above the experiment layer and below the CLI: it prints
+its own progress and never imports :mod:`pluralstats.cli`.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pluralstats.experiments.config import ExperimentConfig
-from pluralstats.io import claim_output_dir, write_manifest
+from pluralstats.io import check_output, claim_output_dir, output_policy, write_manifest
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,6 @@ def demo_experiment(out: Path, sizes: DemoSizes, seed: int) -> ExperimentConfig:
 def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, console=None,
              threads: int | None = 2) -> dict:
     """Run every step into ``out``; return what was done (step timings, report path, headline)."""
-    from pluralstats.cli import cli
     from pluralstats.experiments.runner import run_experiment
     from pluralstats.report import build_report
 
@@ -84,24 +85,12 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
         timings[name] = round(time.perf_counter() - start, 1)
         say(f"  done in {timings[name]:.0f} s")
 
-    def command(*args: str) -> Callable[[], None]:
-        return lambda: cli.main(list(args), standalone_mode=False)
-
-    s = str(seed)
-    bad = ["--allow-bad-diagnostics"] if sizes.allow_bad_diagnostics else []
-    step("simulate", command("simulate", "--out", str(out / "survey"), "--participants", str(sizes.participants),
-                             "--prompts-per-language", str(sizes.prompts_per_language), "--responses-per-prompt",
-                             str(sizes.responses_per_prompt), "--seed", s), out / "survey" / "survey.toml")
-    step("describe (Figure 1)", command("describe", str(out / "survey"), "--out", str(out / "describe"),
-                                        "--seed", s), out / "describe")
-    step("fit-survey", command("fit-survey", str(out / "survey"), "--out", str(out / "survey-posterior.nc"),
-                               "--draws", str(sizes.survey_draws), "--tune", str(sizes.survey_tune),
-                               "--dimensions", ",".join(sizes.survey_dimensions),
-                               "--attributes", ",".join(sizes.survey_attributes),
-                               *bad, "--seed", s), out / "survey-posterior.nc")
+    bundle, posterior = out / "survey", out / "survey-posterior.nc"
     a, b = sizes.groups
-    step("compare (survey)", command("compare", str(out / "survey-posterior.nc"), "--groups", a, b, "--out",
-                                     str(out / "compare-survey"), *bad, "--seed", s),
+    step("simulate", lambda: simulate_step(bundle, sizes, seed), bundle / "survey.toml")
+    step("describe (Figure 1)", lambda: describe_step(bundle, out / "describe", seed), out / "describe")
+    step("fit-survey", lambda: fit_step(bundle, posterior, sizes, seed), posterior)
+    step("compare (survey)", lambda: compare_step(posterior, out / "compare-survey", sizes, seed),
          out / "compare-survey")
     config = demo_experiment(out, sizes, seed)
     holder: dict = {}
@@ -111,16 +100,97 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
     report = holder.get("report")
     if report is not None and len(report.failed):
         say(f"[red]failed cells:[/] {report.failed[['label', 'seed', 'error']].to_dict('records')}")
-
     step("compare with tuned models (Figure 2)",
-         command("compare", str(out / "survey-posterior.nc"), "--groups", a, b, "--eval",
-                 str(out / "tuned" / "results.parquet"), "--dimensions", ",".join(sizes.survey_dimensions),
-                 "--out", str(out / "compare-models"), *bad, "--seed", s))
+         lambda: compare_step(posterior, out / "compare-models", sizes, seed, out / "tuned" / "results.parquet",
+                              console))
     headline = toxicity_headline(out / "tuned" / "results.parquet", a, seed)
     path = build_report(out, title="pluralstats demo", notes=[f"Seed {seed}; sizes: {asdict(sizes)}.", headline])
     timings["total"] = round(sum(timings.values()), 1)
     write_manifest(out, "demo", seed=seed, options=asdict(sizes), extra={"timings": timings, "headline": headline})
     return {"report": path, "timings": timings, "headline": headline}
+
+
+def simulate_step(bundle: Path, sizes: DemoSizes, seed: int) -> None:
+    """Simulate the study-shaped survey (paper effects) and save it with its truth, as ``simulate`` does."""
+    from pluralstats.simulate import SimulationConfig, simulate_survey
+    from pluralstats.survey import save_survey
+
+    cfg = SimulationConfig(n_participants=sizes.participants, prompts_per_language=sizes.prompts_per_language,
+                           responses_per_prompt=sizes.responses_per_prompt)
+    with output_policy("simulate"):
+        check_output(bundle)
+        sim = simulate_survey(cfg, seed=seed)
+        save_survey(sim.survey, bundle, extra_files={"truth.json": json.dumps(sim.truth, indent=1) + "\n"})
+        write_manifest(bundle, "simulate", options=cfg.__dict__, seed=seed)
+
+
+def describe_step(bundle: Path, out: Path, seed: int) -> None:
+    """Figure 1 and the other descriptives, as ``describe`` writes them."""
+    from pluralstats.describe import describe, write_descriptives
+    from pluralstats.survey import load_survey
+
+    with output_policy("describe", [bundle]):
+        check_output(out)
+        survey = load_survey(bundle)
+        write_descriptives(describe(survey), out, inputs=[*survey.sources], seed=seed,
+                           options={"thresholds": {}, "suppress_small": True, "bundle": str(bundle)})
+
+
+def fit_step(bundle: Path, posterior: Path, sizes: DemoSizes, seed: int) -> None:
+    """Fit the rating model and save the posterior, as ``fit-survey`` does (its diagnostics gate included)."""
+    from pluralstats.models import fit_survey, save_posterior
+    from pluralstats.models.diagnostics import recorded_diagnostics, require_diagnostics, verdict_of
+    from pluralstats.models.fit import resolved_settings
+    from pluralstats.survey import load_survey
+
+    options = {"dimensions": list(sizes.survey_dimensions), "attributes": list(sizes.survey_attributes),
+               "draws": sizes.survey_draws, "tune": sizes.survey_tune, "seed": seed}
+    with output_policy("fit-survey", [bundle]):
+        check_output(posterior)
+        idata = fit_survey(load_survey(bundle), progress=False, **options)
+        save_posterior(idata, posterior)
+        _, problems = verdict_of(idata)
+        write_manifest(posterior, "fit-survey", inputs=[bundle], seed=seed,
+                       options={**options, **resolved_settings(idata)},
+                       extra={"diagnostics": recorded_diagnostics(idata)[0], "diagnostics_problems": problems,
+                              "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
+    require_diagnostics(idata, allow_bad=sizes.allow_bad_diagnostics)
+
+
+def compare_step(posterior: Path, out: Path, sizes: DemoSizes, seed: int, eval_path: Path | None = None,
+                 console=None) -> None:
+    """The two groups' survey difference (``compare``), beside the tuned models' when ``eval_path`` is given
+    (Figure 2)."""
+    from pluralstats.compare import compare_groups, comparison_quantities, suppress_compare, write_comparison
+    from pluralstats.models import load_posterior
+    from pluralstats.models.diagnostics import require_diagnostics
+
+    a, b = sizes.groups
+    inputs = [posterior, *([eval_path] if eval_path else [])]
+    with output_policy("compare", inputs):
+        check_output(out)
+        idata = load_posterior(posterior)
+        note = require_diagnostics(idata, allow_bad=sizes.allow_bad_diagnostics)
+        dimensions = list(sizes.survey_dimensions) if eval_path is not None else None
+        if eval_path is not None:
+            from pluralstats.evaluate.compare_models import compare_with_models, print_agreement
+
+            table = compare_with_models(idata, a, b, eval_path, dimensions=dimensions, seed=seed)
+        else:
+            table = compare_groups(idata, a, b, quantities=comparison_quantities(idata))
+        table = suppress_compare(table, idata)
+        figures = write_comparison(table, out)
+        shown = table[~table["suppressed"]]
+        if eval_path is not None and not shown.empty:
+            if console is None:
+                from rich.console import Console
+
+                console = Console(highlight=False)
+            figures += print_agreement(shown, out, console)
+        write_manifest(out, "compare", inputs=inputs, seed=seed,
+                       options={"groups": [a, b], "dimensions": dimensions, "prob": 0.95, "weights": "sample",
+                                "suppress_small": True},
+                       extra={"diagnostics": note or "passed"})
 
 
 def toxicity_headline(results_path: Path, model: str, seed: int) -> str:

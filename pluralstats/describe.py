@@ -13,7 +13,9 @@ complementary cells (:mod:`pluralstats.privacy`): estimates and counts blanked, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import krippendorff
 import numpy as np
@@ -110,3 +112,21 @@ def describe(survey: Survey, thresholds: dict[str, int] | None = None, suppress_
     suppressed unless not ``suppress_small``)."""
     return Descriptives(conditional_positive_matrix(survey, thresholds), group_means(survey, suppress_small),
                         rating_distribution(survey), agreement(survey, suppress_small))
+
+
+def write_descriptives(result: Descriptives, out: str | Path, *, inputs: Sequence[str | Path] = (), seed: int = 0,
+                       options: dict | None = None) -> Path:
+    """Write the descriptives into the folder ``out`` atomically: Figure 1 (CSV, PNG, PDF), group means, the
+    rating distribution (CSV and figure), agreement and the ``describe`` manifest."""
+    from .io import atomic_path, write_manifest
+    from .plots.descriptives import plot_conditional_matrix, plot_rating_distribution
+
+    with atomic_path(out, is_dir=True) as tmp:
+        result.conditional.to_csv(tmp / "figure1_conditional.csv")
+        result.means.to_csv(tmp / "group_means.csv", index=False)
+        result.distribution.to_csv(tmp / "rating_distribution.csv")
+        result.agreement.to_csv(tmp / "agreement.csv", index=False)
+        plot_conditional_matrix(result.conditional, tmp / "figure1_conditional")
+        plot_rating_distribution(result.distribution, tmp / "rating_distribution")
+        write_manifest(tmp, "describe", inputs=list(inputs), seed=seed, options=options or {})
+    return Path(out)

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -35,6 +36,11 @@ TRACKED_PACKAGES = (
 # Written first into a folder that a resumable command (experiment run, demo) fills step by step, so a
 # rerun after an interruption recognises the half-filled folder as its own before the final manifest exists.
 CLAIM_FILE = ".pluralstats-output"
+
+
+def slugify(text: str) -> str:
+    """``text`` as a folder name: runs of other than letters, digits and ``_.-`` become ``_`` (empty: ``cell``)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "cell"
 
 
 class OutputError(InputError):

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
+from pluralstats import scoring
 from pluralstats.errors import InputError
-from pluralstats.evaluate import scorers
 from pluralstats.evaluate.scorers import RaterScorer, ScorerReward, available_scorers, scorer_by_name
 from pluralstats.finetune.grpo import reward_functions
 
@@ -30,7 +30,7 @@ class Fixed:
 
 def fake_entry_points(monkeypatch, **factories):
     eps = {name: SimpleNamespace(name=name, load=lambda f=f: f) for name, f in factories.items()}
-    monkeypatch.setattr(scorers, "_scorer_entry_points", lambda: eps)
+    monkeypatch.setattr(scoring, "_scorer_entry_points", lambda: eps)
 
 
 def test_rater_is_installed_and_needs_a_rater_folder():

@@ -189,9 +189,9 @@ def contrast_table(frame: pd.DataFrame, title: str, k: int = 5) -> Table:
 
 def _quantities(idata, with_shares: bool = True) -> tuple[str, ...]:
     """``mean``, and ``share`` when the posterior stores the positive thresholds (older ones do not)."""
-    from pluralstats.models import meta_of
+    from pluralstats.compare import comparison_quantities
 
-    if with_shares and set(meta_of(idata).dimensions) <= set(meta_of(idata).thresholds):
+    if with_shares and "share" in comparison_quantities(idata):
         return ("mean", "share")
     if with_shares:
         err_console.print("[yellow]note:[/] this posterior stores no positive thresholds (fitted by an older "
@@ -384,9 +384,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     Adjusted: the expected rating (``mean``) and share rating >= k (``share>=k``, percentage points) of a new
     rater of each group, the attributes the groups do not fix standardised to the sample (or --weights).
     """
-    from pluralstats.compare import compare_groups, resolve_groups, suppress_compare
+    from pluralstats.compare import compare_groups, resolve_groups, suppress_compare, write_comparison
     from pluralstats.models import load_posterior, meta_of
-    from pluralstats.plots.posterior import plot_compare
 
     if (source is None) == (posterior_path is None):
         raise click.UsageError("give exactly one of SOURCE (a posterior .nc or a bundle) and --posterior")
@@ -428,9 +427,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     k = meta_of(idata).min_group_size
     console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({comp.label}, {prob:.0%} intervals)", k))
     _note_suppressed(table, k)
-    out.mkdir(parents=True, exist_ok=True)
-    _save_csv(table, out / "compare.csv")
-    figures = plot_compare(table, out / "compare.png")
+    figures = write_comparison(table, out)
     shown = table[~table["suppressed"]]
     if eval_path is not None and not shown.empty:
         figures += print_agreement(shown, out, console)

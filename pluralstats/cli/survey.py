@@ -11,8 +11,9 @@ from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option
 from pluralstats.describe import describe as describe_survey
+from pluralstats.describe import write_descriptives
 from pluralstats.errors import InputError
-from pluralstats.io import atomic_path, write_manifest
+from pluralstats.io import write_manifest
 from pluralstats.privacy import small_mark, suppressed_levels
 from pluralstats.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
@@ -161,22 +162,12 @@ def validate(bundle: Path, source: Path | None, strict: bool, suppress_small: bo
 def describe(bundle: Path, out: Path, source: Path | None, threshold: tuple[str, ...], suppress_small: bool,
              seed: int) -> None:
     """Figure 1, group means, rating distributions and Krippendorff's alpha per group."""
-    from pluralstats.plots.descriptives import plot_conditional_matrix, plot_rating_distribution
-
     survey = read_bundle(bundle, source)
     thresholds = _parse_thresholds(threshold, survey)
     with console.status("Computing descriptives (Krippendorff's alpha per group)..."):
         result = describe_survey(survey, thresholds, suppress_small)
-    with atomic_path(out, is_dir=True) as tmp:
-        result.conditional.to_csv(tmp / "figure1_conditional.csv")
-        result.means.to_csv(tmp / "group_means.csv", index=False)
-        result.distribution.to_csv(tmp / "rating_distribution.csv")
-        result.agreement.to_csv(tmp / "agreement.csv", index=False)
-        plot_conditional_matrix(result.conditional, tmp / "figure1_conditional")
-        plot_rating_distribution(result.distribution, tmp / "rating_distribution")
-        write_manifest(tmp, "describe", inputs=[*survey.sources], seed=seed,
-                       options={"thresholds": thresholds, "suppress_small": suppress_small,
-                                "bundle": str(bundle)})
+    write_descriptives(result, out, inputs=[*survey.sources], seed=seed,
+                       options={"thresholds": thresholds, "suppress_small": suppress_small, "bundle": str(bundle)})
     matrix = Table(title="Figure 1: P(positive in column | positive in row)")
     matrix.add_column("given")
     for col in result.conditional.columns:

@@ -140,7 +140,7 @@ def find_preference_sets(eval_path: str | Path, group_a: str, group_b: str) -> t
     """The preference sets behind the two tuned models of an experiment folder (``cells/<model>/seed-*/
     prefs.parquet``, every seed's set stacked: the data of every training run), or None when the evaluation
     is not an experiment's."""
-    from pluralstats.experiments.config import slugify
+    from pluralstats.io import slugify
     from pluralstats.prefs import load_preferences
 
     results, _ = read_results(eval_path)

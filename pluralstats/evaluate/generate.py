@@ -1,6 +1,6 @@
 """Completions from a causal LM for the held-out prompts: seeded, batched, left-padded.
 
-Prompts are rendered with the tokenizer's chat template (as in training; see ``finetune.tiny.render``).
+Prompts are rendered with the tokenizer's chat template (as in training; see :func:`pluralstats.chat.render`).
 
 Decoder-only models continue from the last position, so prompts are padded on the left; otherwise
 a short prompt would be continued after its padding. The seed is set once per model run and the
@@ -107,7 +107,7 @@ def generate_completions(
 def _complete(model, tokenizer, texts: Sequence[str], config: GenerationConfig, markers=None) -> list[str]:
     import torch
 
-    from pluralstats.finetune.tiny import render  # the chat template the models were trained with
+    from pluralstats.chat import render  # the chat template the models were trained with
 
     rendered = [render(tokenizer, t) for t in texts]
     # chat-control and padding tokens are never part of an answer; eos and thinking markers stay allowed

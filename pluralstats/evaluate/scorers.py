@@ -13,30 +13,20 @@ folder) and ``group`` it accepts. A scorer used as a reward declares each dimens
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
-import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
-
-GROUP = "pluralstats.scorers"
-
-
-@runtime_checkable
-class Scorer(Protocol):
-    """Rates completions: one column per dimension, expected rating on 1..scale_max."""
-
-    dimensions: list[str]
-    scale_max: int
-
-    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> pd.DataFrame:
-        """One row per (prompt, completion), in the order given; a column per dimension in ``dimensions``."""
-        ...
+from pluralstats.scoring import (  # noqa: F401 - re-exported: the registry seen from the evaluation
+    GROUP,
+    Scorer,
+    ScorerReward,
+    available_scorers,
+    scorer_by_name,
+    unknown_scorer,
+)
 
 
 class RaterScorer:
@@ -79,34 +69,6 @@ def rater_scorer(rater: str | Path | None = None, group: Mapping[str, str] | str
     return RaterScorer.load(rater, group=group)
 
 
-def _scorer_entry_points() -> dict[str, metadata.EntryPoint]:
-    return {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
-
-
-def available_scorers() -> list[str]:
-    """Names of the installed scorers (entry-point group ``pluralstats.scorers``), sorted."""
-    return sorted(_scorer_entry_points())
-
-
-def unknown_scorer(name: str) -> str:
-    """The message for a scorer name that is not installed: it lists the installed ones."""
-    return f"Unknown scorer '{name}'; installed scorers: {', '.join(available_scorers()) or 'none'}"
-
-
-def scorer_by_name(name: str, **context) -> Scorer:
-    """The scorer registered as ``name``, made by its factory with the entries of ``context`` it accepts
-    (a factory taking ``**kwargs`` gets them all); unknown names raise :class:`InputError` listing the
-    installed ones."""
-    eps = _scorer_entry_points()
-    if name not in eps:
-        raise InputError(unknown_scorer(name))
-    factory = eps[name].load()
-    params = inspect.signature(factory).parameters.values()
-    if not any(p.kind == p.VAR_KEYWORD for p in params):
-        context = {k: v for k, v in context.items() if k in {p.name for p in params}}
-    return factory(**context)
-
-
 def load_scorer(spec: str | Path, **kwargs) -> Scorer:
     """A scorer from a saved rater folder, ``module:Class`` or an entry-point name."""
     text = str(spec)
@@ -116,34 +78,9 @@ def load_scorer(spec: str | Path, **kwargs) -> Scorer:
         module, _, name = text.partition(":")
         factory = getattr(importlib.import_module(module), name)
         return factory(**kwargs)
-    if text in _scorer_entry_points():
+    if text in available_scorers():
         return scorer_by_name(text, **kwargs)
     raise InputError(f"{unknown_scorer(text)} (or give a saved rater folder or module:Class)")
-
-
-class ScorerReward:
-    """A scorer seen as GRPO's reward model: ``predict`` scores a batch, ``utility_from`` maps one dimension's
-    score on ``1..scale_max`` to [0, 1] with its polarity (1 = best). A dimension without a declared polarity
-    is refused: guessing "higher is better" for a harm dimension would reward harm."""
-
-    def __init__(self, scorer: Scorer):
-        self.scorer = scorer
-        self.dimensions = list(scorer.dimensions)
-        self.scale_max = int(scorer.scale_max)
-        self.polarity = dict(getattr(scorer, "polarity", None) or {})
-
-    def predict(self, prompts: Sequence[str], completions: Sequence[str], group: object = None) -> pd.DataFrame:
-        """The scorer's ratings; ``group`` is ignored: the scorer was made for the group (its factory's ``group``)."""
-        return self.scorer.score(prompts, completions)
-
-    def utility_from(self, predictions: pd.DataFrame, dimension: str) -> np.ndarray:
-        """The dimension's predicted ratings mapped to 0..1, 1 the best by the scorer's declared polarity;
-        InputError if it declares none."""
-        if self.polarity.get(dimension) not in ("higher_is_better", "lower_is_better"):
-            raise InputError(f"Scorer {type(self.scorer).__name__} declares no polarity for '{dimension}' "
-                             "(its polarity attribute: higher_is_better or lower_is_better); it cannot be a reward")
-        scaled = (predictions[dimension].to_numpy() - 1) / (self.scale_max - 1)
-        return scaled if self.polarity[dimension] == "higher_is_better" else 1 - scaled
 
 
 def score_completions(scorer: Scorer, completions: pd.DataFrame, batch_size: int = 256,

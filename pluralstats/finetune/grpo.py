@@ -6,7 +6,7 @@ helpfulness) for the chosen group's raters; a multi-objective run passes several
 ``reward_weights``, so every dimension's reward is logged separately. The rater encodes each batch
 of completions once, whatever the number of dimensions. With a reasoning model (thinking markers in
 the chat template, or ``thinking="OPEN,CLOSE"``) the rater sees only each completion's final answer
-(:func:`pluralstats.evaluate.reasoning.split_thinking`; an unclosed segment is an empty answer).
+(:func:`pluralstats.chat.split_thinking`; an unclosed segment is an empty answer).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class RaterScores:
     def __call__(self, dimension: str, prompts: list[Any], completions: list[Any]) -> list[float]:
         p, c = [_text(x) for x in prompts], [_text(x) for x in completions]
         if self.markers is not None:
-            from pluralstats.evaluate.reasoning import split_thinking
+            from pluralstats.chat import split_thinking
 
             m = self.markers
             c = [split_thinking(x, m.open, m.close, opened=m.opened)[1] for x in c]
@@ -54,7 +54,7 @@ class RaterScores:
 def reward_functions(rater, objective: str, weights: dict[str, float] | None,
                      group: dict[str, str] | str | None, markers=None) -> tuple[list, list[float]]:
     """TRL reward callables (one per dimension) and their weights for an objective; with thinking
-    ``markers`` (a :class:`~pluralstats.evaluate.reasoning.ThinkingMarkers`) they score the answer only."""
+    ``markers`` (a :class:`~pluralstats.chat.ThinkingMarkers`) they score the answer only."""
     if objective == "multi":
         weights = weights or {d: 1.0 for d in rater.dimensions}
     elif objective in rater.dimensions:
@@ -98,11 +98,11 @@ def build_trainer(data: Any, base_model: str, config: GRPOTrainConfig, work_dir:
     ``config.reward_scorer``, made for ``config.rater`` and ``config.group``)."""
     from trl import GRPOConfig, GRPOTrainer
 
-    from pluralstats.evaluate.scorers import ScorerReward, scorer_by_name
+    from pluralstats.scoring import ScorerReward, scorer_by_name
 
     if rater is None:
         rater = ScorerReward(scorer_by_name(config.reward_scorer, rater=config.rater, group=config.group))
-    from pluralstats.evaluate.reasoning import markers_for
+    from pluralstats.chat import markers_for
 
     model, tokenizer = load_policy(base_model, config)
     funcs, weights = reward_functions(rater, config.objective, config.weights, config.group,

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from pluralstats.chat import render  # noqa: F401 - re-exported: the chat format of the models built here
 from pluralstats.io import atomic_path
 from pluralstats.split import prompt_split
 from pluralstats.survey import Survey
@@ -77,16 +78,6 @@ def train_tokenizer(texts: list[str], vocab_size: int = 2000):
                                       additional_special_tokens=[USER, ASSISTANT], padding_side="left")
     wrapped.chat_template = CHAT_TEMPLATE
     return wrapped
-
-
-def render(tokenizer, prompt: str, response: str | None = None) -> str:
-    """Render a prompt (and response) with the tokenizer's chat template, or plainly if it has none."""
-    messages = [{"role": "user", "content": prompt}]
-    if response is not None:
-        messages.append({"role": "assistant", "content": response})
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=response is None)
-    return prompt + "\n" + (response + (tokenizer.eos_token or "") if response is not None else "")
 
 
 def build_tiny_model(survey: Survey, out_dir: str | Path, config: TinyModelConfig | None = None,
