@@ -85,3 +85,32 @@ def test_evaluate_command_null_shift(setup, tmp_path):
     assert ((shifts.lo < 0) & (shifts.hi > 0)).all()  # same weights, same seed: no shift
     bad = CliRunner().invoke(cli, ["evaluate", str(bundle), "--model", f"tuned={model}", "--out", str(out)])
     assert bad.exit_code == 2 and "control" in bad.output
+
+
+def test_an_experiment_cell_scores_with_the_evaluate_function(setup, tmp_path):
+    """A control cell's scores are those of ``evaluate_models`` (without a control, so no shift model) for the same
+    model, split, scorer, generation options and seed: the cell and the evaluate command share one path."""
+    import pandas as pd
+
+    from pluralstats.evaluate.rater import RaterModel
+    from pluralstats.evaluate.run import evaluate_models
+    from pluralstats.experiments.cell import run_cell
+    from pluralstats.experiments.config import Cell
+    from pluralstats.experiments.shared import Shared
+    from pluralstats.survey import save_survey
+
+    survey, split, model = setup
+    bundle = save_survey(survey, tmp_path / "bundle")
+    split_csv = tmp_path / "split.csv"
+    pd.DataFrame({"prompt_id": split.index, "split": split.values}).to_csv(split_csv, index=False)
+    rater = RaterModel.fit(survey, split=split, seed=0).save(tmp_path / "rater")
+    shared = Shared(bundle=str(bundle), split=str(split_csv), base_model=str(model), rater=str(rater),
+                    posterior=None, scale_max=survey.config.scale_max, signs={})
+    options = {"completions": 2, "max_new_tokens": 6}
+    info = run_cell(Cell("control", {}, 0), shared, tmp_path / "cell", {}, options)
+    assert info["status"] == "done", info.get("error")
+    cell_scores = pd.read_parquet(tmp_path / "cell" / "scores.parquet")
+    direct = evaluate_models(survey, {"control": model}, control=None, split=shared.load_split(),
+                             scorer=RaterScorer.load(rater), generation=GenerationConfig(**options), seed=0)
+    assert direct.result is None
+    pd.testing.assert_frame_equal(cell_scores, direct.scores.drop(columns=["model", "run"]))

@@ -1,10 +1,12 @@
-"""One evaluation, start to end: the function the ``evaluate`` command, the demo and notebooks call.
+"""One evaluation, start to end: the function the ``evaluate`` command, the demo, the experiment cells and
+notebooks call.
 
 ``evaluate_models(survey, {"control": dir, "liberal": dir}, ...)`` checks every model folder, picks the
 held-out prompts, fits the rater-model scorer on the train prompts unless a scorer is given, generates and
-scores completions of every model on the same prompts with the same seed, and fits the shift model. It
-writes nothing and prints nothing: :func:`pluralstats.evaluate.evaluation.write_results` writes the result.
-"""
+scores completions of every model on the same prompts with the same seed, and fits the shift model. With
+``control=None`` it stops after scoring (no shift model): an experiment cell scores its one model that way,
+and the experiment runner fits one shift model over every cell's scores (:func:`shift_results`). It writes
+nothing and prints nothing: :func:`pluralstats.evaluate.evaluation.write_results` writes the result."""
 
 from __future__ import annotations
 
@@ -25,12 +27,14 @@ from pluralstats.split import prompt_split
 
 @dataclass
 class Evaluation:
-    """What :func:`evaluate_models` produced: the shift result, its prompts, and the thinking-segment summary."""
+    """What :func:`evaluate_models` produced: the shift result (None without a control), its prompts, the scores
+    and the thinking-segment summary."""
 
-    result: EvalResult
+    result: EvalResult | None
     prompts: pd.DataFrame  # prompt_id, prompt: the held-out prompts every model answered
     reasoning: pd.DataFrame  # per model: thinking segments (empty when no model emits them)
     scorer: Scorer
+    scores: pd.DataFrame  # long table: model, run, prompt and completion keys, dimension, score
 
 
 def check_models(models: Mapping[str, str | Path], control: str) -> None:
@@ -43,7 +47,7 @@ def check_models(models: Mapping[str, str | Path], control: str) -> None:
         check_model_source(path, f"--model {name}", local=True)
 
 
-def evaluate_models(survey, models: Mapping[str, str | Path], *, control: str = "control",
+def evaluate_models(survey, models: Mapping[str, str | Path], *, control: str | None = "control",
                     split: pd.Series | None = None, eval_fraction: float = 0.2, max_prompts: int | None = None,
                     scorer: Scorer | None = None, generation: GenerationConfig | None = None,
                     settings: ShiftSettings | None = None, seed: int = 0, progress=None) -> Evaluation:
@@ -51,19 +55,27 @@ def evaluate_models(survey, models: Mapping[str, str | Path], *, control: str = 
 
     ``split``: the recorded train/eval split of the prompts (from the preference data); without it one is
     drawn with ``eval_fraction`` and ``seed``. ``scorer``: default a rater model fitted on the train prompts.
-    ``progress``: an optional ``rich.progress.Progress`` for generation and scoring. Failed shift-model
-    diagnostics do not raise: ``evaluation.result.diagnostics.ok`` says whether the shifts can be reported.
+    ``control=None``: score the models only (any number, folders or hub ids) and fit no shift model
+    (``evaluation.result`` is None). ``progress``: an optional ``rich.progress.Progress`` for generation and
+    scoring. Failed shift-model diagnostics do not raise: ``evaluation.result.diagnostics.ok`` says whether the
+    shifts can be reported.
     """
     generation = generation or GenerationConfig()
     settings = settings or ShiftSettings()
     if generation.thinking not in ("auto", "off"):
         parse_markers(generation.thinking)  # a malformed spec fails before anything runs
-    check_models(models, control)
+    if control is not None:
+        check_models(models, control)
+    else:
+        for name, path in models.items():
+            check_model_source(path, f"model {name}")
     split = split if split is not None else prompt_split(survey.items, eval_fraction, seed)
     prompts = eval_prompts(survey.items, split, max_prompts)
     scorer = scorer or RaterScorer.fit(survey, split=split, seed=seed)
     scores = score_models(models, prompts, scorer, generation, seed=seed, progress=progress)
-    signs = {d: v.sign for d, v in survey.config.dimensions.items()}
-    result = shift_results(scores, control=control, scale_max=scorer.scale_max, settings=settings, signs=signs,
-                           seed=seed)
-    return Evaluation(result, prompts, reasoning_summary(scores), scorer)
+    result = None
+    if control is not None:
+        signs = {d: v.sign for d, v in survey.config.dimensions.items()}
+        result = shift_results(scores, control=control, scale_max=scorer.scale_max, settings=settings,
+                               signs=signs, seed=seed)
+    return Evaluation(result, prompts, reasoning_summary(scores), scorer, scores)

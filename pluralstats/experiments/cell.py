@@ -100,8 +100,9 @@ def train_cell(cell: Cell, shared: Shared, survey, split: pd.Series, cell_dir: P
 def run_cell(cell: Cell, shared: Shared, cell_dir: str | Path, train: dict[str, Any],
              evaluate: dict[str, Any], progress=None) -> dict[str, Any]:
     """Run one cell to its scores; never raises (a failure is recorded and returned)."""
-    from pluralstats.evaluate.generate import GenerationConfig, eval_prompts, generate_completions
-    from pluralstats.evaluate.scorers import score_completions, scorer_by_name
+    from pluralstats.evaluate.generate import GenerationConfig
+    from pluralstats.evaluate.run import evaluate_models
+    from pluralstats.scoring import scorer_by_name
     from pluralstats.survey import load_survey
 
     quiet_libraries()
@@ -117,15 +118,16 @@ def run_cell(cell: Cell, shared: Shared, cell_dir: str | Path, train: dict[str, 
         else:
             model_dir, trained = train_cell(cell, shared, survey, split, cell_dir, train)
             info.update(trained)
-        prompts = eval_prompts(survey.items, split, evaluate.get("max_prompts"))
         gen = GenerationConfig(**{k: evaluate[k] for k in GEN_KEYS if k in evaluate})
-        completions = generate_completions(model_dir, prompts, gen, seed=cell.seed, progress=progress,
-                                           label=cell.label)
         scorer = scorer_by_name(evaluate.get("scorer") or "rater", rater=shared.rater)  # checked with the config
-        scores = score_completions(scorer, completions, progress=progress, label=cell.label)
+        # the evaluate command's own function, without the shift model: the runner fits one over every cell
+        evaluation = evaluate_models(survey, {cell.label: model_dir}, control=None, split=split,
+                                     max_prompts=evaluate.get("max_prompts"), scorer=scorer, generation=gen,
+                                     seed=cell.seed, progress=progress)
+        scores = evaluation.scores.drop(columns=["model", "run"])  # the runner labels them by condition and seed
         with atomic_path(cell_dir / "scores.parquet") as tmp:
             scores.to_parquet(tmp, index=False)
-        info.update(status="done", model=str(model_dir), prompts=len(prompts), generation=gen.to_dict())
+        info.update(status="done", model=str(model_dir), prompts=len(evaluation.prompts), generation=gen.to_dict())
     except Exception as exc:  # recorded and reported by the runner, never hidden
         info.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         (cell_dir / "error.txt").write_text(traceback.format_exc())
