@@ -72,5 +72,5 @@ def test_shipped_configs_are_the_four_experiments():
     assert [label for label, _ in configs["scale"].conditions()] == ["5", "3", "2"]
     assert {label for label, _ in configs["disagreement"].conditions()} == {
         "majority", "preserve", "mean", "minority-veto", "posterior"}
-    assert len(configs["optimizer"].conditions()) == 6
+    assert len(configs["optimizer"].conditions()) == 9  # dpo, grpo, kto x two single objectives and multi
     assert all(len(c.seeds) >= 2 for c in configs.values())

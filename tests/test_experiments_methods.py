@@ -89,3 +89,68 @@ def test_judged_dimensions():
     assert judged_dimensions({"objective": "toxicity"}, dims) == ["toxicity"]
     assert judged_dimensions({"objective": "multi", "weights": None}, dims) == dims
     assert judged_dimensions({"objective": "multi", "weights": {"helpfulness": 2.0}}, dims) == ["helpfulness"]
+
+
+KTO_CELL = """
+name = "kto-cell"
+seeds = [0]
+
+[data]
+simulate = { participants = 80, prompts_per_language = 5, responses_per_prompt = 3, seed = 0 }
+eval_fraction = 0.4
+thresholds = { toxicity = 2 }  # at this size, 4 would label every response desirable
+
+[base_model]
+steps = 30
+
+[cell]
+method = "kto"
+objective = "toxicity"
+
+[train]
+max_steps = 3
+batch_size = 4
+learning_rate = 5e-3
+progress = false
+
+[train.kto]
+desirable_weight = 1.5
+
+[evaluate]
+completions = 2
+max_new_tokens = 8
+draws = 200
+tune = 200
+bootstrap = 200
+"""
+
+
+@pytest.mark.slow
+def test_a_kto_cell_trains_on_unpaired_labels_from_the_experiments_split(tmp_path):
+    import json
+
+    import pandas as pd
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from pluralstats.experiments.runner import run_experiment
+
+    out = tmp_path / "run"
+    report = run_experiment(load_experiment(write(tmp_path, KTO_CELL)), out, threads=2)
+    assert (report.cells.status == "done").all(), report.cells.to_string()
+    cell = out / "cells/tuned/seed-0"
+    manifest = json.loads((cell / "manifest.json").read_text())
+    assert manifest["params"]["method"] == "kto" and manifest["judged_on"] == ["toxicity"]
+    assert manifest["train"]["desirable_weight"] == 1.5 and manifest["train"]["objective"] == "toxicity"
+    assert 0 < manifest["desirable"] < manifest["responses"]
+    unpaired = pd.read_parquet(cell / "unpaired.parquet")
+    split = pd.read_csv(out / "split.csv", dtype=str).set_index("prompt_id").split
+    assert set(split[unpaired.prompt_id].unique()) == {"train"}  # the experiment's split, not KTO's own
+    log = json.loads((cell / "model" / "training_log.json").read_text())
+    assert log["method"] == "kto"
+    base = AutoModelForCausalLM.from_pretrained(out / "base-model")
+    tuned = AutoModelForCausalLM.from_pretrained(cell / "model")
+    changed = [n for n, p in tuned.named_parameters() if not torch.equal(p, base.get_parameter(n))]
+    assert changed  # training moved the weights
+    shifts = report.result.table
+    assert set(shifts[shifts.comparison == "shift"].model) == {"tuned"}

@@ -155,10 +155,13 @@ def experiment() -> None:
 @click.option("--ray-retries", type=click.IntRange(0), default=0, show_default=True,
               help="Ray: rerun a cell whose worker or node died this many times within the run (0: it is "
                    "reported failed and the next run reruns it).")
+@click.option("--gpus-per-cell", type=click.FloatRange(0), default=0, show_default=True,
+              help="Ray: GPUs each cell reserves (Ray hides the GPUs from a cell that reserves none).")
 # not redundant with --seeds: this one seeds the shift model's sampler over the finished cells' scores
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the shift model's sampler (training seeds: --seeds); the same seed, the same table.")
-def experiment_run(config, out, backend, address, num_cpus, threads, seeds, no_retry_failed, ray_retries, seed):
+def experiment_run(config, out, backend, address, num_cpus, threads, seeds, no_retry_failed, ray_retries,
+                   gpus_per_cell, seed):
     """Run or resume every cell (finished cells are skipped), then write one results table."""
     from pluralstats.experiments.config import load_experiment
     from pluralstats.experiments.runner import run_experiment
@@ -167,7 +170,8 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, no_r
     cfg = load_experiment(config, overrides)
     out = out or Path("runs") / cfg.name
     report = run_experiment(cfg, out, backend=backend, address=address, num_cpus=num_cpus, threads=threads,
-                            seed=seed, console=console, retry_failed=not no_retry_failed, ray_retries=ray_retries)
+                            seed=seed, console=console, retry_failed=not no_retry_failed, ray_retries=ray_retries,
+                            gpus_per_cell=gpus_per_cell)
     console.print(report.cells.drop(columns=["folder"]).to_string(index=False))
     if report.result is not None:
         console.print(shift_table(report.result.table, f"{cfg.name}: shift vs control"))

@@ -74,9 +74,11 @@ def _run_local(todo, shared, config, out, threads, console) -> list[dict]:
     return results
 
 
-def _run_ray(todo, shared, config, out, threads, address, num_cpus, console, retries: int = 0) -> list[dict]:
-    """Every cell as a Ray task. A cell whose worker process or node dies is retried ``retries`` times by Ray,
-    then reported failed with the Ray error: its folder has no ``done`` manifest, so the next run reruns it."""
+def _run_ray(todo, shared, config, out, threads, address, num_cpus, console, retries: int = 0,
+             gpus: float = 0) -> list[dict]:
+    """Every cell as a Ray task of ``threads`` CPUs and ``gpus`` GPUs (Ray hides the GPUs from a task that
+    asks for none). A cell whose worker process or node dies is retried ``retries`` times by Ray, then
+    reported failed with the Ray error: its folder has no ``done`` manifest, so the next run reruns it."""
     import ray
 
     started = not ray.is_initialized()
@@ -84,7 +86,7 @@ def _run_ray(todo, shared, config, out, threads, address, num_cpus, console, ret
         ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
                  log_to_driver=False, runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}})
     try:
-        task = ray.remote(num_cpus=threads or 1, max_retries=retries)(_cell_task)
+        task = ray.remote(num_cpus=threads or 1, num_gpus=gpus, max_retries=retries)(_cell_task)
         refs = {task.remote(c, shared, str(out / "cells" / c.key), config.train_options(c.params.get("method")),
                             config.evaluate, threads): c for c in todo}
         results = []
@@ -118,11 +120,13 @@ def collect_scores(config: ExperimentConfig, out: Path) -> pd.DataFrame:
 
 def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = "local", address: str | None = None,
                    num_cpus: int | None = None, threads: int | None = None, seed: int = 0, console=None,
-                   retry_failed: bool = True, ray_retries: int = 0) -> RunReport:
+                   retry_failed: bool = True, ray_retries: int = 0, gpus_per_cell: float = 0) -> RunReport:
     """Run (or resume) ``config`` into ``out``; see the module docstring. ``ray_retries``: how often Ray reruns
-    a cell whose worker or node died, within this run (0: it is reported failed and the next run reruns it)."""
+    a cell whose worker or node died, within this run (0: it is reported failed and the next run reruns it);
+    ``gpus_per_cell``: the GPUs each Ray cell reserves."""
     quiet_libraries()
-    out = claim_output_dir(out, "experiment run")
+    # absolute: the cells receive these paths, and a Ray worker on another node does not share the driver's cwd
+    out = claim_output_dir(out, "experiment run").resolve()
     cells = config.cells()
     need_posterior = bool(config.compare) or any(get_strategy(c.params["strategy"]).needs_posterior
                                                   for c in cells if not c.is_control)
@@ -134,7 +138,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = 
         console.print(f"{len(cells)} cells: {len(skipped)} finished (skipped), {len(todo)} to run [{backend}]")
     if todo and backend == "ray":
         ran = _run_ray(todo, shared, config, out, threads, address, num_cpus or os.cpu_count(), console,
-                       ray_retries)
+                       ray_retries, gpus_per_cell)
     elif todo:
         ran = _run_local(todo, shared, config, out, threads, console)
     else:
