@@ -6,6 +6,9 @@ Generating model (the rating model's own form), per dimension d, rater r, item i
     eta = sum_a beta_{d,a}[level of r] + u_{d,r} + s_{d,r} * v_{d,i} + sum_a w_{d,a}[level of r, i]
     u_{d,r} ~ N(0, sigma_rater),  v_{d,i} = slope * (level_{d,i} - 1.5) + N(0, sigma_item)
 
+``e`` is drawn from the config's ``family`` (:mod:`pluralstats.families`): logistic by default, standard
+normal with ``family="probit"``; the calibration of planted effects uses the same family.
+
 ``w`` (``disagreement_sd`` > 0, ``simulate --disagreement SD``): group x item terms of every demographic
 attribute (or of ``disagreement_attributes``), N(0, SD) centred over levels within each item and over items
 within each level, exactly the rating model's ``fit-survey --disagreement`` term; 0 by default.
@@ -34,10 +37,10 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
-from scipy.special import expit
 
 from .config import STUDY_DIMENSIONS, Dimension, SurveyConfig
 from .errors import InputError
+from .families import DEFAULT_FAMILY, Family, get_family
 from .survey import Survey
 
 ATTRIBUTE_SHARES: dict[str, dict[str, float]] = {
@@ -98,7 +101,8 @@ class SimulationConfig:
     ``share_us`` of them are in the US (English), the rest in Germany. Ratings follow an ordinal model with the
     planted ``effects``, other attribute effects ~ N(0, ``other_effect_sd``), rater and item effects with sds
     ``sigma_rater`` and ``sigma_item`` and an item quality slope ``item_slope``; ``disagreement_sd`` > 0 adds group
-    x item terms for ``disagreement_attributes``."""
+    x item terms for ``disagreement_attributes``; ``family`` is the latent error's distribution (a name in
+    :mod:`pluralstats.families`; ``logit`` is the rating model's default)."""
 
     n_participants: int = 1095
     prompts_per_participant: int = 5
@@ -116,6 +120,7 @@ class SimulationConfig:
     #: sd (tau, logits) of the planted group x item terms of the attributes in ``disagreement_attributes``
     disagreement_sd: float = 0.0
     disagreement_attributes: tuple[str, ...] | None = None  # None: every attribute in ``attribute_shares``
+    family: str = DEFAULT_FAMILY
 
 
 @dataclass
@@ -179,9 +184,9 @@ def cutpoints(scale_max: int, dimension: str) -> np.ndarray:
     return np.linspace(-1.8, 1.8, scale_max - 1) + CUTPOINT_SHIFT.get(dimension, 0.0)
 
 
-def expected_rating(eta: np.ndarray, cuts: np.ndarray) -> np.ndarray:
-    """E[y | eta] under the cumulative logit: 1 + sum_k P(y > k)."""
-    return 1.0 + expit(eta[..., None] - cuts).sum(axis=-1)
+def expected_rating(eta: np.ndarray, cuts: np.ndarray, family: str | Family | None = None) -> np.ndarray:
+    """E[y | eta] under the cumulative model of ``family`` (None: logit): 1 + sum_k P(y > k)."""
+    return 1.0 + get_family(family).sf(cuts - eta[..., None]).sum(axis=-1)
 
 
 class _ContrastTruth:
@@ -195,8 +200,9 @@ class _ContrastTruth:
     GRID = np.linspace(-10.0, 10.0, 801)
 
     def __init__(self, participants: pd.DataFrame, item_effects: dict, beta: dict, cuts: dict, sigma: float,
-                 effects: tuple[PlantedEffect, ...] = ()):
+                 effects: tuple[PlantedEffect, ...] = (), family: Family | None = None):
         self.participants, self.beta, self.effects = participants, beta, effects
+        self.family = get_family(family)
         self.item_effects, self.cuts = item_effects, cuts
         nodes, weights = np.polynomial.hermite_e.hermegauss(11)
         self.nodes, self.weights = sigma * nodes, weights / weights.sum()
@@ -209,8 +215,9 @@ class _ContrastTruth:
             v = slope * self.item_effects[dimension]
             shifts = (v[:, None] + self.nodes[None, :]).ravel()
             w = np.broadcast_to(self.weights[None, :] / v.size, (v.size, self.nodes.size)).ravel()
-            self.tables[key] = np.concatenate([expected_rating(chunk[:, None] + shifts[None, :], self.cuts[dimension])
-                                               @ w for chunk in np.array_split(self.GRID, 8)])
+            self.tables[key] = np.concatenate([expected_rating(chunk[:, None] + shifts[None, :], self.cuts[dimension],
+                                                               self.family) @ w
+                                               for chunk in np.array_split(self.GRID, 8)])
         return self.tables[key]
 
     def slopes(self, dimension: str, attribute: str | None = None, level: str | None = None) -> np.ndarray:
@@ -268,6 +275,7 @@ class _ContrastTruth:
 def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> SimulatedSurvey:
     """Simulate a full survey bundle and the true parameters that generated it."""
     cfg = config or SimulationConfig()
+    family = get_family(cfg.family)
     rng = np.random.default_rng(seed)
     items, levels = _items(cfg, rng)
     participants = _participants(cfg, rng)
@@ -281,7 +289,7 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
     cuts = {d: cutpoints(cfg.scale_max, d) for d in dims}
     item_effects = {d: cfg.item_slope * (levels[:, QUALITIES.index(d)] - 1.5)
                     + rng.normal(0, cfg.sigma_item, len(items)) for d in dims}
-    truth_calc = _ContrastTruth(participants, item_effects, beta, cuts, cfg.sigma_rater, cfg.effects)
+    truth_calc = _ContrastTruth(participants, item_effects, beta, cuts, cfg.sigma_rater, cfg.effects, family)
     for eff in cfg.effects:
         if eff.level_b != refs[eff.attribute]:
             raise ValueError(f"planted effect {eff}: level_b must be the reference level {refs[eff.attribute]}")
@@ -290,7 +298,7 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
             beta[eff.dimension][eff.attribute][eff.level_a] = truth_calc.calibrate(eff)
     slopes = {d: truth_calc.slopes(d) for d in dims}
     w = _disagreement_terms(cfg, rng, participants, len(items), dims)
-    ratings = _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims, w)
+    ratings = _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims, w, family)
     config = SurveyConfig(
         name="simulated", scale_max=cfg.scale_max,
         dimensions={d: Dimension(d, STUDY_DIMENSIONS[d]) for d in dims},
@@ -348,7 +356,8 @@ def _disagreement_terms(cfg: SimulationConfig, rng: np.random.Generator, partici
     return out
 
 
-def _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims, w=None) -> pd.DataFrame:
+def _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, dims, w=None,
+             family: Family | None = None) -> pd.DataFrame:
     """Each participant rates every response of a few prompts in their language, on every dimension."""
     prompts_by_lang = {lang: g.prompt_id.unique() for lang, g in items.groupby("language")}
     item_index = {pid: np.flatnonzero(items.prompt_id.to_numpy() == pid) for pid in items.prompt_id.unique()}
@@ -369,7 +378,7 @@ def _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, di
         for a, terms in (w or {}).items():
             level = pd.Categorical(participants[a].astype(str), categories=_levels(participants, a)).codes
             eta = eta + terms[d][level[r_idx], i_idx]
-        latent = eta + rng.logistic(size=eta.size)
+        latent = eta + get_family(family).sample_noise(rng, eta.size)
         rating = 1 + (latent[:, None] > cuts[d][None, :]).sum(axis=1)
         frames.append(pd.DataFrame({"participant_id": participants.participant_id.to_numpy()[r_idx],
                                     "item_id": items.item_id.to_numpy()[i_idx], "dimension": d,

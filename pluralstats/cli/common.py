@@ -28,6 +28,21 @@ seed_option = click.option("--seed", type=int, default=0, show_default=True,
                            help="Random seed; the same seed gives the same output.")
 
 
+def _family_name(ctx, param, value: str) -> str:
+    """A registered family's name (:mod:`pluralstats.families`); anything else is a usage error (exit 2)."""
+    from pluralstats.families import available_families
+
+    if value not in available_families():
+        raise click.BadParameter(f"unknown family '{value}'; installed: {', '.join(available_families())}")
+    return value
+
+
+family_option = click.option(
+    "--family", default="logit", show_default=True, callback=_family_name, metavar="NAME",
+    help="Rating-model family, the latent error's distribution: logit (cumulative logit), probit, or any other "
+         "installed in the pluralstats.families entry-point group.")
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
     """Warnings as one readable line on stderr (no source line), e.g. small groups, confounded attributes."""
     err_console.print(f"[yellow]warning ({category.__name__}):[/]", end=" ")

@@ -9,7 +9,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, family_option, seed_option
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
@@ -47,6 +47,7 @@ def fit_options(f):
         click.option("--chains", type=click.IntRange(1), default=2, show_default=True),
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
                      help="Prior sd of the attribute effects (logits)."),
+        family_option,
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
         click.option("--pooled-levels", is_flag=True,
                      help="Partially pool each attribute's levels (a small group shrinks toward its attribute's "

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, family_option, seed_option
 from pluralstats.describe import describe as describe_survey
 from pluralstats.describe import write_descriptives
 from pluralstats.errors import InputError
@@ -92,10 +92,11 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
                                  "different responses (fit them with fit-survey --disagreement).")
 @click.option("--disagreement-attributes", default=None, metavar="A,B",
               help="Plant --disagreement terms for these attributes only (default: every demographic attribute).")
+@family_option
 @seed_option
 def simulate(out: Path, n_participants: int, prompts_per_language: int, responses_per_prompt: int,
              prompts_per_participant: int, slope_ratio: float | None, disagreement_sd: float,
-             disagreement_attributes: str | None, seed: int) -> None:
+             disagreement_attributes: str | None, family: str, seed: int) -> None:
     """Simulate a study-shaped survey with planted group effects (writes truth.json)."""
     if prompts_per_participant > prompts_per_language:
         raise InputError("--prompts-per-participant cannot exceed --prompts-per-language")
@@ -108,7 +109,7 @@ def simulate(out: Path, n_participants: int, prompts_per_language: int, response
     cfg = SimulationConfig(n_participants=n_participants, prompts_per_language=prompts_per_language,
                            responses_per_prompt=responses_per_prompt,
                            prompts_per_participant=prompts_per_participant, effects=effects,
-                           disagreement_sd=disagreement_sd, disagreement_attributes=chosen)
+                           disagreement_sd=disagreement_sd, disagreement_attributes=chosen, family=family)
     with console.status("Simulating survey..."):
         sim = simulate_survey(cfg, seed=seed)
     save_survey(sim.survey, out, extra_files={"truth.json": json.dumps(sim.truth, indent=1) + "\n"})

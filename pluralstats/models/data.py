@@ -16,6 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from pluralstats.errors import InputError
+from pluralstats.families import DEFAULT_FAMILY, Family, get_family
 from pluralstats.privacy import pseudonyms
 from pluralstats.survey import Survey
 
@@ -38,6 +39,9 @@ class ModelMeta:
     #: dimension -> survey.toml's positive threshold k (a rating >= k counts as positive, e.g. "flagged as
     #: toxic"); empty in posteriors written before it was stored
     thresholds: dict[str, int] = field(default_factory=dict)
+    #: the rating model's family (:mod:`pluralstats.families`); posteriors written before families
+    #: existed are logit ones
+    family: str = DEFAULT_FAMILY
 
     @property
     def n_cut(self) -> int:
@@ -177,3 +181,8 @@ def meta_of(idata) -> ModelMeta:
     except (AttributeError, KeyError) as exc:
         raise InputError("This InferenceData was not written by pluralstats fit-survey "
                          "(no model metadata in constant_data)") from exc
+
+
+def family_of(idata) -> Family:
+    """The family a posterior was fitted with (:mod:`pluralstats.families`; logit when it predates families)."""
+    return get_family(meta_of(idata).family)

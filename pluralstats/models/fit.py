@@ -19,6 +19,7 @@ import pymc as pm
 from pytensor.compile.mode import get_default_mode
 
 from pluralstats.errors import InputError
+from pluralstats.families import DEFAULT_FAMILY, get_family
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
@@ -139,7 +140,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
-               check: bool = True, pooled_levels: bool = False) -> az.InferenceData:
+               check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -152,6 +153,9 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     parametrisation from the ratings per item and level (recorded in the posterior attrs).
     ``pooled_levels``: partially pool the levels of each attribute (shrinkage toward the attribute's mean;
     see :func:`~pluralstats.models.rating.build_model`) instead of fixed effects against a reference level.
+    ``family``: the rating model's family, the latent error's distribution (``logit``, ``probit`` or any
+    installed in :mod:`~pluralstats.models.families`); recorded in the metadata, and every consumer of the
+    posterior (prediction, replication, LOO) uses it.
     ``check``: run the convergence diagnostics and record the verdict on the posterior
     (:func:`~pluralstats.models.diagnostics.record_verdict`); consumers refuse a posterior that did not pass.
     Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
@@ -159,9 +163,11 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
     _check_backend(backend)
+    chosen = get_family(family)
     if tune is None:
         tune = DEFAULT_TUNE[backend]
     data = build_model_data(survey, dimensions, attributes)
+    data.meta.family = chosen.name
     set_disagreement(data, disagreement)
     if centered_items is None:
         centered_items = use_centred(data, "item")
@@ -170,7 +176,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     centered_raters = bool(centered_raters) and not joint
     model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters,
                         beta_prior_sd=beta_prior_sd, centered_interactions=centered_interactions,
-                        pooled_levels=pooled_levels)
+                        pooled_levels=pooled_levels, family=chosen)
     start = time.perf_counter()
     idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
     idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
@@ -179,6 +185,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
     idata.posterior.attrs["pooled_levels"] = int(pooled_levels)
     idata.posterior.attrs["tune"] = int(tune)
+    idata.posterior.attrs["family"] = chosen.name
     if data.meta.disagreement:
         idata.posterior.attrs["disagreement"] = ",".join(data.meta.disagreement)
         idata.posterior.attrs["centered_interactions"] = int(centered_interactions)

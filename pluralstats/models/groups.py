@@ -34,7 +34,7 @@ import pandas as pd
 from pluralstats.errors import InputError
 from pluralstats.survey import match_level, resolve_level
 
-from .data import ModelMeta, meta_of
+from .data import ModelMeta, family_of, meta_of
 from .predict import _check_dimension, _check_group, flat_draws, group_effect, interaction_cells, offsets, standardised
 
 QUANTITIES = ("mean", "share")
@@ -215,7 +215,8 @@ def group_draws(idata, dimension: str, groups: Sequence[Mapping[str, str]],
         parts = [interaction_cells(idata, d, fixed[i], items, levels=comp.levels) for i in members]
         x = np.concatenate([group_effect(idata, d, fixed[i])[:, None] + v + w
                             for i, (w, _) in zip(members, parts, strict=True)], axis=1)
-        values = standardised(s, sigma, cut, x, parts[0][1], what=what, weights=comp.weights)
+        values = standardised(s, sigma, cut, x, parts[0][1], what=what, weights=comp.weights,
+                              family=family_of(idata))
         values = values.reshape(values.shape[0], len(members), v.shape[1]).mean(axis=2)
         out[:, members] = values * (100.0 if quantity == "share" else 1.0)
     return out

@@ -32,15 +32,11 @@ from scipy.special import logsumexp
 
 from pluralstats.errors import InputError
 
-from .data import meta_of
+from .data import family_of, meta_of
 
 GH_NODES = 20  # Gauss-Hermite nodes: exact for polynomials of degree 39; the integrand is smooth and unimodal
 LL_VAR = "ratings"  # the log_likelihood variable: all ratings of a rater (its dimension is "rater")
 CHUNK_CELLS = 2_000_000  # ratings x draws x nodes per block (bounds memory to ~50 MB per array)
-
-
-def _log_sigmoid(x: np.ndarray) -> np.ndarray:
-    return -np.logaddexp(0.0, -x)
 
 
 def stacked_draws(idata, name: str) -> np.ndarray:
@@ -77,6 +73,7 @@ def rater_log_likelihood(idata, *, nodes: int = GH_NODES, max_draws: int | None 
     surveys); by default every draw, so that the result lines up with the posterior.
     """
     meta = meta_of(idata)
+    family = family_of(idata)
     if meta.joint:
         raise InputError("Leave-one-rater-out needs independent rater effects per dimension; this posterior "
                          "was fitted with --joint (correlated effects). Refit without --joint to compare models.")
@@ -106,11 +103,9 @@ def rater_log_likelihood(idata, *, nodes: int = GH_NODES, max_draws: int | None 
         eta = observation_eta(idata, block)  # (b, obs)
         lo = padded[block][:, dim, y]  # (b, obs): cut point below the observed category
         hi = padded[block][:, dim, y + 1]
-        log_width = np.log(-np.expm1(lo - hi))  # log(1 - e^(lo - hi)): 0 at the open ends
         shift = np.sqrt(2.0) * sigma[block][:, dim][:, :, None] * x[None, None, :]  # (b, obs, node)
         z = eta[:, :, None] + shift
-        # P(lo < latent <= hi) = sigmoid(hi - z) * sigmoid(z - lo) * (1 - e^(lo - hi)), stably in logs
-        logp = _log_sigmoid(hi[:, :, None] - z) + _log_sigmoid(z - lo[:, :, None]) + log_width[:, :, None]
+        logp = family.category_logp(z, lo[:, :, None], hi[:, :, None])  # log P(lo < z + e <= hi), stably
         per_cell = cells @ logp.transpose(1, 0, 2).reshape(len(y), -1)  # (cell, b * node)
         per_cell = per_cell.reshape(n_raters * n_dim, len(block), nodes)
         marginal = logsumexp(per_cell + log_w[None, None, :], axis=2)  # (cell, b)
@@ -286,7 +281,7 @@ def kfold_compare(posteriors: dict[str, az.InferenceData], survey, *, k: int = 1
                       "disagreement": list(getattr(meta, "disagreement", []) or []) or None,
                       "draws": int(idata.posterior.sizes["draw"]), "chains": int(idata.posterior.sizes["chain"]),
                       "tune": int(attrs.get("tune", 300)), "beta_prior_sd": float(attrs.get("beta_prior_sd", 2.5)),
-                      "pooled_levels": bool(attrs.get("pooled_levels", 0))}
+                      "pooled_levels": bool(attrs.get("pooled_levels", 0)), "family": meta.family}
         report = (lambda f, kk, name=name: progress(name, f, kk)) if progress else None
         per_rater[name] = kfold_raters(survey, k=k, seed=seed, fit_kwargs=fit_kwargs, progress=report)["elpd"]
     elpd = pd.DataFrame(per_rater)

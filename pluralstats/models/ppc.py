@@ -24,9 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy.special import expit
 
-from .data import meta_of
+from .data import family_of, meta_of
 from .loo import observation_eta, stacked_draws
 
 CHUNK_VALUES = 4_000_000  # draws x ratings per block
@@ -43,11 +42,12 @@ def replicate_ratings(idata, *, n_draws: int = 200, seed: int = 0) -> np.ndarray
     """``(n_draws, n_obs)`` replicated ratings (1..scale_max, int8) for randomly chosen posterior draws.
 
     Per draw: a new effect for every rater and dimension ~ Normal(0, sigma_rater[d]), then each rating
-    drawn by inverting the cumulative-logit CDF at a uniform number.
+    drawn by inverting the model's cumulative CDF (its family's, e.g. logistic) at a uniform number.
     """
     meta = meta_of(idata)
     if meta.joint:
         raise ValueError("replication with correlated rater effects (--joint) is not supported")
+    family = family_of(idata)
     rng = np.random.default_rng(seed + 1)
     draws = _pick_draws(idata, n_draws, seed)
     cd = idata.constant_data
@@ -62,7 +62,7 @@ def replicate_ratings(idata, *, n_draws: int = 200, seed: int = 0) -> np.ndarray
         block = draws[start:start + step]
         u = rng.normal(size=(len(block), n_raters, n_dim)) * sigma[block][:, None, :]
         z = observation_eta(idata, block) + u[:, rater, dim]
-        below = expit(cut[block][:, dim, :] - z[:, :, None])  # P(y <= k), k = 1..K-1
+        below = family.cdf(cut[block][:, dim, :] - z[:, :, None])  # P(y <= k), k = 1..K-1
         uniform = rng.uniform(size=z.shape)
         out[start:start + len(block)] = 1 + (uniform[:, :, None] > below).sum(axis=2)
     return out

@@ -12,8 +12,9 @@ evaluations (1e10 at paper scale), so it is done on a grid instead:
    is the expected rating or the category probabilities at linear predictor ``x``;
 3. ``F`` is interpolated at ``x = b_G + v_i``.
 
-The error is O(h^2) times the curvature of a logistic (< 1e-4 on the rating scale for h = 0.02),
-far below posterior uncertainty; the tests check it against brute-force simulation.
+The error is O(h^2) times the curvature of the link (< 1e-4 on the rating scale for h = 0.02 with the
+logistic), far below posterior uncertainty; the tests check it against brute-force simulation. ``f`` comes
+from the posterior's family (:func:`~pluralstats.models.data.family_of`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.signal import fftconvolve
-from scipy.special import expit
 
 from pluralstats.errors import InputError
+from pluralstats.families import Family, get_family
 
-from .data import ModelMeta, meta_of
+from .data import ModelMeta, family_of, meta_of
 
 STEP = 0.02
 CHUNK = 256  # draws per block (bounds memory: CHUNK x grid x categories floats)
@@ -109,15 +110,16 @@ def interaction_cells(idata, d: int, fixed: Mapping[str, int], items: np.ndarray
 
 def standardised(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray,
                  cells: list[tuple[np.ndarray, np.ndarray]], what: str | int = "mean",
-                 weights: np.ndarray | None = None) -> np.ndarray:
+                 weights: np.ndarray | None = None, family: Family | None = None) -> np.ndarray:
     """:func:`predictive` averaged over the survey's raters when part of ``x`` depends on the rater's levels
     of unfixed disagreement attributes: each cell's raters (``mask``) see ``x + w`` (``w`` tiled across the
     columns of ``x``), weighted by the cell's share of raters (of ``weights``, when given: one per rater or
-    population cell, summing to 1). No cells: :func:`predictive` itself."""
+    population cell, summing to 1). No cells: :func:`predictive` itself. ``family``: the posterior's
+    (:func:`~pluralstats.models.data.family_of`; None: logit)."""
     if weights is None:
         weights = np.full(s.shape[1], 1.0 / s.shape[1])
     if not cells:
-        return predictive(s, sigma, cut, x, what=what, weights=weights)
+        return predictive(s, sigma, cut, x, what=what, weights=weights, family=family)
     total = 0.0
     for mask, w in cells:
         share = weights[mask].sum()
@@ -125,7 +127,7 @@ def standardised(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarra
             continue
         reps = x.shape[1] // w.shape[1]
         total = total + share * predictive(s[:, mask], sigma, cut, x + np.tile(w, (1, reps)), what=what,
-                                           weights=weights[mask] / share)
+                                           weights=weights[mask] / share, family=family)
     return total
 
 
@@ -150,10 +152,10 @@ def _offset_pmf(s: np.ndarray, sigma: np.ndarray, lo: float, n_grid: int, h: flo
     return np.clip(fftconvolve(pmf, kernel, mode="same", axes=1), 0.0, None)
 
 
-def _link(z: np.ndarray, cut: np.ndarray, what: str | int) -> np.ndarray:
+def _link(z: np.ndarray, cut: np.ndarray, what: str | int, family: Family | None = None) -> np.ndarray:
     """Expected rating (n, L), P(rating >= k) (n, L) for an integer ``what`` = k, or category probabilities
-    (n, L, K) at linear predictor z (n, L)."""
-    above = expit(z[:, :, None] - cut[:, None, :])  # P(y > k), k = 1..K-1
+    (n, L, K) at linear predictor z (n, L), under ``family`` (None: logit)."""
+    above = get_family(family).sf(cut[:, None, :] - z[:, :, None])  # P(y > k) = 1 - F(c_k - z), k = 1..K-1
     if what == "mean":
         return 1.0 + above.sum(axis=2)
     if not isinstance(what, str):  # P(y >= k) = P(y > k - 1); every rating is >= 1
@@ -164,13 +166,15 @@ def _link(z: np.ndarray, cut: np.ndarray, what: str | int) -> np.ndarray:
 
 
 def predictive(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray, what: str | int = "mean",
-               h: float = STEP, weights: np.ndarray | None = None) -> np.ndarray:
+               h: float = STEP, weights: np.ndarray | None = None, family: Family | None = None) -> np.ndarray:
     """``E[f(x + s + u)]`` for every draw and every column of ``x`` (n_draws, n_x[, K]).
 
     ``s``: (n_draws, n_raters) rater offsets (empirical composition, or population cells with ``weights``);
     ``sigma``: (n_draws,); ``cut``: (n_draws, K-1); ``x``: (n_draws, n_x) the rest of the linear predictor;
-    ``what``: "mean", "probs" or an integer k for P(rating >= k) (see :func:`_link`).
+    ``what``: "mean", "probs" or an integer k for P(rating >= k) (see :func:`_link`); ``family``: the
+    posterior's (None: logit).
     """
+    family = get_family(family)
     per_category = isinstance(what, str) and what == "probs"
     pad = 6 * sigma.max() + 2 * h
     lo, hi = s.min() - pad, s.max() + pad
@@ -182,7 +186,7 @@ def predictive(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray,
         sl = slice(start, start + CHUNK)
         pmf = _offset_pmf(s[sl], sigma[sl], lo, n_off, h, weights)
         z = x_lo + lo + np.arange(n_x + n_off - 1) * h
-        f = _link(np.broadcast_to(z, (pmf.shape[0], z.size)), cut[sl], what)
+        f = _link(np.broadcast_to(z, (pmf.shape[0], z.size)), cut[sl], what, family)
         kernel = pmf[:, ::-1]
         if per_category:
             kernel = kernel[:, :, None]
@@ -240,7 +244,7 @@ def category_probabilities(idata, dimension: str, group: Mapping[str, str] | Non
     Rows sum to 1.
     """
     s, sigma, cut, v, b, cells = _parts(idata, dimension, group, item_ids)
-    probs = standardised(s, sigma, cut, b[:, None] + v, cells, what="probs")
+    probs = standardised(s, sigma, cut, b[:, None] + v, cells, what="probs", family=family_of(idata))
     probs = np.clip(probs, 0.0, None)
     return probs / probs.sum(axis=2, keepdims=True)
 
@@ -256,4 +260,4 @@ def item_means(idata, dimension: str, group: Mapping[str, str] | None = None,
     """Per draw, the expected rating of a new rater from ``group`` on each item: (n_draws, n_items)
     (composition, rater effect and group x item terms as in :func:`category_probabilities`)."""
     s, sigma, cut, v, b, cells = _parts(idata, dimension, group, item_ids)
-    return standardised(s, sigma, cut, b[:, None] + v, cells, what="mean")
+    return standardised(s, sigma, cut, b[:, None] + v, cells, what="mean", family=family_of(idata))

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
+from pluralstats.families import DEFAULT_FAMILY, get_family
+
 from .data import build_model_data, meta_of
 from .ppc import predictive_check, replicate_ratings
 from .rating import BETA_PRIOR_SD, build_model, set_disagreement
@@ -25,11 +27,13 @@ from .rating import BETA_PRIOR_SD, build_model, set_disagreement
 
 def sample_prior(survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,
                  draws: int = 500, seed: int = 0, beta_prior_sd: float = BETA_PRIOR_SD,
-                 disagreement: list[str] | None = None) -> az.InferenceData:
+                 disagreement: list[str] | None = None, family: str = DEFAULT_FAMILY) -> az.InferenceData:
     """Prior draws of every model quantity, shaped like a posterior (one chain) with the survey's design,
     so that every posterior tool (replication, contrasts) reads them. Marked ``prior_only`` and unchecked:
-    no consumer takes it for a posterior."""
+    no consumer takes it for a posterior. ``family``: the rating model's family, which turns the draws
+    into ratings."""
     data = build_model_data(survey, dimensions, attributes)
+    data.meta.family = get_family(family).name
     set_disagreement(data, disagreement)
     model = build_model(data, beta_prior_sd=beta_prior_sd, centered_items=False, centered_interactions=False)
     quiet = logging.getLogger("pymc")

@@ -2,10 +2,14 @@
 
 Per dimension d, rating y of rater r on item i::
 
-    P(y <= k) = logistic(c[d, k] - eta),  eta = sum_a beta_a[d, level_a(r)] + u[r, d] + v[i, d]
+    P(y <= k) = F(c[d, k] - eta),  eta = sum_a beta_a[d, level_a(r)] + u[r, d] + v[i, d]
     u[., d] ~ Normal(0, sigma_rater[d]),  v[., d] ~ Normal(0, sigma_item[d])
     beta ~ Normal(0, 2.5) (reference level fixed at 0),  sigma ~ HalfNormal(1)
     c[d] - m[d] ordered Normal(0, 3), m[d] = the rating-weighted mean of the raters' sum_a beta_a
+
+``F`` is the CDF of the latent error of the model's *family* (:mod:`pluralstats.families`): the
+logistic by default (``logit``), the standard normal with ``family="probit"``; a family is one module plus
+one entry point. The prior scales are declared in :mod:`pluralstats.models.priors`.
 
 With disagreement attributes (``fit-survey --disagreement political``), eta gains, for each such attribute a,
 the group x item term ``w_a[d, i, level_a(r)] ~ ZeroSumNormal(tau_a[d])`` (zero-sum over the levels within
@@ -18,9 +22,9 @@ Why hand-written PyMC rather than Bambi:
 
 * all dimensions go into one vectorised graph (parameters carry a ``dimension`` axis), so one
   compile and one sampler run fit all five; Bambi would build and compile five models;
-* the likelihood is a single closed-form log-probability per rating with one ``exp`` and one ``log``
-  (:func:`ordinal_loglik`), instead of all K category probabilities per row as ``OrderedLogistic``
-  builds: the per-rating math is most of the gradient cost at 137k ratings;
+* the logit likelihood is a single closed-form log-probability per rating with one ``exp`` and one ``log``
+  (:func:`~pluralstats.families.logit.ordinal_loglik`), instead of all K category probabilities per
+  row as ``OrderedLogistic`` builds: the per-rating math is most of the gradient cost at 137k ratings;
 * the same code gives the binary model (one cut point = Bernoulli-logit) and the joint model
   (rater effects correlated across dimensions, LKJ prior) by swapping one block;
 * rater effects are not stored in the posterior file (5k numbers per draw that no contrast needs).
@@ -43,36 +47,22 @@ zero-sum set of item effects with sd sigma is what the average over items uses a
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
 from pluralstats.errors import InputError
+from pluralstats.families import Family, get_family
+from pluralstats.families.logit import ordinal_loglik
 
 from .data import ModelData
+from .priors import BETA_PRIOR_SD, DEFAULT_PRIORS, POOLED_TAU_PRIOR_SD, TAU_PRIOR_SD, Priors
+
+__all__ = ["BETA_PRIOR_SD", "BIG", "POOLED_TAU_PRIOR_SD", "TAU_PRIOR_SD", "build_model", "ordinal_loglik"]
 
 BIG = 1e3  # stands in for +-infinity as the outer cut points (finite keeps gradients finite)
-
-
-def ordinal_loglik(eta, padded_cuts, category_cell, category_count):
-    """Sum over ratings of log P(c_lo < latent <= c_hi), the logistic latent model's category probability.
-
-    ``sigmoid(c_hi - eta) - sigmoid(c_lo - eta)`` factorises exactly as
-    ``exp(log1mexp(c_lo - c_hi)) / ((1 + e^eta e^-c_hi) (1 + e^c_lo e^-eta))``: per rating that is one ``exp``
-    and one ``log``; the ``e^{+-c}`` factors live on the small (dimension x category) table and are gathered,
-    and the ``log1mexp`` term is a table value times the number of ratings in its category (data). ``log``
-    rather than ``log1p``: ``log1p`` costs 2.4x more in numba and its extra precision near 1 is an absolute
-    ~1e-16 per rating, immaterial in a log density. One paper-scale logp+gradient: 8.0 ms for the textbook
-    two-softplus form, 2.0 ms for this one (numba, one core). ``eta`` is clipped to +-300 only so that
-    ``e^eta`` cannot overflow in wild warm-up states; no rating has a non-negligible probability there.
-    """
-    lo, hi = padded_cuts[:, :-1], padded_cuts[:, 1:]  # (dimension, category) lower and upper cut points
-    exp_neg_hi = pt.exp(-hi).flatten()[category_cell]  # 0 for the top category (hi = +BIG)
-    exp_lo = pt.exp(lo).flatten()[category_cell]  # 0 for the bottom category (lo = -BIG)
-    exp_eta = pt.exp(pt.clip(eta, -300.0, 300.0))
-    log_width = (pt.log1mexp(lo - hi).flatten() * category_count).sum()
-    return log_width - pt.log((1 + exp_eta * exp_neg_hi) * (1 + exp_lo / exp_eta)).sum()
 
 
 def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
@@ -102,17 +92,6 @@ def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
 
 
 CENTRED_MIN_RATINGS = 40
-#: Prior sd of the spread of pooled attribute levels (logits): spreads up to ~2 logits are plausible
-POOLED_TAU_PRIOR_SD = 1.0
-#: Prior sd of tau, the scale of the group x item terms (logits): most prior mass below ~1 logit, i.e.
-#: groups that disagree about single responses by less than their whole spread of item effects.
-TAU_PRIOR_SD = 0.5
-#: Prior sd of the attribute effects (logits). A scale of 1 shrinks large group differences in
-#: small surveys: over 109 simulated 150-rater surveys (analyses/interval_coverage.py) the planted +44%
-#: (~1.4 rating points) contrast was covered by 84.4% of its 95% intervals (mean z -0.66) with sd 1 and
-#: 92.7% (z -0.20) with 2.5; all contrasts 0.931 +- 0.009 vs 0.950 +- 0.008. 2.5 is the usual weakly
-#: informative scale for logistic coefficients.
-BETA_PRIOR_SD = 2.5
 
 
 def use_centred(data: ModelData, unit: str = "item") -> bool:
@@ -159,9 +138,12 @@ def use_centred_interactions(data: ModelData) -> bool:
 
 def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | None = None,
                 centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
-                centered_interactions: bool | None = None, pooled_levels: bool = False) -> pm.Model:
+                centered_interactions: bool | None = None, pooled_levels: bool = False,
+                family: str | Family | None = None, priors: Priors = DEFAULT_PRIORS) -> pm.Model:
     """The PyMC model for every dimension in ``data`` (independent across dimensions unless ``joint``);
-    ``beta_prior_sd`` is the scale of the Normal prior on the attribute effects (logits);
+    ``beta_prior_sd`` is the scale of the Normal prior on the attribute effects (logits; it overrides
+    ``priors.beta_sd``, the other scales come from ``priors``); ``family``: the latent error's family
+    (:mod:`~pluralstats.families`; None: ``data.meta.family``, logit unless set);
     ``centered_items=None`` chooses the item parametrisation from the ratings per item
     (:func:`use_centred`); the joint model's rater effects are always non-centred.
 
@@ -178,6 +160,8 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
     shrunk toward its attribute's mean (over levels), not toward the reference level.
     """
     meta = data.meta
+    family = get_family(family if family is not None else getattr(meta, "family", None))
+    priors = replace(priors, beta_sd=beta_prior_sd)
     if centered_items is None:
         centered_items = use_centred(data, "item")
     if centered_interactions is None:
@@ -202,31 +186,32 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
             if pooled_levels:
                 # every level a draw around the attribute's mean (zero-sum over levels: the mean is the cut
                 # points' business), with a learnt spread: a level with few raters is shrunk toward the mean
-                tau = pm.HalfNormal(f"tau_level_{attr}", POOLED_TAU_PRIOR_SD, dims="dimension")
+                tau = pm.HalfNormal(f"tau_level_{attr}", priors.pooled_tau_sd, dims="dimension")
                 z = pm.ZeroSumNormal(f"beta_{attr}_raw", sigma=1.0, dims=("dimension", f"{attr}_level"))
                 beta = pm.Deterministic(f"beta_{attr}", z * tau[:, None], dims=("dimension", f"{attr}_level"))
             else:
-                raw = pm.Normal(f"beta_{attr}_raw", 0.0, beta_prior_sd, shape=(n_dim, len(levels) - 1))
+                raw = pm.Normal(f"beta_{attr}_raw", 0.0, priors.beta_sd, shape=(n_dim, len(levels) - 1))
                 beta = pm.Deterministic(f"beta_{attr}", pt.concatenate([pt.zeros((n_dim, 1)), raw], axis=1),
                                         dims=("dimension", f"{attr}_level"))
             rater_eta = rater_eta + beta[:, rater_levels[:, j]].T
             shift = shift + (beta * arrays[f"level_share_{attr}"]).sum(axis=1)
         if joint and n_dim > 1:
             chol, corr, sds = pm.LKJCholeskyCov(
-                "rater_chol", n=n_dim, eta=2.0, sd_dist=pm.HalfNormal.dist(1.0, shape=n_dim), compute_corr=True)
+                "rater_chol", n=n_dim, eta=priors.lkj_eta, compute_corr=True,
+                sd_dist=pm.HalfNormal.dist(priors.sigma_rater_sd, shape=n_dim))
             pm.Deterministic("sigma_rater", sds, dims="dimension")
             pm.Deterministic("rater_corr", corr, dims=("dimension", "dimension_bis"))
             z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
             rater_eta = rater_eta + z_rater @ chol.T
         elif centered_raters:
-            sigma_rater = pm.HalfNormal("sigma_rater", 1.0, dims="dimension")
+            sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims="dimension")
             rater_t = pm.ZeroSumNormal("rater_effect_t", sigma=sigma_rater[:, None], dims=("dimension", "rater"))
             rater_eta = rater_eta + rater_t.T
         else:
-            sigma_rater = pm.HalfNormal("sigma_rater", 1.0, dims="dimension")
+            sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims="dimension")
             z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
             rater_eta = rater_eta + z_rater * sigma_rater
-        sigma_item = pm.HalfNormal("sigma_item", 1.0, dims="dimension")
+        sigma_item = pm.HalfNormal("sigma_item", priors.sigma_item_sd, dims="dimension")
         # item effects sum to zero per dimension: their mean is the cut points' location, and leaving
         # it free makes a long ridge (all cut points and all item effects shifting together)
         if centered_items:
@@ -240,7 +225,7 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
         # with reference-level cut points every dummy coefficient trades against them, worst when the
         # reference group is small. ``cutpoints`` (reference-level rater) is recovered exactly.
         centred_cuts = pm.Normal(
-            "cutpoints_centered", 0.0, 3.0, dims=("dimension", "cutpoint"),
+            "cutpoints_centered", 0.0, priors.cutpoint_sd, dims=("dimension", "cutpoint"),
             transform=pm.distributions.transforms.ordered,
             initval=np.tile(np.linspace(-2.0, 2.0, n_cut) if n_cut > 1 else [0.0], (n_dim, 1)),
         )
@@ -250,7 +235,7 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
                                  pt.fill(centred_cuts[:, :1], BIG)], axis=1)
         eta = rater_eta.flatten()[arrays["rater_cell"]] + item_effect.flatten()[arrays["item_cell"]]
         for attr in meta.disagreement:
-            tau = pm.HalfNormal(f"tau_{attr}", TAU_PRIOR_SD, dims="dimension")
+            tau = pm.HalfNormal(f"tau_{attr}", priors.tau_sd, dims="dimension")
             dims = ("dimension", "item", f"{attr}_level")
             if centered_interactions:
                 w = pm.ZeroSumNormal(f"w_{attr}", sigma=tau[:, None, None], n_zerosum_axes=2, dims=dims)
@@ -258,7 +243,7 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
                 z = pm.ZeroSumNormal(f"z_w_{attr}", sigma=1.0, n_zerosum_axes=2, dims=dims)
                 w = pm.Deterministic(f"w_{attr}", z * tau[:, None, None], dims=dims)
             eta = eta + w.flatten()[arrays[f"w_cell_{attr}"]]
-        loglik = ordinal_loglik(eta, padded, arrays["category_cell"], arrays["category_count"])
+        loglik = family.graph_loglik(eta, padded, arrays["category_cell"], arrays["category_count"])
         pm.Potential("rating_loglik", loglik)
     return model
 
