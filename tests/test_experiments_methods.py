@@ -154,3 +154,15 @@ def test_a_kto_cell_trains_on_unpaired_labels_from_the_experiments_split(tmp_pat
     assert changed  # training moved the weights
     shifts = report.result.table
     assert set(shifts[shifts.comparison == "shift"].model) == {"tuned"}
+
+
+def test_grid_option_replaces_one_factor(tmp_path):
+    from pluralstats.cli.evaluate import grid_override
+
+    path = write(tmp_path, BASE + THRESHOLDS + '[grid]\nmethod = ["dpo", "kto"]\nobjective = ["toxicity", "multi"]\n')
+    grid = grid_override(path, ('objective=["toxicity"]',))
+    assert grid == {"method": ["dpo", "kto"], "objective": ["toxicity"]}
+    cfg = load_experiment(path, {"grid": grid})
+    assert [c.key for c in cfg.cells()[1:]] == ["dpo_toxicity/seed-0", "kto_toxicity/seed-0"]  # the full grid's keys
+    with pytest.raises(InputError, match="FACTOR=\\[values\\]"):
+        grid_override(path, ("objective toxicity",))

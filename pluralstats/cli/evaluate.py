@@ -136,6 +136,27 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
         err_console.print("[yellow]warning:[/] the shift model failed its diagnostics (kept: --allow-bad-diagnostics)")
 
 
+def grid_override(config: Path, items: tuple[str, ...]) -> dict:
+    """The config's ``[grid]`` with the factors of ``--grid FACTOR=VALUES`` (a TOML list) replaced."""
+    import tomllib
+
+    from pluralstats.errors import InputError
+
+    try:
+        grid = dict(tomllib.loads(config.read_text(encoding="utf-8")).get("grid", {}))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}  # load_experiment reports the file itself
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            grid[name.strip()] = tomllib.loads(f"v = {value}")["v"] if sep and name.strip() else None
+        except tomllib.TOMLDecodeError:
+            grid[name.strip()] = None
+        if grid[name.strip()] is None:
+            raise InputError(f"--grid '{item}' must be FACTOR=[values] in TOML, e.g. objective=[\"toxicity\"]")
+    return grid
+
+
 @click.group("experiment")
 def experiment() -> None:
     """Run the study's experiments from declarative configs (analyses/experiments/*.toml)."""
@@ -151,6 +172,9 @@ def experiment() -> None:
 @click.option("--threads", type=click.IntRange(1), default=None, help="Torch threads per cell.")
 @click.option("--seeds", default=None,
               help="Override the config's training seeds (each condition is trained once per seed), e.g. '0,1'.")
+@click.option("--grid", "grid_values", multiple=True, metavar="FACTOR=VALUES",
+              help="Replace one [grid] factor's values for this run (repeatable), as TOML: "
+                   "--grid 'objective=[\"toxicity\"]' runs that part of the grid; its cells keep their folders.")
 @click.option("--no-retry-failed", is_flag=True, help="Leave failed cells failed instead of retrying them.")
 @click.option("--ray-retries", type=click.IntRange(0), default=0, show_default=True,
               help="Ray: rerun a cell whose worker or node died this many times within the run (0: it is "
@@ -160,13 +184,15 @@ def experiment() -> None:
 # not redundant with --seeds: this one seeds the shift model's sampler over the finished cells' scores
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the shift model's sampler (training seeds: --seeds); the same seed, the same table.")
-def experiment_run(config, out, backend, address, num_cpus, threads, seeds, no_retry_failed, ray_retries,
-                   gpus_per_cell, seed):
+def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid_values, no_retry_failed,
+                   ray_retries, gpus_per_cell, seed):
     """Run or resume every cell (finished cells are skipped), then write one results table."""
     from pluralstats.experiments.config import load_experiment
     from pluralstats.experiments.runner import run_experiment
 
-    overrides = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else None
+    overrides: dict = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else {}
+    if grid_values:
+        overrides["grid"] = grid_override(config, grid_values)
     cfg = load_experiment(config, overrides)
     out = out or Path("runs") / cfg.name
     report = run_experiment(cfg, out, backend=backend, address=address, num_cpus=num_cpus, threads=threads,
