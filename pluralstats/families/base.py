@@ -21,6 +21,8 @@ from typing import ClassVar
 import numpy as np
 
 LOG_HALF = float(np.log(0.5))
+#: the model graph's stand-in for -+infinity as the outer cut points (finite keeps gradients finite)
+OUTER_CUT = 1e3
 
 
 def log1mexp(x: np.ndarray) -> np.ndarray:
@@ -88,11 +90,15 @@ class Family:
         """``log(1 - F(x))`` as a PyTensor expression (same requirements as :meth:`graph_log_cdf`)."""
         raise NotImplementedError
 
-    def graph_category_logp(self, a, b):
+    def graph_category_logp(self, a, b, bottom=None, top=None):
         """``log(F(b) - F(a))`` elementwise (``a < b``), in PyTensor: the lower-tail form below the median and
         the upper-tail form above it. Each form is evaluated only on inputs it is meant for (the others get a
         fixed harmless pair): ``switch`` passes a zero gradient to the branch it does not take, and zero times
-        an infinite derivative of an overflowing branch would still make NaN."""
+        an infinite derivative of an overflowing branch would still make NaN.
+
+        ``bottom`` / ``top`` (booleans, optional): where ``a`` / ``b`` stand for -+infinity (the outer cut
+        points), ``F(a)`` is taken as 0 and ``F(b)`` as 1 exactly; a heavy-tailed family's ``F(-1e3)`` is not
+        negligible (3e-4 for the Cauchy)."""
         import pytensor.tensor as pt
 
         m = self.median
@@ -101,18 +107,23 @@ class Family:
         a_up, b_up = pt.switch(upper, a, m + 1.0), pt.switch(upper, b, m + 2.0)
         log_fa, log_fb = self.graph_log_cdf(a_lo), self.graph_log_cdf(b_lo)
         log_sa, log_sb = self.graph_log_sf(a_up), self.graph_log_sf(b_up)
+        if bottom is not None:
+            log_fa, log_sa = pt.switch(bottom, -np.inf, log_fa), pt.switch(bottom, 0.0, log_sa)
+        if top is not None:
+            log_fb, log_sb = pt.switch(top, 0.0, log_fb), pt.switch(top, -np.inf, log_sb)
         return pt.switch(upper, log_sa + pt.log1mexp(log_sb - log_sa), log_fb + pt.log1mexp(log_fa - log_fb))
 
     def graph_loglik(self, eta, padded_cuts, category_cell, category_count):
         """Sum over ratings of ``log P(c_lo < eta + e <= c_hi)``.
 
         ``eta``: (n_ratings,) linear predictors; ``padded_cuts``: (dimension, K + 1) cut points with the outer
-        ones at -+1e3; ``category_cell``: each rating's index into ``padded_cuts[:, :-1]`` flattened (dimension
-        x category); ``category_count``: ratings per such cell (unused here; a family may use it to move work
-        from the ratings to the small table, as the logit does)."""
+        ones at -+:data:`OUTER_CUT`, which count as -+infinity; ``category_cell``: each rating's index into
+        ``padded_cuts[:, :-1]`` flattened (dimension x category); ``category_count``: ratings per such cell
+        (unused here; a family may use it to move work from the ratings to the small table, as the logit
+        does)."""
         lo = padded_cuts[:, :-1].flatten()[category_cell]
         hi = padded_cuts[:, 1:].flatten()[category_cell]
-        return self.graph_category_logp(lo - eta, hi - eta).sum()
+        return self.graph_category_logp(lo - eta, hi - eta, bottom=lo <= -OUTER_CUT, top=hi >= OUTER_CUT).sum()
 
     def __repr__(self) -> str:
         return f"<family {self.name}>"

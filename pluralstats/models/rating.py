@@ -55,6 +55,7 @@ import pytensor.tensor as pt
 
 from pluralstats.errors import InputError
 from pluralstats.families import Family, get_family
+from pluralstats.families.base import OUTER_CUT
 from pluralstats.families.logit import ordinal_loglik
 
 from .data import ModelData
@@ -62,7 +63,7 @@ from .priors import BETA_PRIOR_SD, DEFAULT_PRIORS, POOLED_TAU_PRIOR_SD, TAU_PRIO
 
 __all__ = ["BETA_PRIOR_SD", "BIG", "POOLED_TAU_PRIOR_SD", "TAU_PRIOR_SD", "build_model", "ordinal_loglik"]
 
-BIG = 1e3  # stands in for +-infinity as the outer cut points (finite keeps gradients finite)
+BIG = OUTER_CUT  # stands in for +-infinity as the outer cut points (finite keeps gradients finite)
 
 
 def data_arrays(data: ModelData) -> dict[str, np.ndarray]:
