@@ -35,8 +35,8 @@ RANKS = {
     "base": 8,
 }
 #: top-level modules and subpackages of the survey stage and of the base layer
-SURVEY_STAGE = {"survey", "config", "simulate", "describe", "split"}
-BASE = {"errors", "families", "io", "privacy", "readers", "report", "plots", "chat", "scoring", "schemas", "resources"}
+SURVEY_STAGE = {"survey", "config", "simulate", "describe", "split", "schemas"}
+BASE = {"errors", "families", "io", "privacy", "readers", "report", "plots", "chat", "scoring", "resources"}
 
 
 def group_of(module: str) -> str:
@@ -113,3 +113,22 @@ def test_the_subpackage_graph_has_no_cycle():
 def test_every_module_imports():
     for info in pkgutil.walk_packages(pluralstats.__path__, "pluralstats."):
         importlib.import_module(info.name)
+
+
+def test_the_data_contract_ships_as_table_schema_json():
+    """The bundle's and the preference dataset's contract are Table Schema files inside the package (package
+    data, so a plain ``pip install .`` ships them), each read into a pandera schema."""
+    from importlib import resources
+
+    from pluralstats.prefs.dataset import prefs_schema
+    from pluralstats.prefs.registry import available_strategies
+    from pluralstats.schemas import available_tables, pandera_schema, table_schema
+
+    assert {"ratings", "participants", "items", "preferences", "pairs"} <= set(available_tables())
+    assert resources.files("pluralstats.schemas").joinpath("ratings.json").is_file()
+    for name in available_tables():
+        spec = table_schema(name)
+        assert spec["fields"] and all({"name", "type"} <= set(f) for f in spec["fields"])
+        assert list(pandera_schema(name).columns) == [f["name"] for f in spec["fields"]]
+    strategy = prefs_schema().columns["strategy"].checks[-1]
+    assert set(strategy.statistics["allowed_values"]) == set(available_strategies())

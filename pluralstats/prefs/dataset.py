@@ -12,18 +12,27 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
+import pandera.pandas as pa
 
 from pluralstats.errors import InputError, Problem, ValidationError
 from pluralstats.io import atomic_path, write_manifest
 from pluralstats.readers import read_table
 from pluralstats.schemas import validate_frame
-from pluralstats.schemas.prefs import cell_type_problems, pairs_schema, prefs_schema
+from pluralstats.schemas.prefs import cell_type_problems, pairs_schema
+from pluralstats.schemas.prefs import prefs_schema as _contract
+
+from .registry import available_strategies
 
 
 def split_path_for(prefs_path: str | os.PathLike) -> Path:
     """``prefs.parquet`` -> ``prefs.split.csv``."""
     path = Path(prefs_path)
     return path.with_name(path.stem + ".split.csv")
+
+
+def prefs_schema() -> pa.DataFrameSchema:
+    """The preference dataset's pandera schema, its strategies those installed (the strategy registry)."""
+    return _contract(available_strategies())
 
 
 def validate_preferences(df: pd.DataFrame, file: str = "<preferences>") -> pd.DataFrame:
@@ -79,7 +88,7 @@ def load_split(path: str | os.PathLike) -> pd.Series:
 def load_preferences(data: str | os.PathLike | pd.DataFrame, *, provenance: bool = True) -> pd.DataFrame:
     """Read (a parquet path) or take (a DataFrame or ``datasets.Dataset``) preference pairs and validate them.
 
-    The one reader of preference data, so every stage applies the same rules (data/schemas/prefs.py):
+    The one reader of preference data, so every stage applies the same rules (pluralstats/schemas/preferences.json):
     ``prompt``, ``chosen``, ``rejected`` non-empty strings, ``weight`` a number in (0, 1]. With
     ``provenance`` the whole schema ``pluralstats prefs`` writes is required; without it only the TRL
     columns are (any others are kept), and a missing ``weight`` column means 1.0 for every pair.

@@ -1,8 +1,12 @@
-"""pandera schemas, declared once: the survey bundle (``survey``) and the preference dataset (``prefs``).
+"""The data contract, declared once: the survey bundle's tables and the preference dataset.
 
-Installed as ``pluralstats.schemas`` (see pyproject's package-dir).
+Columns, types, required and unique constraints, ranges and keys are Frictionless Table Schema files shipped
+with the package (``pluralstats/schemas/*.json``), read into pandera schemas by :mod:`.table`; the survey-
+and registry-dependent parts and cross-table checks are code (:mod:`.survey`, :mod:`.prefs`, and the bundle
+loader in :mod:`pluralstats.survey`).
 """
 
 from .common import problems_from_schema_errors, validate_frame
+from .table import available_tables, pandera_schema, table_schema
 
-__all__ = ["problems_from_schema_errors", "validate_frame"]
+__all__ = ["available_tables", "pandera_schema", "problems_from_schema_errors", "table_schema", "validate_frame"]

@@ -1,6 +1,8 @@
 """Schema of the preference dataset (TRL's prompt/chosen/rejected form plus weight and provenance).
 
-The ``strategy`` column takes the names of the installed strategies (:mod:`pluralstats.prefs.registry`).
+The columns are declared in ``preferences.json`` and ``pairs.json`` (Frictionless Table Schema, read by
+:mod:`pluralstats.schemas.table`). The ``strategy`` column takes the names of the installed strategies, which the
+caller passes from the strategy registry (:mod:`pluralstats.prefs.registry`).
 
 ``prompt``, ``chosen`` and ``rejected`` are non-empty plain strings so that ``datasets.Dataset.from_parquet``
 gives a dataset TRL's DPOTrainer takes as is; ``weight`` is a per-pair weight in (0, 1] (a pair of
@@ -15,11 +17,14 @@ dtype (say, weights stored as strings) once for the column, without the rows.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import pandas as pd
 import pandera.pandas as pa
 
 from pluralstats.errors import Problem
+
+from .table import pandera_schema
 
 TEXT_COLUMNS = ("prompt", "chosen", "rejected")
 PAIR_COLUMNS = (*TEXT_COLUMNS, "weight")
@@ -30,45 +35,16 @@ def _different_items(frame: pd.DataFrame) -> pd.Series:
     return frame["chosen_item_id"] != frame["rejected_item_id"]
 
 
-def _pair_columns() -> dict[str, pa.Column]:
-    """The rules of the TRL columns, shared by both schemas."""
-    text = {"nullable": False}
-    columns = {name: pa.Column(str, pa.Check.str_length(min_value=1, error="non-empty text"), **text)
-               for name in TEXT_COLUMNS}
-    columns["weight"] = pa.Column(float, pa.Check.in_range(0.0, 1.0, include_min=False, error=WEIGHT_RULE),
-                                  **text)
-    return columns
-
-
 def pairs_schema() -> pa.DataFrameSchema:
-    """Training pairs: prompt, chosen, rejected and weight; other columns are allowed and ignored."""
-    return pa.DataFrameSchema(_pair_columns(), strict=False, name="preference pairs")
+    """Training pairs (``pairs.json``): prompt, chosen, rejected and weight; other columns are allowed and ignored."""
+    return pandera_schema("pairs")
 
 
-def prefs_schema() -> pa.DataFrameSchema:
-    """A preference dataset as ``pluralstats prefs`` writes it: the TRL columns plus provenance."""
-    from pluralstats.prefs.registry import available_strategies  # here: the prefs package imports this module
-
-    text = {"nullable": False}
-    return pa.DataFrameSchema(
-        {
-            **_pair_columns(),
-            "dimension": pa.Column(str, **text),
-            "group": pa.Column(str, **text),
-            "strategy": pa.Column(str, pa.Check.isin(available_strategies()), **text),
-            "scale": pa.Column("int64", pa.Check.ge(2), **text),
-            "language": pa.Column(str, **text),
-            "prompt_id": pa.Column(str, **text),
-            "chosen_item_id": pa.Column(str, **text),
-            "rejected_item_id": pa.Column(str, **text),
-        },
-        checks=pa.Check(_different_items, name="chosen and rejected are different responses"),
-        unique=["chosen_item_id", "rejected_item_id", "dimension", "group", "strategy", "scale"],
-        report_duplicates="exclude_first",
-        strict=True,
-        ordered=True,
-        name="preferences",
-    )
+def prefs_schema(strategies: Sequence[str]) -> pa.DataFrameSchema:
+    """A preference dataset as ``pluralstats prefs`` writes it (``preferences.json``): the TRL columns plus
+    provenance, ``strategy`` one of ``strategies`` (the installed ones: the caller asks the strategy registry)."""
+    return pandera_schema("preferences", checks={"strategy": [pa.Check.isin(list(strategies))]},
+                          frame_checks=[pa.Check(_different_items, name="chosen and rejected are different responses")])
 
 
 def _missing(value: object) -> bool:

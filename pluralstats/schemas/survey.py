@@ -1,4 +1,5 @@
-"""Schemas of the three survey tables. The ratings schema depends on the survey's scale and dimensions."""
+"""Schemas of the three survey tables, from their contracts (``ratings.json``, ``participants.json``, ``items.json``);
+the ratings schema adds the survey's scale and dimensions, the participants schema its attributes."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pluralstats.config import SurveyConfig
+
+from .table import pandera_schema
 
 PARTICIPANT_REQUIRED = ("participant_id",)
 ITEM_REQUIRED = ("item_id", "response")
@@ -22,40 +25,21 @@ def _integer_rating(scale_max: int) -> pa.Check:
 
 
 def ratings_schema(config: SurveyConfig) -> pa.DataFrameSchema:
+    """The ratings table's contract (``ratings.json``) with the survey's dimensions and rating scale."""
     dims = sorted(config.dimensions)
-    return pa.DataFrameSchema(
-        {
-            "participant_id": pa.Column(str, nullable=False),
-            "item_id": pa.Column(str, nullable=False),
-            "dimension": pa.Column(str, pa.Check.isin(dims, name=f"known dimension (one of {dims})"),
-                                   nullable=False),
-            "rating": pa.Column(checks=_integer_rating(config.scale_max), nullable=False),
-        },
-        unique=["participant_id", "item_id", "dimension"],
-        report_duplicates="exclude_first",
-        name="ratings",
-    )
+    # the rating is checked by value, not dtype: a CSV gives strings, and "4.0" or "six" must name the row
+    rating = pa.Column(checks=_integer_rating(config.scale_max), nullable=False)
+    known = pa.Check.isin(dims, name=f"known dimension (one of {dims})")
+    return pandera_schema("ratings", checks={"dimension": [known]}, columns={"rating": rating})
 
 
 def participants_schema(config: SurveyConfig, columns: list[str]) -> pa.DataFrameSchema:
+    """The participants table's contract (``participants.json``) plus a column per attribute of the survey."""
     attrs = {a: pa.Column(str, nullable=False) for a in config.attributes if a in columns}
     # a missing attribute column is reported by the caller once, not per row
-    return pa.DataFrameSchema(
-        {"participant_id": pa.Column(str, nullable=False, unique=True), **attrs},
-        report_duplicates="exclude_first",
-        name="participants",
-    )
+    return pandera_schema("participants", columns=attrs)
 
 
 def items_schema() -> pa.DataFrameSchema:
-    return pa.DataFrameSchema(
-        {
-            "item_id": pa.Column(str, nullable=False, unique=True),
-            "prompt_id": pa.Column(str, nullable=False),
-            "prompt": pa.Column(str, nullable=True),
-            "response": pa.Column(str, nullable=False),
-            "language": pa.Column(str, nullable=False),
-        },
-        report_duplicates="exclude_first",
-        name="items",
-    )
+    """The items table's contract (``items.json``)."""
+    return pandera_schema("items")
