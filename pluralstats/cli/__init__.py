@@ -25,12 +25,24 @@ COMMAND_MODULES = [
 ]
 
 
+#: ``pluralstats --help`` lists the commands in the order a study runs them; a command missing here comes last
+PIPELINE = [
+    "simulate", "validate", "describe",  # the survey
+    "fit-survey", "prior-check", "loo",  # the rating model and its checks
+    "contrasts", "compare", "plot-posterior", "disagreements",  # what the groups differ on
+    "prefs",  # preference data
+    "tiny-model", "fit-rater", "finetune", "plugins",  # fine-tuning
+    "evaluate", "experiment", "plot", "report", "demo",  # evaluation, experiments, results
+]
+
+
 class Group(click.Group):
     """Commands listed in pipeline order, errors turned into exit codes."""
 
     def list_commands(self, ctx):
-        """Commands in the order they were added, not alphabetically."""
-        return list(self.commands)
+        """Commands in pipeline order (:data:`PIPELINE`), not alphabetically."""
+        rank = {name: i for i, name in enumerate(PIPELINE)}
+        return sorted(self.commands, key=lambda name: rank.get(name, len(rank)))
 
     def invoke(self, ctx):
         """Run the command under ``handle_errors``: bad input exits 2, failed diagnostics 3, no tracebacks."""

@@ -57,22 +57,30 @@ def shift_table(table: pd.DataFrame, title: str) -> Table:
 @click.option("--split", "split_file", type=click.Path(exists=True, path_type=Path), default=None,
               help="Held-out prompts: a prefs parquet (its recorded split) or a split CSV. "
                    "Default: prompt_split(--eval-fraction, --seed).")
-@click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True)
+@click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+              help="Held-out prompt share when no --split is given (drawn with --seed).")
 @click.option("--rater", type=click.Path(exists=True, path_type=Path), default=None,
               help="A saved rater model (default: fit one on the train prompts).")
 @click.option("--scorer", default=None, help="Another scorer: module:Class or a 'pluralstats.scorers' entry point.")
 @click.option("--completions", type=click.IntRange(1), default=4, show_default=True, help="Per prompt.")
 @click.option("--max-prompts", type=click.IntRange(1), default=None, help="Cap on held-out prompts.")
-@click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True)
-@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8, show_default=True)
+@click.option("--max-new-tokens", type=click.IntRange(1), default=32, show_default=True,
+              help="Longest completion in tokens.")
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True,
+              help="Prompts generated at once.")
+@click.option("--temperature", type=click.FloatRange(0, min_open=True), default=0.8, show_default=True,
+              help="Sampling temperature.")
 @click.option("--thinking", default="auto", show_default=True,
               help="Reasoning models' thinking markers: auto (from the chat template), off, or OPEN,CLOSE; "
                    "scorers see the answer only.")
-@click.option("--draws", type=click.IntRange(100), default=1000, show_default=True)
-@click.option("--tune", type=click.IntRange(100), default=1000, show_default=True)
-@click.option("--chains", type=click.IntRange(1), default=2, show_default=True)
-@click.option("--backend", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True)
+@click.option("--draws", type=click.IntRange(100), default=1000, show_default=True,
+              help="Shift model: posterior draws per chain.")
+@click.option("--tune", type=click.IntRange(100), default=1000, show_default=True,
+              help="Shift model: tuning steps per chain.")
+@click.option("--chains", type=click.IntRange(1), default=2, show_default=True,
+              help="Shift model: chains (R-hat needs at least 2).")
+@click.option("--backend", type=click.Choice(["nutpie", "pymc"]), default="nutpie", show_default=True,
+              help="Shift model sampler (both exact NUTS).")
 @click.option("--bootstrap", type=click.IntRange(0), default=2000, show_default=True,
               help="Prompt-level bootstrap replicates for the check (0: off).")
 @click.option("--inference", type=click.Choice(list(INFERENCE)), default="new-prompts", show_default=True,
@@ -166,7 +174,8 @@ def experiment() -> None:
 @click.argument("config", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Experiment folder (default: runs/<config name>).")
-@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Run cells one after another in this process (local) or as Ray tasks (ray).")
 @click.option("--address", default=None, help="Ray cluster address (default: start a local instance).")
 @click.option("--num-cpus", type=click.IntRange(1), default=None, help="CPUs of a local Ray instance.")
 @click.option("--threads", type=click.IntRange(1), default=None, help="Torch threads per cell.")
@@ -212,7 +221,8 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default: SOURCE's folder).")
 @click.option("--figure", type=click.IntRange(2, 5), default=None, help="Default: the experiment's own.")
 @click.option("--dimensions", default=None, help="Comma-separated (default: toxicity; Figure 5: toxicity and EA).")
-@click.option("--value", type=click.Choice(["rel_pct", "estimate"]), default="rel_pct", show_default=True)
+@click.option("--value", type=click.Choice(["rel_pct", "estimate"]), default="rel_pct", show_default=True,
+              help="Plot shifts in percent of the control's mean (rel_pct) or in rating points (estimate).")
 @seed_option
 @suppress_option
 def plot_cmd(source, out, figure, dimensions, value, seed, suppress_small):
@@ -227,7 +237,7 @@ def plot_cmd(source, out, figure, dimensions, value, seed, suppress_small):
 
 @click.command("report")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--title", default="pluralstats report", show_default=True)
+@click.option("--title", default="pluralstats report", show_default=True, help="The report's heading.")
 @suppress_option
 def report_cmd(folder, title, suppress_small):
     """A one-page Markdown report linking every figure and table under FOLDER."""
@@ -239,7 +249,8 @@ def report_cmd(folder, title, suppress_small):
 
 
 @click.command("demo")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True,
+              help="Folder for every step's output and the report (a rerun resumes).")
 @click.option("--threads", type=click.IntRange(1), default=2, show_default=True, help="Torch threads.")
 @seed_option
 def demo_cmd(out, threads, seed):

@@ -31,12 +31,14 @@ def _parse_weights(text: str | None) -> dict[str, float]:
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint folder to write.")
 @seed_option
 @click.option("--steps", type=int, default=300, show_default=True, help="Warm-start steps.")
-@click.option("--hidden-size", type=int, default=64, show_default=True)
-@click.option("--layers", type=int, default=2, show_default=True)
-@click.option("--vocab-size", type=int, default=2000, show_default=True)
-@click.option("--batch-size", type=int, default=16, show_default=True)
-@click.option("--lr", type=float, default=3e-3, show_default=True)
-@click.option("--max-length", type=int, default=128, show_default=True)
+@click.option("--hidden-size", type=int, default=64, show_default=True, help="Model width.")
+@click.option("--layers", type=int, default=2, show_default=True, help="Transformer layers.")
+@click.option("--vocab-size", type=int, default=2000, show_default=True,
+              help="BPE vocabulary trained on the survey's texts.")
+@click.option("--batch-size", type=int, default=16, show_default=True, help="Warm-start batch size.")
+@click.option("--lr", type=float, default=3e-3, show_default=True, help="Warm-start learning rate.")
+@click.option("--max-length", type=int, default=128, show_default=True,
+              help="Longest (prompt, response) text in tokens; longer ones are truncated.")
 @click.option("--eval-fraction", type=float, default=0.2, show_default=True,
               help="Held-out prompt share (never seen by the warm start).")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
@@ -67,7 +69,8 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
 @click.option("--encoder", type=click.Choice(["auto", "minilm", "hashing", "minilm+hashing"]), default="auto",
               show_default=True, help="Text features (auto: MiniLM + hashed n-grams where MiniLM is installed).")
 @click.option("--group", default=None, help="Default group for predictions, e.g. political=liberal.")
-@click.option("--eval-fraction", type=float, default=0.2, show_default=True)
+@click.option("--eval-fraction", type=float, default=0.2, show_default=True,
+              help="Held-out prompt share: the rater is fitted on the rest and its Spearman reported on these.")
 def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     """Fit the rater model on train prompts; print its held-out Spearman per dimension."""
     from pluralstats.evaluate.rater import RaterModel
@@ -103,14 +106,15 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
 @click.option("--lr", "learning_rate", type=float, default=None, help="Learning rate [5e-5].")
 @click.option("--beta", type=float, default=None, help="KL strength (DPO 0.1, GRPO 0.0).")
 @click.option("--batch-size", type=int, default=None, help="Per-device batch size [4].")
-@click.option("--grad-accum", type=int, default=None)
+@click.option("--grad-accum", type=int, default=None,
+              help="Gradient accumulation steps [1] (global batch = processes x batch size x this).")
 @click.option("--max-length", type=int, default=None, help="DPO: max prompt+completion tokens [256].")
 @seed_option
 @click.option("--device", default="auto", show_default=True, help="auto (cuda+bf16 if present), cpu, cuda.")
 @click.option("--lora/--no-lora", default=False, show_default=True, help="Train a LoRA adapter (merged at save).")
-@click.option("--lora-r", type=int, default=None)
+@click.option("--lora-r", type=int, default=None, help="LoRA rank [16] (with --lora).")
 @click.option("--resume/--no-resume", default=False, help="Resume from the latest checkpoint in OUT.checkpoints.")
-@click.option("--save-steps", type=int, default=None)
+@click.option("--save-steps", type=int, default=None, help="Checkpoint every this many steps [500] (for --resume).")
 @click.option("--rater", type=click.Path(), default=None, help="GRPO: rater folder (fit-rater).")
 @click.option("--objective", default=None,
               help="GRPO: a dimension, or multi [toxicity]. KTO: dimension(s), comma-separated.")

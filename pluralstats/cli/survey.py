@@ -79,10 +79,14 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
 
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Bundle folder to write.")
-@click.option("--participants", "n_participants", type=click.IntRange(2), default=1095, show_default=True)
-@click.option("--prompts-per-language", type=click.IntRange(1), default=40, show_default=True)
-@click.option("--responses-per-prompt", type=click.IntRange(2), default=5, show_default=True)
-@click.option("--prompts-per-participant", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--participants", "n_participants", type=click.IntRange(2), default=1095, show_default=True,
+              help="Raters in the simulated survey.")
+@click.option("--prompts-per-language", type=click.IntRange(1), default=40, show_default=True,
+              help="Prompts in each language of the study.")
+@click.option("--responses-per-prompt", type=click.IntRange(2), default=5, show_default=True,
+              help="Model responses per prompt (the rated items).")
+@click.option("--prompts-per-participant", type=click.IntRange(1), default=5, show_default=True,
+              help="Prompts each rater sees (all their responses, every dimension).")
 @click.option("--interactions", "slope_ratio", type=click.FloatRange(-2, 2), default=None, metavar="RATIO",
               help="Also make each planted group follow response quality RATIO times as much as its reference "
                    "group (e.g. 0.6), so that the groups' preference pairs differ, not only their rating levels.")

@@ -1,0 +1,38 @@
+"""``pluralstats --help`` lists the commands in pipeline order, and every option of every command says what it does."""
+
+from __future__ import annotations
+
+import click
+from click.testing import CliRunner
+
+from pluralstats.cli import PIPELINE, cli
+
+
+def commands(group: click.Group, path: tuple[str, ...] = ()):
+    """Every leaf command under ``group`` with its path of names."""
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from commands(command, (*path, name))
+        else:
+            yield (*path, name), command
+
+
+def test_every_option_has_help():
+    missing = [f"{' '.join(path)} {'/'.join(p.opts)}" for path, command in commands(cli) for p in command.params
+               if isinstance(p, click.Option) and not p.hidden and not (p.help or "").strip()]
+    assert not missing, "options without help text: " + ", ".join(missing)
+
+
+def test_every_command_has_a_summary():
+    assert all((command.help or "").strip() for _, command in commands(cli))
+
+
+def test_top_level_commands_in_pipeline_order():
+    listed = cli.list_commands(click.Context(cli))
+    assert listed == PIPELINE, "add the new command to pluralstats.cli.PIPELINE where the study runs it"
+    order = ["simulate", "validate", "describe", "fit-survey", "contrasts", "compare", "prefs", "finetune",
+             "evaluate", "experiment", "plot", "report", "demo"]
+    assert [c for c in listed if c in order] == order
+    shown = CliRunner().invoke(cli, ["--help"]).output
+    positions = [shown.index(f"\n  {name} ") for name in listed]
+    assert positions == sorted(positions)
