@@ -11,13 +11,13 @@ generated and scored once per seed. See ``docs/experiments.md``.
 from __future__ import annotations
 
 import itertools
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pluralstats.errors import InputError, Problem
+from pluralstats.io import slugify  # cell folder names: compare_models finds them by the same rule
 
 # the [evaluate] keys the runner passes to the shift model (the rest go to generation)
 SHIFT_KEYS = ("draws", "tune", "chains", "backend", "bootstrap")
@@ -46,11 +46,6 @@ class Cell:
     def is_control(self) -> bool:
         """Whether this is the untrained control condition."""
         return self.label == "control"
-
-
-def slugify(text: str) -> str:
-    """``text`` as a folder name: runs of other than letters, digits and ``_.-`` become ``_`` (empty: ``cell``)."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "cell"
 
 
 def short(value: Any) -> str:
