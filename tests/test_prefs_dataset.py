@@ -127,3 +127,21 @@ def test_empty_dataset_is_refused(small, tmp_path):
     with pytest.raises(InputError, match="No preference pairs"):
         write_preferences(df.iloc[0:0], tmp_path / "p.parquet", summary=summary)
     assert not (tmp_path / "p.parquet").exists()
+
+
+def test_split_csv_round_trip_and_bad_files(tmp_path):
+    """One writer and one reader of split files (prefs' *.split.csv, experiments' split.csv)."""
+    import pandas as pd
+
+    from pluralstats.errors import InputError
+    from pluralstats.split import read_split_csv, write_split_csv
+
+    split = pd.Series(["train", "eval"], index=pd.Index(["p1", "p2"], name="prompt_id"), name="split")
+    path = write_split_csv(split, tmp_path / "split.csv")
+    assert path.read_text().splitlines()[0] == "prompt_id,split"
+    pd.testing.assert_series_equal(read_split_csv(path), split)
+    (tmp_path / "bad.csv").write_text("prompt_id,side\np1,train\n")
+    with pytest.raises(InputError, match="not a split file"):
+        read_split_csv(tmp_path / "bad.csv")
+    with pytest.raises(InputError, match="No split file"):
+        read_split_csv(tmp_path / "missing.csv")

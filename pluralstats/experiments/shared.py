@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from pluralstats.io import atomic_path, write_manifest
+from pluralstats.io import write_manifest
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,9 @@ class Shared:
 
     def load_split(self) -> pd.Series:
         """The prompt split (prompt_id -> train or eval) written for the experiment."""
-        return pd.read_csv(self.split, dtype=str).set_index("prompt_id").split
+        from pluralstats.split import read_split_csv
+
+        return read_split_csv(self.split)
 
 
 def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, int] | None = None) -> Path:
@@ -77,13 +79,12 @@ def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, in
 
 def write_split(survey, path: Path, eval_fraction: float, seed: int) -> pd.Series:
     """The prompt split at ``path``: read if it exists (so every cell and rerun shares it), else drawn and written."""
-    from pluralstats.split import prompt_split
+    from pluralstats.split import prompt_split, read_split_csv, write_split_csv
 
     if path.exists():
-        return pd.read_csv(path, dtype=str).set_index("prompt_id").split
+        return read_split_csv(path)
     split = prompt_split(survey.items, eval_fraction=eval_fraction, seed=seed)
-    with atomic_path(path) as tmp:
-        split.rename("split").rename_axis("prompt_id").reset_index().to_csv(tmp, index=False)
+    write_split_csv(split, path)
     return split
 
 

@@ -16,10 +16,10 @@ import pandera.pandas as pa
 
 from pluralstats.errors import InputError, Problem, ValidationError
 from pluralstats.io import atomic_path, write_manifest
-from pluralstats.readers import read_table
 from pluralstats.schemas import validate_frame
 from pluralstats.schemas.prefs import cell_type_problems, pairs_schema
 from pluralstats.schemas.prefs import prefs_schema as _contract
+from pluralstats.split import read_split_csv, write_split_csv
 
 from .registry import available_strategies
 
@@ -63,9 +63,7 @@ def write_preferences(df: pd.DataFrame, path: str | os.PathLike, *, split: pd.Se
         df.to_parquet(tmp, index=False)
     extra: dict[str, object] = {"rows": len(df)}
     if split is not None:
-        split_file = split_path_for(path)
-        with atomic_path(split_file) as tmp:
-            split.rename("split").rename_axis("prompt_id").reset_index().to_csv(tmp, index=False)
+        split_file = write_split_csv(split, split_path_for(path))
         extra["split"] = {"file": split_file.name, "counts": split.value_counts().to_dict()}
     if summary is not None:
         extra["summary"] = summary.to_dict() if hasattr(summary, "to_dict") else summary
@@ -79,10 +77,7 @@ def load_split(path: str | os.PathLike) -> pd.Series:
     file = path if path.name.endswith(".split.csv") else split_path_for(path)
     if not file.exists():
         raise InputError(f"No split recorded beside {path} (expected {file})")
-    frame = read_table(file, dtype=str)
-    if list(frame.columns) != ["prompt_id", "split"] or not frame.split.isin(["train", "eval"]).all():
-        raise InputError(f"{file} is not a split file (columns prompt_id,split with train/eval)")
-    return frame.set_index("prompt_id").split
+    return read_split_csv(file)
 
 
 def load_preferences(data: str | os.PathLike | pd.DataFrame, *, provenance: bool = True) -> pd.DataFrame:
