@@ -3,12 +3,15 @@ the ratings schema adds the survey's scale and dimensions, the participants sche
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import pandera.pandas as pa
 
-from pluralstats.config import SurveyConfig
-
 from .table import pandera_schema
+
+if TYPE_CHECKING:  # the bundle loader imports this module: a runtime import of its package would be circular
+    from pluralstats.config import SurveyConfig
 
 PARTICIPANT_REQUIRED = ("participant_id",)
 ITEM_REQUIRED = ("item_id", "response")
