@@ -121,6 +121,9 @@ class SimulationConfig:
     disagreement_sd: float = 0.0
     disagreement_attributes: tuple[str, ...] | None = None  # None: every attribute in ``attribute_shares``
     family: str = DEFAULT_FAMILY
+    #: rater-effect sds of some levels of one attribute, e.g. ``{"political": {"conservative": 1.6}}`` (the other
+    #: levels keep ``sigma_rater``); what ``fit-survey --rater-variance-by`` estimates
+    sigma_rater_by: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,21 +203,26 @@ class _ContrastTruth:
     GRID = np.linspace(-10.0, 10.0, 801)
 
     def __init__(self, participants: pd.DataFrame, item_effects: dict, beta: dict, cuts: dict, sigma: float,
-                 effects: tuple[PlantedEffect, ...] = (), family: Family | None = None):
+                 effects: tuple[PlantedEffect, ...] = (), family: Family | None = None,
+                 sigma_by: dict[str, dict[str, float]] | None = None):
         self.participants, self.beta, self.effects = participants, beta, effects
         self.family = get_family(family)
         self.item_effects, self.cuts = item_effects, cuts
-        nodes, weights = np.polynomial.hermite_e.hermegauss(11)
-        self.nodes, self.weights = sigma * nodes, weights / weights.sum()
-        self.tables: dict[tuple[str, float], np.ndarray] = {}
+        self.sigma, self.sigma_by = sigma, dict(sigma_by or {})
+        self.unit_nodes, weights = np.polynomial.hermite_e.hermegauss(11)
+        self.weights = weights / weights.sum()
+        self.tables: dict[tuple, np.ndarray] = {}
 
-    def table(self, dimension: str, slope: float) -> np.ndarray:
-        """F(x) on GRID for raters whose item effects are scaled by ``slope`` (computed once)."""
-        key = (dimension, round(float(slope), 12))
+    def table(self, dimension: str, slope: float, sd: float | None = None) -> np.ndarray:
+        """F(x) on GRID for raters whose item effects are scaled by ``slope`` and whose own effects have sd
+        ``sd`` (default the config's sigma_rater; computed once)."""
+        sd = self.sigma if sd is None else sd
+        key = (dimension, round(float(slope), 12), round(float(sd), 12))
         if key not in self.tables:
+            nodes = sd * self.unit_nodes
             v = slope * self.item_effects[dimension]
-            shifts = (v[:, None] + self.nodes[None, :]).ravel()
-            w = np.broadcast_to(self.weights[None, :] / v.size, (v.size, self.nodes.size)).ravel()
+            shifts = (v[:, None] + nodes[None, :]).ravel()
+            w = np.broadcast_to(self.weights[None, :] / v.size, (v.size, nodes.size)).ravel()
             self.tables[key] = np.concatenate([expected_rating(chunk[:, None] + shifts[None, :], self.cuts[dimension],
                                                                self.family) @ w
                                                for chunk in np.array_split(self.GRID, 8)])
@@ -232,6 +240,16 @@ class _ContrastTruth:
                 out *= np.where(self.participants[eff.attribute].to_numpy() == eff.level_a, eff.slope_ratio, 1.0)
         return out
 
+    def sds(self, attribute: str | None = None, level: str | None = None) -> np.ndarray:
+        """Each participant's rater-effect sd, with ``attribute`` set to ``level`` if given."""
+        out = np.full(len(self.participants), float(self.sigma))
+        for attr, by_level in self.sigma_by.items():
+            values = self.participants[attr].astype(str).to_numpy()
+            if attr == attribute:
+                values = np.full(len(values), level)
+            out = np.array([by_level.get(v, self.sigma) for v in values], dtype=float)
+        return out
+
     def mean_rating(self, dimension: str, attribute: str, level: str, beta_level: float | None = None) -> float:
         beta_d = self.beta[dimension]
         others = np.zeros(len(self.participants))
@@ -240,10 +258,11 @@ class _ContrastTruth:
                 others += self.participants[a].map(effects).to_numpy()
         b = beta_d[attribute][level] if beta_level is None else beta_level
         slopes = self.slopes(dimension, attribute, level)
+        sds = self.sds(attribute, level)
         total = 0.0
-        for slope in np.unique(slopes):
-            mask = slopes == slope
-            total += np.interp(b + others[mask], self.GRID, self.table(dimension, slope)).sum()
+        for slope, sd in np.unique(np.column_stack([slopes, sds]), axis=0):
+            mask = (slopes == slope) & (sds == sd)
+            total += np.interp(b + others[mask], self.GRID, self.table(dimension, slope, sd)).sum()
         return float(total / len(self.participants))
 
     def contrast(self, dimension: str, attribute: str, level_a: str, level_b: str) -> dict:
@@ -289,7 +308,10 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
     cuts = {d: cutpoints(cfg.scale_max, d) for d in dims}
     item_effects = {d: cfg.item_slope * (levels[:, QUALITIES.index(d)] - 1.5)
                     + rng.normal(0, cfg.sigma_item, len(items)) for d in dims}
-    truth_calc = _ContrastTruth(participants, item_effects, beta, cuts, cfg.sigma_rater, cfg.effects, family)
+    if len(cfg.sigma_rater_by) > 1 or set(cfg.sigma_rater_by) - set(attributes):
+        raise ValueError(f"sigma_rater_by: one attribute among {attributes}, not {sorted(cfg.sigma_rater_by)}")
+    truth_calc = _ContrastTruth(participants, item_effects, beta, cuts, cfg.sigma_rater, cfg.effects, family,
+                                cfg.sigma_rater_by)
     for eff in cfg.effects:
         if eff.level_b != refs[eff.attribute]:
             raise ValueError(f"planted effect {eff}: level_b must be the reference level {refs[eff.attribute]}")
@@ -311,6 +333,9 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
         "seed": seed, "config": asdict(cfg), "reference_levels": refs,
         "beta": beta, "cutpoints": {d: c.tolist() for d, c in cuts.items()},
         "sigma_rater": dict.fromkeys(dims, cfg.sigma_rater),
+        # with sigma_rater_by: attribute -> dimension -> level -> that level's raters' sd
+        "sigma_rater_by": {a: {d: {lvl: float(by.get(lvl, cfg.sigma_rater)) for lvl in _levels(participants, a)}
+                               for d in dims} for a, by in cfg.sigma_rater_by.items()},
         "sigma_item": {d: float(np.std(v)) for d, v in item_effects.items()},
         "item_effects": {d: dict(zip(items.item_id, np.round(v, 6).tolist(), strict=True))
                          for d, v in item_effects.items()},
@@ -374,6 +399,9 @@ def _ratings(cfg, rng, participants, items, beta, item_effects, slopes, cuts, di
         for a, effects in beta[d].items():
             fixed += participants[a].map(effects).to_numpy()
         u = rng.normal(0, cfg.sigma_rater, len(participants))
+        for attr, by_level in cfg.sigma_rater_by.items():  # the same draws, rescaled to each level's sd
+            sd = participants[attr].astype(str).map(by_level).fillna(cfg.sigma_rater).to_numpy(dtype=float)
+            u = u / cfg.sigma_rater * sd
         eta = fixed[r_idx] + u[r_idx] + slopes[d][r_idx] * item_effects[d][i_idx]
         for a, terms in (w or {}).items():
             level = pd.Categorical(participants[a].astype(str), categories=_levels(participants, a)).codes

@@ -50,6 +50,9 @@ def fit_options(f):
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
                      help="Prior sd of the attribute effects (logits)."),
         family_option,
+        click.option("--rater-variance-by", default=None, metavar="ATTRIBUTE",
+                     help="Give each level of ATTRIBUTE its own rater sd (sigma_rater per dimension and level): "
+                          "for groups whose members agree with each other more or less than others do."),
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
         click.option("--pooled-levels", is_flag=True,
                      help="Partially pool each attribute's levels (a small group shrinks toward its attribute's "
@@ -120,9 +123,11 @@ def _parameter_table(idata, suppress_small: bool = True) -> Table:
     names = [v for v in idata.posterior.data_vars if v.startswith("beta_") or v.startswith("sigma_")]
     summ = az.summary(idata, var_names=names, kind="stats", hdi_prob=0.95)
     summ = summ[summ["sd"] > 0]
-    hidden = {f"beta_{attr}[{dim}, {lv}]" for (attr, dim), levels in small_levels(idata).items()
-              for lv in levels} if suppress_small else set()
-    table = Table(title="Posterior summary (logit scale; reference levels are 0)")
+    meta = meta_of(idata)
+    hidden = {f"{name}[{dim}, {lv}]" for (attr, dim), levels in small_levels(idata).items() for lv in levels
+              for name in (f"beta_{attr}", *(["sigma_rater"] if attr == meta.rater_variance_by else []))
+              } if suppress_small else set()
+    table = Table(title=f"Posterior summary ({meta.family} scale; reference levels are 0)")
     for col in ("parameter", "mean", "sd", "2.5%", "97.5%"):
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in summ.iterrows():

@@ -42,6 +42,8 @@ class ModelMeta:
     #: the rating model's family (:mod:`pluralstats.families`); posteriors written before families
     #: existed are logit ones
     family: str = DEFAULT_FAMILY
+    #: attribute whose levels have their own rater sd (``sigma_rater[dimension, level]``); None: one per dimension
+    rater_variance_by: str | None = None
 
     @property
     def n_cut(self) -> int:

@@ -24,7 +24,15 @@ from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
 from .diagnostics import diagnose, record_verdict
-from .rating import BETA_PRIOR_SD, build_model, is_auxiliary, set_disagreement, use_centred, use_centred_interactions
+from .rating import (
+    BETA_PRIOR_SD,
+    build_model,
+    is_auxiliary,
+    set_disagreement,
+    set_rater_variance,
+    use_centred,
+    use_centred_interactions,
+)
 
 #: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
 #: few hundred steps (its own default is 300); PyMC's windowed adaptation is given its usual 1000
@@ -140,7 +148,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
-               check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY) -> az.InferenceData:
+               check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY,
+               rater_variance_by: str | None = None) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -156,6 +165,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     ``family``: the rating model's family, the latent error's distribution (``logit``, ``probit`` or any
     installed in :mod:`~pluralstats.models.families`); recorded in the metadata, and every consumer of the
     posterior (prediction, replication, LOO) uses it.
+    ``rater_variance_by``: an attribute whose levels each get their own rater sd (``sigma_rater`` then has
+    a level axis; rater effects are non-centred); recorded in the metadata and the posterior attrs.
     ``check``: run the convergence diagnostics and record the verdict on the posterior
     (:func:`~pluralstats.models.diagnostics.record_verdict`); consumers refuse a posterior that did not pass.
     Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
@@ -169,11 +180,12 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     data = build_model_data(survey, dimensions, attributes)
     data.meta.family = chosen.name
     set_disagreement(data, disagreement)
+    set_rater_variance(data, rater_variance_by, joint=joint)
     if centered_items is None:
         centered_items = use_centred(data, "item")
     if centered_interactions is None:
         centered_interactions = use_centred_interactions(data)
-    centered_raters = bool(centered_raters) and not joint
+    centered_raters = bool(centered_raters) and not joint and not rater_variance_by
     model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters,
                         beta_prior_sd=beta_prior_sd, centered_interactions=centered_interactions,
                         pooled_levels=pooled_levels, family=chosen)
@@ -186,6 +198,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     idata.posterior.attrs["pooled_levels"] = int(pooled_levels)
     idata.posterior.attrs["tune"] = int(tune)
     idata.posterior.attrs["family"] = chosen.name
+    if rater_variance_by:
+        idata.posterior.attrs["rater_variance_by"] = rater_variance_by
     if data.meta.disagreement:
         idata.posterior.attrs["disagreement"] = ",".join(data.meta.disagreement)
         idata.posterior.attrs["centered_interactions"] = int(centered_interactions)

@@ -35,7 +35,16 @@ from pluralstats.errors import InputError
 from pluralstats.survey import match_level, resolve_level
 
 from .data import ModelMeta, family_of, meta_of
-from .predict import _check_dimension, _check_group, flat_draws, group_effect, interaction_cells, offsets, standardised
+from .predict import (
+    _check_dimension,
+    _check_group,
+    flat_draws,
+    group_effect,
+    interaction_cells,
+    offsets,
+    rater_sd,
+    standardised,
+)
 
 QUANTITIES = ("mean", "share")
 #: tolerance on the sum of a margins file's shares
@@ -195,7 +204,7 @@ def group_draws(idata, dimension: str, groups: Sequence[Mapping[str, str]],
 
     ``quantity``: "mean" (expected rating) or "share" (P(rating >= k), in percent). The attributes a group does
     not fix are averaged over ``weights`` (:func:`composition`); groups fixing the same attributes share one
-    grid pass.
+    grid pass (and the same level of the attribute with per-level rater sds, if any).
     """
     meta = meta_of(idata)
     d = _check_dimension(meta, dimension)
@@ -203,14 +212,19 @@ def group_draws(idata, dimension: str, groups: Sequence[Mapping[str, str]],
     what: str | int = "mean" if quantity == "mean" else threshold_of(meta, dimension)
     comp = composition(idata, weights)
     fixed = [_check_group(meta, g) for g in groups]
-    sigma = flat_draws(idata, "sigma_rater")[:, d]
     cut = flat_draws(idata, "cutpoints")[:, d, :]
     v = flat_draws(idata, "item_effect")[:, :, d]
     items = np.arange(v.shape[1])
     out = np.zeros((v.shape[0], len(groups)))
-    for attrs in dict.fromkeys(tuple(sorted(f)) for f in fixed):
-        members = [i for i, f in enumerate(fixed) if tuple(sorted(f)) == attrs]
+
+    def batch(f: dict[str, int]) -> tuple:
+        return tuple(sorted(f)), f.get(meta.rater_variance_by or "")
+
+    for key in dict.fromkeys(batch(f) for f in fixed):
+        attrs = key[0]
+        members = [i for i, f in enumerate(fixed) if batch(f) == key]
         s = offsets(idata, d, list(attrs), levels=comp.levels)
+        sigma = rater_sd(idata, d, fixed[members[0]], levels=comp.levels)
         # each group's own group x item terms (zero on an additive posterior); unfixed attributes' ones by cell
         parts = [interaction_cells(idata, d, fixed[i], items, levels=comp.levels) for i in members]
         x = np.concatenate([group_effect(idata, d, fixed[i])[:, None] + v + w

@@ -45,6 +45,19 @@ def stacked_draws(idata, name: str) -> np.ndarray:
     return var.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
 
 
+def rater_sigmas(idata, draws: np.ndarray) -> np.ndarray:
+    """``(len(draws), n_raters, n_dimensions)``: the sd of each survey rater's own effect (one per dimension,
+    or per dimension and level of ``rater_variance_by``)."""
+    sigma = stacked_draws(idata, "sigma_rater")[draws]  # (b, dimension[, level])
+    n_raters = idata.constant_data.sizes["rater"]
+    if sigma.ndim == 2:
+        return np.broadcast_to(sigma[:, None, :], (len(draws), n_raters, sigma.shape[1]))
+    meta = meta_of(idata)
+    j = list(meta.attributes).index(meta.rater_variance_by)
+    levels = idata.constant_data["rater_level"].to_numpy().astype(int)[:, j]
+    return sigma[:, :, levels].transpose(0, 2, 1)
+
+
 def observation_eta(idata, draws: np.ndarray) -> np.ndarray:
     """``(len(draws), n_obs)``: each rating's linear predictor without its rater's own effect (``draws``:
     indices into the chain x draw stack)."""
@@ -93,7 +106,6 @@ def rater_log_likelihood(idata, *, nodes: int = GH_NODES, max_draws: int | None 
     x, w = np.polynomial.hermite.hermgauss(nodes)
     log_w = np.log(w / np.sqrt(np.pi))
     cut = stacked_draws(idata, "cutpoints")  # (sample, dimension, cut)
-    sigma = stacked_draws(idata, "sigma_rater")  # (sample, dimension)
     inf = np.full(cut.shape[:2] + (1,), np.inf)
     padded = np.concatenate([-inf, cut, inf], axis=2)  # (sample, dimension, category + 1)
     out = np.empty((len(draws), n_raters))
@@ -103,7 +115,8 @@ def rater_log_likelihood(idata, *, nodes: int = GH_NODES, max_draws: int | None 
         eta = observation_eta(idata, block)  # (b, obs)
         lo = padded[block][:, dim, y]  # (b, obs): cut point below the observed category
         hi = padded[block][:, dim, y + 1]
-        shift = np.sqrt(2.0) * sigma[block][:, dim][:, :, None] * x[None, None, :]  # (b, obs, node)
+        sigma = rater_sigmas(idata, block)[:, rater, dim]  # (b, obs)
+        shift = np.sqrt(2.0) * sigma[:, :, None] * x[None, None, :]  # (b, obs, node)
         z = eta[:, :, None] + shift
         logp = family.category_logp(z, lo[:, :, None], hi[:, :, None])  # log P(lo < z + e <= hi), stably
         per_cell = cells @ logp.transpose(1, 0, 2).reshape(len(y), -1)  # (cell, b * node)
@@ -281,7 +294,8 @@ def kfold_compare(posteriors: dict[str, az.InferenceData], survey, *, k: int = 1
                       "disagreement": list(getattr(meta, "disagreement", []) or []) or None,
                       "draws": int(idata.posterior.sizes["draw"]), "chains": int(idata.posterior.sizes["chain"]),
                       "tune": int(attrs.get("tune", 300)), "beta_prior_sd": float(attrs.get("beta_prior_sd", 2.5)),
-                      "pooled_levels": bool(attrs.get("pooled_levels", 0)), "family": meta.family}
+                      "pooled_levels": bool(attrs.get("pooled_levels", 0)), "family": meta.family,
+                      "rater_variance_by": meta.rater_variance_by}
         report = (lambda f, kk, name=name: progress(name, f, kk)) if progress else None
         per_rater[name] = kfold_raters(survey, k=k, seed=seed, fit_kwargs=fit_kwargs, progress=report)["elpd"]
     elpd = pd.DataFrame(per_rater)

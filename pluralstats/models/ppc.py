@@ -26,7 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from .data import family_of, meta_of
-from .loo import observation_eta, stacked_draws
+from .loo import observation_eta, rater_sigmas, stacked_draws
 
 CHUNK_VALUES = 4_000_000  # draws x ratings per block
 
@@ -41,7 +41,8 @@ def _pick_draws(idata, n_draws: int, seed: int) -> np.ndarray:
 def replicate_ratings(idata, *, n_draws: int = 200, seed: int = 0) -> np.ndarray:
     """``(n_draws, n_obs)`` replicated ratings (1..scale_max, int8) for randomly chosen posterior draws.
 
-    Per draw: a new effect for every rater and dimension ~ Normal(0, sigma_rater[d]), then each rating
+    Per draw: a new effect for every rater and dimension ~ Normal(0, sigma_rater[d]) (the rater's level's sd
+    with ``rater_variance_by``), then each rating
     drawn by inverting the model's cumulative CDF (its family's, e.g. logistic) at a uniform number.
     """
     meta = meta_of(idata)
@@ -55,12 +56,11 @@ def replicate_ratings(idata, *, n_draws: int = 200, seed: int = 0) -> np.ndarray
     rater = cd["obs_rater"].to_numpy().astype(int)
     n_raters, n_dim = cd.sizes["rater"], len(meta.dimensions)
     cut = stacked_draws(idata, "cutpoints")  # (sample, dimension, cut)
-    sigma = stacked_draws(idata, "sigma_rater")  # (sample, dimension)
     out = np.empty((len(draws), len(dim)), dtype=np.int8)
     step = max(1, CHUNK_VALUES // max(len(dim), 1))
     for start in range(0, len(draws), step):
         block = draws[start:start + step]
-        u = rng.normal(size=(len(block), n_raters, n_dim)) * sigma[block][:, None, :]
+        u = rng.normal(size=(len(block), n_raters, n_dim)) * rater_sigmas(idata, block)
         z = observation_eta(idata, block) + u[:, rater, dim]
         below = family.cdf(cut[block][:, dim, :] - z[:, :, None])  # P(y <= k), k = 1..K-1
         uniform = rng.uniform(size=z.shape)

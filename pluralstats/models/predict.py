@@ -70,6 +70,21 @@ def offsets(idata, d: int, fixed: Sequence[str], levels: np.ndarray | None = Non
     return total
 
 
+def rater_sd(idata, d: int, fixed: Mapping[str, int] | None = None, levels: np.ndarray | None = None) -> np.ndarray:
+    """The sd of a new rater's own effect on dimension ``d``, per draw: (n_draws,), or (n_draws, n_units) when
+    the posterior has one sd per level of an attribute (``rater_variance_by``) that ``fixed`` leaves free:
+    each unit's (survey rater's, or ``levels``' row's as in :func:`offsets`) level's sd."""
+    sigma = flat_draws(idata, "sigma_rater")
+    if sigma.ndim == 2:
+        return sigma[:, d]
+    meta = meta_of(idata)
+    attr = meta.rater_variance_by
+    if fixed and attr in fixed:
+        return sigma[:, d, fixed[attr]]
+    levels = idata.constant_data["rater_level"].to_numpy() if levels is None else levels
+    return sigma[:, d, :][:, levels[:, list(meta.attributes).index(attr)]]
+
+
 def group_effect(idata, d: int, fixed: Mapping[str, int]) -> np.ndarray:
     """Per draw, the summed effects of the fixed attributes' levels: shape (n_draws,)."""
     total = np.zeros(flat_draws(idata, "sigma_item").shape[0])
@@ -126,7 +141,8 @@ def standardised(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarra
         if share <= 0:  # a combination the weights leave out
             continue
         reps = x.shape[1] // w.shape[1]
-        total = total + share * predictive(s[:, mask], sigma, cut, x + np.tile(w, (1, reps)), what=what,
+        unit_sigma = sigma[:, mask] if sigma.ndim == 2 else sigma
+        total = total + share * predictive(s[:, mask], unit_sigma, cut, x + np.tile(w, (1, reps)), what=what,
                                            weights=weights[mask] / share, family=family)
     return total
 
@@ -134,7 +150,19 @@ def standardised(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarra
 def _offset_pmf(s: np.ndarray, sigma: np.ndarray, lo: float, n_grid: int, h: float,
                 weights: np.ndarray | None = None) -> np.ndarray:
     """PMF on the grid ``lo + j h`` of ``s + u``: s a weighted sample per draw (``weights`` (m,) summing to
-    1, default equal), u ~ N(0, sigma)."""
+    1, default equal), u ~ N(0, sigma); ``sigma`` (n,) or, with group-specific rater sds, (n, m): each unit's
+    own sd, the units of one sd column binned and convolved together."""
+    if sigma.ndim == 2:
+        wt = np.full(s.shape[1], 1.0 / s.shape[1]) if weights is None else np.asarray(weights, dtype=float)
+        _, group = np.unique(sigma, axis=1, return_inverse=True)
+        total = 0.0
+        for g in np.unique(group):
+            mask = group.ravel() == g
+            share = wt[mask].sum()
+            if share > 0:
+                total = total + share * _offset_pmf(s[:, mask], sigma[:, np.flatnonzero(mask)[0]], lo, n_grid, h,
+                                                    wt[mask] / share)
+        return total
     n, m = s.shape
     wt = np.full(m, 1.0 / m) if weights is None else np.asarray(weights, dtype=float)
     wt = np.broadcast_to(wt, (n, m))
@@ -170,7 +198,8 @@ def predictive(s: np.ndarray, sigma: np.ndarray, cut: np.ndarray, x: np.ndarray,
     """``E[f(x + s + u)]`` for every draw and every column of ``x`` (n_draws, n_x[, K]).
 
     ``s``: (n_draws, n_raters) rater offsets (empirical composition, or population cells with ``weights``);
-    ``sigma``: (n_draws,); ``cut``: (n_draws, K-1); ``x``: (n_draws, n_x) the rest of the linear predictor;
+    ``sigma``: (n_draws,) the new rater's sd, or (n_draws, n_raters) each unit's (:func:`rater_sd`);
+    ``cut``: (n_draws, K-1); ``x``: (n_draws, n_x) the rest of the linear predictor;
     ``what``: "mean", "probs" or an integer k for P(rating >= k) (see :func:`_link`); ``family``: the
     posterior's (None: logit).
     """
@@ -223,7 +252,7 @@ def _parts(idata, dimension: str, group: Mapping[str, str] | None, item_ids):
     fixed = _check_group(meta, group)
     items = _item_index(idata, item_ids)
     s = offsets(idata, d, list(fixed))
-    sigma = flat_draws(idata, "sigma_rater")[:, d]
+    sigma = rater_sd(idata, d, fixed)
     cut = flat_draws(idata, "cutpoints")[:, d, :]
     v = flat_draws(idata, "item_effect")[:, items, d]
     w_fixed, cells = interaction_cells(idata, d, fixed, items)

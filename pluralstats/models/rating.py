@@ -103,6 +103,22 @@ def use_centred(data: ModelData, unit: str = "item") -> bool:
     return len(data.y) / max(n_units * len(data.meta.dimensions), 1) >= CENTRED_MIN_RATINGS
 
 
+def set_rater_variance(data: ModelData, attribute: str | None, *, joint: bool = False) -> None:
+    """Record in ``data.meta`` the attribute whose levels get their own rater sd (None: one sd per dimension);
+    an attribute not in the model, or with a single level among the raters, or combined with the joint
+    model, raises :class:`InputError`."""
+    if attribute is None:
+        data.meta.rater_variance_by = None
+        return
+    valid = [a for a, levels in data.meta.attributes.items() if len(levels) > 1]
+    if attribute not in valid:
+        raise InputError(f"--rater-variance-by: {attribute} is not an attribute of the model with two or more "
+                         f"levels; valid: {', '.join(valid) or '(none)'}")
+    if joint:
+        raise InputError("--rater-variance-by cannot be combined with --joint (correlated rater effects)")
+    data.meta.rater_variance_by = attribute
+
+
 def set_disagreement(data: ModelData, attributes: list[str] | None) -> None:
     """Record in ``data.meta`` which attributes get group x item terms; an attribute that is not in the
     model, or has a single level among the raters, raises :class:`InputError` listing the valid ones."""
@@ -155,6 +171,10 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
     ``centered_interactions=None`` chooses its parametrisation with :func:`use_centred_interactions`.
     Without disagreement attributes the graph is exactly the additive model.
 
+    ``data.meta.rater_variance_by`` (:func:`set_rater_variance`): ``sigma_rater[dimension, level]``, one rater
+    sd per level of that attribute (rater effects non-centred, whatever ``centered_raters`` says); unset, the
+    graph is the one-sd-per-dimension model.
+
     ``pooled_levels``: instead of fixed effects against a reference level (Normal(0, ``beta_prior_sd``), the
     reference fixed at 0), the levels of each attribute are partially pooled: ``beta_<attr>[d, .] =
     tau_level_<attr>[d] * z``, ``z`` zero-sum over levels, ``tau_level ~ HalfNormal(1)``. A small group is then
@@ -204,6 +224,14 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
             pm.Deterministic("rater_corr", corr, dims=("dimension", "dimension_bis"))
             z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
             rater_eta = rater_eta + z_rater @ chol.T
+        elif meta.rater_variance_by:
+            # each level of one attribute has its own rater sd; non-centred (ZeroSumNormal takes one sigma
+            # along its zero-sum axis, so the centred form cannot have per-rater scales)
+            attr = meta.rater_variance_by
+            j = list(meta.attributes).index(attr)
+            sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims=("dimension", f"{attr}_level"))
+            z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
+            rater_eta = rater_eta + z_rater * sigma_rater[:, rater_levels[:, j]].T
         elif centered_raters:
             sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims="dimension")
             rater_t = pm.ZeroSumNormal("rater_effect_t", sigma=sigma_rater[:, None], dims=("dimension", "rater"))
