@@ -12,7 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q --upgrade "pip>=24"
 	# the local CPU wheel; a plain `torch` would pull a multi-GB CUDA build
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[finetune,experiments,dev]"
+	$(PIP) install -q -e ".[finetune,experiments,jax,dev]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -39,8 +39,9 @@ def fit_options(f):
     for opt in reversed([
         click.option("--attributes", callback=_csv_list, default=None,
                      help="Comma-separated attributes in the model (default: all in survey.toml)."),
-        click.option("--backend", type=click.Choice(["nutpie", "pymc", "advi"]), default="nutpie",
-                     show_default=True, help="nutpie / pymc: exact NUTS; advi: fast approximate first look."),
+        click.option("--backend", type=click.Choice(["nutpie", "jax", "pymc", "advi"]), default="nutpie",
+                     show_default=True, help="nutpie / pymc: exact NUTS (jax: nutpie on a JAX gradient, for GPUs; "
+                                             "needs the jax extra); advi: fast approximate first look."),
         click.option("--draws", type=click.IntRange(1), default=1000, show_default=True,
                      help="Posterior draws per chain after tuning."),
         click.option("--tune", type=click.IntRange(0), default=None,

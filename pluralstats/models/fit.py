@@ -1,6 +1,7 @@
 """Fit the rating model with one of three backends and return one self-sufficient InferenceData.
 
-Backends: ``nutpie`` (NUTS in Rust on a numba-compiled gradient; the default, fastest exact),
+Backends: ``nutpie`` (NUTS in Rust on a numba-compiled gradient; the default, fastest exact on CPU),
+``jax`` (the same sampler on a JAX-compiled gradient: for GPUs; needs the ``jax`` extra),
 ``pymc`` (PyMC's own NUTS), ``advi`` (mean-field ADVI: minutes faster, intervals too narrow; for a
 first look only, never for reported numbers).
 """
@@ -36,7 +37,7 @@ from .rating import (
 
 #: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
 #: few hundred steps (its own default is 300); PyMC's windowed adaptation is given its usual 1000
-DEFAULT_TUNE = {"nutpie": 300, "pymc": 1000, "advi": 0}
+DEFAULT_TUNE = {"nutpie": 300, "jax": 300, "pymc": 1000, "advi": 0}
 BACKENDS = tuple(DEFAULT_TUNE)
 
 
@@ -52,16 +53,32 @@ def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, pr
                          low_rank_modified_mass_matrix=True)
 
 
-def nutpie_compile(model: pm.Model):
-    """The numba-compiled model, storing only :func:`stored_variables` per draw (the sampling devices
-    are ~7k numbers per draw at paper scale: 2.89 -> 2.67 ms per leapfrog step)."""
+def nutpie_compile(model: pm.Model, backend: str = "numba"):
+    """The model compiled for nutpie (``backend`` "numba" or "jax"), storing only :func:`stored_variables`
+    per draw: the sampling devices are thousands of numbers per draw that no result reads, and writing them
+    costs time on every step."""
     import nutpie
 
+    if backend == "jax":
+        try:
+            import jax  # noqa: F401
+        except ImportError as exc:
+            raise InputError("--backend jax needs JAX: pip install 'pluralstats[jax]' (or jax[cuda12] for a GPU)") \
+                from exc
+        # freezing would turn the data into constants, which PyMC refuses for a model with initial values
+        # (the ordered cut points have one); the shapes are fixed either way, so JAX compiles static shapes
+        return nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax",
+                                         var_names=stored_variables(model), freeze_model=False)
     return nutpie.compile_pymc_model(model, backend="numba", var_names=stored_variables(model))
 
 
 def _sample_nutpie(model, draws, tune, chains, seed, progress):
     return nutpie_sample(nutpie_compile(model), draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
+
+
+def _sample_jax(model, draws, tune, chains, seed, progress):
+    return nutpie_sample(nutpie_compile(model, "jax"), draws=draws, tune=tune, chains=chains, seed=seed,
+                         progress=progress)
 
 
 def _sample_pymc(model, draws, tune, chains, seed, progress):
@@ -95,7 +112,7 @@ def _fit_advi(model, draws, tune, chains, seed, progress, n_iter: int = 30_000):
     return az.InferenceData(posterior=post.transpose("chain", "draw", ...))
 
 
-_SAMPLERS = {"nutpie": _sample_nutpie, "pymc": _sample_pymc, "advi": _fit_advi}
+_SAMPLERS = {"nutpie": _sample_nutpie, "jax": _sample_jax, "pymc": _sample_pymc, "advi": _fit_advi}
 
 
 def stored_variables(model: pm.Model) -> list[str]:
@@ -163,7 +180,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     ``pooled_levels``: partially pool the levels of each attribute (shrinkage toward the attribute's mean;
     see :func:`~pluralstats.models.rating.build_model`) instead of fixed effects against a reference level.
     ``family``: the rating model's family, the latent error's distribution (``logit``, ``probit`` or any
-    installed in :mod:`~pluralstats.models.families`); recorded in the metadata, and every consumer of the
+    installed in :mod:`~pluralstats.families`); recorded in the metadata, and every consumer of the
     posterior (prediction, replication, LOO) uses it.
     ``rater_variance_by``: an attribute whose levels each get their own rater sd (``sigma_rater`` then has
     a level axis; rater effects are non-centred); recorded in the metadata and the posterior attrs.
