@@ -86,7 +86,10 @@ def _run_ray(todo, shared, config, out, threads, address, num_cpus, console, ret
         ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
                  log_to_driver=False, runtime_env={"env_vars": {"TOKENIZERS_PARALLELISM": "false"}})
     try:
-        task = ray.remote(num_cpus=threads or 1, num_gpus=gpus, max_retries=retries)(_cell_task)
+        # SPREAD: cells are long and independent; packing them onto the driver's node first would leave the
+        # other nodes idle while cells queue
+        task = ray.remote(num_cpus=threads or 1, num_gpus=gpus, max_retries=retries,
+                          scheduling_strategy="SPREAD")(_cell_task)
         refs = {task.remote(c, shared, str(out / "cells" / c.key), config.train_options(c.params.get("method")),
                             config.evaluate, threads): c for c in todo}
         results = []
