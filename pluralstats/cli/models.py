@@ -453,9 +453,11 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figures.")
 @click.option("--kind", "kinds", multiple=True, default=("forest", "ppc", "rank", "trace"), show_default=True,
-              type=click.Choice(["forest", "ppc", "rank", "trace", "means", "heatmap"]),
+              type=click.Choice(["forest", "ppc", "rank", "trace", "means", "heatmap", "variance"]),
               help="Which figures (repeatable); means: expected rating per level of every attribute x dimension; "
-                   "heatmap: level-vs-reference differences, group x dimension.")
+                   "heatmap: level-vs-reference differences, group x dimension; variance: rater, item and "
+                   "disagreement sds and their shares of the latent variance (with a CSV and markdown table; "
+                   "needs a posterior that passed its diagnostics).")
 @click.option("--attribute", default=None,
               help="Groups of the predictive check (default: every level of every attribute, in one figure).")
 @click.option("--ppc-draws", type=click.IntRange(10), default=200, show_default=True,
@@ -463,10 +465,13 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
 @weights_option
 @seed_option
 @suppress_option
-def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, seed, suppress_small):
-    """Paper figures: contrast forest plot, predictive check per group, rank and trace plots, marginal means and
-    a contrast heatmap (PNG + PDF). Forest, means and heatmap show adjusted estimates (standardised to the
-    sample, or to --weights)."""
+@allow_bad_option
+def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, seed, suppress_small,
+                       allow_bad_diagnostics):
+    """Paper figures: contrast forest plot, predictive check per group, rank and trace plots, marginal means,
+    a contrast heatmap and variance components (PNG + PDF). Forest, means and heatmap show adjusted estimates
+    (standardised to the sample, or to --weights). The variance kind also writes variance_components.csv and
+    .md, and exits 3 on a posterior that failed its diagnostics unless --allow-bad-diagnostics."""
     from pluralstats.models import all_contrasts, load_posterior, meta_of
     from pluralstats.models.contrasts import suppress_contrasts
     from pluralstats.models.ppc import predictive_check, suppress_groups
@@ -479,6 +484,8 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, see
     from pluralstats.models.groups import composition
 
     comp = composition(idata, weights)
+    # the variance kind writes a table of numbers to report: gated like contrasts, before anything is written
+    diagnostics = _require_good(idata, allow_bad_diagnostics) if "variance" in kinds else None
     written = []
     with console.status("Drawing..."):
         if "forest" in kinds or "heatmap" in kinds:
@@ -499,14 +506,34 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, see
             checked = predictive_check(idata, attribute, n_draws=ppc_draws, seed=seed)
             observed, predicted, note = suppress_groups(*checked, idata, attribute, suppress_small)
             written += plots.plot_ppc(observed, predicted, out / f"ppc_{attribute or 'all'}.png", note=note)
+        if "variance" in kinds:
+            written += _write_variance(idata, out, suppress_small, diagnostics)
         if "rank" in kinds:
             written += plots.plot_rank(idata, out / "rank.png")
         if "trace" in kinds:
             written += plots.plot_trace(idata, out / "trace.png")
     write_manifest(out, "plot-posterior", inputs=[posterior, *_weights_inputs(weights)], seed=seed,
                    options={"kinds": list(kinds), "attribute": attribute, "ppc_draws": ppc_draws,
-                            "weights": str(weights), "suppress_small": suppress_small})
+                            "weights": str(weights), "suppress_small": suppress_small,
+                            "allow_bad_diagnostics": allow_bad_diagnostics},
+                   extra={"diagnostics": diagnostics} if diagnostics else None)
     console.print("Wrote " + ", ".join(map(str, written)))
+
+
+def _write_variance(idata, out: Path, suppress_small: bool, diagnostics: str) -> list[Path]:
+    """variance_components.csv, .md and the figure; a diagnostics note (under --allow-bad-diagnostics) goes
+    into the markdown and under the figure."""
+    from pluralstats.io import write_text_atomic
+    from pluralstats.models import meta_of
+    from pluralstats.models.variance import variance_components, variance_markdown
+    from pluralstats.plots.variance import plot_variance
+
+    table = variance_components(idata, suppress_small=suppress_small)
+    note = None if diagnostics == "passed" else diagnostics
+    _save_csv(table, out / "variance_components.csv")
+    md = write_text_atomic(out / "variance_components.md",
+                           variance_markdown(table, k=meta_of(idata).min_group_size, note=note))
+    return [out / "variance_components.csv", md, *plot_variance(table, out / "variance_components.png", note=note)]
 
 
 @click.command("disagreements")

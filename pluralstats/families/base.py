@@ -40,6 +40,9 @@ class Family:
     #: median of the latent error: below it a category's probability is computed from the CDF, above it from
     #: the survival function, so that neither tail loses precision
     median: ClassVar[float] = 0.0
+    #: variance of the latent error (the residual variance of the latent scale, which variance components are
+    #: shares of); None: estimated from :meth:`sample_noise` where needed
+    latent_variance: ClassVar[float | None] = None
 
     # --- numpy ---------------------------------------------------------------------------------------------
     def cdf(self, x: np.ndarray) -> np.ndarray:

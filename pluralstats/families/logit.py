@@ -39,6 +39,7 @@ class Logit(Family):
 
     name = "logit"
     help = "cumulative logit (proportional odds; logistic latent error, sd 1.81); the default"
+    latent_variance = float(np.pi ** 2 / 3)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         return expit(x)

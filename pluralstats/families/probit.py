@@ -36,6 +36,7 @@ class Probit(Family):
 
     name = "probit"
     help = "cumulative probit (standard normal latent error; coefficients in latent sd units)"
+    latent_variance = 1.0
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         return ndtr(x)
