@@ -146,8 +146,9 @@ def summarize(frame: pd.DataFrame) -> str:
                     ("planted contrasts, shrunk seeds only", frame[shrunk & frame.planted])]
     lines = [_coverage_line(label, sub) for label, sub in subsets if len(sub)]
     for key, sub in frame.groupby(["dimension", "attribute", "level_a"]):
-        z = f", z mean {sub.z.mean():+.2f}" if "z" in sub else ""
-        lines.append(f"  {key}: {sub.covered.mean():.3f} ({len(sub)}){z}")
+        p = sub.covered.mean()
+        z = f", z mean {sub.z.mean():+.2f} (sd {sub.z.std():.2f})" if "z" in sub else ""
+        lines.append(f"  {key}: {p:.3f} +- {np.sqrt(p * (1 - p) / len(sub)):.3f} ({len(sub)}){z}")
     lines.append(f"surveys with divergences: {(frame.groupby('seed').divergences.first() > 0).sum()}; "
                  f"mean seconds per fit {frame.groupby('seed').seconds.first().mean():.1f}")
     if shrunk.any():
