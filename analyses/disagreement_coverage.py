@@ -31,7 +31,7 @@ SHARES = {"political": {"liberal": 0.5, "conservative": 0.5}}
 
 
 def _config(n_participants: int, tau: float):
-    from pluralstats.simulate import SimulationConfig
+    from pluralstats.survey.simulate import SimulationConfig
 
     return SimulationConfig(n_participants=n_participants, prompts_per_language=8, responses_per_prompt=4,
                             prompts_per_participant=4, attribute_shares=SHARES, effects=(), disagreement_sd=tau)
@@ -46,7 +46,7 @@ def fit_one(seed: int, n_participants: int, tau: float, draws: int, tune: int) -
     from pluralstats.models.fit import finish_idata, nutpie_compile, nutpie_sample
     from pluralstats.models.predict import flat_draws
     from pluralstats.models.rating import build_model, data_arrays, set_disagreement
-    from pluralstats.simulate import simulate_survey
+    from pluralstats.survey.simulate import simulate_survey
 
     start = time.perf_counter()
     sim = simulate_survey(_config(n_participants, tau), seed=seed)

@@ -37,7 +37,7 @@ SHARES = {"gender": {"female": 0.5, "male": 0.5}, "political": {"liberal": 0.5, 
 
 
 def _config(n_participants: int):
-    from pluralstats.simulate import SimulationConfig
+    from pluralstats.survey.simulate import SimulationConfig
 
     return SimulationConfig(n_participants=n_participants, prompts_per_language=6, responses_per_prompt=4,
                             prompts_per_participant=3, attribute_shares=SHARES)
@@ -50,7 +50,7 @@ def _simulate(seed: int, n_participants: int, infeasible: str):
     """The simulated survey of ``seed`` and the scale applied to its infeasible planted effect (1.0 when none
     was), or ``(None, None)`` when a planted effect is infeasible and ``infeasible`` is ``"skip"``."""
     from pluralstats.errors import InputError
-    from pluralstats.simulate import simulate_survey
+    from pluralstats.survey.simulate import simulate_survey
 
     cfg = _config(n_participants)
     try:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from pluralstats.models import all_contrasts, diagnose, fit_survey, load_posterior, save_posterior
-from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 
 def compare_with_truth(estimates: pd.DataFrame, truth: list[dict]) -> pd.DataFrame:

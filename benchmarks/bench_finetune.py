@@ -30,7 +30,7 @@ def _data(tmp: Path, model: str | None) -> tuple[str, Path, pd.DataFrame]:
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
     from pluralstats.prefs import build_preferences
     from pluralstats.prefs.unpaired import build_unpaired
-    from pluralstats.simulate import SimulationConfig, simulate_survey
+    from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
     survey = simulate_survey(SimulationConfig(n_participants=60), seed=0).survey
     prefs = tmp / "prefs.parquet"

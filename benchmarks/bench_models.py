@@ -31,8 +31,8 @@ POPQUORN = Path(__file__).resolve().parents[1] / "analyses" / "popquorn" / "surv
 
 
 def load_data(name: str):
-    from pluralstats.simulate import SimulationConfig, simulate_survey
     from pluralstats.survey import load_survey
+    from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
     if name == "paper":
         return simulate_survey(SimulationConfig(), seed=0).survey

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from pluralstats.prefs import build_preferences
-from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 CASES = [
     ("majority", {"objective": "toxicity"}),

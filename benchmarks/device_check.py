@@ -65,7 +65,7 @@ def main() -> None:
     from pluralstats.finetune.config import DPOTrainConfig, GRPOTrainConfig, resolve_device
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
     from pluralstats.prefs import build_preferences
-    from pluralstats.simulate import SimulationConfig, simulate_survey
+    from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
     hf_logging.set_verbosity_error()
     device, bf16 = resolve_device(opts.device)

@@ -112,8 +112,8 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
 
 def simulate_step(bundle: Path, sizes: DemoSizes, seed: int) -> None:
     """Simulate the study-shaped survey (paper effects) and save it with its truth, as ``simulate`` does."""
-    from pluralstats.simulate import SimulationConfig, simulate_survey
     from pluralstats.survey import save_survey
+    from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
     cfg = SimulationConfig(n_participants=sizes.participants, prompts_per_language=sizes.prompts_per_language,
                            responses_per_prompt=sizes.responses_per_prompt)
@@ -126,8 +126,8 @@ def simulate_step(bundle: Path, sizes: DemoSizes, seed: int) -> None:
 
 def describe_step(bundle: Path, out: Path, seed: int) -> None:
     """Figure 1 and the other descriptives, as ``describe`` writes them."""
-    from pluralstats.describe import describe, write_descriptives
     from pluralstats.survey import load_survey
+    from pluralstats.survey.describe import describe, write_descriptives
 
     with output_policy("describe", [bundle]):
         check_output(out)

@@ -78,6 +78,6 @@ def tiny_bundle(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def paper_survey():
     """The paper-scale simulated survey (1,095 participants), built once per test session."""
-    from pluralstats.simulate import simulate_survey
+    from pluralstats.survey.simulate import simulate_survey
 
     return simulate_survey(seed=0)

@@ -24,7 +24,7 @@ atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
 
 @functools.cache
 def _survey():
-    from pluralstats.simulate import SimulationConfig, simulate_survey
+    from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
     return simulate_survey(SimulationConfig(n_participants=60), seed=0).survey
 

@@ -28,8 +28,8 @@ from pluralstats.models.predict import flat_draws
 from pluralstats.models.rating import build_model, data_arrays, set_disagreement
 from pluralstats.prefs import build_preferences
 from pluralstats.prefs.posterior import SharedOrderWarning
-from pluralstats.simulate import SimulationConfig, simulate_survey
 from pluralstats.survey import save_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 DIM = "toxicity"
 TAU = 1.0

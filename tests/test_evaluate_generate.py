@@ -6,8 +6,8 @@ import pytest
 
 from pluralstats.evaluate.generate import GenerationConfig, eval_prompts, generate_completions
 from pluralstats.evaluate.scorers import RaterScorer, Scorer, score_completions
-from pluralstats.simulate import SimulationConfig, simulate_survey
-from pluralstats.split import prompt_split
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.split import prompt_split
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ def test_checkpoint_reloads_with_pad_eos_and_chat_template(tiny_dir):
 
 def test_warm_start_uses_train_prompts_only(ft_survey):
     from pluralstats.finetune.tiny import training_texts
-    from pluralstats.split import prompt_split
+    from pluralstats.survey.split import prompt_split
 
     side = prompt_split(ft_survey.items, 0.2, 0)
     eval_prompts = set(ft_survey.items.prompt[ft_survey.items.prompt_id.map(side) == "eval"])

@@ -35,7 +35,7 @@ RANKS = {
     "base": 8,
 }
 #: top-level modules and subpackages of the survey stage and of the base layer
-SURVEY_STAGE = {"survey", "config", "simulate", "describe", "split", "schemas"}
+SURVEY_STAGE = {"survey", "schemas"}
 BASE = {"errors", "families", "io", "privacy", "readers", "report", "plots", "chat", "scoring", "resources"}
 
 

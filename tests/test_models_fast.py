@@ -23,8 +23,8 @@ from pluralstats.models import (
     save_posterior,
 )
 from pluralstats.models.predict import flat_draws
-from pluralstats.simulate import SimulationConfig, simulate_survey
 from pluralstats.survey import save_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 DIMS = ["toxicity", "emotional_awareness"]
 ATTRS = ["gender", "political", "race_ethnicity"]
@@ -400,7 +400,7 @@ def test_example_margins_file_fits_its_attributes():
 
     from pluralstats.models.data import ModelMeta
     from pluralstats.models.groups import margins_composition
-    from pluralstats.simulate import ATTRIBUTE_SHARES
+    from pluralstats.survey.simulate import ATTRIBUTE_SHARES
 
     path = Path(__file__).resolve().parents[1] / "analyses" / "margins" / "us_gender_age_education.csv"
     meta = ModelMeta(dimensions=["toxicity"], scale_max=5, polarity={},

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pluralstats.models import fit_survey
-from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 # five levels, no planted effect, one level with ~3 raters: its fixed-effect estimate is noise around 0
 SHARES = {"race_ethnicity": {"white": 0.4, "black": 0.2, "hispanic": 0.2, "asian": 0.18, "other": 0.02}}

@@ -14,8 +14,8 @@ from pluralstats.errors import InputError, ValidationError
 from pluralstats.prefs import build_preferences, load_preferences, load_split, validate_preferences
 from pluralstats.prefs.build import resolve_split
 from pluralstats.prefs.dataset import write_preferences
-from pluralstats.simulate import SimulationConfig, simulate_survey
 from pluralstats.survey import save_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_split_csv_round_trip_and_bad_files(tmp_path):
     import pandas as pd
 
     from pluralstats.errors import InputError
-    from pluralstats.split import read_split_csv, write_split_csv
+    from pluralstats.survey.split import read_split_csv, write_split_csv
 
     split = pd.Series(["train", "eval"], index=pd.Index(["p1", "p2"], name="prompt_id"), name="split")
     path = write_split_csv(split, tmp_path / "split.csv")

@@ -11,7 +11,7 @@ import pytest
 
 from pluralstats.prefs import build_preferences
 from pluralstats.prefs.scales import collapse
-from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 N_DRAWS, N_MC, TOL = 40, 100_000, 0.01  # MC standard error <= 0.0016 per pair; TOL ~ 6 SE
 

@@ -7,7 +7,7 @@ import pytest
 
 from pluralstats.models.diagnostics import require_diagnostics
 from pluralstats.models.prior import prior_check, sample_prior
-from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 from tests.hostile.conftest import run_cli
 
 SMALL = SimulationConfig(n_participants=80, prompts_per_language=6, responses_per_prompt=3, prompts_per_participant=3)

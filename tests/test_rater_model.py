@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from pluralstats.errors import InputError
 from pluralstats.evaluate.rater import RaterModel
-from pluralstats.split import prompt_split
+from pluralstats.survey.split import prompt_split
 
 TOXIC = "Stop whining, it is pathetic. Honestly, this is a silly question. Women always overreact."
 KIND = ("That sounds difficult. I can see why that bothers you. Try talking calmly about it; "

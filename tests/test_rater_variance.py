@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from pluralstats.models.predict import predictive
-from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 SPREAD = SimulationConfig(n_participants=300, prompts_per_language=8, responses_per_prompt=4,
                           prompts_per_participant=3, effects=(), sigma_rater=0.5,

@@ -17,7 +17,7 @@ from pluralstats.models.data import build_model_data
 from pluralstats.models.diagnostics import PROBLEMS_ATTR, STATUS_ATTR
 from pluralstats.models.fit import finish_idata
 from pluralstats.models.variance import variance_components, variance_markdown
-from pluralstats.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 DIMS = ["toxicity", "helpfulness"]
 # 60 raters: gender's non_binary level (3%) has fewer than k = 5 raters

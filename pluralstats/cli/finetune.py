@@ -74,8 +74,8 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
 def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     """Fit the rater model on train prompts; print its held-out Spearman per dimension."""
     from pluralstats.evaluate.rater import RaterModel
-    from pluralstats.split import prompt_split
     from pluralstats.survey import load_survey
+    from pluralstats.survey.split import prompt_split
 
     survey = load_survey(bundle)
     split = prompt_split(survey.items, eval_fraction=eval_fraction, seed=seed)

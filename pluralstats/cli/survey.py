@@ -10,13 +10,13 @@ import click
 from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, family_option, seed_option
-from pluralstats.describe import describe as describe_survey
-from pluralstats.describe import write_descriptives
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 from pluralstats.privacy import small_mark, suppressed_levels
-from pluralstats.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
+from pluralstats.survey.describe import describe as describe_survey
+from pluralstats.survey.describe import write_descriptives
+from pluralstats.survey.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
 
 bundle_argument = click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 _source = click.option("--source", type=click.Path(path_type=Path), default=None,

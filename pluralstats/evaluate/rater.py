@@ -26,7 +26,7 @@ import pandas as pd
 
 from pluralstats.errors import InputError
 from pluralstats.io import atomic_path
-from pluralstats.split import prompt_split
+from pluralstats.survey.split import prompt_split
 
 from .features import pair_features, resolve_encoder
 

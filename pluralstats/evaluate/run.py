@@ -22,7 +22,7 @@ from pluralstats.evaluate.generate import GenerationConfig, eval_prompts
 from pluralstats.evaluate.reasoning import parse_markers, reasoning_summary
 from pluralstats.evaluate.scorers import RaterScorer, Scorer
 from pluralstats.readers import check_model_source
-from pluralstats.split import prompt_split
+from pluralstats.survey.split import prompt_split
 
 
 @dataclass

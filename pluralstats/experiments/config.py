@@ -239,10 +239,10 @@ def judged_dimensions(params: dict[str, Any], dimensions: list[str]) -> list[str
 
 def _threshold_problems(file: str, data: Any, raw: dict[str, Any], path: Path) -> list[Problem]:
     """``[data] thresholds`` checked, and every dimension a ratings-based (KTO) cell judges has one."""
-    from pluralstats.config import load_config
     from pluralstats.experiments import schema
     from pluralstats.finetune.registry import get_plugin
-    from pluralstats.simulate import SimulationConfig
+    from pluralstats.survey.config import load_config
+    from pluralstats.survey.simulate import SimulationConfig
 
     given = data.thresholds or {}
     if data.bundle is not None:
@@ -287,7 +287,7 @@ def _scorer_problems(file: str, named: dict[str, str | None]) -> list[Problem]:
 
 def _survey_dimensions(data: Any, path: Path) -> list[str]:
     """The dimensions the cells can use: the simulated study's, or those of the bundle's survey.toml."""
-    from pluralstats.config import STUDY_DIMENSIONS, load_config
+    from pluralstats.survey.config import STUDY_DIMENSIONS, load_config
 
     if data is None or (data.bundle is None) == (data.simulate is None):
         return []  # already a problem of [data]

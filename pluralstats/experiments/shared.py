@@ -36,7 +36,7 @@ class Shared:
 
     def load_split(self) -> pd.Series:
         """The prompt split (prompt_id -> train or eval) written for the experiment."""
-        from pluralstats.split import read_split_csv
+        from pluralstats.survey.split import read_split_csv
 
         return read_split_csv(self.split)
 
@@ -47,12 +47,12 @@ def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, in
     import dataclasses
 
     from pluralstats.errors import InputError
-    from pluralstats.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
     from pluralstats.survey import save_survey
+    from pluralstats.survey.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
 
     thresholds = thresholds or {}
     if (out / "survey.toml").exists():
-        from pluralstats.config import load_config
+        from pluralstats.survey.config import load_config
 
         found = {d: v.positive_threshold for d, v in load_config(out).dimensions.items()
                  if v.positive_threshold is not None}
@@ -64,7 +64,7 @@ def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, in
     seed = int(opts.pop("seed", 0))
     if "participants" in opts:
         opts["n_participants"] = opts.pop("participants")
-    if "interactions" in opts:  # groups also differ in how they rank responses (see pluralstats.simulate)
+    if "interactions" in opts:  # groups also differ in how they rank responses (see pluralstats.survey.simulate)
         opts["effects"] = with_interactions(PAPER_EFFECTS, float(opts.pop("interactions")))
     sim = simulate_survey(SimulationConfig(**opts), seed=seed)
     if thresholds:
@@ -79,7 +79,7 @@ def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, in
 
 def write_split(survey, path: Path, eval_fraction: float, seed: int) -> pd.Series:
     """The prompt split at ``path``: read if it exists (so every cell and rerun shares it), else drawn and written."""
-    from pluralstats.split import prompt_split, read_split_csv, write_split_csv
+    from pluralstats.survey.split import prompt_split, read_split_csv, write_split_csv
 
     if path.exists():
         return read_split_csv(path)

@@ -24,8 +24,8 @@ import pandas as pd
 
 from pluralstats.chat import render  # noqa: F401 - re-exported: the chat format of the models built here
 from pluralstats.io import atomic_path
-from pluralstats.split import prompt_split
 from pluralstats.survey import Survey
+from pluralstats.survey.split import prompt_split
 
 PAD, EOS, USER, ASSISTANT = "<|pad|>", "<|eos|>", "<|user|>", "<|assistant|>"
 CHAT_TEMPLATE = (

@@ -1,7 +1,7 @@
 """Build a preference dataset: scale -> raters (group / jury) -> strategy -> objective -> pairs.
 
 Order of operations (each rule in its module): the held-out split picks the prompts
-(:mod:`pluralstats.split`); ratings of the objective's dimensions on those prompts are collapsed to
+(:mod:`pluralstats.survey.split`); ratings of the objective's dimensions on those prompts are collapsed to
 the scale (:mod:`.scales`); the raters are selected and weighted (:mod:`.groups`); each response is
 judged by the strategy (looked up in :mod:`.registry`; built-in rules in :mod:`.strategies`,
 :mod:`.posterior`); responses of one prompt are paired
@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
-from pluralstats.split import prompt_split
 from pluralstats.survey import Survey
+from pluralstats.survey.split import prompt_split
 
 from . import posterior as post
 from .groups import check_sizes, member_ratings, resolve_pool

@@ -19,7 +19,7 @@ from pluralstats.io import atomic_path, write_manifest
 from pluralstats.schemas import validate_frame
 from pluralstats.schemas.prefs import cell_type_problems, pairs_schema
 from pluralstats.schemas.prefs import prefs_schema as _contract
-from pluralstats.split import read_split_csv, write_split_csv
+from pluralstats.survey.split import read_split_csv, write_split_csv
 
 from .registry import available_strategies
 

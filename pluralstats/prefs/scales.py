@@ -24,8 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pluralstats.config import SurveyConfig
 from pluralstats.errors import InputError
+from pluralstats.survey.config import SurveyConfig
 
 SCALES = (5, 3, 2)
 

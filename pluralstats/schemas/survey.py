@@ -11,7 +11,7 @@ import pandera.pandas as pa
 from .table import pandera_schema
 
 if TYPE_CHECKING:  # the bundle loader imports this module: a runtime import of its package would be circular
-    from pluralstats.config import SurveyConfig
+    from pluralstats.survey.config import SurveyConfig
 
 PARTICIPANT_REQUIRED = ("participant_id",)
 ITEM_REQUIRED = ("item_id", "response")

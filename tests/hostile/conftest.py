@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from pluralstats.cli import cli
-from pluralstats.simulate import SimulationConfig, simulate_survey
 from pluralstats.survey import save_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 SMALL = SimulationConfig(n_participants=60, prompts_per_language=6, responses_per_prompt=3,
                          prompts_per_participant=3)

@@ -14,7 +14,7 @@ import pytest
 
 from pluralstats.models import fit as fit_module
 from pluralstats.prefs import build_preferences
-from pluralstats.simulate import simulate_survey
+from pluralstats.survey.simulate import simulate_survey
 from tests.hostile.conftest import SMALL
 
 # --- valid input that used to fail --------------------------------------------------------------------------

@@ -157,7 +157,7 @@ def test_signal_mid_write_leaves_no_temporary_file(tmp_path, sig):
 def test_unexpected_error_prints_no_traceback_and_no_data(monkeypatch, tmp_path, hostile_survey_dir,
                                                           participant_ids):
     """The last-resort handler: a short message and a private log path; the exception text stays in the log."""
-    import pluralstats.describe as describe_module
+    import pluralstats.survey.describe as describe_module
 
     secret = participant_ids[0]
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pluralstats.errors import InputError, Problem, ValidationError, shorten, shown_value
+from pluralstats.schemas import validate_frame
 from pluralstats.schemas.survey import (
     ITEM_DEFAULTS,
     ITEM_REQUIRED,
@@ -30,8 +32,6 @@ from pluralstats.schemas.survey import (
 )
 
 from .config import SideTable, SurveyConfig, load_config
-from .errors import InputError, Problem, ValidationError, shorten, shown_value
-from .schemas import validate_frame
 
 RATING_COLUMNS = ("participant_id", "item_id", "dimension", "rating")
 
@@ -508,7 +508,7 @@ def small_group_warnings(survey: Survey) -> list[str]:
 
 def save_survey(survey: Survey, folder: str | Path, extra_files: dict[str, str] | None = None) -> Path:
     """Write a canonical bundle (CSV + survey.toml + any ``extra_files`` name -> text) atomically."""
-    from .io import atomic_path
+    from pluralstats.io import atomic_path
 
     folder = Path(folder)
     canonical = SurveyConfig(**{**survey.config.__dict__, "mapping": None,

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .errors import Problem, ValidationError
+from pluralstats.errors import Problem, ValidationError
 
 Polarity = Literal["lower_is_better", "higher_is_better"]
 STUDY_DIMENSIONS: dict[str, Polarity] = {

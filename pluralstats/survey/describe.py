@@ -21,8 +21,9 @@ import krippendorff
 import numpy as np
 import pandas as pd
 
-from .privacy import mask_groups
-from .survey import Survey
+from pluralstats.privacy import mask_groups
+
+from .bundle import Survey
 
 
 def positive_indicators(survey: Survey, thresholds: dict[str, int] | None = None) -> pd.DataFrame:
@@ -118,8 +119,8 @@ def write_descriptives(result: Descriptives, out: str | Path, *, inputs: Sequenc
                        options: dict | None = None) -> Path:
     """Write the descriptives into the folder ``out`` atomically: Figure 1 (CSV, PNG, PDF), group means, the
     rating distribution (CSV and figure), agreement and the ``describe`` manifest."""
-    from .io import atomic_path, write_manifest
-    from .plots.descriptives import plot_conditional_matrix, plot_rating_distribution
+    from pluralstats.io import atomic_path, write_manifest
+    from pluralstats.plots.descriptives import plot_conditional_matrix, plot_rating_distribution
 
     with atomic_path(out, is_dir=True) as tmp:
         result.conditional.to_csv(tmp / "figure1_conditional.csv")

@@ -38,10 +38,11 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
+from pluralstats.errors import InputError
+from pluralstats.families import DEFAULT_FAMILY, Family, get_family
+
+from .bundle import Survey
 from .config import STUDY_DIMENSIONS, Dimension, SurveyConfig
-from .errors import InputError
-from .families import DEFAULT_FAMILY, Family, get_family
-from .survey import Survey
 
 ATTRIBUTE_SHARES: dict[str, dict[str, float]] = {
     "gender": {"female": 0.5, "male": 0.47, "non_binary": 0.03},
