@@ -2,7 +2,7 @@
 
 Layers, top to bottom (a module may import its own layer's modules and any layer below):
 
-    cli > demo > experiments > evaluate | finetune > prefs > compare > models > survey stage > base
+    cli > demo > experiments > evaluate | finetune > prefs > compare > models > survey stage > schemas > base
 
 ``evaluate`` and ``finetune`` are peers that never import each other: what they share (chat rendering,
 thinking segments, the scorer registry) lives in the base layer (``pluralstats.chat``,
@@ -32,10 +32,11 @@ RANKS = {
     "compare": 5,
     "models": 6,
     "survey": 7,
-    "base": 8,
+    "schemas": 8,
+    "base": 9,
 }
 #: top-level modules and subpackages of the survey stage and of the base layer
-SURVEY_STAGE = {"survey", "schemas"}
+SURVEY_STAGE = {"survey"}
 BASE = {"errors", "families", "io", "privacy", "readers", "report", "plots", "chat", "scoring", "resources"}
 
 
@@ -47,6 +48,8 @@ def group_of(module: str) -> str:
     head = parts[1]
     if head in SURVEY_STAGE:
         return "survey"
+    if head == "schemas":
+        return "schemas"
     if head in BASE:
         return "base"
     return head

@@ -3,15 +3,12 @@ the ratings schema adds the survey's scale and dimensions, the participants sche
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 import pandas as pd
 import pandera.pandas as pa
 
 from .table import pandera_schema
-
-if TYPE_CHECKING:  # the bundle loader imports this module: a runtime import of its package would be circular
-    from pluralstats.survey.config import SurveyConfig
 
 PARTICIPANT_REQUIRED = ("participant_id",)
 ITEM_REQUIRED = ("item_id", "response")
@@ -27,18 +24,18 @@ def _integer_rating(scale_max: int) -> pa.Check:
                     error=f"rating must be an integer in 1..{scale_max}")
 
 
-def ratings_schema(config: SurveyConfig) -> pa.DataFrameSchema:
+def ratings_schema(dimensions: Iterable[str], scale_max: int) -> pa.DataFrameSchema:
     """The ratings table's contract (``ratings.json``) with the survey's dimensions and rating scale."""
-    dims = sorted(config.dimensions)
+    dims = sorted(dimensions)
     # the rating is checked by value, not dtype: a CSV gives strings, and "4.0" or "six" must name the row
-    rating = pa.Column(checks=_integer_rating(config.scale_max), nullable=False)
+    rating = pa.Column(checks=_integer_rating(scale_max), nullable=False)
     known = pa.Check.isin(dims, name=f"known dimension (one of {dims})")
     return pandera_schema("ratings", checks={"dimension": [known]}, columns={"rating": rating})
 
 
-def participants_schema(config: SurveyConfig, columns: list[str]) -> pa.DataFrameSchema:
+def participants_schema(attributes: Iterable[str], columns: list[str]) -> pa.DataFrameSchema:
     """The participants table's contract (``participants.json``) plus a column per attribute of the survey."""
-    attrs = {a: pa.Column(str, nullable=False) for a in config.attributes if a in columns}
+    attrs = {a: pa.Column(str, nullable=False) for a in attributes if a in columns}
     # a missing attribute column is reported by the caller once, not per row
     return pandera_schema("participants", columns=attrs)
 

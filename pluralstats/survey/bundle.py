@@ -445,7 +445,8 @@ def _validate(config: SurveyConfig, rating_parts: list[_Table], participants: _T
               problems: list[Problem]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Check the tables and the keys between them; return them without ``_row`` when nothing is wrong."""
     for part in rating_parts:
-        _, found = validate_frame(ratings_schema(config), part.frame, part.file, part.frame["_row"])
+        schema = ratings_schema(config.dimensions, config.scale_max)
+        _, found = validate_frame(schema, part.frame, part.file, part.frame["_row"])
         problems += part.located(found)
     ratings = pd.concat([part.frame for part in rating_parts], ignore_index=True)
     people = participants.frame
@@ -454,8 +455,8 @@ def _validate(config: SurveyConfig, rating_parts: list[_Table], participants: _T
             if attr not in people.columns:
                 problems.append(Problem(participants.file, "demographic attribute named in survey.toml is missing",
                                         column=participants.names.get(attr, attr)))
-        _, found = validate_frame(participants_schema(config, list(people.columns)), people, participants.file,
-                                  people["_row"])
+        schema = participants_schema(config.attributes, list(people.columns))
+        _, found = validate_frame(schema, people, participants.file, people["_row"])
         problems += participants.located(found)
         for attr, reference in config.attributes.items():
             levels = set(people[attr].dropna().astype(str)) if attr in people.columns else set()
