@@ -49,7 +49,9 @@ def build_trainer(data: Any, base_model: str, config: KTOTrainConfig, work_dir: 
     args = KTOConfig(**trl_arguments(config, work_dir), beta=config.beta, loss_type=config.loss_type,
                      desirable_weight=config.desirable_weight, undesirable_weight=config.undesirable_weight,
                      max_length=config.max_length, precompute_ref_log_probs=config.precompute_ref_log_probs)
-    dataset = shared_dataset(dataset, args, work_dir)
+    # TRL's KTOTrainer can read its rows in order (a SequentialSampler, for its in-batch KL pairs), which leaves
+    # the seed without effect on training: the rows are shuffled here by the run's seed instead
+    dataset = shared_dataset(dataset.shuffle(seed=config.seed).flatten_indices(), args, work_dir)
     trainer = KTOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=lora_config(config, model))
     return trainer, tokenizer
