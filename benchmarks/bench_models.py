@@ -10,6 +10,12 @@ Ratios are against the Bambi run on the same data and dimensions, from the same 
     python benchmarks/bench_models.py run --data paper --dims toxicity --backend bambi --out bench/bambi.json
     python benchmarks/bench_models.py report bench/*.json
     python benchmarks/bench_models.py blas        # BLAS ops in the graph; one logp+gradient, C and numba
+    python benchmarks/bench_models.py scale --scale 1,4,16,64 --draws 100 --tune 100   # how cost grows
+
+``--sim-seed`` picks the simulated survey (paper scale: seeds 0-4 for five surveys); ``--scale N`` simulates N times
+the study's 1,095 raters (25 judgements each, 5 dimensions, the same items). Each run also reports the compile
+time (nutpie's, inside the wall time), the time of one logp+gradient evaluation (timed apart, numba), leapfrog
+steps per draw and the process's peak resident memory.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
+import subprocess
 import sys
 import time
 import warnings
@@ -30,12 +38,15 @@ warnings.filterwarnings("ignore")
 POPQUORN = Path(__file__).resolve().parents[1] / "analyses" / "popquorn" / "survey.toml"
 
 
-def load_data(name: str):
+STUDY_RATERS = 1095
+
+
+def load_data(name: str, sim_seed: int = 0, scale: float = 1.0):
     from pluralstats.survey import load_survey
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
     if name == "paper":
-        return simulate_survey(SimulationConfig(), seed=0).survey
+        return simulate_survey(SimulationConfig(n_participants=round(STUDY_RATERS * scale)), seed=sim_seed).survey
     if name == "small":  # for checking this script quickly
         return simulate_survey(SimulationConfig(n_participants=120, prompts_per_language=6, responses_per_prompt=4,
                                                 prompts_per_participant=3), seed=0).survey
@@ -44,8 +55,10 @@ def load_data(name: str):
     raise SystemExit(f"unknown data {name}")
 
 
-def bambi_idata(survey, dimension: str, attributes: list[str], draws: int, tune: int, chains: int, seed: int):
-    """Bambi's cumulative model with its defaults, re-expressed in pluralstats' posterior layout."""
+def bambi_idata(survey, dimension: str, attributes: list[str], draws: int, tune: int, chains: int, seed: int,
+                sampler: str = "pymc"):
+    """Bambi's cumulative model with its defaults (``sampler``: Bambi's inference method, its default PyMC
+    NUTS or nutpie), re-expressed in pluralstats' posterior layout."""
     import bambi as bmb
 
     from pluralstats.models.data import build_model_data
@@ -61,7 +74,7 @@ def bambi_idata(survey, dimension: str, attributes: list[str], draws: int, tune:
     formula = "rating ~ " + " + ".join(attributes) + " + (1|participant_id) + (1|item_id)"
     model = bmb.Model(formula, frame, family="cumulative")
     fitted = model.fit(draws=draws, tune=tune, chains=chains, cores=min(chains, 2), random_seed=seed,
-                       progressbar=False)
+                       progressbar=False, inference_method=sampler)
     post = fitted.posterior
     out = {}
     for attr in attributes:
@@ -87,7 +100,7 @@ def run(args) -> dict:
     from pluralstats.models import diagnose
     from pluralstats.models.fit import fit_survey, resolved_settings
 
-    survey = load_data(args.data)
+    survey = load_data(args.data, args.sim_seed, args.scale)
     dims = survey.dimensions if args.dims == "all" else args.dims.split(",")
     # as fit-survey does: every attribute, less those confounded with the items (country in the simulated design)
     if args.data == "popquorn":
@@ -97,18 +110,20 @@ def run(args) -> dict:
 
         attributes = list(build_model_data(survey, dims).meta.attributes)
     start = time.perf_counter()
-    if args.backend == "bambi":
+    if args.backend.startswith("bambi"):
         if len(dims) != 1:
             raise SystemExit("bambi baseline: one dimension per run (Bambi fits one response)")
-        args.tune = 1000 if args.tune is None else args.tune  # PyMC's (and so Bambi's) default
-        idata = bambi_idata(survey, dims[0], attributes, args.draws, args.tune, args.chains, args.seed)
+        sampler = "nutpie" if args.backend == "bambi-nutpie" else "pymc"
+        if args.tune is None:  # each sampler's own default: PyMC's (and so Bambi's) 1000, nutpie's 300
+            args.tune = 300 if sampler == "nutpie" else 1000
+        idata = bambi_idata(survey, dims[0], attributes, args.draws, args.tune, args.chains, args.seed, sampler)
     else:
         idata = fit_survey(survey, dimensions=dims, attributes=attributes, backend=args.backend, draws=args.draws,
                            tune=args.tune, chains=args.chains, seed=args.seed, progress=False,
                            centered_items=args.centered_items, centered_raters=args.centered_raters,
                            joint=args.joint)
     wall = time.perf_counter() - start
-    settings = {} if args.backend == "bambi" else resolved_settings(idata)
+    settings = {} if args.backend.startswith("bambi") else resolved_settings(idata)
     if args.save_posterior:
         from pluralstats.models import save_posterior
 
@@ -130,11 +145,59 @@ def run(args) -> dict:
         "cpus": len(os.sched_getaffinity(0)), "diagnostics_ok": diag.ok if args.backend != "advi" else None,
     }
     result["ess_per_s"] = result["min_contrast_ess_bulk"] / wall
+    result["min_ess_tail"] = float(diag.table.ess_tail.min())
+    result["max_rhat"] = float(diag.table.r_hat.max())
+    result["sim_seed"], result["scale"] = args.sim_seed, args.scale
+    result["compile_s"] = idata.posterior.attrs.get("compile_seconds")
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if args.grad_time and not args.backend.startswith("bambi"):
+        result["grad_ms"] = gradient_ms(survey, dims, attributes)
     print(json.dumps(result))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
     return result
+
+
+def _table(frame: pd.DataFrame) -> str:
+    with pd.option_context("display.width", 250, "display.precision", 3, "display.max_columns", 30):
+        return frame.to_string(index=False)
+
+
+def gradient_ms(survey, dims: list[str], attributes: list[str], repeats: int = 20) -> float:
+    """Milliseconds of one logp+gradient evaluation of the additive model, numba-compiled (one core)."""
+    from pluralstats.models.data import build_model_data
+    from pluralstats.models.rating import build_model
+
+    model = build_model(build_model_data(survey, dims, attributes))
+    fn = model.logp_dlogp_function(ravel_inputs=True, mode="NUMBA")
+    fn.set_extra_values({})
+    x = np.concatenate([np.asarray(v).ravel() for v in model.initial_point().values()])
+    fn(x)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn(x)
+    return (time.perf_counter() - start) / repeats * 1e3
+
+
+def scale_curve(args) -> None:
+    """One fresh process per scale (so peak memory is that scale's), then a table of how cost grows."""
+    rows = []
+    for factor in args.scale:
+        out = Path(args.out_dir) / f"scale-{factor:g}.json"
+        cmd = [sys.executable, __file__, "run", "--data", "paper", "--scale", f"{factor:g}", "--draws", str(args.draws),
+               "--tune", str(args.tune), "--seed", str(args.seed), "--backend", args.backend, "--grad-time",
+               "--out", str(out)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        rows.append(json.loads(out.read_text()))
+    table = pd.DataFrame(rows)
+    table["sampling_s"] = table.wall_s - table.compile_s
+    table["us_per_rating_grad"] = table.grad_ms * 1e3 / table.n_ratings
+    table["kb_per_rating"] = table.peak_rss_mb * 1024 / table.n_ratings
+    cols = ["scale", "n_ratings", "wall_s", "compile_s", "sampling_s", "grad_ms", "us_per_rating_grad",
+            "mean_leapfrog_steps", "peak_rss_mb", "kb_per_rating", "min_contrast_ess_bulk"]
+    print(f"draws {args.draws} + tune {args.tune} per chain, {args.backend}")
+    print(_table(table[cols]))
 
 
 def report(paths: list[Path]) -> None:
@@ -146,11 +209,14 @@ def report(paths: list[Path]) -> None:
     base = rows[rows.backend == "bambi"].set_index(["data", "dims"]).ess_per_s
     rows["ratio_vs_bambi"] = [base.get((d, m), np.nan) for d, m in zip(rows.data, rows.dims, strict=True)]
     rows["ratio_vs_bambi"] = rows.ess_per_s / rows.ratio_vs_bambi
-    cols = ["data", "dims", "backend", "joint", "centered_items", "centered_raters",
-            "draws", "cpus", "wall_s", "min_contrast_ess_bulk",
-            "max_contrast_rhat", "divergences", "mean_leapfrog_steps", "ess_per_s", "ratio_vs_bambi"]
-    with pd.option_context("display.width", 220, "display.precision", 3, "display.max_columns", 20):
-        print(rows[cols].sort_values(["data", "dims", "backend"]).to_string(index=False))
+    nutpie = rows[rows.backend == "nutpie"].groupby(["data", "dims"]).ess_per_s.median()
+    rows["ratio_vs_nutpie"] = [nutpie.get((d, m), np.nan) for d, m in zip(rows.data, rows.dims, strict=True)]
+    rows["ratio_vs_nutpie"] = rows.ess_per_s / rows.ratio_vs_nutpie
+    cols = ["data", "dims", "backend", "sim_seed", "draws", "tune", "cpus", "wall_s", "compile_s",
+            "min_contrast_ess_bulk", "min_ess_tail", "max_rhat", "divergences", "diagnostics_ok",
+            "mean_leapfrog_steps", "ess_per_s", "ratio_vs_bambi", "ratio_vs_nutpie"]
+    cols = [c for c in cols if c in rows]
+    print(_table(rows[cols].sort_values(["data", "dims", "backend"])))
 
 
 def blas(data: str = "paper") -> None:
@@ -191,8 +257,11 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
     r.add_argument("--data", choices=["paper", "popquorn", "small"], default="paper")
+    r.add_argument("--sim-seed", type=int, default=0, help="seed of the simulated survey (paper, small)")
+    r.add_argument("--scale", type=float, default=1.0, help="paper data: multiple of the study's 1,095 raters")
+    r.add_argument("--grad-time", action="store_true", help="also time one logp+gradient evaluation")
     r.add_argument("--dims", default="all", help="'all' or comma-separated dimensions")
-    r.add_argument("--backend", choices=["nutpie", "pymc", "advi", "bambi"], default="nutpie")
+    r.add_argument("--backend", choices=["nutpie", "jax", "pymc", "advi", "bambi", "bambi-nutpie"], default="nutpie")
     r.add_argument("--draws", type=int, default=1000)
     r.add_argument("--tune", type=int, default=None,
                    help="default: the backend's own (fit_survey's DEFAULT_TUNE; 1000 for Bambi)")
@@ -205,6 +274,13 @@ def main() -> None:
     r.add_argument("--joint", action="store_true")
     r.add_argument("--save-posterior", type=Path, default=None)
     r.add_argument("--out", type=Path, default=None)
+    sc = sub.add_parser("scale")
+    sc.add_argument("--scale", type=lambda v: [float(x) for x in v.split(",")], default=[1.0, 4.0, 16.0, 64.0])
+    sc.add_argument("--draws", type=int, default=100)
+    sc.add_argument("--tune", type=int, default=100)
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--backend", choices=["nutpie", "jax"], default="nutpie")
+    sc.add_argument("--out-dir", default="bench")
     p = sub.add_parser("report")
     p.add_argument("paths", nargs="+", type=Path)
     b = sub.add_parser("blas")
@@ -212,6 +288,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.cmd == "run":
         run(args)
+    elif args.cmd == "scale":
+        scale_curve(args)
     elif args.cmd == "report":
         report(args.paths)
     else:

@@ -45,9 +45,13 @@ def fit_options(f):
         click.option("--draws", type=click.IntRange(1), default=1000, show_default=True,
                      help="Posterior draws per chain after tuning."),
         click.option("--tune", type=click.IntRange(0), default=None,
-                     help="Tuning steps per chain [default: 300 for nutpie, 1000 for pymc]."),
+                     help="Tuning steps per chain [default: 300 for nutpie and jax (1000 when raters give >= 40 "
+                          "ratings each per dimension), 1000 for pymc]."),
         click.option("--chains", type=click.IntRange(1), default=2, show_default=True,
-                     help="Independent chains (R-hat needs at least 2)."),
+                     help="Independent chains (R-hat needs at least 2). nutpie/jax: when they pass every check "
+                          "but ESS, as many more are sampled, up to --max-chains."),
+        click.option("--max-chains", type=click.IntRange(1), default=8, show_default=True,
+                     help="Most chains sampled to reach the ESS the diagnostics need (= --chains: never add)."),
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
                      help="Prior sd of the attribute effects (logits)."),
         family_option,
@@ -80,15 +84,20 @@ def fit_options(f):
 def _fit(survey, dimensions, **options):
     """Fit with the :func:`fit_options` (attributes, backend, draws, tune, chains, joint, centering, seed)."""
     from pluralstats.models import fit_survey
-    from pluralstats.models.fit import DEFAULT_TUNE
 
     tune = options["tune"]
     if options.get("disagreement") is None:
         options["disagreement"] = list(survey.config.disagreement) or None
     console.print(f"Fitting {options['backend']}: {len(survey.ratings)} ratings, dimensions "
                   f"{', '.join(dimensions or survey.dimensions)} ({options['draws']} draws x {options['chains']} "
-                  f"chains, {DEFAULT_TUNE[options['backend']] if tune is None else tune} tuning steps)")
-    return fit_survey(survey, dimensions=dimensions, progress=True, **options)
+                  f"chains, {'tuning chosen from the data' if tune is None else f'{tune} tuning steps'})")
+    idata = fit_survey(survey, dimensions=dimensions, progress=True, **options)
+    attrs = idata.posterior.attrs
+    console.print(f"Sampled {idata.posterior.sizes['chain']} chains x {options['draws']} draws after "
+                  f"{attrs.get('tune', 0)} tuning steps in {attrs.get('sampling_seconds', 0):.0f} s")
+    if attrs.get("auto_choices"):
+        console.print(f"Chosen from the data: {escape(attrs['auto_choices'])}")
+    return idata
 
 
 def _diagnose_and_report(idata):

@@ -17,6 +17,7 @@ from pathlib import Path
 import arviz as az
 import numpy as np
 import pymc as pm
+import xarray as xr
 from pytensor.compile.mode import get_default_mode
 
 from pluralstats.errors import InputError
@@ -24,9 +25,10 @@ from pluralstats.families import DEFAULT_FAMILY, get_family
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
-from .diagnostics import diagnose, record_verdict
+from .diagnostics import MAX_RHAT, MAX_TREEDEPTH_SHARE, MIN_BFMI, MIN_ESS, diagnose, record_verdict
 from .rating import (
     BETA_PRIOR_SD,
+    CENTRED_MIN_RATINGS,
     build_model,
     is_auxiliary,
     set_disagreement,
@@ -39,6 +41,26 @@ from .rating import (
 #: few hundred steps (its own default is 300); PyMC's windowed adaptation is given its usual 1000
 DEFAULT_TUNE = {"nutpie": 300, "jax": 300, "pymc": 1000, "advi": 0}
 BACKENDS = tuple(DEFAULT_TUNE)
+NUTPIE_BACKENDS = {"nutpie": "numba", "jax": "jax"}
+#: nutpie tuning steps when raters give many ratings each (see :func:`default_tune`)
+LONG_TUNE = 1000
+#: the most chains :func:`fit_survey` samples to reach the gate's ESS (see ``max_chains``)
+MAX_CHAINS = 8
+
+
+def default_tune(data: ModelData, backend: str) -> tuple[int, str]:
+    """Tuning steps per chain chosen from the data, and why.
+
+    When raters give many ratings each (at least ``CENTRED_MIN_RATINGS`` per dimension on average), each
+    rater's effect is pinned by their own ratings, and a group's effect trades almost one for one against the
+    mean effect of its raters: a long narrow ridge that nutpie's low-rank mass matrix learns only with more
+    tuning than its default (with 300 steps the group effects of a real survey of that kind kept R-hat above
+    1.01). Fewer ratings per rater: the backend's default.
+    """
+    per_rater = len(data.y) / max(len(data.rater_ids) * len(data.meta.dimensions), 1)
+    if backend in NUTPIE_BACKENDS and per_rater >= CENTRED_MIN_RATINGS:
+        return LONG_TUNE, f"{LONG_TUNE} tuning steps: raters give {per_rater:.0f} ratings each per dimension"
+    return DEFAULT_TUNE[backend], ""
 
 
 def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool):
@@ -72,13 +94,66 @@ def nutpie_compile(model: pm.Model, backend: str = "numba"):
     return nutpie.compile_pymc_model(model, backend="numba", var_names=stored_variables(model))
 
 
+def _nutpie(backend: str, model, draws, tune, chains, seed, progress):
+    return nutpie_sample(nutpie_compile(model, backend), draws=draws, tune=tune, chains=chains, seed=seed,
+                         progress=progress)
+
+
 def _sample_nutpie(model, draws, tune, chains, seed, progress):
-    return nutpie_sample(nutpie_compile(model), draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
+    return _nutpie("numba", model, draws, tune, chains, seed, progress)
 
 
 def _sample_jax(model, draws, tune, chains, seed, progress):
-    return nutpie_sample(nutpie_compile(model, "jax"), draws=draws, tune=tune, chains=chains, seed=seed,
-                         progress=progress)
+    return _nutpie("jax", model, draws, tune, chains, seed, progress)
+
+
+def _append_chains(first: az.InferenceData, more: az.InferenceData) -> az.InferenceData:
+    """``first``'s chains followed by ``more``'s (renumbered), group by group."""
+    offset = first.posterior.sizes["chain"]
+    groups = {}
+    for name in ("posterior", "sample_stats"):
+        if name in first.groups() and name in more.groups():
+            a, b = getattr(first, name), getattr(more, name)
+            b = b.assign_coords(chain=b["chain"].to_numpy() + offset)
+            groups[name] = xr.concat([a, b], dim="chain", combine_attrs="override")
+    return az.InferenceData(**groups)
+
+
+def short_of_ess_only(diag) -> bool:
+    """Whether the only failed checks are ESS ones: more draws of the same adapted sampler fix those,
+    whereas R-hat, divergences, E-BFMI or tree depth point at the geometry and need another fit."""
+    table = diag.table
+    return bool(diag.checked and not diag.ok and diag.divergences == 0 and table.r_hat.max() <= MAX_RHAT
+                and not (diag.min_bfmi < MIN_BFMI) and diag.treedepth_share <= MAX_TREEDEPTH_SHARE
+                and min(table.ess_bulk.min(), table.ess_tail.min()) < MIN_ESS)
+
+
+def sample_to_ess(model: pm.Model, data: ModelData, backend: str, *, draws: int, tune: int, chains: int, seed: int,
+                  progress: bool, joint: bool, max_chains: int) -> tuple[az.InferenceData, int]:
+    """nutpie's draws, compiled once; while the gate fails on ESS alone, ``chains`` more chains (each tuned
+    afresh, as independent chains must be) until it passes or ``max_chains`` are reached.
+
+    Returns the finished posterior and the number of chains added. Every chain is kept: adding chains
+    selects nothing (the diagnostics, not the estimates, decide whether to go on), and R-hat is computed over
+    all of them. ``compile_seconds`` is recorded beside ``sampling_seconds``.
+    """
+    start = time.perf_counter()
+    compiled = nutpie_compile(model, NUTPIE_BACKENDS[backend])
+    compile_seconds = time.perf_counter() - start
+    with _quiet(progress):
+        raw = nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
+    added = 0
+    while True:
+        idata = finish_idata(raw, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
+        if raw.posterior.sizes["chain"] + chains > max_chains or not short_of_ess_only(diagnose(idata)):
+            break
+        run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
+        with _quiet(progress):
+            more = nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, seed=run_seed, progress=progress)
+        raw = _append_chains(raw, more)
+        added += chains
+    idata.posterior.attrs["compile_seconds"] = compile_seconds
+    return idata, added
 
 
 def _sample_pymc(model, draws, tune, chains, seed, progress):
@@ -125,10 +200,9 @@ def _check_backend(backend: str) -> None:
         raise InputError(f"Unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
 
 
-def sample_model(model: pm.Model, backend: str, *, draws: int, tune: int, chains: int, seed: int,
-                 progress: bool) -> az.InferenceData:
-    """Run one backend on a built model (used by :func:`fit_survey`)."""
-    _check_backend(backend)
+@contextlib.contextmanager
+def _quiet(progress: bool):
+    """Without progress, PyMC's log below errors and the samplers' stderr chatter are dropped."""
     quiet = logging.getLogger("pymc")
     level = quiet.level
     if not progress:
@@ -136,9 +210,17 @@ def sample_model(model: pm.Model, backend: str, *, draws: int, tune: int, chains
     try:
         sink = contextlib.redirect_stderr(io.StringIO()) if not progress else contextlib.nullcontext()
         with sink:
-            return _SAMPLERS[backend](model, draws, tune, chains, seed, progress)
+            yield
     finally:
         quiet.setLevel(level)
+
+
+def sample_model(model: pm.Model, backend: str, *, draws: int, tune: int, chains: int, seed: int,
+                 progress: bool) -> az.InferenceData:
+    """Run one backend on a built model, once (:func:`fit_survey` uses :func:`sample_to_ess` for nutpie)."""
+    _check_backend(backend)
+    with _quiet(progress):
+        return _SAMPLERS[backend](model, draws, tune, chains, seed, progress)
 
 
 def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, joint: bool,
@@ -166,7 +248,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
                check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY,
-               rater_variance_by: str | None = None) -> az.InferenceData:
+               rater_variance_by: str | None = None, max_chains: int = MAX_CHAINS) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -187,14 +269,21 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     ``check``: run the convergence diagnostics and record the verdict on the posterior
     (:func:`~pluralstats.models.diagnostics.record_verdict`); consumers refuse a posterior that did not pass.
     Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
+
+    Choices made from the data, each recorded in ``posterior.attrs["auto_choices"]`` (empty when none):
+    ``tune=None`` takes :func:`default_tune` (longer when raters give many ratings each); with ``check`` and
+    a nutpie backend, when ``chains`` chains pass every check but ESS, ``chains`` more are sampled (compiled
+    once) until the gate passes or ``max_chains`` are reached (:func:`sample_to_ess`).
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
     _check_backend(backend)
     chosen = get_family(family)
-    if tune is None:
-        tune = DEFAULT_TUNE[backend]
     data = build_model_data(survey, dimensions, attributes)
+    auto = []
+    if tune is None:
+        tune, why = default_tune(data, backend)
+        auto += [why] if why else []
     data.meta.family = chosen.name
     set_disagreement(data, disagreement)
     set_rater_variance(data, rater_variance_by, joint=joint)
@@ -206,9 +295,19 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters,
                         beta_prior_sd=beta_prior_sd, centered_interactions=centered_interactions,
                         pooled_levels=pooled_levels, family=chosen)
-    start = time.perf_counter()
-    idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
-    idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
+    added = 0
+    if backend in NUTPIE_BACKENDS:
+        idata, added = sample_to_ess(model, data, backend, draws=draws, tune=tune, chains=chains, seed=seed,
+                                     progress=progress, joint=joint,
+                                     max_chains=max(chains, max_chains if check else chains))
+    else:
+        start = time.perf_counter()
+        idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
+        idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
+    if added:
+        auto.append(f"{added} more chains (each {draws} draws): the first {chains} gave a bulk or tail ESS "
+                    f"below {MIN_ESS:g} and passed every other check")
+    idata.posterior.attrs["auto_choices"] = "; ".join(auto)
     idata.posterior.attrs["centered_items"] = int(centered_items)
     idata.posterior.attrs["centered_raters"] = int(centered_raters)
     idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
@@ -225,11 +324,14 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     return idata
 
 
-def resolved_settings(idata: az.InferenceData) -> dict[str, int | bool]:
+def resolved_settings(idata: az.InferenceData) -> dict[str, int | bool | str]:
     """The sampler settings a fit actually used where the caller left the choice to :func:`fit_survey`."""
     attrs = idata.posterior.attrs
-    out = {"tune": int(attrs.get("tune", 0)), "centered_items": bool(attrs.get("centered_items", False)),
+    out = {"tune": int(attrs.get("tune", 0)), "chains": int(idata.posterior.sizes["chain"]),
+           "centered_items": bool(attrs.get("centered_items", False)),
            "centered_raters": bool(attrs.get("centered_raters", False))}
+    if attrs.get("auto_choices"):
+        out["auto_choices"] = str(attrs["auto_choices"])
     if "centered_interactions" in attrs:
         out["centered_interactions"] = bool(attrs["centered_interactions"])
     return out
