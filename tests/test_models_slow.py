@@ -13,17 +13,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_paper_scale_recovery():
-    """All five dimensions at paper scale, default sampler settings: every planted contrast covered,
-    signs right, no divergences, and every contrast's bulk ESS above 400 (the benchmarks give 500-650,
-    so this fails only if mixing got worse). R-hat is checked loosely (< 1.02): with two chains its
-    sampling noise alone reaches 1.01 now and then (one benchmark run: 1.016)."""
+    """All five dimensions at paper scale, default sampler settings: the fit passes its own gate (R-hat <= 1.01,
+    bulk and tail ESS >= 400 on every parameter and contrast, no divergences, E-BFMI, tree depth), every
+    planted contrast is covered with the right sign."""
     sim = simulate_survey(SimulationConfig(), seed=0)
     idata = fit_survey(sim.survey, progress=False)
     diag = diagnose(idata)
-    contrasts = diag.table[diag.table.kind == "contrast"]
-    assert diag.divergences == 0
-    assert contrasts.ess_bulk.min() > 400
-    assert contrasts.r_hat.max() < 1.02
+    assert diag.ok, diag.problems
+    assert idata.posterior.attrs["diagnostics_status"] == "passed"
     est = all_contrasts(idata)
     truth = pd.DataFrame(sim.truth["contrasts"])
     merged = est.merge(truth, on=["dimension", "attribute", "level_a", "level_b"], suffixes=("", "_true"))

@@ -49,9 +49,9 @@ def fit_options(f):
                           "ratings each per dimension), 1000 for pymc]."),
         click.option("--chains", type=click.IntRange(1), default=2, show_default=True,
                      help="Independent chains (R-hat needs at least 2). nutpie/jax: when they pass every check "
-                          "but ESS, as many more are sampled, up to --max-chains."),
+                          "but ESS or R-hat, as many more are sampled, up to --max-chains."),
         click.option("--max-chains", type=click.IntRange(1), default=8, show_default=True,
-                     help="Most chains sampled to reach the ESS the diagnostics need (= --chains: never add)."),
+                     help="Most chains sampled to reach the ESS and R-hat the gate needs (= --chains: never add)."),
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
                      help="Prior sd of the attribute effects (logits)."),
         family_option,

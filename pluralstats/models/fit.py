@@ -119,19 +119,26 @@ def _append_chains(first: az.InferenceData, more: az.InferenceData) -> az.Infere
     return az.InferenceData(**groups)
 
 
-def short_of_ess_only(diag) -> bool:
-    """Whether the only failed checks are ESS ones: more draws of the same adapted sampler fix those,
-    whereas R-hat, divergences, E-BFMI or tree depth point at the geometry and need another fit."""
+#: R-hat above which more chains are not sampled: chains that far apart are not a matter of too few draws
+TOP_UP_MAX_RHAT = 1.05
+
+
+def more_chains_may_pass(diag) -> bool:
+    """Whether the only failed checks are ESS, or R-hat not far above its bound: more chains of the same
+    sampler raise ESS and estimate R-hat better, and chains that really disagree keep R-hat high (every chain
+    stays in it), so nothing is hidden. Divergences, E-BFMI or tree depth point at the geometry: more of the
+    same draws do not help."""
     table = diag.table
-    return bool(diag.checked and not diag.ok and diag.divergences == 0 and table.r_hat.max() <= MAX_RHAT
+    return bool(diag.checked and not diag.ok and diag.divergences == 0 and table.r_hat.max() <= TOP_UP_MAX_RHAT
                 and not (diag.min_bfmi < MIN_BFMI) and diag.treedepth_share <= MAX_TREEDEPTH_SHARE
-                and min(table.ess_bulk.min(), table.ess_tail.min()) < MIN_ESS)
+                and (min(table.ess_bulk.min(), table.ess_tail.min()) < MIN_ESS or table.r_hat.max() > MAX_RHAT))
 
 
 def sample_to_ess(model: pm.Model, data: ModelData, backend: str, *, draws: int, tune: int, chains: int, seed: int,
                   progress: bool, joint: bool, max_chains: int) -> tuple[az.InferenceData, int]:
-    """nutpie's draws, compiled once; while the gate fails on ESS alone, ``chains`` more chains (each tuned
-    afresh, as independent chains must be) until it passes or ``max_chains`` are reached.
+    """nutpie's draws, compiled once; while the gate fails on ESS or R-hat alone (:func:`more_chains_may_pass`),
+    ``chains`` more chains (each tuned afresh, as independent chains must be) until it passes or ``max_chains``
+    are reached.
 
     Returns the finished posterior and the number of chains added. Every chain is kept: adding chains
     selects nothing (the diagnostics, not the estimates, decide whether to go on), and R-hat is computed over
@@ -145,7 +152,7 @@ def sample_to_ess(model: pm.Model, data: ModelData, backend: str, *, draws: int,
     added = 0
     while True:
         idata = finish_idata(raw, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
-        if raw.posterior.sizes["chain"] + chains > max_chains or not short_of_ess_only(diagnose(idata)):
+        if raw.posterior.sizes["chain"] + chains > max_chains or not more_chains_may_pass(diagnose(idata)):
             break
         run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
         with _quiet(progress):
@@ -272,8 +279,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
 
     Choices made from the data, each recorded in ``posterior.attrs["auto_choices"]`` (empty when none):
     ``tune=None`` takes :func:`default_tune` (longer when raters give many ratings each); with ``check`` and
-    a nutpie backend, when ``chains`` chains pass every check but ESS, ``chains`` more are sampled (compiled
-    once) until the gate passes or ``max_chains`` are reached (:func:`sample_to_ess`).
+    a nutpie backend, when ``chains`` chains pass every check but ESS or R-hat, ``chains`` more are sampled
+    (compiled once) until the gate passes or ``max_chains`` are reached (:func:`sample_to_ess`).
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
@@ -305,8 +312,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
         idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
     if added:
-        auto.append(f"{added} more chains (each {draws} draws): the first {chains} gave a bulk or tail ESS "
-                    f"below {MIN_ESS:g} and passed every other check")
+        auto.append(f"{added} more chains (each {draws} draws): the first {chains} passed every check but ESS "
+                    f">= {MIN_ESS:g} or R-hat <= {MAX_RHAT:g}")
     idata.posterior.attrs["auto_choices"] = "; ".join(auto)
     idata.posterior.attrs["centered_items"] = int(centered_items)
     idata.posterior.attrs["centered_raters"] = int(centered_raters)
