@@ -140,11 +140,12 @@ def fit_step(bundle: Path, posterior: Path, sizes: DemoSizes, seed: int) -> None
     """Fit the rating model and save the posterior, as ``fit-survey`` does (its diagnostics gate included)."""
     from pluralstats.models import fit_survey, save_posterior
     from pluralstats.models.diagnostics import recorded_diagnostics, require_diagnostics, verdict_of
-    from pluralstats.models.fit import resolved_settings
+    from pluralstats.models.fit import MAX_CHAINS, resolved_settings
     from pluralstats.survey import load_survey
 
     options = {"dimensions": list(sizes.survey_dimensions), "attributes": list(sizes.survey_attributes),
-               "draws": sizes.survey_draws, "tune": sizes.survey_tune, "seed": seed}
+               "draws": sizes.survey_draws, "tune": sizes.survey_tune, "seed": seed,
+               "max_chains": None if sizes.allow_bad_diagnostics else MAX_CHAINS}
     with output_policy("fit-survey", [bundle]):
         check_output(posterior)
         idata = fit_survey(load_survey(bundle), progress=False, **options)

@@ -191,7 +191,8 @@ def test_cli_too_few_draws_flagged_then_contrasts(bundle, tmp_path):
     runner = CliRunner()
     post = tmp_path / "p.nc"
     result = runner.invoke(cli, ["fit-survey", str(bundle), "--out", str(post), "--dimensions", "toxicity",
-                                 "--attributes", "gender,political", "--draws", "30", "--tune", "100"])
+                                 "--attributes", "gender,political", "--draws", "30", "--tune", "100",
+                                 "--max-chains", "2"])
     assert result.exit_code == 3, result.output
     assert "ESS" in result.output and post.exists()
     result = runner.invoke(cli, ["contrasts", str(post), "--out", str(tmp_path / "c.csv")])

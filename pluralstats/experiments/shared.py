@@ -123,7 +123,11 @@ def ensure_posterior(survey, path: Path, options: dict[str, Any], seed: int) -> 
 
     if path.exists():
         return path
-    options = {k: v for k, v in options.items() if k != "allow_bad_diagnostics"}
+    from pluralstats.models.fit import MAX_CHAINS
+
+    # more chains where the first ones fall short of the gate, as fit-survey; not for a posterior allowed to fail
+    top_up = None if options.get("allow_bad_diagnostics") else MAX_CHAINS
+    options = {"max_chains": top_up, **{k: v for k, v in options.items() if k != "allow_bad_diagnostics"}}
     idata = fit_survey(survey, seed=seed, **options)
     save_posterior(idata, path)
     write_manifest(path, "fit-survey", options=options, seed=seed)

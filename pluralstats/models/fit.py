@@ -255,7 +255,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
                check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY,
-               rater_variance_by: str | None = None, max_chains: int = MAX_CHAINS) -> az.InferenceData:
+               rater_variance_by: str | None = None, max_chains: int | None = None) -> az.InferenceData:
     """Fit every selected dimension in one model; return the posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -278,9 +278,11 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
 
     Choices made from the data, each recorded in ``posterior.attrs["auto_choices"]`` (empty when none):
-    ``tune=None`` takes :func:`default_tune` (longer when raters give many ratings each); with ``check`` and
-    a nutpie backend, when ``chains`` chains pass every check but ESS or R-hat, ``chains`` more are sampled
-    (compiled once) until the gate passes or ``max_chains`` are reached (:func:`sample_to_ess`).
+    ``tune=None`` takes :func:`default_tune` (longer when raters give many ratings each); with ``check``, a
+    nutpie backend and ``max_chains`` above ``chains`` (``fit-survey`` passes :data:`MAX_CHAINS`; ``None``:
+    exactly ``chains``, what a caller that asks for few draws on purpose wants), when ``chains`` chains pass
+    every check but ESS or R-hat, ``chains`` more are sampled (compiled once) until the gate passes or
+    ``max_chains`` are reached (:func:`sample_to_ess`).
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
@@ -306,7 +308,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if backend in NUTPIE_BACKENDS:
         idata, added = sample_to_ess(model, data, backend, draws=draws, tune=tune, chains=chains, seed=seed,
                                      progress=progress, joint=joint,
-                                     max_chains=max(chains, max_chains if check else chains))
+                                     max_chains=max(chains, max_chains or chains) if check else chains)
     else:
         start = time.perf_counter()
         idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
