@@ -160,14 +160,15 @@ def test_cli_writes_table_and_figure_and_gates(sim, tmp_path):
 
 @pytest.mark.slow
 def test_planted_larger_item_sd_ranks_above_rater_sd(tmp_path):
-    """A survey simulated with item sd 1.2 and rater sd 0.3, fitted and drawn through the CLI: the table puts
+    """A survey simulated with item sd 1.6 and rater sd 0.7, fitted and drawn through the CLI: the table puts
     the item sd above the rater sd (intervals apart) and the figure is written."""
     from pluralstats.models import fit_survey
 
-    config = SimulationConfig(n_participants=80, prompts_per_language=6, responses_per_prompt=4,
-                              prompts_per_participant=3, effects=(), sigma_item=1.2, sigma_rater=0.3)
+    config = SimulationConfig(n_participants=200, prompts_per_language=6, responses_per_prompt=4,
+                              prompts_per_participant=3, effects=(), sigma_item=1.6, sigma_rater=0.7)
     sim = simulate_survey(config, seed=4)
-    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political"], draws=500, tune=500,
+    # enough raters and draws that sigma_rater's ESS passes the gate the command applies
+    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political"], draws=1000, tune=500,
                        chains=2, seed=1, progress=False)
     post = save_posterior(idata, tmp_path / "post.nc")
     out = tmp_path / "figs"
