@@ -176,7 +176,8 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
         from pluralstats.finetune.trl_plugin import TRLPlugin
 
         quiet_libraries()  # one compact line per logged step instead of raw dicts and library progress bars
-        compact = {} if quiet or not isinstance(plugin, TRLPlugin) else {"log": console.print}
+        # the console, not its print: on a terminal the run gets one progress bar, in a pipe the plain lines
+        compact = {} if quiet or not isinstance(plugin, TRLPlugin) else {"log": console}
         path = plugin.train(data, base_model, config, out, **compact)
     inputs += [p for p in (base_model, getattr(config, "rater", None)) if p and Path(p).exists()]
     write_manifest(path, "finetune", inputs=inputs, seed=seed,

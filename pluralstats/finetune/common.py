@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pluralstats.errors import InputError
 from pluralstats.io import atomic_path
 from pluralstats.readers import loading_model
 
 from .config import TrainConfig, resolve_device
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def checkpoint_dir(out_dir: str | Path) -> Path:
@@ -232,3 +235,79 @@ def log_lines_callback(emit):
                 emit(compact_line(state.global_step, state.max_steps, logs))
 
     return LogLines()
+
+
+#: about how many compact lines a run prints above its progress bar when ``line_every`` is not given
+LINES_PER_RUN = 20
+
+
+def training_progress_callback(console: Console, *, line_every: int | None = None):
+    """A TrainerCallback that shows one training run on ``console``.
+
+    On a terminal: one rich progress bar (steps done / total, elapsed, ETA) with the :func:`compact_line` of
+    every ``line_every``-th logged step printed above it (default: about :data:`LINES_PER_RUN` lines a run).
+    Anywhere else (a pipe, a log file, CI): the plain compact line of every logged step, exactly as
+    :func:`log_lines_callback` prints them, since scripts and tests read those lines.
+
+    The returned callback has ``close()``: TRL calls ``on_train_end`` only when training succeeds, so the caller
+    closes it when training stops on an exception, or the terminal stays inside the live display.
+    """
+    if not console.is_terminal:
+        return log_lines_callback(console.print)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from transformers import TrainerCallback
+
+    class ProgressBar(TrainerCallback):
+        def __init__(self) -> None:
+            self.progress: Progress | None = None
+            self.task: Any = None
+            self.every = line_every
+            self.logged = 0
+
+        def _open(self, args, state) -> Progress:
+            if self.progress is None:
+                self.progress = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(),
+                                         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                         console=console)
+                self.progress.start()
+                # a resumed run starts at its checkpoint's step, not at 0
+                self.task = self.progress.add_task("training", total=state.max_steps or None,
+                                                   completed=state.global_step)
+                if self.every is None:
+                    logged = (state.max_steps or 0) / max(int(getattr(args, "logging_steps", 1) or 1), 1)
+                    self.every = max(1, -(-int(logged) // LINES_PER_RUN))
+            return self.progress
+
+        def on_train_begin(self, args, state, control, **kwargs):
+            self._open(args, state)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self._open(args, state).update(self.task, completed=state.global_step, total=state.max_steps or None)
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not (logs and "loss" in logs):
+                return
+            progress = self._open(args, state)
+            progress.update(self.task, completed=state.global_step)
+            self.logged += 1
+            # the last step's line always shows: it is the one the run ends on
+            if self.logged % (self.every or 1) == 0 or state.global_step >= state.max_steps > 0:
+                progress.console.print(compact_line(state.global_step, state.max_steps, logs))
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.close()
+
+        def close(self) -> None:
+            """Stop the live display (the finished bar stays on the terminal); calling it twice is harmless."""
+            if self.progress is not None:
+                self.progress.stop()
+                self.progress = None
+
+    return ProgressBar()

@@ -8,13 +8,17 @@ call ``build_trainer`` directly to time or inspect the TRL trainer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pluralstats.io import claim_output_dir
 
-from .common import checkpoint_dir, log_lines_callback, resume_from, save_final
+from .common import checkpoint_dir, log_lines_callback, resume_from, save_final, training_progress_callback
 from .config import TrainConfig
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class TRLPlugin:
@@ -32,23 +36,33 @@ class TRLPlugin:
         """What ``training_log.json`` records besides TRL's log history (method and base model always)."""
         return {}
 
-    def train(self, data: Any, base_model: str, config: Any, out_dir: str | Path, *, log=None,
-              **options: Any) -> Path:
+    def train(self, data: Any, base_model: str, config: Any, out_dir: str | Path, *,
+              log: Callable[[str], Any] | Console | None = None, **options: Any) -> Path:
         """Train and save (see the module docstring); ``options`` go to ``build_trainer`` (GRPO: ``rater``).
 
-        ``log``: a callable that receives one compact line per logged step (loss, reward accuracy, margin);
-        given, it replaces TRL's own printing of raw log dicts and its progress bar.
+        ``log``: a callable that receives one compact line per logged step (loss, reward accuracy, margin), or
+        a rich ``Console``: on a terminal one progress bar for the run with compact lines above it, elsewhere
+        the same plain lines (:func:`~pluralstats.finetune.common.training_progress_callback`). Given, it
+        replaces TRL's own printing of raw log dicts and its progress bar; not given, nothing is printed.
         """
         # claimed (marked as this run's) before TRL writes into it: save_final removes it afterwards, which must
         # never take a folder of the user's that happens to sit at <out>.checkpoints
         work = claim_output_dir(checkpoint_dir(out_dir), "finetune")
         trainer, tokenizer = self.build_trainer(data, base_model, config, work, **options)
+        callback = None
         if log is not None:
             from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
             trainer.remove_callback(PrinterCallback)
             trainer.remove_callback(ProgressCallback)
-            trainer.add_callback(log_lines_callback(log))
-        trainer.train(resume_from_checkpoint=resume_from(config, work))
+            from rich.console import Console as RichConsole
+
+            callback = training_progress_callback(log) if isinstance(log, RichConsole) else log_lines_callback(log)
+            trainer.add_callback(callback)
+        try:
+            trainer.train(resume_from_checkpoint=resume_from(config, work))
+        finally:
+            if hasattr(callback, "close"):
+                callback.close()  # on an exception too: the terminal must not stay inside the live bar
         return save_final(trainer, tokenizer, out_dir,
                           extra={"method": self.name, "base_model": base_model, **self.log_extra(config)})
