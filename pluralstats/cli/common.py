@@ -43,10 +43,40 @@ family_option = click.option(
          "installed in the pluralstats.families entry-point group.")
 
 
+#: the warnings the running command has shown (None outside a command): a survey that one command loads more
+#: than once (a check, then the step that uses it) must not repeat its small-group warnings
+_shown_warnings: set[tuple[str, str]] | None = None
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ARG001
-    """Warnings as one readable line on stderr (no source line), e.g. small groups, confounded attributes."""
-    err_console.print(f"[yellow]warning ({category.__name__}):[/]", end=" ")
+    """Warnings as one readable line on stderr (no source line), e.g. small groups, confounded attributes.
+
+    pluralstats' own warnings read ``warning: MESSAGE`` (their text says what is wrong, the class adds nothing);
+    a library's read ``warning (CATEGORY): MESSAGE``, the category naming where it comes from. Within a command
+    (:func:`handle_errors`) each message is shown once, however often it is raised.
+    """
+    if _shown_warnings is not None:
+        key = (category.__name__, str(message))
+        if key in _shown_warnings:
+            return
+        _shown_warnings.add(key)
+    own = category.__module__.split(".")[0] == "pluralstats"
+    err_console.print("[yellow]warning:[/]" if own else f"[yellow]warning ({category.__name__}):[/]", end=" ")
     err_console.print(str(message), markup=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def _warnings_once() -> Iterator[None]:
+    """Remember the warnings shown until the outermost command ends (a group's subcommand shares its set)."""
+    global _shown_warnings
+    if _shown_warnings is not None:
+        yield
+        return
+    _shown_warnings = set()
+    try:
+        yield
+    finally:
+        _shown_warnings = None
 
 
 def _fail(prefix: str, message: str, code: int) -> None:
@@ -107,9 +137,10 @@ def handle_errors() -> Iterator[None]:
     """Bad input -> exit 2, failed diagnostics -> exit 3, anything unexpected -> a short message and a log path.
 
     No exception reaches the terminal as a traceback: its text may quote data values. Warnings are shown as
-    one readable line while the command runs; the previous ``warnings.showwarning`` is restored afterwards.
+    one readable line while the command runs, each message once; the previous ``warnings.showwarning`` is
+    restored afterwards.
     """
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _warnings_once():
         warnings.showwarning = show_warning
         try:
             yield

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, family_option, seed_option
+from pluralstats.cli.common import console, family_option, seed_option, show_warning
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 from pluralstats.privacy import small_mark, suppressed_levels
@@ -51,7 +51,7 @@ suppress_option = click.option(
 
 
 def read_bundle(bundle: Path, source: Path | None = None, strict: bool = False) -> Survey:
-    """Load a bundle, printing small-cell warnings instead of Python warnings."""
+    """Load a bundle, printing its small-cell warnings as every warning of a command is printed (once each)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SmallGroupWarning)
         context = click.get_current_context(silent=True)
@@ -59,7 +59,7 @@ def read_bundle(bundle: Path, source: Path | None = None, strict: bool = False) 
         survey = load_survey(bundle, source=source, strict=strict, allow_outside_paths=allow_outside)
     for w in caught:
         if issubclass(w.category, SmallGroupWarning):
-            err_console.print(f"[yellow]warning:[/] {w.message}", markup=True)
+            show_warning(w.message, w.category, w.filename, w.lineno)
     return survey
 
 
