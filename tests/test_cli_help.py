@@ -36,3 +36,15 @@ def test_top_level_commands_in_pipeline_order():
     shown = CliRunner().invoke(cli, ["--help"]).output
     positions = [shown.index(f"\n  {name} ") for name in listed]
     assert positions == sorted(positions)
+
+
+def test_report_to_reaches_trl_arguments(tmp_path):
+    """``finetune --report-to`` is a config field, and several trackers become the list transformers expects."""
+    from pluralstats.finetune.common import trl_arguments
+    from pluralstats.finetune.config import DPOTrainConfig
+
+    one = DPOTrainConfig.from_options(report_to="tensorboard", device="cpu")
+    two = DPOTrainConfig.from_options(report_to="wandb, tensorboard", device="cpu")
+    assert trl_arguments(one, tmp_path)["report_to"] == "tensorboard"
+    assert trl_arguments(two, tmp_path)["report_to"] == ["wandb", "tensorboard"]
+    assert trl_arguments(DPOTrainConfig(device="cpu"), tmp_path)["report_to"] == "none"

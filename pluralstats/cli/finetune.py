@@ -127,6 +127,8 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
 @click.option("--no-pair-weights", is_flag=True, help="DPO: ignore the pairs' weight column.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
 @click.option("--quiet", is_flag=True, help="No per-step log lines (only the summary and warnings).")
+@click.option("--report-to", default=None, metavar="TRACKER",
+              help="Experiment trackers TRL reports to (wandb, tensorboard, mlflow, ...; comma-separated) [none].")
 @click.option("--processes", type=int, default=1, show_default=True,
               help="Data-parallel processes (DDP: gloo on CPU, one GPU each on CUDA); the global batch is "
                    "processes x batch size x grad accum.")

@@ -98,7 +98,8 @@ def trl_arguments(config: TrainConfig, work_dir: Path) -> dict[str, Any]:
         "save_total_limit": 2,
         "bf16": bf16,
         "use_cpu": device == "cpu",
-        "report_to": config.report_to,
+        # transformers takes one tracker name or a list, not a comma-separated string
+        "report_to": [t.strip() for t in config.report_to.split(",")] if "," in config.report_to else config.report_to,
         "disable_tqdm": not config.progress,
         "dataloader_num_workers": 0,
     }
