@@ -27,7 +27,7 @@ demo: install
 	$(VENV)/bin/pluralstats demo --out demo-out --seed $(SEED)
 
 lint: install
-	$(VENV)/bin/ruff check pluralstats data tests analyses benchmarks
+	$(VENV)/bin/ruff check pluralstats tests analyses benchmarks
 
 bench: install
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
