@@ -25,7 +25,7 @@ from pluralstats.families import DEFAULT_FAMILY, get_family
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
-from .diagnostics import MAX_RHAT, MAX_TREEDEPTH_SHARE, MIN_BFMI, MIN_ESS, diagnose, record_verdict
+from .diagnostics import MAX_RHAT, MAX_TREEDEPTH_SHARE, MIN_BFMI, MIN_ESS, Diagnostics, diagnose, record_verdict
 from .rating import (
     BETA_PRIOR_SD,
     CENTRED_MIN_RATINGS,
@@ -135,14 +135,16 @@ def more_chains_may_pass(diag) -> bool:
 
 
 def sample_to_ess(model: pm.Model, data: ModelData, backend: str, *, draws: int, tune: int, chains: int, seed: int,
-                  progress: bool, joint: bool, max_chains: int) -> tuple[az.InferenceData, int]:
+                  progress: bool, joint: bool, max_chains: int) -> tuple[az.InferenceData, int, Diagnostics | None]:
     """nutpie's draws, compiled once; while the gate fails on ESS or R-hat alone (:func:`more_chains_may_pass`),
     ``chains`` more chains (each tuned afresh, as independent chains must be) until it passes or ``max_chains``
     are reached.
 
-    Returns the finished posterior and the number of chains added. Every chain is kept: adding chains
-    selects nothing (the diagnostics, not the estimates, decide whether to go on), and R-hat is computed over
-    all of them. ``compile_seconds`` is recorded beside ``sampling_seconds``.
+    Returns the finished posterior, the number of chains added, and the posterior's diagnostics when the
+    last decision needed them (None when ``max_chains`` ended it first), so they are not computed twice.
+    Every chain is kept: adding chains selects nothing (the diagnostics, not the estimates, decide whether
+    to go on), and R-hat is computed over all of them. ``compile_seconds`` is recorded beside
+    ``sampling_seconds``.
     """
     start = time.perf_counter()
     compiled = nutpie_compile(model, NUTPIE_BACKENDS[backend])
@@ -152,7 +154,8 @@ def sample_to_ess(model: pm.Model, data: ModelData, backend: str, *, draws: int,
     added = 0
     while True:
         idata = finish_idata(raw, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
-        if raw.posterior.sizes["chain"] + chains > max_chains or not more_chains_may_pass(diagnose(idata)):
+        diag = None
+        if raw.posterior.sizes["chain"] + chains > max_chains or not more_chains_may_pass(diag := diagnose(idata)):
             break
         run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
         with _quiet(progress):
@@ -160,7 +163,7 @@ def sample_to_ess(model: pm.Model, data: ModelData, backend: str, *, draws: int,
         raw = _append_chains(raw, more)
         added += chains
     idata.posterior.attrs["compile_seconds"] = compile_seconds
-    return idata, added
+    return idata, added, diag
 
 
 def _sample_pymc(model, draws, tune, chains, seed, progress):
@@ -304,11 +307,11 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters,
                         beta_prior_sd=beta_prior_sd, centered_interactions=centered_interactions,
                         pooled_levels=pooled_levels, family=chosen)
-    added = 0
+    added, diag = 0, None
     if backend in NUTPIE_BACKENDS:
-        idata, added = sample_to_ess(model, data, backend, draws=draws, tune=tune, chains=chains, seed=seed,
-                                     progress=progress, joint=joint,
-                                     max_chains=max(chains, max_chains or chains) if check else chains)
+        idata, added, diag = sample_to_ess(model, data, backend, draws=draws, tune=tune, chains=chains, seed=seed,
+                                           progress=progress, joint=joint,
+                                           max_chains=max(chains, max_chains or chains) if check else chains)
     else:
         start = time.perf_counter()
         idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
@@ -329,7 +332,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         idata.posterior.attrs["disagreement"] = ",".join(data.meta.disagreement)
         idata.posterior.attrs["centered_interactions"] = int(centered_interactions)
     if check:
-        record_verdict(idata, diagnose(idata))
+        record_verdict(idata, diag if diag is not None else diagnose(idata))
     return idata
 
 
