@@ -56,3 +56,54 @@ def test_model_names_match_groups():
     assert model_name_for("political=conservative", models) == "conservative"
     with pytest.raises(InputError, match="No single evaluated model"):
         model_name_for("female", models)
+
+
+class _ShrunkScorer:
+    """Scores each response at half its true distance from 3 (a scorer shrunk toward the mean by 2x)."""
+
+    dimensions = ["toxicity"]
+    scale_max = 5
+
+    def __init__(self, truth: dict[str, float]):
+        self.truth = truth
+
+    def score(self, prompts, completions):
+        import pandas as pd
+
+        return pd.DataFrame({"toxicity": [3 + 0.5 * (self.truth[c] - 3) for c in completions]})
+
+
+def test_scorer_calibration_recovers_a_planted_shrinkage_on_held_out_prompts_only():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from pluralstats.evaluate.calibration import scorer_calibration
+
+    rng = np.random.default_rng(3)
+    items = pd.DataFrame({"item_id": [f"i{k}" for k in range(200)], "prompt_id": [f"p{k // 5}" for k in range(200)],
+                          "prompt": "q", "response": [f"r{k}" for k in range(200)]})
+    truth = dict(zip(items.response, rng.uniform(1.5, 4.5, 200), strict=True))
+    ratings = pd.DataFrame([{"item_id": i, "dimension": "toxicity", "rating": truth[r] + rng.normal(0, 0.8)}
+                            for i, r in zip(items.item_id, items.response, strict=True) for _ in range(6)])
+    split = pd.Series(["eval" if k < 20 else "train" for k in range(40)], index=[f"p{k}" for k in range(40)])
+    # the train prompts' items are scored as if the scorer were perfect there: they must not enter
+    survey = SimpleNamespace(items=items, ratings=ratings, dimensions=["toxicity"])
+    row = scorer_calibration(_ShrunkScorer(truth), survey, split).iloc[0]
+    assert row.n_items == 100
+    assert row.slope == pytest.approx(2.0, abs=3 * row.slope_se) and 0.02 < row.slope_se < 0.2
+    assert row.r > 0.9
+
+
+def test_model_side_puts_a_calibrated_scorer_difference_in_rating_points():
+    from pluralstats.evaluate.calibration import CALIBRATION_ATTR
+
+    fit = known_fit()
+    fit.idata.posterior.attrs[CALIBRATION_ATTR] = '{"toxicity": {"slope": 2.0, "slope_se": 0.1, "n_items": 80}}'
+    side = model_side(fit, "liberal", "conservative").set_index("dimension")
+    tox = side.loc["toxicity"]
+    assert tox["diff"] == pytest.approx(-0.3, abs=0.01)  # the scorer's points are kept
+    assert tox.model_cal == pytest.approx(-0.6, abs=0.02) and tox.scorer_slope == 2.0
+    # the slope's uncertainty widens the interval beyond 2x the scorer-point one
+    assert tox.model_cal_hi - tox.model_cal_lo > 2 * (tox.hi - tox.lo)
+    assert np.isnan(side.loc["helpfulness", "model_cal"])  # no calibration for that dimension

@@ -74,3 +74,20 @@ def test_shipped_configs_are_the_four_experiments():
         "majority", "preserve", "mean", "minority-veto", "posterior"}
     assert len(configs["optimizer"].conditions()) == 9  # dpo, grpo, kto x two single objectives and multi
     assert all(len(c.seeds) >= 2 for c in configs.values())
+
+
+def test_simulated_disagreement_names_simulated_attributes_and_is_planted(tmp_path):
+    import json
+
+    from pluralstats.experiments.shared import simulate_bundle
+
+    bad = BASE.replace("participants = 50", 'participants = 50, disagreement = 0.5, '
+                       'disagreement_attributes = ["politics"]')
+    with pytest.raises(InputError, match="unknown politics; valid: .*political"):
+        load_experiment(write(tmp_path, bad))
+    cfg = load_experiment(write(tmp_path, BASE.replace(
+        "participants = 50", 'participants = 40, prompts_per_language = 5, disagreement = 0.7, '
+        'disagreement_attributes = ["political"]')))
+    out = simulate_bundle(tmp_path / "survey", cfg.data["simulate"])
+    truth = json.loads((out / "truth.json").read_text())
+    assert set(truth["tau"]) == {"political"} and truth["tau"]["political"]["toxicity"] == 0.7

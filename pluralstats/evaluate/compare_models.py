@@ -12,6 +12,11 @@ the survey scale. Two survey quantities can stand beside it:
   minus B's. It is what the tuned models were shown, in rating points, built from the posterior with the
   same strategy, scale and prompts as their training data: the like-with-like comparison.
 
+The tuned-model side is scored by a scorer, whose points need not be rating points: a regression scorer
+shrinks toward the mean. When the evaluation stored the scorer's calibration on held-out survey ratings
+(:mod:`pluralstats.evaluate.calibration`), the model difference is also given in rating points
+(``model_cal``: times the calibration slope ``scorer_slope``), and the agreement uses it (``model_scale``).
+
 Agreement (P(same sign), gap, ratio) is computed against the preference-implied shift when it is given,
 else against the level difference, and says which (``basis``). Both sides come from the same survey
 ratings (the preference pairs, the rater-model scorer and the survey posterior all do), so they are not
@@ -29,11 +34,13 @@ import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
+from pluralstats.evaluate.calibration import calibration_from_attrs, slope_draws
 from pluralstats.evaluate.evaluation import read_results, shift_fit_from
 from pluralstats.evaluate.shift import ShiftFit, fewest_runs, summarize_draws
 
 AGREEMENT_COLUMNS = ["p_same_sign", "gap", "gap_lo", "gap_hi", "ratio", "ratio_lo", "ratio_hi"]
 IMPLIED_COLUMNS = ["implied", "implied_lo", "implied_hi"]
+CALIBRATED_COLUMNS = ["scorer_slope", "scorer_slope_se", "model_cal", "model_cal_lo", "model_cal_hi"]
 
 
 def model_name_for(group: str, models: Sequence[str]) -> str:
@@ -53,11 +60,15 @@ def model_side(fit: ShiftFit, model_a: str, model_b: str, dimensions: Sequence[s
     The draws are the difference of the two models' shifts in the fit's reading (``fit.population``: for a
     new prompt, or over the evaluated prompts). ``n_runs``: the fewer training runs of the two models
     (NaN when the posterior does not record them); with one, a model difference is a run difference too.
+    When the evaluation stored its scorer's calibration, ``model_cal*`` is the difference in rating points
+    (times the calibration slope, whose uncertainty is drawn along; ``cal_draws``) and ``scorer_slope`` the
+    slope; otherwise they are NaN.
     """
     for name in (model_a, model_b):
         if name not in fit.models:
             raise InputError(f"Model '{name}' is not in the evaluation (models: {', '.join(fit.models)})")
     shift, means = fit.shift_draws(), fit.model_mean_draws()
+    calibration = calibration_from_attrs(fit.idata.posterior.attrs)
     ia, ib = fit.models.index(model_a), fit.models.index(model_b)
     n_runs = fewest_runs(fit.n_runs, model_a, model_b)
     rows = []
@@ -66,9 +77,16 @@ def model_side(fit: ShiftFit, model_a: str, model_b: str, dimensions: Sequence[s
             continue
         diff = shift[:, ia, j] - shift[:, ib, j]
         s = summarize_draws(diff, means[:, ib, j], prob)
-        rows.append({"dimension": dim, "diff": s["estimate"], "lo": s["lo"], "hi": s["hi"],
-                     "model_rel_pct": s["rel_pct"], "model_rel_lo": s["rel_lo"], "model_rel_hi": s["rel_hi"],
-                     "n_runs": n_runs, "draws": diff})
+        row = {"dimension": dim, "diff": s["estimate"], "lo": s["lo"], "hi": s["hi"],
+               "model_rel_pct": s["rel_pct"], "model_rel_lo": s["rel_lo"], "model_rel_hi": s["rel_hi"],
+               "n_runs": n_runs, "draws": diff, **dict.fromkeys(CALIBRATED_COLUMNS, np.nan), "cal_draws": None}
+        slope = slope_draws(calibration.get(dim, {}), len(diff), seed=j)
+        if slope is not None:  # in rating points: the scorer's difference times its calibration slope
+            cal = diff * slope
+            row.update(scorer_slope=calibration[dim]["slope"], scorer_slope_se=calibration[dim]["slope_se"],
+                       model_cal=float(cal.mean()), model_cal_lo=float(np.quantile(cal, (1 - prob) / 2)),
+                       model_cal_hi=float(np.quantile(cal, (1 + prob) / 2)), cal_draws=cal)
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -183,7 +201,8 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
     table = compare_groups(survey_idata, group_a, group_b, dimensions=dims, prob=prob,
                            model_side=side.drop(columns="draws"), suppress_small=suppress_small)
     # model_ prefix: the tuned-model side, kept when a small survey group blanks the rest of the row
-    table = table.merge(side[["dimension", "model_rel_pct", "model_rel_lo", "model_rel_hi", "n_runs"]]
+    table = table.merge(side[["dimension", "model_rel_pct", "model_rel_lo", "model_rel_hi", "n_runs",
+                              *CALIBRATED_COLUMNS]]
                         .rename(columns={"n_runs": "model_n_runs"}), on="dimension", how="left")
     if "quantity" in table:  # the tuned models are scored on the mean rating: compare like with like
         table = table[table.quantity == "mean"]
@@ -197,7 +216,10 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
         table = table.merge(implied.drop(columns="draws"), on="dimension", how="left")
         survey_draws = dict(zip(implied.dimension, implied.draws, strict=True))
         table["basis"] = "preference-implied"
-    model_draws = dict(zip(side.dimension, side.draws, strict=True))
+    # in rating points where the scorer was calibrated, in scorer points otherwise (model_scale says which)
+    model_draws = {r.dimension: r.draws if r.cal_draws is None else r.cal_draws for r in side.itertuples()}
+    table["model_scale"] = table.dimension.map(
+        {r.dimension: "scorer points" if r.cal_draws is None else "calibrated" for r in side.itertuples()})
     rows = []
     for d in table.dimension:
         stats = agreement(survey_draws[d], model_draws[d], prob=prob, seed=seed)
@@ -222,8 +244,10 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
     implied = "implied" in table
     view = Table(title="Tuned models vs survey (A - B, rating points, 95% intervals; agreement against the "
                        f"{table.basis.iloc[0] if 'basis' in table else 'level difference'})")
+    calibrated = "model_cal" in table and table.model_cal.notna().any()
     columns = ["dimension", "survey: level difference", *(["survey: preference-implied"] if implied else []),
-               "tuned models", "P(same sign)", "ratio model/survey", "gap"]
+               "tuned models (scorer)", *(["tuned models (calibrated)"] if calibrated else []),
+               "P(same sign)", "ratio model/survey", "gap"]
     for col in columns:
         view.add_column(col, justify="left" if col == "dimension" else "right")
     for r in table.itertuples():
@@ -232,11 +256,18 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
         cells = [f"{r.diff:+.3f} [{r.diff_lo:+.3f}, {r.diff_hi:+.3f}]"]
         if implied:
             cells.append(f"{r.implied:+.3f} [{r.implied_lo:+.3f}, {r.implied_hi:+.3f}]")
-        view.add_row(r.dimension, *cells, f"{r.model_diff:+.3f} [{r.model_lo:+.3f}, {r.model_hi:+.3f}]",
-                     f"{r.p_same_sign:.2f}", ratio, f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
+        cells.append(f"{r.model_diff:+.3f} [{r.model_lo:+.3f}, {r.model_hi:+.3f}]")
+        if calibrated:
+            cells.append(f"{r.model_cal:+.3f} [{r.model_cal_lo:+.3f}, {r.model_cal_hi:+.3f}] (x{r.scorer_slope:.2f})"
+                         if np.isfinite(r.model_cal) else "-")
+        view.add_row(r.dimension, *cells, f"{r.p_same_sign:.2f}", ratio,
+                     f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
     console.print(view)
     console.print("[dim]Both sides rest on the same survey ratings; P(same sign) pairs their draws as if "
                   "independent, so it overstates the evidence.[/]")
+    if calibrated:
+        console.print("[dim]Calibrated: the scorer's difference times its slope (xb) on the held-out prompts' "
+                      "survey ratings; agreement uses the calibrated difference where there is one.[/]")
     if "model_n_runs" in table and (table.model_n_runs == 1).any():
         console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}")
     return figure2([table], Path(out) / "figure2")

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
+from pluralstats.evaluate.calibration import CALIBRATION_ATTR, calibration_to_attr
 from pluralstats.evaluate.generate import GenerationConfig, generate_completions
 from pluralstats.evaluate.scorers import Scorer, score_completions
 from pluralstats.evaluate.shift import (
@@ -94,14 +95,20 @@ def polarity_signs(dimensions, signs: Mapping[str, int] | None) -> dict[str, int
 
 def shift_results(scores: pd.DataFrame, *, control: str = "control", scale_max: int = 5,
                   settings: ShiftSettings = ShiftSettings(), signs: Mapping[str, int] | None = None,
-                  seed: int = 0) -> EvalResult:
+                  seed: int = 0, calibration: pd.DataFrame | None = None) -> EvalResult:
     """Fit the shift model (and the bootstrap check), assemble the results table and diagnose the fit.
+
+    ``calibration``: the scorer's calibration on held-out survey ratings
+    (:func:`pluralstats.evaluate.calibration.scorer_calibration`), stored in the posterior's attributes so that
+    a comparison with the survey can put the scores on the survey's scale.
 
     Failed diagnostics do not raise here: ``result.diagnostics.ok`` says whether the fit can be used.
     """
     fit = fit_shift_model(scores, control=control, scale_max=scale_max, draws=settings.draws,
                           tune=settings.tune, chains=settings.chains, seed=seed, backend=settings.backend,
                           population=settings.population)
+    if calibration is not None:
+        fit.idata.posterior.attrs[CALIBRATION_ATTR] = calibration_to_attr(calibration)
     tables = [posterior_table(fit)]
     if settings.bootstrap:
         tables.append(bootstrap_table(scores, control=control, n_boot=settings.bootstrap, seed=seed))

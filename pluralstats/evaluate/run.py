@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from pluralstats.errors import InputError
+from pluralstats.evaluate.calibration import scorer_calibration
 from pluralstats.evaluate.evaluation import EvalResult, ShiftSettings, score_models, shift_results
 from pluralstats.evaluate.generate import GenerationConfig, eval_prompts
 from pluralstats.evaluate.reasoning import parse_markers, reasoning_summary
@@ -77,5 +78,5 @@ def evaluate_models(survey, models: Mapping[str, str | Path], *, control: str | 
     if control is not None:
         signs = {d: v.sign for d, v in survey.config.dimensions.items()}
         result = shift_results(scores, control=control, scale_max=scorer.scale_max, settings=settings,
-                               signs=signs, seed=seed)
+                               signs=signs, seed=seed, calibration=scorer_calibration(scorer, survey, split))
     return Evaluation(result, prompts, reasoning_summary(scores), scorer, scores)

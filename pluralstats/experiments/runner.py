@@ -121,6 +121,16 @@ def collect_scores(config: ExperimentConfig, out: Path) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def _calibration(config: ExperimentConfig, shared: Shared) -> pd.DataFrame:
+    """The cells' scorer calibrated on the held-out prompts' survey ratings (they score with the same one)."""
+    from pluralstats.evaluate.calibration import scorer_calibration
+    from pluralstats.scoring import scorer_by_name
+    from pluralstats.survey import load_survey
+
+    scorer = scorer_by_name(config.evaluate.get("scorer") or "rater", rater=shared.rater)
+    return scorer_calibration(scorer, load_survey(shared.bundle), shared.load_split())
+
+
 def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = "local", address: str | None = None,
                    num_cpus: int | None = None, threads: int | None = None, seed: int = 0, console=None,
                    retry_failed: bool = True, ray_retries: int = 0, gpus_per_cell: float = 0) -> RunReport:
@@ -162,7 +172,7 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = 
     if not scores.empty and "control" in set(scores.model) and scores.model.nunique() > 1:
         settings = ShiftSettings(**{k: config.evaluate[k] for k in SHIFT_KEYS if k in config.evaluate})
         report.result = shift_results(scores, control="control", scale_max=shared.scale_max, settings=settings,
-                                      signs=shared.signs, seed=seed)
+                                      signs=shared.signs, seed=seed, calibration=_calibration(config, shared))
         report.result.table.insert(0, "experiment", config.name)
         write_results(report.result, out / "results.parquet")
     write_manifest(out, "experiment run", inputs=[config.path], seed=seed,

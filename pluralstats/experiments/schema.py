@@ -38,12 +38,20 @@ class Simulate(BaseModel):
     responses_per_prompt: int = Field(default=5, ge=2)
     prompts_per_participant: int = Field(default=5, ge=1)
     interactions: float | None = Field(default=None, ge=-2, le=2)
+    disagreement: float = Field(default=0.0, ge=0, le=5)  # sd of the planted group x item terms (logits)
+    disagreement_attributes: list[str] | None = None  # default: every demographic attribute
     seed: int = 0
 
     @model_validator(mode="after")
     def _participant_prompts(self) -> Simulate:
         if self.prompts_per_participant > self.prompts_per_language:
             raise ValueError("prompts_per_participant cannot exceed prompts_per_language")
+        from pluralstats.survey.simulate import SimulationConfig
+
+        known = sorted(SimulationConfig().attribute_shares)
+        unknown = sorted(set(self.disagreement_attributes or ()) - set(known))
+        if unknown:
+            raise ValueError(f"disagreement_attributes: unknown {', '.join(unknown)}; valid: {', '.join(known)}")
         return self
 
 

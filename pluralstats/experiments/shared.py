@@ -64,6 +64,10 @@ def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, in
     seed = int(opts.pop("seed", 0))
     if "participants" in opts:
         opts["n_participants"] = opts.pop("participants")
+    if "disagreement" in opts:
+        opts["disagreement_sd"] = float(opts.pop("disagreement"))
+    if opts.get("disagreement_attributes") is not None:
+        opts["disagreement_attributes"] = tuple(opts["disagreement_attributes"])
     if "interactions" in opts:  # groups also differ in how they rank responses (see pluralstats.survey.simulate)
         opts["effects"] = with_interactions(PAPER_EFFECTS, float(opts.pop("interactions")))
     sim = simulate_survey(SimulationConfig(**opts), seed=seed)
