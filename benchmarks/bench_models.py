@@ -41,12 +41,13 @@ POPQUORN = Path(__file__).resolve().parents[1] / "analyses" / "popquorn" / "surv
 STUDY_RATERS = 1095
 
 
-def load_data(name: str, sim_seed: int = 0, scale: float = 1.0):
+def load_data(name: str, sim_seed: int = 0, scale: float = 1.0, disagreement: float = 0.0):
     from pluralstats.survey import load_survey
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
     if name == "paper":
-        return simulate_survey(SimulationConfig(n_participants=round(STUDY_RATERS * scale)), seed=sim_seed).survey
+        return simulate_survey(SimulationConfig(n_participants=round(STUDY_RATERS * scale),
+                                                disagreement_sd=disagreement), seed=sim_seed).survey
     if name == "small":  # for checking this script quickly
         return simulate_survey(SimulationConfig(n_participants=120, prompts_per_language=6, responses_per_prompt=4,
                                                 prompts_per_participant=3), seed=0).survey
@@ -100,7 +101,8 @@ def run(args) -> dict:
     from pluralstats.models import diagnose
     from pluralstats.models.fit import fit_survey, resolved_settings
 
-    survey = load_data(args.data, args.sim_seed, args.scale)
+    survey = load_data(args.data, args.sim_seed, args.scale, args.sim_disagreement)
+    disagreement = [a for a in args.disagreement.split(",") if a] if args.disagreement else None
     dims = survey.dimensions if args.dims == "all" else args.dims.split(",")
     # as fit-survey does: every attribute, less those confounded with the items (country in the simulated design)
     if args.data == "popquorn":
@@ -121,7 +123,7 @@ def run(args) -> dict:
         idata = fit_survey(survey, dimensions=dims, attributes=attributes, backend=args.backend, draws=args.draws,
                            tune=args.tune, chains=args.chains, seed=args.seed, progress=False,
                            centered_items=args.centered_items, centered_raters=args.centered_raters,
-                           joint=args.joint)
+                           joint=args.joint, disagreement=disagreement)
     wall = time.perf_counter() - start
     settings = {} if args.backend.startswith("bambi") else resolved_settings(idata)
     if args.save_posterior:
@@ -136,7 +138,8 @@ def run(args) -> dict:
         steps = float((2 ** stats["tree_depth"]).mean())
     result = {
         "data": args.data, "dims": args.dims, "backend": args.backend, "draws": args.draws, "tune": args.tune,
-        "chains": args.chains, "joint": args.joint, "wall_s": wall, **settings,
+        "chains": args.chains, "joint": args.joint, "disagreement": args.disagreement,
+        "sim_disagreement": args.sim_disagreement, "wall_s": wall, **settings,
         "min_contrast_ess_bulk": float(contrasts.ess_bulk.min()),
         "min_contrast_ess_tail": float(contrasts.ess_tail.min()),
         "max_contrast_rhat": float(contrasts.r_hat.max()), "min_param_ess_bulk": float(diag.table.ess_bulk.min()),
@@ -261,6 +264,9 @@ def main() -> None:
     r.add_argument("--scale", type=float, default=1.0, help="paper data: multiple of the study's 1,095 raters")
     r.add_argument("--grad-time", action="store_true", help="also time one logp+gradient evaluation")
     r.add_argument("--dims", default="all", help="'all' or comma-separated dimensions")
+    r.add_argument("--disagreement", default="", help="fit group x item terms for these attributes (A,B)")
+    r.add_argument("--sim-disagreement", type=float, default=0.0,
+                   help="paper data: plant group x item terms of this sd for every attribute")
     r.add_argument("--backend", choices=["nutpie", "jax", "pymc", "advi", "bambi", "bambi-nutpie"], default="nutpie")
     r.add_argument("--draws", type=int, default=1000)
     r.add_argument("--tune", type=int, default=None,
