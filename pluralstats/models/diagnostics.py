@@ -139,10 +139,12 @@ def diagnose(idata, *, contrasts: bool = True, max_rhat: float = MAX_RHAT, min_e
 
 
 def _bfmi(stats) -> float:
-    """The lowest per-chain E-BFMI (ArviZ's estimator), NaN when the sampler stored no energy."""
+    """The lowest per-chain E-BFMI (ArviZ's estimator; per chain and dimension for a fit sampled one dimension
+    at a time), NaN when the sampler stored no energy."""
     if "energy" not in stats:
         return float("nan")
-    return float(np.min(az.bfmi(stats["energy"].transpose("chain", "draw").to_numpy())))
+    energy = stats["energy"].transpose(..., "chain", "draw").to_numpy()  # a split fit adds a dimension axis
+    return float(np.min(az.bfmi(energy.reshape(-1, energy.shape[-1]))))
 
 
 def _treedepth_share(stats) -> float:

@@ -12,6 +12,7 @@ import contextlib
 import io
 import logging
 import time
+import warnings
 from pathlib import Path
 
 import arviz as az
@@ -30,6 +31,7 @@ from .rating import (
     BETA_PRIOR_SD,
     CENTRED_MIN_RATINGS,
     build_model,
+    data_arrays,
     is_auxiliary,
     set_disagreement,
     set_rater_variance,
@@ -134,23 +136,103 @@ def more_chains_may_pass(diag) -> bool:
                 and (min(table.ess_bulk.min(), table.ess_tail.min()) < MIN_ESS or table.r_hat.max() > MAX_RHAT))
 
 
-def sample_to_ess(model: pm.Model, data: ModelData, backend: str, *, draws: int, tune: int, chains: int, seed: int,
-                  progress: bool, joint: bool, max_chains: int) -> tuple[az.InferenceData, int, Diagnostics | None]:
-    """nutpie's draws, compiled once; while the gate fails on ESS or R-hat alone (:func:`more_chains_may_pass`),
-    ``chains`` more chains (each tuned afresh, as independent chains must be) until it passes or ``max_chains``
-    are reached.
+def _whole_sampler(model: pm.Model, backend: str, *, draws: int, tune: int, progress: bool):
+    """Compile ``model`` once; return a function sampling ``(chains, seed)`` from it."""
+    compiled = nutpie_compile(model, NUTPIE_BACKENDS[backend])
+
+    def sample(chains: int, seed: int) -> az.InferenceData:
+        with _quiet(progress):
+            return nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
+    return sample
+
+
+def _shape_key(data: ModelData) -> tuple:
+    return (len(data.y), len(data.rater_ids), len(data.item_ids),
+            tuple((a, tuple(v)) for a, v in data.meta.attributes.items()))
+
+
+def _split_sampler(parts: list[ModelData], backend: str, model_options: dict, *, draws: int, tune: int,
+                   progress: bool):
+    """One model per dimension, compiled once per distinct shape (dimensions of one shape swap the data with
+    nutpie's ``with_data``); return a function sampling ``(chains, seed)`` from every dimension's model in
+    turn, joined along ``dimension`` as one posterior (``sample_stats`` gain a ``dimension`` axis: each
+    dimension's chains are separate runs of the sampler)."""
+    compiled = {}
+    for part in parts:
+        key = _shape_key(part)
+        if key not in compiled:
+            compiled[key] = nutpie_compile(build_model(part, **model_options), NUTPIE_BACKENDS[backend])
+    names = [part.meta.dimensions[0] for part in parts]
+
+    def sample(chains: int, seed: int) -> az.InferenceData:
+        posteriors, stats = [], []
+        for j, part in enumerate(parts):
+            run_seed = int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
+            with _quiet(progress):
+                raw = nutpie_sample(compiled[_shape_key(part)].with_data(**data_arrays(part)), draws=draws,
+                                    tune=tune, chains=chains, seed=run_seed, progress=progress)
+            # the compiled model keeps the coordinate of the dimension it was built for
+            posteriors.append(raw.posterior.assign_coords(dimension=[names[j]]))
+            stats.append(raw.sample_stats)
+        posterior = _join_dimensions(posteriors)
+        sample_stats = xr.concat(stats, dim=xr.DataArray(names, dims="dimension", name="dimension"),
+                                 combine_attrs="override").transpose("chain", "draw", ...)
+        return az.InferenceData(posterior=posterior, sample_stats=sample_stats)
+    return sample
+
+
+def _join_dimensions(posteriors: list[xr.Dataset]) -> xr.Dataset:
+    """One dimension's posteriors joined as the whole model's: along ``dimension``, or for a variable without
+    named dimensions (a raw parameter of shape (dimension, ...)) along its first axis, renumbered."""
+    joined = {}
+    for name in posteriors[0].data_vars:
+        parts = [p[name] for p in posteriors]
+        axes = [d for d in parts[0].dims if d not in ("chain", "draw")]
+        along = "dimension" if "dimension" in axes else axes[0]
+        var = xr.concat(parts, dim=along, combine_attrs="override")
+        if along != "dimension":
+            var = var.assign_coords({along: np.arange(var.sizes[along])})
+        joined[name] = var
+    return xr.Dataset(joined, attrs=posteriors[0].attrs)
+
+
+def dimension_parts(survey: Survey, data: ModelData, *, disagreement: list[str] | None,
+                    rater_variance_by: str | None) -> list[ModelData] | None:
+    """The survey's data one dimension at a time, when fitting the dimensions apart gives the joint fit's
+    posterior: without ``joint`` nothing in the model links dimensions (every parameter has its own per
+    dimension, priors are independent), so the posterior factorises. Each part must have the whole fit's
+    raters, items and attribute levels, so the parts join into its layout; None otherwise (or with one
+    dimension)."""
+    dims = data.meta.dimensions
+    if len(dims) < 2:
+        return None
+    parts = []
+    for dim in dims:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the whole fit has said what these would repeat
+            part = build_model_data(survey, [dim], list(data.meta.attributes))
+        if (list(part.rater_ids) != list(data.rater_ids) or list(part.item_ids) != list(data.item_ids)
+                or part.meta.attributes != data.meta.attributes):
+            return None
+        part.meta.family = data.meta.family
+        set_disagreement(part, disagreement)
+        set_rater_variance(part, rater_variance_by)
+        parts.append(part)
+    return parts
+
+
+def sample_to_ess(sample, data: ModelData, backend: str, *, draws: int, chains: int, seed: int, joint: bool,
+                  max_chains: int, start: float) -> tuple[az.InferenceData, int, Diagnostics | None]:
+    """``sample(chains, seed)``'s draws (:func:`_whole_sampler` or :func:`_split_sampler`, compiled once); while
+    the gate fails on ESS or R-hat alone (:func:`more_chains_may_pass`), ``chains`` more chains (each tuned
+    afresh, as independent chains must be) until it passes or ``max_chains`` are reached.
 
     Returns the finished posterior, the number of chains added, and the posterior's diagnostics when the
     last decision needed them (None when ``max_chains`` ended it first), so they are not computed twice.
     Every chain is kept: adding chains selects nothing (the diagnostics, not the estimates, decide whether
-    to go on), and R-hat is computed over all of them. ``compile_seconds`` is recorded beside
-    ``sampling_seconds``.
+    to go on), and R-hat is computed over all of them.
     """
-    start = time.perf_counter()
-    compiled = nutpie_compile(model, NUTPIE_BACKENDS[backend])
-    compile_seconds = time.perf_counter() - start
-    with _quiet(progress):
-        raw = nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
+    raw = sample(chains, seed)
     added = 0
     while True:
         idata = finish_idata(raw, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
@@ -158,11 +240,8 @@ def sample_to_ess(model: pm.Model, data: ModelData, backend: str, *, draws: int,
         if raw.posterior.sizes["chain"] + chains > max_chains or not more_chains_may_pass(diag := diagnose(idata)):
             break
         run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
-        with _quiet(progress):
-            more = nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, seed=run_seed, progress=progress)
-        raw = _append_chains(raw, more)
+        raw = _append_chains(raw, sample(chains, run_seed))
         added += chains
-    idata.posterior.attrs["compile_seconds"] = compile_seconds
     return idata, added, diag
 
 
@@ -258,8 +337,9 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
                check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY,
-               rater_variance_by: str | None = None, max_chains: int | None = None) -> az.InferenceData:
-    """Fit every selected dimension in one model; return the posterior with everything needed after.
+               rater_variance_by: str | None = None, max_chains: int | None = None,
+               split_dimensions: bool = True) -> az.InferenceData:
+    """Fit the rating model of every selected dimension; return one posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
     ``sigma_rater``, ``sigma_item``, ``item_effect`` (and ``rater_corr`` when ``joint``), plus
@@ -286,6 +366,13 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     exactly ``chains``, what a caller that asks for few draws on purpose wants), when ``chains`` chains pass
     every check but ESS or R-hat, ``chains`` more are sampled (compiled once) until the gate passes or
     ``max_chains`` are reached (:func:`sample_to_ess`).
+
+    ``split_dimensions`` (nutpie backends, not ``joint``): sample each dimension's model apart and join the
+    draws (:func:`dimension_parts`; recorded as ``posterior.attrs["split_dimensions"]``). It is the same
+    posterior, since nothing links the dimensions, and it mixes better per gradient: NUTS adapts one step
+    size and mass matrix to the hardest direction of the whole model, so every dimension pays for the worst
+    one. The parts are compiled once when they have one shape. A survey whose dimensions were rated by
+    different raters or of different items is fitted as one model.
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
@@ -304,17 +391,28 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if centered_interactions is None:
         centered_interactions = use_centred_interactions(data)
     centered_raters = bool(centered_raters) and not joint and not rater_variance_by
-    model = build_model(data, joint=joint, centered_items=centered_items, centered_raters=centered_raters,
-                        beta_prior_sd=beta_prior_sd, centered_interactions=centered_interactions,
-                        pooled_levels=pooled_levels, family=chosen)
+    options = dict(centered_items=centered_items, centered_raters=centered_raters, beta_prior_sd=beta_prior_sd,
+                   centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen)
     added, diag = 0, None
     if backend in NUTPIE_BACKENDS:
-        idata, added, diag = sample_to_ess(model, data, backend, draws=draws, tune=tune, chains=chains, seed=seed,
-                                           progress=progress, joint=joint,
+        start = time.perf_counter()
+        parts = None if joint or not split_dimensions else dimension_parts(
+            survey, data, disagreement=disagreement, rater_variance_by=rater_variance_by)
+        if parts is None:
+            sample = _whole_sampler(build_model(data, joint=joint, **options), backend, draws=draws, tune=tune,
+                                    progress=progress)
+        else:
+            sample = _split_sampler(parts, backend, options, draws=draws, tune=tune, progress=progress)
+        compile_seconds = time.perf_counter() - start
+        idata, added, diag = sample_to_ess(sample, data, backend, draws=draws, chains=chains, seed=seed,
+                                           joint=joint, start=start,
                                            max_chains=max(chains, max_chains or chains) if check else chains)
+        idata.posterior.attrs["compile_seconds"] = compile_seconds
+        idata.posterior.attrs["split_dimensions"] = int(parts is not None)
     else:
         start = time.perf_counter()
-        idata = sample_model(model, backend, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
+        idata = sample_model(build_model(data, joint=joint, **options), backend, draws=draws, tune=tune,
+                             chains=chains, seed=seed, progress=progress)
         idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
     if added:
         auto.append(f"{added} more chains (each {draws} draws): the first {chains} passed every check but ESS "
