@@ -29,11 +29,13 @@ def _config(**kw) -> DPOTrainConfig:
     return DPOTrainConfig(**{**base, **kw})
 
 
-def test_dpo_changes_weights_and_raises_margin(tiny_dir, ft_pairs, ft_prefs_path, tmp_path):
+def test_dpo_changes_weights_and_raises_margin(tiny_dir, ft_pairs, ft_prefs_path, tmp_path, capsys):
     base_path, _ = tiny_dir
     base, tok = _load(base_path)
     before = preference_margins(base, tok, ft_pairs)
+    capsys.readouterr()
     out = DPOPlugin().train(ft_prefs_path, str(base_path), _config(), tmp_path / "dpo")
+    assert "'loss'" not in capsys.readouterr().out  # no log given: TRL's raw log dicts are not printed
     tuned, _ = _load(out)
     after = preference_margins(tuned, tok, ft_pairs, reference=base, beta=0.1)
     assert max_change(parameters(base), parameters(tuned)) > 1e-3

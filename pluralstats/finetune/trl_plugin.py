@@ -50,11 +50,12 @@ class TRLPlugin:
         work = claim_output_dir(checkpoint_dir(out_dir), "finetune")
         trainer, tokenizer = self.build_trainer(data, base_model, config, work, **options)
         callback = None
-        if log is not None:
-            from transformers.trainer_callback import PrinterCallback, ProgressCallback
+        from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-            trainer.remove_callback(PrinterCallback)
-            trainer.remove_callback(ProgressCallback)
+        # TRL prints raw log dicts whenever its bar is off: without ``log``, nothing is printed at all
+        trainer.remove_callback(PrinterCallback)
+        trainer.remove_callback(ProgressCallback)
+        if log is not None:
             from rich.console import Console as RichConsole
 
             callback = training_progress_callback(log) if isinstance(log, RichConsole) else log_lines_callback(log)
