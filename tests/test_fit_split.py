@@ -27,22 +27,18 @@ def survey():
     return simulate_survey(SMALL, seed=0).survey
 
 
-def test_parts_only_when_every_dimension_has_the_whole_fit_s_raters_and_items(survey):
+def test_parts_are_each_dimension_s_ratings_with_every_rater_and_item(survey):
     data = build_model_data(survey, DIMS, ["political"])
-    parts = dimension_parts(survey, data, disagreement=None, rater_variance_by=None)
+    parts = dimension_parts(data)
     assert [p.meta.dimensions for p in parts] == [["toxicity"], ["helpfulness"]]
-    assert all(list(p.rater_ids) == list(data.rater_ids) for p in parts)
-    assert sum(len(p.y) for p in parts) == len(data.y)
-    assert dimension_parts(survey, build_model_data(survey, ["toxicity"], ["political"]), disagreement=None,
-                           rater_variance_by=None) is None
-    # one rater never rated helpfulness: the parts would not join into the whole fit's layout
-    first = survey.ratings.participant_id.iloc[0]
-    import dataclasses
-
-    ratings = survey.ratings[~((survey.ratings.participant_id == first) & (survey.ratings.dimension == "helpfulness"))]
-    uneven = dataclasses.replace(survey, ratings=ratings)
-    data = build_model_data(uneven, DIMS, ["political"])
-    assert dimension_parts(uneven, data, disagreement=None, rater_variance_by=None) is None
+    for j, part in enumerate(parts):
+        keep = data.obs_dim == j
+        assert list(part.rater_ids) == list(data.rater_ids) and list(part.item_ids) == list(data.item_ids)
+        np.testing.assert_array_equal(part.y, data.y[keep])
+        np.testing.assert_array_equal(part.obs_rater, data.obs_rater[keep])
+        assert (part.obs_dim == 0).all()
+    assert data.meta.dimensions == DIMS  # the whole fit's metadata is left as it was
+    assert dimension_parts(build_model_data(survey, ["toxicity"], ["political"])) is None
 
 
 def test_split_fit_is_the_whole_model_s_posterior(survey):

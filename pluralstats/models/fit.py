@@ -9,10 +9,10 @@ first look only, never for reported numbers).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import logging
 import time
-import warnings
 from pathlib import Path
 
 import arviz as az
@@ -196,28 +196,24 @@ def _join_dimensions(posteriors: list[xr.Dataset]) -> xr.Dataset:
     return xr.Dataset(joined, attrs=posteriors[0].attrs)
 
 
-def dimension_parts(survey: Survey, data: ModelData, *, disagreement: list[str] | None,
-                    rater_variance_by: str | None) -> list[ModelData] | None:
-    """The survey's data one dimension at a time, when fitting the dimensions apart gives the joint fit's
-    posterior: without ``joint`` nothing in the model links dimensions (every parameter has its own per
-    dimension, priors are independent), so the posterior factorises. Each part must have the whole fit's
-    raters, items and attribute levels, so the parts join into its layout; None otherwise (or with one
-    dimension)."""
+def dimension_parts(data: ModelData) -> list[ModelData] | None:
+    """The model's data one dimension at a time (None with one dimension). Without ``joint`` nothing in the
+    model links dimensions (every parameter has its own per dimension, priors are independent), so the
+    posterior is the product of the parts' posteriors. Each part keeps every rater and item of the whole
+    (one without ratings on a dimension keeps its prior there, as in the whole model), so the parts' draws
+    join into the whole model's layout."""
     dims = data.meta.dimensions
     if len(dims) < 2:
         return None
     parts = []
-    for dim in dims:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the whole fit has said what these would repeat
-            part = build_model_data(survey, [dim], list(data.meta.attributes))
-        if (list(part.rater_ids) != list(data.rater_ids) or list(part.item_ids) != list(data.item_ids)
-                or part.meta.attributes != data.meta.attributes):
-            return None
-        part.meta.family = data.meta.family
-        set_disagreement(part, disagreement)
-        set_rater_variance(part, rater_variance_by)
-        parts.append(part)
+    for j, dim in enumerate(dims):
+        keep = data.obs_dim == j
+        meta = dataclasses.replace(data.meta, dimensions=[dim], disagreement=list(data.meta.disagreement),
+                                   polarity={k: v for k, v in data.meta.polarity.items() if k == dim},
+                                   thresholds={k: v for k, v in data.meta.thresholds.items() if k == dim})
+        parts.append(dataclasses.replace(data, meta=meta, obs_dim=np.zeros(int(keep.sum()), dtype=data.obs_dim.dtype),
+                                         obs_rater=data.obs_rater[keep], obs_item=data.obs_item[keep],
+                                         y=data.y[keep]))
     return parts
 
 
@@ -371,8 +367,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     draws (:func:`dimension_parts`; recorded as ``posterior.attrs["split_dimensions"]``). It is the same
     posterior, since nothing links the dimensions, and it mixes better per gradient: NUTS adapts one step
     size and mass matrix to the hardest direction of the whole model, so every dimension pays for the worst
-    one. The parts are compiled once when they have one shape. A survey whose dimensions were rated by
-    different raters or of different items is fitted as one model.
+    one. The parts are compiled once when they have one shape (the same number of ratings).
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
@@ -396,8 +391,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     added, diag = 0, None
     if backend in NUTPIE_BACKENDS:
         start = time.perf_counter()
-        parts = None if joint or not split_dimensions else dimension_parts(
-            survey, data, disagreement=disagreement, rater_variance_by=rater_variance_by)
+        parts = None if joint or not split_dimensions else dimension_parts(data)
         if parts is None:
             sample = _whole_sampler(build_model(data, joint=joint, **options), backend, draws=draws, tune=tune,
                                     progress=progress)
