@@ -15,8 +15,8 @@ Ratios are against the Bambi run on the same data and dimensions, from the same 
 ``--sim-seed`` picks the simulated survey (paper scale: seeds 0-4 for five surveys); ``--scale N`` simulates N times
 the study's 1,095 raters (25 judgements each, 5 dimensions, the same items). Each run also reports the compile
 time (nutpie's, inside the wall time), the time of one logp+gradient evaluation (timed apart, numba), leapfrog
-steps per draw and the process's peak resident memory. A fit sampled one dimension at a time (fit_survey's
-default) reports the mean over dimensions: one dimension's gradient costs about 1/D of the whole model's, so
+steps per draw and the process's peak resident memory. A fit sampled one dimension at a time (``--split``)
+reports the mean over dimensions: one dimension's gradient costs about 1/D of the whole model's, so
 that mean is the cost per draw in whole-model gradients.
 """
 
@@ -285,8 +285,8 @@ def main() -> None:
     r.add_argument("--centered-raters", action=argparse.BooleanOptionalAction, default=False,
                    help="default: non-centred, as fit-survey")
     r.add_argument("--joint", action="store_true")
-    r.add_argument("--split", action=argparse.BooleanOptionalAction, default=True,
-                   help="sample each dimension's model apart (fit_survey's default); --no-split: one model")
+    r.add_argument("--split", action=argparse.BooleanOptionalAction, default=False,
+                   help="sample each dimension's model apart (fit_survey's split_dimensions); default: one model")
     r.add_argument("--save-posterior", type=Path, default=None)
     r.add_argument("--out", type=Path, default=None)
     sc = sub.add_parser("scale")

@@ -1,4 +1,4 @@
-"""Fitting dimensions apart (``fit_survey(split_dimensions=True)``, the default) gives the whole model's posterior.
+"""Fitting dimensions apart (``fit_survey(split_dimensions=True)``) gives the whole model's posterior.
 
 Nothing links the dimensions of the additive model, so its posterior factorises: each dimension's model is
 sampled apart (compiled once, the data swapped) and the draws joined in the whole model's layout. Checked
@@ -44,8 +44,8 @@ def test_parts_are_each_dimension_s_ratings_with_every_rater_and_item(survey):
 def test_split_fit_is_the_whole_model_s_posterior(survey):
     settings = {"dimensions": DIMS, "attributes": ["political"], "backend": "jax", "draws": 1000, "tune": 300,
                 "seed": 4, "progress": False}
-    split = fit_survey(survey, **settings)
-    whole = fit_survey(survey, **settings, split_dimensions=False)
+    split = fit_survey(survey, **settings, split_dimensions=True)
+    whole = fit_survey(survey, **settings)
     assert split.posterior.attrs["split_dimensions"] == 1 and whole.posterior.attrs["split_dimensions"] == 0
     names = ["cutpoints", "sigma_rater", "sigma_item", "beta_political", "item_effect"]
     for name in names:

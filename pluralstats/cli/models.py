@@ -59,6 +59,9 @@ def fit_options(f):
                      help="Give each level of ATTRIBUTE its own rater sd (sigma_rater per dimension and level): "
                           "for groups whose members agree with each other more or less than others do."),
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
+        click.option("--split-dimensions", is_flag=True,
+                     help="nutpie/jax: sample each dimension's model apart and join the draws (the same posterior; "
+                          "faster per draw, but the rater sd mixes less per draw: see docs/model-checking.md)."),
         click.option("--pooled-levels", is_flag=True,
                      help="Partially pool each attribute's levels (a small group shrinks toward its attribute's "
                           "mean) instead of fixed effects against the reference level."),
