@@ -217,7 +217,7 @@ def test_evaluate_command_exits_3_on_failed_diagnostics(tiny_bundle, tmp_path, m
         evaluation.TABLE_COLUMNS], fit, diagnose_shift(fit.idata))
     # generation, scoring and sampling are replaced: this checks what the command does with the diagnostics
     monkeypatch.setattr(run, "eval_prompts", lambda items, split, cap: items.head(2))
-    monkeypatch.setattr(scorers, "load_scorer", lambda spec: SimpleNamespace(scale_max=5))
+    monkeypatch.setattr(scorers, "load_scorer", lambda spec: SimpleNamespace(scale_max=5, dimensions=[]))
     monkeypatch.setattr(run, "score_models", lambda *args, **kwargs: fake.scores)
     monkeypatch.setattr(run, "shift_results", lambda *args, **kwargs: fake)
     model = tmp_path / "model"  # what the model-folder check looks for; nothing loads it

@@ -47,7 +47,7 @@ def scorer_calibration(scorer: Scorer, survey, split: pd.Series) -> pd.DataFrame
     items = survey.items[survey.items.prompt_id.isin(eval_prompts)]
     dims = [d for d in scorer.dimensions if d in set(survey.dimensions)]
     rows = []
-    if len(items):
+    if len(items) and dims:
         scores = scorer.score(items.prompt.tolist(), items.response.tolist())
         scores.index = items.item_id.to_numpy()
         ratings = survey.ratings[survey.ratings.item_id.isin(set(items.item_id))]

@@ -129,7 +129,7 @@ def test_failed_run_leaves_previous_output_intact(run_bad, hostile_survey_dir, t
 
 
 SIGTERM_SCRIPT = """
-import os, signal, sys
+import os, signal, sys, time
 from pathlib import Path
 from pluralstats.cli.common import install_signal_handlers
 from pluralstats.io import atomic_path
@@ -138,7 +138,10 @@ target = Path(sys.argv[1])
 with atomic_path(target) as tmp:
     tmp.write_bytes(b"x" * 1_000_000)
     os.kill(os.getpid(), signal.SIGTERM)
-    signal.pause()
+    # short sleeps, not signal.pause(): a signal that lands on a library's thread would leave pause() waiting
+    # forever, while the main thread runs its Python handler at the end of each sleep
+    for _ in range(600):
+        time.sleep(0.1)
 """
 
 
