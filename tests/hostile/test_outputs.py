@@ -134,6 +134,8 @@ from pathlib import Path
 from pluralstats.cli.common import install_signal_handlers
 from pluralstats.io import atomic_path
 install_signal_handlers()
+# as at a terminal: a shell that starts its jobs in the background hands them SIGINT ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 target = Path(sys.argv[1])
 with atomic_path(target) as tmp:
     tmp.write_bytes(b"x" * 1_000_000)
