@@ -125,7 +125,8 @@ def run(args) -> dict:
         idata = fit_survey(survey, dimensions=dims, attributes=attributes, backend=args.backend, draws=args.draws,
                            tune=args.tune, chains=args.chains, seed=args.seed, progress=False,
                            centered_items=args.centered_items, centered_raters=args.centered_raters,
-                           joint=args.joint, disagreement=disagreement, split_dimensions=args.split)
+                           joint=args.joint, disagreement=disagreement, split_dimensions=args.split,
+                           centered_interactions=args.centered_interactions)
     wall = time.perf_counter() - start
     settings = {} if args.backend.startswith("bambi") else resolved_settings(idata)
     if args.save_posterior:
@@ -282,11 +283,14 @@ def main() -> None:
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--centered-items", action=argparse.BooleanOptionalAction, default=None,
                    help="default: chosen from ratings per item, as fit-survey does")
-    r.add_argument("--centered-raters", action=argparse.BooleanOptionalAction, default=False,
-                   help="default: non-centred, as fit-survey")
+    r.add_argument("--centered-raters", action=argparse.BooleanOptionalAction, default=None,
+                   help="default: chosen from the data, as fit-survey does")
+    r.add_argument("--centered-interactions", action=argparse.BooleanOptionalAction, default=None,
+                   help="group x item terms' parametrisation; default: chosen as fit-survey does")
     r.add_argument("--joint", action="store_true")
-    r.add_argument("--split", action=argparse.BooleanOptionalAction, default=False,
-                   help="sample each dimension's model apart (fit_survey's split_dimensions); default: one model")
+    r.add_argument("--split", action=argparse.BooleanOptionalAction, default=None,
+                   help="sample each dimension's model apart (fit_survey's split_dimensions); default: as "
+                        "fit-survey (apart unless --joint)")
     r.add_argument("--save-posterior", type=Path, default=None)
     r.add_argument("--out", type=Path, default=None)
     sc = sub.add_parser("scale")

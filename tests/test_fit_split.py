@@ -45,7 +45,9 @@ def test_split_fit_is_the_whole_model_s_posterior(survey):
     settings = {"dimensions": DIMS, "attributes": ["political"], "backend": "jax", "draws": 1000, "tune": 300,
                 "seed": 4, "progress": False}
     split = fit_survey(survey, **settings, split_dimensions=True)
-    whole = fit_survey(survey, **settings)
+    whole = fit_survey(survey, **settings, split_dimensions=False)
+    default = fit_survey(survey, **settings | {"draws": 20, "tune": 20}, check=False)
+    assert default.posterior.attrs["split_dimensions"] == 1  # apart unless asked otherwise
     assert split.posterior.attrs["split_dimensions"] == 1 and whole.posterior.attrs["split_dimensions"] == 0
     names = ["cutpoints", "sigma_rater", "sigma_item", "beta_political", "item_effect"]
     for name in names:

@@ -59,9 +59,9 @@ def fit_options(f):
                      help="Give each level of ATTRIBUTE its own rater sd (sigma_rater per dimension and level): "
                           "for groups whose members agree with each other more or less than others do."),
         click.option("--joint", is_flag=True, help="Rater effects correlated across dimensions (LKJ prior)."),
-        click.option("--split-dimensions", is_flag=True,
-                     help="nutpie/jax: sample each dimension's model apart and join the draws (the same posterior; "
-                          "faster per draw, but the rater sd mixes less per draw: see docs/model-checking.md)."),
+        click.option("--split-dimensions/--whole-model", default=None,
+                     help="nutpie/jax: sample each dimension's model apart and join the draws (the same posterior "
+                          "in fewer gradient evaluations) [default: apart, unless --joint]."),
         click.option("--pooled-levels", is_flag=True,
                      help="Partially pool each attribute's levels (a small group shrinks toward its attribute's "
                           "mean) instead of fixed effects against the reference level."),
@@ -74,9 +74,9 @@ def fit_options(f):
                           "better when groups clearly disagree but fails when they agree (tau near 0)]."),
         click.option("--centered-items/--non-centered-items", default=None,
                      help="Item-effect parametrisation (default: centred at >= 40 ratings per item and dimension)."),
-        click.option("--centered-raters/--non-centered-raters", default=False, show_default=True,
-                     help="Rater-effect parametrisation (non-centred suits ~25 ratings per rater; try centred "
-                          "when raters give many more; not with --joint)."),
+        click.option("--centered-raters/--non-centered-raters", default=None,
+                     help="Rater-effect parametrisation [default: centred when one dimension is sampled at a time "
+                          "and raters give >= 20 ratings each per dimension, else non-centred; never with --joint]."),
         seed_option,
         allow_outside_option,
     ]):

@@ -33,10 +33,12 @@ from .rating import (
     build_model,
     data_arrays,
     is_auxiliary,
+    ratings_per_unit,
     set_disagreement,
     set_rater_variance,
     use_centred,
     use_centred_interactions,
+    use_centred_raters,
 )
 
 #: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
@@ -59,7 +61,7 @@ def default_tune(data: ModelData, backend: str) -> tuple[int, str]:
     tuning than its default (with 300 steps the group effects of a real survey of that kind kept R-hat above
     1.01). Fewer ratings per rater: the backend's default.
     """
-    per_rater = len(data.y) / max(len(data.rater_ids) * len(data.meta.dimensions), 1)
+    per_rater = ratings_per_unit(data, "rater")
     if backend in NUTPIE_BACKENDS and per_rater >= CENTRED_MIN_RATINGS:
         return LONG_TUNE, f"{LONG_TUNE} tuning steps: raters give {per_rater:.0f} ratings each per dimension"
     return DEFAULT_TUNE[backend], ""
@@ -146,22 +148,15 @@ def _whole_sampler(model: pm.Model, backend: str, *, draws: int, tune: int, prog
     return sample
 
 
-def _shape_key(data: ModelData) -> tuple:
-    return (len(data.y), len(data.rater_ids), len(data.item_ids),
-            tuple((a, tuple(v)) for a, v in data.meta.attributes.items()))
-
-
 def _split_sampler(parts: list[ModelData], backend: str, model_options: dict, *, draws: int, tune: int,
                    progress: bool):
-    """One model per dimension, compiled once per distinct shape (dimensions of one shape swap the data with
-    nutpie's ``with_data``); return a function sampling ``(chains, seed)`` from every dimension's model in
-    turn, joined along ``dimension`` as one posterior (``sample_stats`` gain a ``dimension`` axis: each
-    dimension's chains are separate runs of the sampler)."""
-    compiled = {}
-    for part in parts:
-        key = _shape_key(part)
-        if key not in compiled:
-            compiled[key] = nutpie_compile(build_model(part, **model_options), NUTPIE_BACKENDS[backend])
+    """One model per dimension, compiled once: the parts share every rater, item and level
+    (:func:`dimension_parts`), so only the per-rating arrays differ, in length too, and nutpie's
+    ``with_data`` swaps them in (a refit gives the draws of a model compiled for that part). Return a function
+    sampling ``(chains, seed)`` from every dimension's model in turn, joined along ``dimension`` as one
+    posterior (``sample_stats`` gain a ``dimension`` axis: each dimension's chains are separate runs of the
+    sampler)."""
+    compiled = nutpie_compile(build_model(parts[0], **model_options), NUTPIE_BACKENDS[backend])
     names = [part.meta.dimensions[0] for part in parts]
 
     def sample(chains: int, seed: int) -> az.InferenceData:
@@ -169,7 +164,7 @@ def _split_sampler(parts: list[ModelData], backend: str, model_options: dict, *,
         for j, part in enumerate(parts):
             run_seed = int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
             with _quiet(progress):
-                raw = nutpie_sample(compiled[_shape_key(part)].with_data(**data_arrays(part)), draws=draws,
+                raw = nutpie_sample(compiled.with_data(**data_arrays(part)), draws=draws,
                                     tune=tune, chains=chains, seed=run_seed, progress=progress)
             # the compiled model keeps the coordinate of the dimension it was built for
             posteriors.append(raw.posterior.assign_coords(dimension=[names[j]]))
@@ -330,11 +325,11 @@ def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, join
 def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,
                backend: str = "nutpie", draws: int = 1000, tune: int | None = None, chains: int = 2, seed: int = 0,
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
-               centered_raters: bool = False, beta_prior_sd: float = BETA_PRIOR_SD,
+               centered_raters: bool | None = None, beta_prior_sd: float = BETA_PRIOR_SD,
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
                check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY,
                rater_variance_by: str | None = None, max_chains: int | None = None,
-               split_dimensions: bool = False) -> az.InferenceData:
+               split_dimensions: bool | None = None) -> az.InferenceData:
     """Fit the rating model of every selected dimension; return one posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -363,13 +358,16 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     every check but ESS or R-hat, ``chains`` more are sampled (compiled once) until the gate passes or
     ``max_chains`` are reached (:func:`sample_to_ess`).
 
-    ``split_dimensions`` (nutpie backends, not ``joint``): sample each dimension's model apart and join the
-    draws (:func:`dimension_parts`; recorded as ``posterior.attrs["split_dimensions"]``). It is the same
-    posterior, since nothing links the dimensions, reached in fewer gradient evaluations: NUTS adapts one
-    step size and mass matrix to a model, so in one model every dimension takes the steps the hardest one
-    needs. But the quantity that limits the gate, the rater sd, gets fewer effective draws per draw when
-    sampled apart (it profits from the whole model's longer trajectories), so the gate is not passed sooner:
-    off by default. The parts are compiled once when they have one shape (the same number of ratings).
+    ``split_dimensions`` (nutpie backends, not ``joint``; ``None``: whenever that allows and there are two or
+    more dimensions): sample each dimension's model apart and join the draws (:func:`dimension_parts`;
+    recorded as ``posterior.attrs["split_dimensions"]``). It is the same posterior, since nothing links the
+    dimensions, reached in fewer gradient evaluations: NUTS adapts one step size and mass matrix to a model,
+    so in one model every dimension takes the steps the hardest one needs. The parts are
+    compiled once (:func:`_split_sampler`). ``centered_raters=None`` centres the rater effects
+    when one dimension is sampled at a time and raters give enough ratings each
+    (:func:`~pluralstats.models.rating.use_centred_raters`): apart and non-centred, the rater sd mixes
+    worse per draw than in the whole model, and centring more than makes up for it (see
+    docs/model-checking.md).
     """
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
@@ -387,13 +385,24 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         centered_items = use_centred(data, "item")
     if centered_interactions is None:
         centered_interactions = use_centred_interactions(data)
+    nutpie = backend in NUTPIE_BACKENDS
+    if split_dimensions is None:
+        split_dimensions = nutpie and not joint and len(data.meta.dimensions) > 1
+        auto += ["dimensions sampled one at a time"] if split_dimensions else []
+    split_dimensions = bool(split_dimensions) and nutpie and not joint and len(data.meta.dimensions) > 1
+    if centered_raters is None:
+        centered_raters = not joint and use_centred_raters(
+            data, one_dimension=split_dimensions or len(data.meta.dimensions) == 1)
+        if centered_raters:
+            auto.append(f"centred rater effects: raters give {ratings_per_unit(data, 'rater'):.0f} ratings each "
+                        f"per dimension, one dimension sampled at a time")
     centered_raters = bool(centered_raters) and not joint and not rater_variance_by
     options = dict(centered_items=centered_items, centered_raters=centered_raters, beta_prior_sd=beta_prior_sd,
                    centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen)
     added, diag = 0, None
-    if backend in NUTPIE_BACKENDS:
+    if nutpie:
         start = time.perf_counter()
-        parts = None if joint or not split_dimensions else dimension_parts(data)
+        parts = dimension_parts(data) if split_dimensions else None
         if parts is None:
             sample = _whole_sampler(build_model(data, joint=joint, **options), backend, draws=draws, tune=tune,
                                     progress=progress)
@@ -435,7 +444,8 @@ def resolved_settings(idata: az.InferenceData) -> dict[str, int | bool | str]:
     attrs = idata.posterior.attrs
     out = {"tune": int(attrs.get("tune", 0)), "chains": int(idata.posterior.sizes["chain"]),
            "centered_items": bool(attrs.get("centered_items", False)),
-           "centered_raters": bool(attrs.get("centered_raters", False))}
+           "centered_raters": bool(attrs.get("centered_raters", False)),
+           "split_dimensions": bool(attrs.get("split_dimensions", False))}
     if attrs.get("auto_choices"):
         out["auto_choices"] = str(attrs["auto_choices"])
     if "centered_interactions" in attrs:
