@@ -126,7 +126,8 @@ def run(args) -> dict:
                            tune=args.tune, chains=args.chains, seed=args.seed, progress=False,
                            centered_items=args.centered_items, centered_raters=args.centered_raters,
                            joint=args.joint, disagreement=disagreement, split_dimensions=args.split,
-                           centered_interactions=args.centered_interactions)
+                           centered_interactions=args.centered_interactions,
+                           max_chains=args.max_chains)
     wall = time.perf_counter() - start
     settings = {} if args.backend.startswith("bambi") else resolved_settings(idata)
     if args.save_posterior:
@@ -280,6 +281,9 @@ def main() -> None:
     r.add_argument("--tune", type=int, default=None,
                    help="default: the backend's own (fit_survey's DEFAULT_TUNE; 1000 for Bambi)")
     r.add_argument("--chains", type=int, default=2)
+    r.add_argument("--max-chains", type=int, default=None,
+                   help="add chains while only ESS or R-hat fall short, up to this many (fit-survey: 8); "
+                        "default: exactly --chains")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--centered-items", action=argparse.BooleanOptionalAction, default=None,
                    help="default: chosen from ratings per item, as fit-survey does")

@@ -10,13 +10,15 @@ from pluralstats.models import fit
 from pluralstats.models.data import build_model_data
 from pluralstats.models.diagnostics import Diagnostics, diagnose
 from pluralstats.models.fit import DEFAULT_TUNE, LONG_TUNE, default_tune, fit_survey, more_chains_may_pass
-from pluralstats.models.rating import use_centred_raters
+from pluralstats.models.rating import use_centred, use_centred_raters
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 FEW_PER_RATER = SimulationConfig(n_participants=80, prompts_per_language=6, responses_per_prompt=4,
                                  prompts_per_participant=3)  # 12 ratings per rater and dimension
 MANY_PER_RATER = SimulationConfig(n_participants=40, prompts_per_language=12, responses_per_prompt=5,
-                                  prompts_per_participant=10)  # 50
+                                  prompts_per_participant=10)  # 50 (17 per item)
+BOTH_PINNED = SimulationConfig(n_participants=100, prompts_per_language=5, responses_per_prompt=4,
+                               prompts_per_participant=5)  # 20 per rater, 50 per item
 
 
 def test_tuning_is_longer_when_raters_give_many_ratings():
@@ -74,28 +76,32 @@ def test_chains_are_added_until_the_gate_passes_or_the_cap(few_survey, monkeypat
     assert diagnose(capped).table.ess_bulk.min() > diagnose(first_two).table.ess_bulk.min()
 
 
-def test_rater_effects_are_centred_only_for_one_dimension_at_a_time_with_many_ratings_per_rater():
+def test_rater_effects_are_centred_only_for_one_dimension_at_a_time_with_both_effects_pinned():
     few = build_model_data(simulate_survey(FEW_PER_RATER, seed=0).survey, ["toxicity"], None)
-    many = build_model_data(simulate_survey(MANY_PER_RATER, seed=0).survey, ["toxicity"], None)
-    assert not use_centred_raters(few, one_dimension=True)  # 12 ratings each: the funnel
-    assert use_centred_raters(many, one_dimension=True)
-    assert not use_centred_raters(many, one_dimension=False)  # one model of several dimensions: not measured
-    many.meta.rater_variance_by = "political"  # an sd per level: only the non-centred form has it
-    assert not use_centred_raters(many, one_dimension=True)
+    pinned = build_model_data(simulate_survey(BOTH_PINNED, seed=0).survey, ["toxicity"], None)
+    assert use_centred(pinned, "item") and not use_centred(few, "item")
+    assert not use_centred_raters(few, one_dimension=True, centred_items=True)  # 12 ratings each: the funnel
+    assert use_centred_raters(pinned, one_dimension=True, centred_items=True)
+    assert not use_centred_raters(pinned, one_dimension=True, centred_items=False)  # items loose (POPQUORN)
+    assert not use_centred_raters(pinned, one_dimension=False, centred_items=True)  # several dimensions at once
+    pinned.meta.rater_variance_by = "political"  # an sd per level: only the non-centred form has it
+    assert not use_centred_raters(pinned, one_dimension=True, centred_items=True)
 
 
 def test_choices_from_the_data_are_made_and_recorded():
-    survey = simulate_survey(MANY_PER_RATER, seed=0).survey
+    survey = simulate_survey(BOTH_PINNED, seed=0).survey
     settings = {"dimensions": ["toxicity", "helpfulness"], "attributes": ["political"], "backend": "jax",
                 "draws": 30, "tune": 30, "seed": 0, "progress": False, "check": False}
     auto = fit_survey(survey, **settings)
     attrs = auto.posterior.attrs
     assert attrs["split_dimensions"] == 1 and attrs["centered_raters"] == 1
-    assert "one at a time" in attrs["auto_choices"] and "centred rater effects: raters give 50" in attrs["auto_choices"]
+    assert "one at a time" in attrs["auto_choices"] and "centred rater effects: raters give 20" in attrs["auto_choices"]
     assert "rater_effect_t" not in auto.posterior  # a sampling device, not a result
     whole = fit_survey(survey, **settings, split_dimensions=False)
     assert whole.posterior.attrs["split_dimensions"] == 0 and whole.posterior.attrs["centered_raters"] == 0
     joint = fit_survey(survey, **settings, joint=True)
     assert joint.posterior.attrs["split_dimensions"] == 0 and joint.posterior.attrs["centered_raters"] == 0
+    loose_items = fit_survey(survey, **settings, centered_items=False)
+    assert loose_items.posterior.attrs["centered_raters"] == 0
     few = fit_survey(simulate_survey(FEW_PER_RATER, seed=0).survey, **settings)
     assert few.posterior.attrs["split_dimensions"] == 1 and few.posterior.attrs["centered_raters"] == 0

@@ -75,8 +75,9 @@ def fit_options(f):
         click.option("--centered-items/--non-centered-items", default=None,
                      help="Item-effect parametrisation (default: centred at >= 40 ratings per item and dimension)."),
         click.option("--centered-raters/--non-centered-raters", default=None,
-                     help="Rater-effect parametrisation [default: centred when one dimension is sampled at a time "
-                          "and raters give >= 20 ratings each per dimension, else non-centred; never with --joint]."),
+                     help="Rater-effect parametrisation [default: centred when one dimension is sampled at a time, "
+                          "raters give >= 20 ratings each per dimension and items are centred, else non-centred; "
+                          "never with --joint]."),
         seed_option,
         allow_outside_option,
     ]):

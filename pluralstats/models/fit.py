@@ -392,10 +392,10 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     split_dimensions = bool(split_dimensions) and nutpie and not joint and len(data.meta.dimensions) > 1
     if centered_raters is None:
         centered_raters = not joint and use_centred_raters(
-            data, one_dimension=split_dimensions or len(data.meta.dimensions) == 1)
+            data, one_dimension=split_dimensions or len(data.meta.dimensions) == 1, centred_items=centered_items)
         if centered_raters:
             auto.append(f"centred rater effects: raters give {ratings_per_unit(data, 'rater'):.0f} ratings each "
-                        f"per dimension, one dimension sampled at a time")
+                        f"per dimension and items are centred, one dimension sampled at a time")
     centered_raters = bool(centered_raters) and not joint and not rater_variance_by
     options = dict(centered_items=centered_items, centered_raters=centered_raters, beta_prior_sd=beta_prior_sd,
                    centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen)
