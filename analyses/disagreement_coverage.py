@@ -37,28 +37,20 @@ def _config(n_participants: int, tau: float):
                             prompts_per_participant=4, attribute_shares=SHARES, effects=(), disagreement_sd=tau)
 
 
-_CACHE: dict = {}
-
 
 def fit_one(seed: int, n_participants: int, tau: float, draws: int, tune: int) -> dict:
     """Simulate and fit one survey; the item-level coverage, correlation and tau's interval."""
     from pluralstats.models.data import build_model_data
-    from pluralstats.models.fit import finish_idata, nutpie_compile, nutpie_sample
+    from pluralstats.models.fit import refit
     from pluralstats.models.predict import flat_draws
-    from pluralstats.models.rating import build_model, data_arrays, set_disagreement
+    from pluralstats.models.rating import set_disagreement
     from pluralstats.survey.simulate import simulate_survey
 
     start = time.perf_counter()
     sim = simulate_survey(_config(n_participants, tau), seed=seed)
     data = build_model_data(sim.survey, [DIM], ["political"])
     set_disagreement(data, ["political"])
-    shape = (len(data.rater_ids), len(data.item_ids), len(data.y))
-    if shape not in _CACHE:
-        _CACHE.clear()
-        _CACHE[shape] = nutpie_compile(build_model(data))
-    raw = nutpie_sample(_CACHE[shape].with_data(**data_arrays(data)), draws=draws, tune=tune, chains=2, seed=seed,
-                        progress=False)
-    idata = finish_idata(raw, data, backend="nutpie", joint=False, seconds=time.perf_counter() - start)
+    idata = refit(data, draws=draws, tune=tune, seed=seed)
     levels = data.meta.attributes["political"]
     w = flat_draws(idata, "w_political")[:, 0]
     diff = w[:, :, levels.index("conservative")] - w[:, :, levels.index("liberal")]

@@ -74,16 +74,12 @@ def _simulate(seed: int, n_participants: int, infeasible: str):
     return None, None
 
 
-_CACHE: dict = {}
-
-
 def fit_one(args: tuple[int, int, int, int, int, float, str]) -> list[dict]:
     """Simulate and fit one survey; one row per true contrast (none for a skipped seed). The compiled model
     is cached per process."""
     from pluralstats.models.contrasts import reference_contrast_draws, summarize_draws
     from pluralstats.models.data import build_model_data
-    from pluralstats.models.fit import finish_idata, nutpie_compile, nutpie_sample
-    from pluralstats.models.rating import build_model, data_arrays
+    from pluralstats.models.fit import refit
 
     seed, n_participants, draws, tune, chains, beta_sd, infeasible = args
     start = time.perf_counter()
@@ -91,13 +87,7 @@ def fit_one(args: tuple[int, int, int, int, int, float, str]) -> list[dict]:
     if sim is None:
         return []
     data = build_model_data(sim.survey, DIMS, ATTRS)
-    shape = (tuple(data.rater_ids), tuple(data.item_ids), tuple(map(tuple, data.meta.attributes.values())))
-    if shape not in _CACHE:
-        _CACHE.clear()
-        _CACHE[shape] = nutpie_compile(build_model(data, beta_prior_sd=beta_sd))
-    model = _CACHE[shape].with_data(**data_arrays(data))
-    raw = nutpie_sample(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=False)
-    idata = finish_idata(raw, data, backend="nutpie", joint=False, seconds=time.perf_counter() - start)
+    idata = refit(data, draws=draws, tune=tune, chains=chains, seed=seed, beta_prior_sd=beta_sd)
     truth = pd.DataFrame(sim.truth["contrasts"])[["dimension", "attribute", "level_a", "level_b", "diff"]]
     draws = reference_contrast_draws(idata)
     table = pd.concat([summarize_draws(ds).assign(diff_sd=ds["diff"].std(("chain", "draw")).to_numpy())

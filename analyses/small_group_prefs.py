@@ -33,7 +33,6 @@ import pandas as pd
 
 DIM = "toxicity"
 SHARES = {"political": {"liberal": 0.45, "conservative": 0.45, "libertarian": 0.10}}
-_CACHE: dict = {}
 
 
 def _config(n_participants: int, tau: float):
@@ -45,18 +44,12 @@ def _config(n_participants: int, tau: float):
 
 def _fit(sim, draws: int, tune: int, seed: int):
     from pluralstats.models.data import build_model_data
-    from pluralstats.models.fit import finish_idata, nutpie_compile, nutpie_sample
-    from pluralstats.models.rating import build_model, data_arrays, set_disagreement
+    from pluralstats.models.fit import refit
+    from pluralstats.models.rating import set_disagreement
 
     data = build_model_data(sim.survey, [DIM], ["political"])
     set_disagreement(data, ["political"])
-    shape = (len(data.rater_ids), len(data.item_ids), len(data.y))
-    if shape not in _CACHE:
-        _CACHE.clear()
-        _CACHE[shape] = nutpie_compile(build_model(data))
-    raw = nutpie_sample(_CACHE[shape].with_data(**data_arrays(data)), draws=draws, tune=tune, chains=2, seed=seed,
-                        progress=False)
-    return finish_idata(raw, data, backend="nutpie", joint=False, seconds=0.0)
+    return refit(data, draws=draws, tune=tune, seed=seed)
 
 
 def _oriented(frame: pd.DataFrame) -> dict[frozenset, str]:

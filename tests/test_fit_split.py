@@ -64,3 +64,20 @@ def test_split_fit_is_the_whole_model_s_posterior(survey):
     assert list(split.sample_stats["dimension"].to_numpy()) == DIMS
     diag = diagnose(split)
     assert diag.checked and np.isfinite(diag.min_bfmi)
+
+
+def test_refit_compiles_once_per_design_and_gives_each_survey_its_own_posterior(survey):
+    from pluralstats.models import fit
+
+    other = simulate_survey(SMALL, seed=5).survey
+    first = build_model_data(survey, ["toxicity"], ["political"])
+    second = build_model_data(other, ["toxicity"], ["political"])
+    settings = {"draws": 200, "tune": 200, "seed": 1, "backend": "jax"}
+    a = fit.refit(first, **settings)
+    compiled = next(iter(fit._REFIT.values()))
+    b = fit.refit(second, **settings)
+    assert next(iter(fit._REFIT.values())) is compiled  # same design: the data were swapped, nothing compiled
+    assert list(b.posterior["item"].to_numpy()) == list(second.item_ids)
+    # a different survey, so a different posterior (the swapped data are used)
+    assert not np.allclose(a.posterior["item_effect"].mean(("chain", "draw")).to_numpy(),
+                           b.posterior["item_effect"].mean(("chain", "draw")).to_numpy(), atol=0.05)

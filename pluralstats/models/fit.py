@@ -212,6 +212,30 @@ def dimension_parts(data: ModelData) -> list[ModelData] | None:
     return parts
 
 
+_REFIT: dict = {}
+
+
+def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int = 0, backend: str = "nutpie",
+          **model_options) -> az.InferenceData:
+    """Sample ``data``'s model with a nutpie backend, compiling only when its structure (dimensions, raters,
+    items, attribute levels, group x item terms, ``model_options`` for :func:`build_model`) differs from the
+    previous call's: a study that refits many simulated surveys of one design compiles once, and later surveys
+    only swap the data in (nutpie's ``with_data``; the number of ratings may differ). The posterior is not
+    diagnosed: a coverage study keeps every fit and decides itself."""
+    key = (backend, tuple(data.meta.dimensions), len(data.rater_ids), len(data.item_ids),
+           tuple((a, tuple(v)) for a, v in data.meta.attributes.items()), tuple(data.meta.disagreement),
+           tuple(sorted(model_options.items())))
+    if key not in _REFIT:
+        _REFIT.clear()
+        _REFIT[key] = nutpie_compile(build_model(data, **model_options), NUTPIE_BACKENDS[backend])
+    start = time.perf_counter()
+    raw = nutpie_sample(_REFIT[key].with_data(**data_arrays(data)), draws=draws, tune=tune, chains=chains,
+                        seed=seed, progress=False)
+    if "item" in raw.posterior.dims:  # the compiled model keeps the first survey's item ids as coordinates
+        raw.posterior = raw.posterior.assign_coords(item=list(data.item_ids))
+    return finish_idata(raw, data, backend=backend, joint=False, seconds=time.perf_counter() - start)
+
+
 def sample_to_ess(sample, data: ModelData, backend: str, *, draws: int, chains: int, seed: int, joint: bool,
                   max_chains: int, start: float) -> tuple[az.InferenceData, int, Diagnostics | None]:
     """``sample(chains, seed)``'s draws (:func:`_whole_sampler` or :func:`_split_sampler`, compiled once); while
