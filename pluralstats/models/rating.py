@@ -35,9 +35,8 @@ one-dimension survey, or each dimension sampled apart), raters give at least
 ``CENTRED_RATERS_MIN_RATINGS`` ratings each on it and item effects are centred too
 (:func:`use_centred_raters`); otherwise non-centred
 (``u = sigma * z``), which has no funnel between ``sigma`` and ``u`` when raters give few ratings.
-Measured on the paper-scale simulated survey (25 ratings per rater and dimension, dimensions sampled
-apart, 1000 + 300 draws x 2 chains, simulation seeds 0-4): centred, the rater sd's bulk ESS was 924-1091
-and all five fits passed the gate; non-centred it was 308-496 and four of five missed it. Item effects
+Sampled a dimension at a time, non-centred rater effects leave the rater sd mixing too slowly for the gate
+at 2 chains, and centred ones fix it (measurements: docs/model-checking.md, "Dimensions apart"). Item effects
 are centred when items carry many ratings (at least ``CENTRED_MIN_RATINGS`` per item and dimension,
 unless ``centered_items`` says otherwise): on the
 paper-scale survey (68 ratings per item) centring them took the worst ESS (sigma_item) from 369 to 645 and
@@ -121,11 +120,10 @@ def use_centred_raters(data: ModelData, *, one_dimension: bool, centred_items: b
     survey, or dimensions sampled apart), rater effects have one sd per dimension (not ``rater_variance_by``),
     raters give at least :data:`CENTRED_RATERS_MIN_RATINGS` ratings each per dimension, and the item effects
     are centred too (``centred_items``: items carry many ratings). Then the data pin both crossed effects,
-    which is where centring raters was measured to help (see the module notes). On POPQUORN (50 ratings per
-    rater, 9 per item, items non-centred) centring the raters made the item sd mix worse: R-hat 1.011 at 8
-    chains with the four shipped attributes, seed 0, a fit that passes non-centred. In a model of several
-    dimensions NUTS adapts one step size to all of them, which the measurements did not cover, so the whole
-    model keeps the non-centred form."""
+    which is where centring raters was measured to help; with loosely pinned items (few ratings per item) it
+    made the item sd mix worse (docs/model-checking.md). In a model of several dimensions NUTS adapts one
+    step size to all of them, which the measurements did not cover, so the whole model keeps the non-centred
+    form."""
     return (one_dimension and centred_items and not data.meta.rater_variance_by
             and ratings_per_unit(data, "rater") >= CENTRED_RATERS_MIN_RATINGS)
 
