@@ -410,10 +410,11 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if centered_interactions is None:
         centered_interactions = use_centred_interactions(data)
     nutpie = backend in NUTPIE_BACKENDS
+    can_split = nutpie and not joint and len(data.meta.dimensions) > 1
     if split_dimensions is None:
-        split_dimensions = nutpie and not joint and len(data.meta.dimensions) > 1
-        auto += ["dimensions sampled one at a time"] if split_dimensions else []
-    split_dimensions = bool(split_dimensions) and nutpie and not joint and len(data.meta.dimensions) > 1
+        split_dimensions = can_split
+        auto += ["dimensions sampled one at a time"] if can_split else []
+    split_dimensions = bool(split_dimensions) and can_split
     if centered_raters is None:
         centered_raters = not joint and use_centred_raters(
             data, one_dimension=split_dimensions or len(data.meta.dimensions) == 1, centred_items=centered_items)
