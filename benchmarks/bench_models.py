@@ -11,11 +11,15 @@ Ratios are against the Bambi run on the same data and dimensions, from the same 
     python benchmarks/bench_models.py report bench/*.json
     python benchmarks/bench_models.py blas        # BLAS ops in the graph; one logp+gradient, C and numba
     python benchmarks/bench_models.py scale --scale 1,4,16,64 --draws 100 --tune 100   # how cost grows
+    python benchmarks/bench_models.py scale --backend jax --jobs 4 --cache-dir /tmp/surveys  # the same on a GPU
 
-``--sim-seed`` picks the simulated survey (paper scale: seeds 0-4 for five surveys); ``--scale N`` simulates N times
-the study's 1,095 raters (25 judgements each, 5 dimensions, the same items). Each run also reports the compile
-time (nutpie's, inside the wall time), the time of one logp+gradient evaluation (timed apart, numba), leapfrog
-steps per draw and the process's peak resident memory. A fit sampled one dimension at a time (``--split``)
+``--sim-seed`` picks the simulated survey (paper scale: seeds 0-4 for five surveys); ``--scale N`` simulates N
+times the study's 1,095 raters (25 judgements each, 5 dimensions, the same items). Each run also reports the
+compile time (nutpie's, inside the wall time), the time of one logp+gradient evaluation (timed apart, with the
+backend's compiler: numba or JAX), leapfrog steps per draw and the process's peak resident memory (with ``--backend
+jax``, also JAX's device and its peak memory there). ``scale --jobs N --cache-dir DIR`` simulates the scales'
+surveys in N processes first and keeps them in DIR (a 64x survey takes over a minute to simulate on one core).
+A fit sampled one dimension at a time (``--split``)
 reports the mean over dimensions: one dimension's gradient costs about 1/D of the whole model's, so
 that mean is the cost per draw in whole-model gradients.
 """
@@ -25,11 +29,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import resource
 import subprocess
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +49,20 @@ POPQUORN = Path(__file__).resolve().parents[1] / "analyses" / "popquorn" / "surv
 STUDY_RATERS = 1095
 
 
-def load_data(name: str, sim_seed: int = 0, scale: float = 1.0, disagreement: float = 0.0):
+def load_data(name: str, sim_seed: int = 0, scale: float = 1.0, disagreement: float = 0.0,
+              cache: Path | None = None):
+    """The survey to fit; a simulated one is read from (or written to) ``cache`` when given."""
     from pluralstats.survey import load_survey
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
+    if cache is not None:
+        path = cache / f"{name}-x{scale:g}-seed{sim_seed}-sd{disagreement:g}.pkl"
+        if not path.exists():
+            cache.mkdir(parents=True, exist_ok=True)
+            survey = load_data(name, sim_seed, scale, disagreement)
+            path.with_suffix(".tmp").write_bytes(pickle.dumps(survey))
+            path.with_suffix(".tmp").replace(path)
+        return pickle.loads(path.read_bytes())
     if name == "paper":
         return simulate_survey(SimulationConfig(n_participants=round(STUDY_RATERS * scale),
                                                 disagreement_sd=disagreement), seed=sim_seed).survey
@@ -103,7 +119,7 @@ def run(args) -> dict:
     from pluralstats.models import diagnose
     from pluralstats.models.fit import fit_survey, resolved_settings
 
-    survey = load_data(args.data, args.sim_seed, args.scale, args.sim_disagreement)
+    survey = load_data(args.data, args.sim_seed, args.scale, args.sim_disagreement, args.cache_dir)
     disagreement = [a for a in args.disagreement.split(",") if a] if args.disagreement else None
     dims = survey.dimensions if args.dims == "all" else args.dims.split(",")
     # as fit-survey does: every attribute, less those confounded with the items (country in the simulated design)
@@ -116,8 +132,9 @@ def run(args) -> dict:
     if args.grad_only:  # no fit: the cost of one gradient and the memory of the data and model at this size
         result = {"data": args.data, "scale": args.scale, "sim_seed": args.sim_seed, "backend": args.backend,
                   "n_ratings": int(survey.ratings.dimension.isin(dims).sum()),
-                  "grad_ms": gradient_ms(survey, dims, attributes),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+                  "grad_ms": gradient_ms(survey, dims, attributes, args.backend),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  **accelerator(args.backend)}
         _emit(result, args.out)
         return result
     start = time.perf_counter()
@@ -169,7 +186,8 @@ def run(args) -> dict:
     result["compile_s"] = idata.posterior.attrs.get("compile_seconds")
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.grad_time and not args.backend.startswith("bambi"):
-        result["grad_ms"] = gradient_ms(survey, dims, attributes)
+        result["grad_ms"] = gradient_ms(survey, dims, attributes, args.backend)
+    result.update(accelerator(args.backend))
     _emit(result, args.out)
     return result
 
@@ -186,13 +204,26 @@ def _table(frame: pd.DataFrame) -> str:
         return frame.to_string(index=False)
 
 
-def gradient_ms(survey, dims: list[str], attributes: list[str], repeats: int = 20) -> float:
-    """Milliseconds of one logp+gradient evaluation of the additive model, numba-compiled (one core)."""
+def accelerator(backend: str) -> dict:
+    """JAX's device and its peak memory (GPU runs; nothing for the numba backend)."""
+    if backend != "jax":
+        return {}
+    import jax
+
+    device = jax.devices()[0]
+    stats = device.memory_stats() or {}
+    return {"device": device.device_kind, "device_peak_mb": stats.get("peak_bytes_in_use", 0) / 2**20 or None}
+
+
+def gradient_ms(survey, dims: list[str], attributes: list[str], backend: str = "nutpie", repeats: int = 20) -> float:
+    """Milliseconds of one logp+gradient evaluation of the whole additive model, numba-compiled (one core), or
+    JAX-compiled for ``backend`` "jax" (on its default device; the time includes copying the point in and the
+    gradient out, as nutpie does on every step)."""
     from pluralstats.models.data import build_model_data
     from pluralstats.models.rating import build_model
 
     model = build_model(build_model_data(survey, dims, attributes))
-    fn = model.logp_dlogp_function(ravel_inputs=True, mode="NUMBA")
+    fn = model.logp_dlogp_function(ravel_inputs=True, mode="JAX" if backend == "jax" else "NUMBA")
     fn.set_extra_values({})
     x = np.concatenate([np.asarray(v).ravel() for v in model.initial_point().values()])
     fn(x)
@@ -205,16 +236,22 @@ def gradient_ms(survey, dims: list[str], attributes: list[str], repeats: int = 2
 def scale_curve(args) -> None:
     """One fresh process per scale (so peak memory is that scale's), then a table of how cost grows."""
     rows = []
+    if args.cache_dir is not None and args.jobs > 1:  # simulate every scale's survey at once, in parallel
+        with ProcessPoolExecutor(args.jobs) as pool:
+            list(pool.map(load_data, ["paper"] * len(args.scale), [0] * len(args.scale), args.scale,
+                          [0.0] * len(args.scale), [args.cache_dir] * len(args.scale)))
     for factor in args.scale:
         out = Path(args.out_dir) / f"scale-{factor:g}.json"
         if not (args.reuse and out.exists()):
             cmd = [sys.executable, __file__, "run", "--data", "paper", "--scale", f"{factor:g}", "--draws",
                    str(args.draws), "--tune", str(args.tune), "--seed", str(args.seed), "--backend", args.backend,
                    "--grad-time", "--out", str(out)] + (["--grad-only"] if factor > args.sample_up_to else [])
+            cmd += ["--cache-dir", str(args.cache_dir)] if args.cache_dir is not None else []
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         rows.append(json.loads(out.read_text()))
     table = pd.DataFrame(rows).reindex(columns=["scale", "n_ratings", "wall_s", "compile_s", "grad_ms",
-                                                "mean_leapfrog_steps", "peak_rss_mb", "min_contrast_ess_bulk"])
+                                                "mean_leapfrog_steps", "peak_rss_mb", "min_contrast_ess_bulk",
+                                                "device_peak_mb"])
     table["sampling_s"] = table.wall_s - table.compile_s
     table["us_per_rating_grad"] = table.grad_ms * 1e3 / table.n_ratings
     table["kb_per_rating"] = table.peak_rss_mb * 1024 / table.n_ratings
@@ -222,9 +259,12 @@ def scale_curve(args) -> None:
             "mean_leapfrog_steps", "peak_rss_mb", "kb_per_rating", "min_contrast_ess_bulk"]
     table["sampling_vs_linear"] = (table.sampling_s / table.sampling_s.iloc[0]) / (table.scale / table.scale.iloc[0])
     cols.insert(5, "sampling_vs_linear")
-    print(f"draws {args.draws} + tune {args.tune} per chain, {args.backend}, dimensions sampled apart; grad_ms: one "
-          f"gradient of the whole 5-dimension model; sampling_vs_linear: sampling time over the first scale's "
-          f"scaled linearly; a scale past --sample-up-to is not fitted")
+    if table.device_peak_mb.notna().any():
+        cols.append("device_peak_mb")
+    device = rows[0].get("device", "CPU")
+    print(f"draws {args.draws} + tune {args.tune} per chain, {args.backend} on {device}, dimensions sampled apart; "
+          f"grad_ms: one gradient of the whole 5-dimension model; sampling_vs_linear: sampling time over the first "
+          f"scale's scaled linearly; a scale past --sample-up-to is not fitted")
     print(_table(table[cols]))
 
 
@@ -313,6 +353,8 @@ def main() -> None:
     r.add_argument("--split", action=argparse.BooleanOptionalAction, default=None,
                    help="sample each dimension's model apart (fit_survey's split_dimensions); default: as "
                         "fit-survey (apart unless --joint)")
+    r.add_argument("--cache-dir", type=Path, default=None,
+                   help="read the simulated survey from here, or simulate and keep it here")
     r.add_argument("--save-posterior", type=Path, default=None)
     r.add_argument("--out", type=Path, default=None)
     sc = sub.add_parser("scale")
@@ -325,6 +367,9 @@ def main() -> None:
     sc.add_argument("--sample-up-to", type=float, default=float("inf"),
                     help="larger scales only time the gradient and measure memory (no fit)")
     sc.add_argument("--reuse", action="store_true", help="keep a scale's result already in --out-dir")
+    sc.add_argument("--cache-dir", type=Path, default=None, help="keep the simulated surveys here (see run)")
+    sc.add_argument("--jobs", type=int, default=1,
+                    help="with --cache-dir: simulate the scales' surveys in this many processes first")
     p = sub.add_parser("report")
     p.add_argument("paths", nargs="+", type=Path)
     b = sub.add_parser("blas")
