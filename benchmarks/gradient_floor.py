@@ -3,20 +3,29 @@
 Times one logp+gradient evaluation of the additive paper-scale model compiled by PyTensor for numba and for
 JAX (compile time of each, and the largest difference between their gradients), and a hand-fused numba loop
 that computes the same likelihood and its gradient in one pass over the ratings (the floor for this math on
-one core). Three rounds, 100 evaluations each; ratios within a round.
+one core). Three rounds, 100 evaluations each; ratios within a round. Given a dimension, the same for that
+dimension's model as fit-survey samples it (dimensions apart, its parametrisation chosen as fit-survey does):
+a fifth of the ratings, which shows each compiler's fixed cost per call.
+
+``--nutpie-jax`` also times what ``--backend jax`` calls on every step: nutpie's JAX log density and gradient,
+with the gradient graph built by PyTensor (as fit_survey compiles it) and by JAX's autodiff.
 
     python benchmarks/gradient_floor.py
+    python benchmarks/gradient_floor.py toxicity --nutpie-jax
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
 import time
 
 import numba
 import numpy as np
 
 from pluralstats.models.data import build_model_data
-from pluralstats.models.rating import build_model, data_arrays
+from pluralstats.models.fit import dimension_parts
+from pluralstats.models.rating import build_model, data_arrays, use_centred, use_centred_raters
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 
@@ -49,9 +58,37 @@ def _time(fn, n: int = 100) -> float:
     return (time.perf_counter() - start) / n * 1e3
 
 
+def nutpie_jax_ms(make_model, x: np.ndarray) -> dict[str, float]:
+    """Milliseconds per call of nutpie's JAX log density and gradient, per gradient graph (a fresh model for
+    each: nutpie records the dimensions of a model it compiles in the model itself)."""
+    import nutpie
+
+    from pluralstats.models.fit import stored_variables
+
+    out = {}
+    for graph in ("pytensor", "jax"):
+        model = make_model()
+        compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend=graph,
+                                             var_names=stored_variables(model), freeze_model=False)
+        logp = functools.partial(compiled._make_logp_func(), **compiled._shared_data)
+        logp(x)
+        out[graph] = _time(lambda f=logp: f(x))
+    return out
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dimension", nargs="?", help="one dimension's model, as sampled apart (default: all)")
+    parser.add_argument("--nutpie-jax", action="store_true", help="also time nutpie's JAX log density per call")
+    opts = parser.parse_args()
     data = build_model_data(simulate_survey(SimulationConfig(), seed=0).survey, None, None)
-    model = build_model(data)
+    if opts.dimension:  # one dimension's model, as sampled apart
+        data = next(part for part in dimension_parts(data) if part.meta.dimensions == [opts.dimension])
+    items = use_centred(data, "item")
+    options = ({"centered_items": items,
+                "centered_raters": use_centred_raters(data, one_dimension=True, centred_items=items)}
+               if opts.dimension else {})
+    model = build_model(data, **options)
     x = np.concatenate([np.asarray(v).ravel() for v in model.initial_point().values()])
     x = x + np.random.default_rng(0).normal(0, 0.1, x.size)
     fns = {}
@@ -76,6 +113,10 @@ def main() -> None:
         print(f"ms per logp+gradient ({len(rc)} ratings): numba {ms['NUMBA']:.2f}, jax {ms['JAX']:.2f}, "
               f"fused loop {ms['fused']:.2f}; jax/numba {ms['JAX'] / ms['NUMBA']:.2f}, "
               f"numba/fused {ms['NUMBA'] / ms['fused']:.2f}")
+    if opts.nutpie_jax:
+        per_call = nutpie_jax_ms(lambda: build_model(data, **options), x)
+        print(f"ms per call of nutpie's JAX logp+gradient: gradient graph by PyTensor {per_call['pytensor']:.2f}, "
+              f"by JAX autodiff {per_call['jax']:.2f}")
 
 
 if __name__ == "__main__":

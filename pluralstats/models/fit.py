@@ -92,8 +92,10 @@ def nutpie_compile(model: pm.Model, backend: str = "numba"):
             raise InputError("--backend jax needs JAX: pip install 'pluralstats[jax]' (or jax[cuda12] for a GPU)") \
                 from exc
         # freezing would turn the data into constants, which PyMC refuses for a model with initial values
-        # (the ordered cut points have one); the shapes are fixed either way, so JAX compiles static shapes
-        return nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax",
+        # (the ordered cut points have one); the shapes are fixed either way, so JAX compiles static shapes.
+        # The gradient graph is PyTensor's (then compiled by JAX), not JAX's autodiff of the log density:
+        # PyTensor's rewrites make it cheaper per call (benchmarks/gradient_floor.py --nutpie-jax)
+        return nutpie.compile_pymc_model(model, backend="jax", gradient_backend="pytensor",
                                          var_names=stored_variables(model), freeze_model=False)
     return nutpie.compile_pymc_model(model, backend="numba", var_names=stored_variables(model))
 
