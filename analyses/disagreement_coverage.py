@@ -37,7 +37,6 @@ def _config(n_participants: int, tau: float):
                             prompts_per_participant=4, attribute_shares=SHARES, effects=(), disagreement_sd=tau)
 
 
-
 def fit_one(seed: int, n_participants: int, tau: float, draws: int, tune: int) -> dict:
     """Simulate and fit one survey; the item-level coverage, correlation and tau's interval."""
     from pluralstats.models.data import build_model_data

@@ -27,6 +27,7 @@ that mean is the cost per draw in whole-model gradients.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pickle
@@ -238,8 +239,7 @@ def scale_curve(args) -> None:
     rows = []
     if args.cache_dir is not None and args.jobs > 1:  # simulate every scale's survey at once, in parallel
         with ProcessPoolExecutor(args.jobs) as pool:
-            list(pool.map(load_data, ["paper"] * len(args.scale), [0] * len(args.scale), args.scale,
-                          [0.0] * len(args.scale), [args.cache_dir] * len(args.scale)))
+            list(pool.map(functools.partial(load_data, "paper", 0, cache=args.cache_dir), args.scale))
     for factor in args.scale:
         out = Path(args.out_dir) / f"scale-{factor:g}.json"
         if not (args.reuse and out.exists()):

@@ -82,12 +82,12 @@ def main() -> None:
     parser.add_argument("--nutpie-jax", action="store_true", help="also time nutpie's JAX log density per call")
     opts = parser.parse_args()
     data = build_model_data(simulate_survey(SimulationConfig(), seed=0).survey, None, None)
+    options = {}
     if opts.dimension:  # one dimension's model, as sampled apart
         data = next(part for part in dimension_parts(data) if part.meta.dimensions == [opts.dimension])
-    items = use_centred(data, "item")
-    options = ({"centered_items": items,
-                "centered_raters": use_centred_raters(data, one_dimension=True, centred_items=items)}
-               if opts.dimension else {})
+        items = use_centred(data, "item")
+        options = {"centered_items": items,
+                   "centered_raters": use_centred_raters(data, one_dimension=True, centred_items=items)}
     model = build_model(data, **options)
     x = np.concatenate([np.asarray(v).ravel() for v in model.initial_point().values()])
     x = x + np.random.default_rng(0).normal(0, 0.1, x.size)

@@ -219,13 +219,14 @@ _REFIT: dict = {}
 
 def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int = 0, backend: str = "nutpie",
           **model_options) -> az.InferenceData:
-    """Sample ``data``'s model with a nutpie backend, compiling only when its structure (dimensions, raters,
-    items, attribute levels, group x item terms, ``model_options`` for :func:`build_model`) differs from the
-    previous call's: a study that refits many simulated surveys of one design compiles once, and later surveys
-    only swap the data in (nutpie's ``with_data``; the number of ratings may differ). The posterior is not
-    diagnosed: a coverage study keeps every fit and decides itself."""
-    key = (backend, tuple(data.meta.dimensions), len(data.rater_ids), len(data.item_ids),
-           tuple((a, tuple(v)) for a, v in data.meta.attributes.items()), tuple(data.meta.disagreement),
+    """Sample ``data``'s model with a nutpie backend, compiling only when its structure (dimensions, raters, items,
+    scale, family, attribute levels, group x item terms, rater sds, ``model_options`` for :func:`build_model`)
+    differs from the previous call's: a study that refits many simulated surveys of one design compiles once, and
+    later surveys only swap the data in (nutpie's ``with_data``; the number of ratings may differ). The posterior is
+    not diagnosed: a coverage study keeps every fit and decides itself."""
+    meta = data.meta
+    key = (backend, tuple(meta.dimensions), len(data.rater_ids), len(data.item_ids), meta.n_cut, meta.family,
+           meta.rater_variance_by, tuple((a, tuple(v)) for a, v in meta.attributes.items()), tuple(meta.disagreement),
            tuple(sorted(model_options.items())))
     if key not in _REFIT:
         _REFIT.clear()
