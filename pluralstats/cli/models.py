@@ -42,16 +42,18 @@ def fit_options(f):
         click.option("--backend", type=click.Choice(["nutpie", "jax", "pymc", "advi"]), default="nutpie",
                      show_default=True, help="nutpie / pymc: exact NUTS (jax: nutpie on a JAX gradient, for GPUs; "
                                              "needs the jax extra); advi: fast approximate first look."),
-        click.option("--draws", type=click.IntRange(1), default=1000, show_default=True,
-                     help="Posterior draws per chain after tuning."),
+        click.option("--draws", type=click.IntRange(1), default=None,
+                     help="Posterior draws per chain after tuning [default: 2000 / --chains, 500 with 4 chains]."),
         click.option("--tune", type=click.IntRange(0), default=None,
                      help="Tuning steps per chain [default: 300 for nutpie and jax (1000 when raters give >= 40 "
                           "ratings each per dimension), 1000 for pymc]."),
-        click.option("--chains", type=click.IntRange(1), default=2, show_default=True,
-                     help="Independent chains (R-hat needs at least 2). nutpie/jax: when they pass every check "
-                          "but ESS or R-hat, as many more are sampled, up to --max-chains."),
+        click.option("--chains", type=click.IntRange(1), default=4, show_default=True,
+                     help="Independent chains, fixed before sampling: the verdict's R-hat is computed on exactly "
+                          "these; fewer than 4 give an unchecked posterior (a first look; reporting commands "
+                          "refuse it). nutpie/jax: when they pass every check but ESS, as many more are sampled "
+                          "for ESS, up to --max-chains; R-hat stays the first chains'."),
         click.option("--max-chains", type=click.IntRange(1), default=8, show_default=True,
-                     help="Most chains sampled to reach the ESS and R-hat the gate needs (= --chains: never add)."),
+                     help="Most chains sampled when only ESS falls short (= --chains: never add)."),
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
                      help="Prior sd of the attribute effects (logits)."),
         family_option,
@@ -92,34 +94,47 @@ def _fit(survey, dimensions, **options):
     tune = options["tune"]
     if options.get("disagreement") is None:
         options["disagreement"] = list(survey.config.disagreement) or None
+    from pluralstats.models.diagnostics import gate_draws
+
+    draws = options["draws"] or gate_draws(options["chains"])
     console.print(f"Fitting {options['backend']}: {len(survey.ratings)} ratings, dimensions "
-                  f"{', '.join(dimensions or survey.dimensions)} ({options['draws']} draws x {options['chains']} "
+                  f"{', '.join(dimensions or survey.dimensions)} ({draws} draws x {options['chains']} "
                   f"chains, {'tuning chosen from the data' if tune is None else f'{tune} tuning steps'})")
     idata = fit_survey(survey, dimensions=dimensions, progress=True, **options)
     attrs = idata.posterior.attrs
-    console.print(f"Sampled {idata.posterior.sizes['chain']} chains x {options['draws']} draws after "
+    console.print(f"Sampled {idata.posterior.sizes['chain']} chains x {draws} draws after "
                   f"{attrs.get('tune', 0)} tuning steps in {attrs.get('sampling_seconds', 0):.0f} s")
     if attrs.get("auto_choices"):
         console.print(f"Chosen from the data: {escape(attrs['auto_choices'])}")
     return idata
 
 
+def _fmt(value, spec: str) -> str:
+    """A number, or "n/a" where it cannot be computed (R-hat of one chain)."""
+    try:
+        return "n/a" if value is None or value != value else format(float(value), spec)
+    except (TypeError, ValueError):
+        return "n/a"
+
+
 def _diagnose_and_report(idata):
     """Print the verdict that fit_survey recorded (worst quantities, worst value of each check)."""
-    from pluralstats.models.diagnostics import recorded_diagnostics
+    from pluralstats.models.diagnostics import recorded_diagnostics, verdict_of
 
     summary, worst = recorded_diagnostics(idata)
-    table = Table(title="Diagnostics (worst 8 by bulk ESS)")
+    table = Table(title="Diagnostics (worst 8 by ESS)")
     for col in ("quantity", "R-hat", "bulk ESS", "tail ESS"):
         table.add_column(col, justify="left" if col == "quantity" else "right")
     for row in worst.itertuples():
-        table.add_row(escape(row.name), f"{row.r_hat:.3f}", f"{row.ess_bulk:.0f}", f"{row.ess_tail:.0f}")
+        table.add_row(escape(str(row.name)), _fmt(row.r_hat, ".3f"), _fmt(row.ess_bulk, ".0f"),
+                      _fmt(row.ess_tail, ".0f"))
     console.print(table)
     if summary["status"] == "unchecked":
-        console.print("[yellow]Unchecked posterior (ADVI or one chain): a first look only; contrasts, compare and "
+        console.print(f"[yellow]Unchecked posterior ({escape(verdict_of(idata)[1])}): contrasts, compare and "
                       "prefs refuse it unless --allow-bad-diagnostics.[/]")
     else:
-        console.print(f"max R-hat {summary['max_r_hat']:.3f}, min bulk ESS {summary['min_ess_bulk']:.0f}, "
+        console.print(f"max R-hat of reported quantities {summary['max_r_hat']:.3f} (first {summary['rhat_chains']} "
+                      f"chains), min bulk ESS {summary['min_ess_bulk']:.0f}, "
                       f"min tail ESS {summary['min_ess_tail']:.0f}, divergences {summary['divergences']}, "
                       f"min E-BFMI {summary['min_bfmi']:.2f}, max tree depth hit {summary['treedepth_share']:.1%}: "
                       f"[bold]{summary['status']}[/]")
@@ -265,18 +280,23 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
     console.print(_parameter_table(idata, suppress_small))
     summary = _diagnose_and_report(idata)
     save_posterior(idata, out)
-    from pluralstats.models.diagnostics import verdict_of
+    from pluralstats.models.diagnostics import recorded_families, verdict_of
     from pluralstats.models.fit import resolved_settings
 
     status, problems = verdict_of(idata)
+    families = recorded_families(idata)
+    for fam in families.itertuples():
+        if hasattr(fam, "max_bound"):
+            console.print(f"{fam.family}: {fam.free_terms} free terms, largest R-hat {fam.max_r_hat:.4f} (bound "
+                          f"{fam.max_bound:.4f}), mean {fam.mean_r_hat:.4f} (bound {fam.mean_bound:.4f})")
     write_manifest(out, "fit-survey", inputs=[bundle], seed=options["seed"],
                    options={"dimensions": dimensions, **options, **resolved_settings(idata),
                             "suppress_small": suppress_small},
                    extra={"diagnostics": summary, "diagnostics_problems": problems,
                           "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
     console.print(f"Wrote {out} ({idata.posterior.attrs['sampling_seconds']:.0f} s sampling)")
-    if status == "failed" and not allow_bad_diagnostics:
-        raise DiagnosticsError(problems)
+    if status != "passed" and not allow_bad_diagnostics:
+        raise DiagnosticsError(f"{status}: {problems}")
 
 
 @click.command("contrasts")
