@@ -163,9 +163,9 @@ def ess_tail(x: np.ndarray) -> np.ndarray:
 
 
 def within_chain_tau(x: np.ndarray) -> np.ndarray:
-    """Integrated autocorrelation time of each quantity, estimated within each split chain (chains' own means
-    and variances, so a chain offset from the others does not inflate it), averaged over chains; the draws
-    are rank-normalised first, as for bulk R-hat. 1 for independent draws."""
-    split = z_scale(split_chains(np.asarray(x, dtype=float)))
-    per_chain = np.stack([_ess(split[k:k + 1]) for k in range(split.shape[0])])  # (chain, n)
+    """Integrated autocorrelation time of each quantity, estimated within each split chain from that chain's
+    own ranks (so a chain offset from the others changes nothing), averaged over chains; 1 for independent
+    draws."""
+    split = split_chains(np.asarray(x, dtype=float))
+    per_chain = np.stack([_ess(z_scale(split[k:k + 1])) for k in range(split.shape[0])])  # (chain, n)
     return split.shape[1] / per_chain.mean(axis=0)
