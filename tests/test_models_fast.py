@@ -39,7 +39,7 @@ def sim():
 
 @pytest.fixture(scope="module")
 def idata(sim):
-    return fit_survey(sim.survey, dimensions=DIMS, attributes=ATTRS, draws=500, tune=500, chains=2, seed=1,
+    return fit_survey(sim.survey, dimensions=DIMS, attributes=ATTRS, draws=250, tune=500, seed=1,
                       progress=False)
 
 

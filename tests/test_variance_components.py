@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pluralstats.cli import cli
 from pluralstats.models import save_posterior
 from pluralstats.models.data import build_model_data
-from pluralstats.models.diagnostics import PROBLEMS_ATTR, STATUS_ATTR
+from pluralstats.models.diagnostics import DIGEST_ATTR, PROBLEMS_ATTR, STATUS_ATTR, draws_digest
 from pluralstats.models.fit import finish_idata
 from pluralstats.models.variance import variance_components, variance_markdown
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
@@ -33,7 +33,7 @@ def sim():
 
 def _posterior(sim, *, sigma_rater, sigma_item, tau=None, by=None, family="logit", status="passed", k=5):
     """A posterior of ``sim``'s design whose variance draws are normal around the given values (sd 0.02),
-    with a stored diagnostics verdict: what the variance table reads, without sampling."""
+    with a stored diagnostics verdict bound to them: what the variance table reads, without sampling."""
     data = build_model_data(sim.survey, DIMS, ["gender", "political"])
     data.meta.family = family
     data.meta.min_group_size = k
@@ -61,6 +61,7 @@ def _posterior(sim, *, sigma_rater, sigma_item, tau=None, by=None, family="logit
     idata = finish_idata(raw, data, backend="nutpie", joint=False, seconds=0.0)
     idata.posterior.attrs[STATUS_ATTR] = status
     idata.posterior.attrs[PROBLEMS_ATTR] = "" if status == "passed" else "R-hat 1.2 > 1.01 for sigma_item"
+    idata.posterior.attrs[DIGEST_ATTR] = draws_digest(idata)  # a verdict stands for these draws only
     return idata
 
 
@@ -168,8 +169,8 @@ def test_planted_larger_item_sd_ranks_above_rater_sd(tmp_path):
                               prompts_per_participant=3, effects=(), sigma_item=1.6, sigma_rater=0.7)
     sim = simulate_survey(config, seed=4)
     # enough raters and draws that sigma_rater's ESS passes the gate the command applies
-    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political"], draws=1000, tune=500,
-                       chains=2, seed=1, progress=False)
+    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political"], draws=500, tune=500,
+                       seed=1, progress=False)
     post = save_posterior(idata, tmp_path / "post.nc")
     out = tmp_path / "figs"
     result = CliRunner().invoke(cli, ["plot-posterior", str(post), "--out", str(out), "--kind", "variance"])

@@ -68,16 +68,19 @@ def default_tune(data: ModelData, backend: str) -> tuple[int, str]:
     return DEFAULT_TUNE[backend], ""
 
 
+#: nutpie's sampler settings (benchmarks/bench_models.py varies them to measure each)
+NUTPIE_OPTIONS: dict = {"low_rank_modified_mass_matrix": True}
+
+
 def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool):
-    """nutpie with its low-rank mass matrix: the cut points and the dummy-coded attribute effects are
-    correlated a posteriori, which a diagonal mass matrix cannot undo (min bulk ESS 140 -> 264 on a
-    300-rater simulated survey, 500 draws x 2 chains). ``compiled``: :func:`nutpie_compile`'s result,
-    or that with ``with_data`` (the coverage study refits surveys of one shape without recompiling)."""
+    """nutpie with :data:`NUTPIE_OPTIONS` (by default its low-rank mass matrix: the cut points and the dummy-coded
+    attribute effects are correlated a posteriori, which a diagonal mass matrix cannot undo; see
+    docs/speed.md). ``compiled``: :func:`nutpie_compile`'s result, or that with ``with_data`` (the coverage
+    study refits surveys of one shape without recompiling)."""
     import nutpie
 
     return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=min(chains, 2),
-                         seed=seed, progress_bar=progress, save_warmup=False,
-                         low_rank_modified_mass_matrix=True)
+                         seed=seed, progress_bar=progress, save_warmup=False, **NUTPIE_OPTIONS)
 
 
 def nutpie_compile(model: pm.Model, backend: str = "numba"):
