@@ -183,3 +183,77 @@ def test_item_difference_coverage_over_seeds():
     frame = pd.DataFrame([module.fit_one(seed, 200, 1.0, 1000, 400) for seed in range(2000, 2020)])
     print(module.summarize(frame))
     assert 0.92 <= frame.coverage.mean() <= 0.98
+
+
+def _person_monte_carlo(idata, group: dict, a: np.ndarray, b: np.ndarray, keep: np.ndarray, n: int = 200_000,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``P(y_a > y_b)`` and ``P(y_b > y_a)`` per pair by simulating people: a draw (of ``keep``), a survey rater's
+    levels (the group's fixed), ONE rater effect from her level's sd, then her logistic-latent rating of each
+    item."""
+    rng = np.random.default_rng(seed)
+
+    def draws(name: str) -> np.ndarray:
+        return flat_draws(idata, name)[keep]
+
+    meta = meta_of(idata)
+    attrs = list(meta.attributes)
+    levels = idata.constant_data["rater_level"].to_numpy()
+    t = rng.integers(len(keep), size=n)
+    lv = levels[rng.integers(len(levels), size=n)].copy()
+    for attr, level in group.items():
+        lv[:, attrs.index(attr)] = meta.attributes[attr].index(level)
+    base = sum(draws(f"beta_{attr}")[t, 0, lv[:, j]] for j, attr in enumerate(attrs))
+    sigma = draws("sigma_rater")
+    sd = sigma[t, 0] if sigma.ndim == 2 else sigma[t, 0, lv[:, attrs.index(meta.rater_variance_by)]]
+    person = base + rng.normal(size=n) * sd  # shared by both of her ratings
+    v, cut = draws("item_effect")[:, :, 0], draws("cutpoints")[:, 0]
+    w = draws("w_political")[:, 0]
+    j = attrs.index("political")
+
+    def rating(item: np.ndarray) -> np.ndarray:
+        eta = person[:, None] + v[t[:, None], item[None, :]] + w[t[:, None], item[None, :], lv[:, j, None]]
+        latent = eta + rng.logistic(size=eta.shape)
+        return 1 + (latent[:, :, None] > cut[t][:, None, :]).sum(axis=2)
+
+    ya, yb = rating(a), rating(b)
+    return (ya > yb).mean(axis=0), (yb > ya).mean(axis=0)
+
+
+def _with_rater_sd_by_level(idata, sds: dict[str, float]):
+    """A copy whose sigma_rater has one sd per political level (as fit-survey --rater-variance-by political)."""
+    import xarray as xr
+
+    out = copy.deepcopy(idata)
+    levels = meta_of(out).attributes["political"]
+    base = out.posterior["sigma_rater"]
+    scale = xr.DataArray([sds[lv] for lv in levels], dims="political_level")
+    out.posterior["sigma_rater"] = base / base.mean() * scale
+    meta = json.loads(out.constant_data.attrs[META_KEY])
+    out.constant_data.attrs[META_KEY] = json.dumps({**meta, "rater_variance_by": "political"})
+    return out
+
+
+@pytest.mark.parametrize("case", ["one sd", "sd by level, group fixed", "sd by level, all raters"])
+def test_pair_probability_is_one_raters(fits, case):
+    """The posterior strategy's E(a > b) integrates ONE rater effect per pair: it matches a simulation of people
+    rating both responses, and the product of the marginals (two different raters) does not."""
+    from pluralstats.models.predict import rater_mixture
+    from pluralstats.prefs.strategies import evidence
+
+    idata = fits[0] if case == "one sd" else _with_rater_sd_by_level(fits[0], {"liberal": 0.6, "conservative": 1.6})
+    group = {} if case == "sd by level, all raters" else {"political": "conservative"}
+    a, b = np.arange(0, 24, 4), np.arange(1, 24, 4)  # six within-prompt pairs (items sorted by id)
+    keep = np.arange(0, flat_draws(idata, "sigma_item").shape[0], 5)
+    probs, weights = rater_mixture(idata, DIM, group or None, draws=keep)
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    fwd, bwd = evidence(probs[:, a], probs[:, b])
+    e_ab, e_ba = np.einsum("npm,nm->p", fwd, weights) / len(keep), np.einsum("npm,nm->p", bwd, weights) / len(keep)
+    marginal = category_probabilities(idata, DIM, group or None)[keep]
+    assert np.abs(np.einsum("nimk,nm->nik", probs, weights) - marginal).max() < 2e-3
+    two_raters = evidence(marginal[:, a], marginal[:, b])[0].mean(axis=0)
+    mc_ab, mc_ba = _person_monte_carlo(idata, group, a, b, keep)
+    err = max(np.abs(mc_ab - e_ab).max(), np.abs(mc_ba - e_ba).max())
+    gap = np.abs(two_raters - mc_ab).max()
+    print(f"{case}: |quadrature - MC| {err:.4f}, |two raters - MC| {gap:.4f}")
+    assert err < 0.006, err  # MC se <= 0.0012
+    assert gap > 0.015, gap
