@@ -34,8 +34,9 @@ def fake_probabilities(idata, dimension, group, item_ids):
 
 
 def brute_force(survey, df, dimension, members, scale, fn=fake_probabilities, idata=None, n=N_MC, seed=0):
-    """P(chosen rated better | not tied) by sampling: a draw t per pair, then per item a member by share
-    and a raw rating; collapse, orient, compare."""
+    """P(chosen rated better | not tied) by sampling: a draw t and a member by share per pair (one person rates
+    both responses), then her raw rating of each; collapse, orient, compare. A stand-in's distributions are a
+    member's marginal ones: given the member, the two ratings are independent."""
     rng = np.random.default_rng(seed)
     sign = survey.config.dimensions[dimension].sign
     cuts = {5: (), 3: (2, 3), 2: (survey.config.threshold(dimension) - 1,)}[scale]
@@ -44,10 +45,10 @@ def brute_force(survey, df, dimension, members, scale, fn=fake_probabilities, id
     shares = np.array([s for _, s in members])
 
     t = rng.integers(probs.shape[1], size=(n, len(df)))  # one posterior draw per sampled pair, shared by both items
+    g = rng.choice(len(members), p=shares, size=(n, len(df)))  # one person per pair: her member rates both
 
     def ratings(column):
         cols = np.array([ids.index(i) for i in column])
-        g = rng.choice(len(members), p=shares, size=(n, len(cols)))
         cdf = np.cumsum(probs[g, t, cols[None, :]], axis=-1)
         raw = 1 + (rng.random((n, len(cols), 1)) > cdf).sum(axis=-1)
         return sign * collapse(np.minimum(raw, probs.shape[-1]), cuts)
@@ -92,6 +93,33 @@ def test_max_draws_subsamples(survey):
     merged = sub.merge(only_kept, on=key, suffixes=("", "_kept"), validate="one_to_one")
     assert len(merged) == len(sub) == len(only_kept)
     assert np.allclose(merged.weight, merged.weight_kept, atol=1e-12)
+
+
+def test_gauss_rule_integrates_like_the_dense_grid():
+    """The rater mixture's quadrature: a 16-node rule of a skewed mixture (two rater groups of different means
+    and sds) integrates one rater's two-item comparison as the 2,000-point grid does."""
+    from pluralstats.models.predict import STEP, _link, _offset_pmf, gauss_rule
+    from pluralstats.prefs.strategies import evidence
+
+    rng = np.random.default_rng(0)
+    s = np.concatenate([rng.normal(-0.5, 0.3, (3, 40)), rng.normal(1.2, 0.2, (3, 20))], axis=1)
+    sigma = np.concatenate([np.full((3, 40), 0.6), np.full((3, 20), 1.7)], axis=1)
+    lo = s.min() - 6 * sigma.max()
+    n_grid = int(np.ceil((s.max() + 6 * sigma.max() - lo) / STEP)) + 1
+    grid = lo + np.arange(n_grid) * STEP
+    pmf = _offset_pmf(s, sigma, lo, n_grid, STEP)
+    nodes, weights = gauss_rule(grid, pmf, 16)
+    assert np.allclose(weights.sum(axis=1), 1) and (weights >= 0).all()
+    cut = np.tile([-1.5, -0.2, 0.8, 2.0], (3, 1))
+    x_a, x_b = np.array([0.3, -0.4, 1.1]), np.array([-0.2, 0.5, 1.0])
+
+    def one_rater(offsets: np.ndarray, w: np.ndarray) -> np.ndarray:
+        pa = _link(x_a[:, None] + offsets, cut, "probs")
+        pb = _link(x_b[:, None] + offsets, cut, "probs")
+        return (evidence(pa, pb)[0] * w).sum(axis=1)
+
+    dense = one_rater(np.broadcast_to(grid, pmf.shape), pmf / pmf.sum(axis=1, keepdims=True))
+    assert np.abs(one_rater(nodes, weights) - dense).max() < 2e-5  # far below posterior uncertainty
 
 
 @pytest.mark.slow

@@ -34,6 +34,7 @@ Spearman rank correlation of the two sides over rows with a bootstrap interval.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -183,9 +184,9 @@ def direction_agreement(frame: pd.DataFrame, *, prob: float = 0.95, seed: int = 
     over rows (``scipy.stats.bootstrap``, rows resampled with both sides together; resamples in which a side
     is constant, where the correlation is undefined, are left out). No scale links a preference gap to a
     tuned shift, so this says whether the ordering and direction carry over, not the size; the interval
-    treats rows as independent, though they share the survey's raters. Fewer than 3 rows: NaN and a
-    ``note``."""
-    from scipy.stats import bootstrap
+    treats rows as independent, though they share the survey's raters, and with few rows it is optimistic
+    (rows in the same order on both sides give [1, 1]). Fewer than 3 rows: NaN and a ``note``."""
+    from scipy.stats import DegenerateDataWarning, bootstrap
 
     survey = frame["implied"] if "implied" in frame else pd.Series(np.nan, index=frame.index)
     survey = survey.where(survey.notna(), frame["diff"]) if "diff" in frame else survey
@@ -204,8 +205,10 @@ def direction_agreement(frame: pd.DataFrame, *, prob: float = 0.95, seed: int = 
     if not np.isfinite(out["spearman"]):
         out["note"] = "one side is the same on every row"
         return out
-    boot = bootstrap((x, y), _spearman, paired=True, vectorized=False, n_resamples=n_resamples,
-                     confidence_level=prob, method="percentile", random_state=np.random.default_rng(seed))
+    with warnings.catch_warnings():  # rows in the same order on both sides give a one-point distribution
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        boot = bootstrap((x, y), _spearman, paired=True, vectorized=False, n_resamples=n_resamples,
+                         confidence_level=prob, method="percentile", random_state=np.random.default_rng(seed))
     dist = boot.bootstrap_distribution[np.isfinite(boot.bootstrap_distribution)]
     out["spearman_lo"], out["spearman_hi"] = (float(q) for q in np.quantile(dist, [(1 - prob) / 2, (1 + prob) / 2]))
     return out
