@@ -555,7 +555,7 @@ def _write_variance(idata, out: Path, suppress_small: bool, diagnostics: str) ->
               help="Two levels of one attribute that has group x item terms, e.g. liberal conservative.")
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True,
               help="Items and pairs shown and drawn (the CSVs hold all of them, ranked).")
-@click.option("--delta", type=click.FloatRange(0.0, max_open=False), default=None,
+@click.option("--delta", type=click.FloatRange(min=0.0), default=None,
               help="Rating points by which each group's average rater must prefer opposite responses of a pair "
                    "for it to count as ordered oppositely (p_opposite; also p_gap = P(|d_A - d_B| > delta)) "
                    "[default: 0.1].")
