@@ -34,22 +34,32 @@ def fake_probabilities(idata, dimension, group, item_ids):
 
 
 def brute_force(survey, df, dimension, members, scale, fn=fake_probabilities, idata=None, n=N_MC, seed=0):
-    """P(chosen rated better | not tied) by sampling: a draw t and a member by share per pair (one person rates
-    both responses), then her raw rating of each; collapse, orient, compare. A stand-in's distributions are a
-    member's marginal ones: given the member, the two ratings are independent."""
+    """P(chosen rated better | not tied) by sampling: a draw t, a member by share and one of her mixture raters
+    by weight per pair (one person rates both responses), then her raw rating of each; collapse, orient,
+    compare. ``fn`` returns a member's rating distributions (one rater: given the member, the two ratings are
+    independent) or ``(probs, weights)`` as ``models.predict.rater_mixture`` does."""
     rng = np.random.default_rng(seed)
     sign = survey.config.dimensions[dimension].sign
     cuts = {5: (), 3: (2, 3), 2: (survey.config.threshold(dimension) - 1,)}[scale]
     ids = sorted(set(df.chosen_item_id) | set(df.rejected_item_id))
-    probs = np.stack([fn(idata, dimension, g, ids) for g, _ in members])  # (members, t, items, 5)
+    parts = []
+    for g, _ in members:
+        out = fn(idata, dimension, g, ids)
+        parts.append(out if isinstance(out, tuple) else (out[:, :, None, :], np.ones((out.shape[0], 1))))
+    width = max(p.shape[2] for p, _ in parts)  # members' mixtures padded to one width with weight-0 raters
+    probs = np.stack([np.pad(p, ((0, 0), (0, 0), (0, width - p.shape[2]), (0, 0)), constant_values=0.2)
+                      for p, _ in parts])  # (members, t, items, raters, 5)
+    weights = np.stack([np.pad(w, ((0, 0), (0, width - w.shape[1]))) for _, w in parts])
     shares = np.array([s for _, s in members])
 
     t = rng.integers(probs.shape[1], size=(n, len(df)))  # one posterior draw per sampled pair, shared by both items
     g = rng.choice(len(members), p=shares, size=(n, len(df)))  # one person per pair: her member rates both
+    cum = np.cumsum(weights[g, t], axis=-1)
+    m = np.minimum((rng.random((n, len(df), 1)) > cum / cum[..., -1:]).sum(axis=-1), width - 1)
 
     def ratings(column):
         cols = np.array([ids.index(i) for i in column])
-        cdf = np.cumsum(probs[g, t, cols[None, :]], axis=-1)
+        cdf = np.cumsum(probs[g, t, cols[None, :], m], axis=-1)
         raw = 1 + (rng.random((n, len(cols), 1)) > cdf).sum(axis=-1)
         return sign * collapse(np.minimum(raw, probs.shape[-1]), cuts)
 
@@ -129,7 +139,8 @@ def test_fitted_model_end_to_end(survey, tmp_path):
     from click.testing import CliRunner
 
     from pluralstats.cli import cli
-    from pluralstats.models import category_probabilities, fit_survey, save_posterior
+    from pluralstats.models import fit_survey, save_posterior
+    from pluralstats.models.predict import rater_mixture
     from pluralstats.survey import save_survey
 
     idata = fit_survey(survey, dimensions=["toxicity"], draws=200, tune=300, chains=1, seed=0, progress=False)
@@ -142,5 +153,5 @@ def test_fitted_model_end_to_end(survey, tmp_path):
     assert result.exit_code == 0, result.output
     assert "unchecked" in json.loads(Path(f"{out}.manifest.json").read_text())["options"]["diagnostics"]
     df = pd.read_parquet(out)
-    mc = brute_force(survey, df, "toxicity", [({"political": "liberal"}, 1.0)], 3, category_probabilities, idata)
+    mc = brute_force(survey, df, "toxicity", [({"political": "liberal"}, 1.0)], 3, rater_mixture, idata)
     assert np.abs(mc - df.weight.to_numpy()).max() < TOL
