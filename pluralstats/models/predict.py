@@ -315,8 +315,9 @@ def gauss_rule(grid: np.ndarray, pmf: np.ndarray, n_nodes: int = N_NODES) -> tup
         alpha[:, k] = (wt * x * p * p).sum(axis=1)
         q = (x - alpha[:, k, None]) * p - (beta[:, k - 1, None] if k else 0.0) * p_prev
         norm = np.sqrt((wt * q * q).sum(axis=1))
-        beta[:, k] = norm
-        p_prev, p = p, q / np.maximum(norm, 1e-150)[:, None]
+        exhausted = norm < 1e-9  # no more support points than k + 1: the rule so far is exact, the rest weigh 0
+        beta[:, k] = np.where(exhausted, 0.0, norm)
+        p_prev, p = p, np.where(exhausted[:, None], 0.0, q / np.where(exhausted, 1.0, norm)[:, None])
     jacobi = np.zeros((len(pmf), n_nodes, n_nodes))
     idx = np.arange(n_nodes)
     jacobi[:, idx, idx] = alpha
