@@ -575,50 +575,82 @@ def _write_variance(idata, out: Path, suppress_small: bool, diagnostics: str) ->
               help="Two levels of one attribute that has group x item terms, e.g. liberal conservative.")
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True,
               help="Items and pairs shown and drawn (the CSVs hold all of them, ranked).")
+@click.option("--delta", type=click.FloatRange(min=0.0), default=None,
+              help="Rating points by which each group's average rater must prefer opposite responses of a pair "
+                   "for it to count as ordered oppositely (p_opposite; also p_gap = P(|d_A - d_B| > delta)) "
+                   "[default: 0.1].")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Folder for disagreement_items.csv, disagreement_pairs.csv and the figure.")
 @dimensions_option
 @prob_option
 @allow_bad_option
 @suppress_option
-def disagreements_cmd(posterior, groups, top, out, dimensions, prob, allow_bad_diagnostics, suppress_small):
+def disagreements_cmd(posterior, groups, top, delta, out, dimensions, prob, allow_bad_diagnostics, suppress_small):
     """Items and within-prompt pairs on which two groups differ most (needs fit-survey --disagreement).
 
-    Per item: the difference in expected rating of an average rater of each group, and that difference
-    beyond the groups' average difference, with intervals; per pair: the difference in the two groups'
-    pair differences and P(the groups order the pair differently). Exits 2 on an additive posterior.
+    Per item: the difference of the two groups' group x item terms on the latent (logit) scale, which
+    excludes the level shift and has no floor or ceiling (items are ranked by it), and, labelled rating_*,
+    the difference in expected rating of an average rater of each group (level shift included). Per pair
+    of responses to one prompt: the difference in the two groups' pair differences (rating and latent
+    scale) and P(the groups order the pair oppositely, each by more than --delta rating points). A survey
+    with one response per prompt has no pairs: the items are written and drawn, with a note. Exits 2 on an
+    additive posterior.
     """
     from pluralstats.compare import resolve_groups
     from pluralstats.models import load_posterior
-    from pluralstats.models.disagreements import check_interaction, disagreement_tables, plot_disagreements
+    from pluralstats.models.disagreements import (
+        DELTA,
+        check_interaction,
+        disagreement_tables,
+        plot_disagreements,
+    )
 
+    delta = DELTA if delta is None else delta
     idata = load_posterior(posterior)
     attribute, level_a, level_b = resolve_groups(idata, *groups)
     check_interaction(idata, attribute)
     _refuse_small(idata, attribute, [level_a, level_b], suppress_small)
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing item and pair differences..."):
-        items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob)
-    table = Table(title=f"Pairs {level_a} and {level_b} most likely order differently ({prob:.0%} intervals)")
-    for col in ("dimension", "pair", f"better for {level_a}", f"better for {level_b}", "diff in diff", "P(differ)"):
-        table.add_column(escape(col), justify="right" if col in ("diff in diff", "P(differ)") else "left")
-    for r in pairs.head(top).itertuples():
-        table.add_row(r.dimension, escape(f"{r.item_1} vs {r.item_2}"), escape(r.better_for_a),
-                      escape(r.better_for_b), f"{r.diff_in_diff:+.3f} [{r.did_lo:+.3f}, {r.did_hi:+.3f}]",
-                      f"{r.p_order_differs:.3f}")
-    console.print(table)
+        items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob, delta)
+    view = Table(title=f"Items {level_a} and {level_b} differ most on, latent scale ({prob:.0%} intervals)")
+    for col in ("dimension", "item", f"{level_a} - {level_b}, logits", "expected rating difference (rating scale)"):
+        view.add_column(escape(col), justify="left" if col in ("dimension", "item") else "right")
+    for r in items.head(top).itertuples():
+        view.add_row(escape(r.dimension), escape(r.item_id), f"{r.latent_diff:+.3f} [{r.latent_lo:+.3f}, "
+                     f"{r.latent_hi:+.3f}]", f"{r.rating_diff:+.3f} [{r.rating_diff_lo:+.3f}, {r.rating_diff_hi:+.3f}]")
+    console.print(view)
+    if len(pairs):
+        table = Table(title=f"Pairs {level_a} and {level_b} most likely order oppositely, each by > {delta:g} rating "
+                            f"points ({prob:.0%} intervals)")
+        for col in ("dimension", "pair", f"better for {level_a}", f"better for {level_b}", "diff in diff (logits)",
+                    "P(opposite)"):
+            table.add_column(escape(col), justify="right" if col.startswith(("diff", "P(")) else "left")
+        for r in pairs.head(top).itertuples():
+            table.add_row(escape(r.dimension), escape(f"{r.item_1} vs {r.item_2}"), escape(r.better_for_a),
+                          escape(r.better_for_b),
+                          f"{r.latent_did:+.3f} [{r.latent_did_lo:+.3f}, {r.latent_did_hi:+.3f}]",
+                          f"{r.p_opposite:.3f}")
+        console.print(table)
     out.mkdir(parents=True, exist_ok=True)
     _save_csv(items, out / "disagreement_items.csv")
     _save_csv(pairs, out / "disagreement_pairs.csv")
-    figures = plot_disagreements(items, pairs, level_a, level_b, out / "disagreements.png", top=top)
+    figures = plot_disagreements(items, pairs, level_a, level_b, out / "disagreements.png", top=top, delta=delta)
     write_manifest(out, "disagreements", inputs=[posterior],
-                   options={"groups": list(groups), "top": top, "dimensions": dimensions, "prob": prob,
-                            "suppress_small": suppress_small},
+                   options={"groups": list(groups), "top": top, "delta": delta, "dimensions": dimensions,
+                            "prob": prob, "suppress_small": suppress_small},
                    extra={"diagnostics": diagnostics})
-    n_likely = int((pairs.p_order_differs > 0.5).sum())
-    console.print(f"{n_likely} of {len(pairs)} pairs more likely than not ordered differently. Wrote "
-                  f"{out / 'disagreement_items.csv'}, {out / 'disagreement_pairs.csv'}, "
-                  f"{', '.join(map(str, figures))}")
+    n_excl = int(((items.latent_lo > 0) | (items.latent_hi < 0)).sum())
+    console.print(f"{n_excl} of {len(items)} items' {prob:.0%} intervals of the latent difference exclude 0.")
+    if len(pairs):
+        n_likely = int((pairs.p_opposite > 0.5).sum())
+        console.print(f"{n_likely} of {len(pairs)} pairs more likely than not ordered oppositely "
+                      f"(each group by > {delta:g} rating points).")
+    else:
+        console.print("[yellow]note:[/] no prompt has two or more responses in this posterior, so there are no "
+                      "within-prompt pairs: disagreement_pairs.csv is empty and the figure shows the items only.")
+    console.print(f"Wrote {escape(str(out / 'disagreement_items.csv'))}, "
+                  f"{escape(str(out / 'disagreement_pairs.csv'))}, {escape(', '.join(map(str, figures)))}")
 
 
 COMMANDS = [fit_survey_cmd, contrasts_cmd, compare_cmd, plot_posterior_cmd, disagreements_cmd]
