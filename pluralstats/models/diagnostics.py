@@ -11,9 +11,10 @@ The rule is fixed before sampling (docs/model-checking.md states it with its mea
   normalised split R-hat <= 1.01, bulk and tail ESS >= 400 each.
 * **Families of exchangeable terms** (item effects and group x item terms, which item predictions, the
   posterior preference strategy and ``disagreements`` read): every term's bulk and tail ESS >= 400, and the
-  family's largest R-hat below the 99th percentile of the largest R-hat of as many independent well-mixed terms
-  (its free terms) at the same chains, draws and within-chain autocorrelation
-  (:mod:`pluralstats.models.gate_bounds`).
+  family's largest bulk R-hat below the 99th percentile of the largest among as many independent well-mixed
+  terms (its free terms) at the same chains, draws and within-chain autocorrelation
+  (:mod:`pluralstats.models.gate_bounds`). The terms' spread is the family's sd (tau, sigma_item), gated with
+  the reported quantities.
 * **Sampler checks**: no divergent transition, E-BFMI >= 0.3 in every chain, at most 1% of draws at the
   maximum tree depth. ADVI draws say nothing about convergence: "unchecked".
 
@@ -149,7 +150,7 @@ def _family(name: str, values: np.ndarray, labels: list[str], n_free: int, rhat_
     r_hat = np.full(values.shape[2], np.nan)
     judged = {"family": name, "terms": int(keep.sum()), "free_terms": n_free}
     if rhat_chains >= 2 and keep.any():
-        r_hat[keep] = mcmc.rhat(first[:, :, keep])
+        r_hat[keep] = mcmc.rhat_parts(first[:, :, keep])[0]  # bulk: see gate_bounds on the folded one
         tau = float(np.median(mcmc.within_chain_tau(first[:, :, keep])))
         bounds = family_bounds(n_free, rhat_chains, first.shape[1], tau)
         judged.update({"max_r_hat": float(np.nanmax(r_hat)), "max_bound": bounds["max_r_hat"],
@@ -223,7 +224,7 @@ def _judge(table: pd.DataFrame, fams: pd.DataFrame, divergences: int, bfmi: floa
             continue
         if fam.max_r_hat > fam.max_bound:
             failed.add("r_hat")
-            problems.append(f"{fam.family}: largest R-hat {fam.max_r_hat:.4f} above {fam.max_bound:.4f}, the 99th "
+            problems.append(f"{fam.family}: largest bulk R-hat {fam.max_r_hat:.4f} above {fam.max_bound:.4f}, the 99th "
                             f"percentile of the largest among {fam.free_terms} well-mixed terms")
     bad_ess = table[(table.ess_bulk < MIN_ESS) | (table.ess_tail < MIN_ESS)]
     if len(bad_ess):

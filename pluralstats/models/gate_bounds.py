@@ -2,20 +2,25 @@
 
 A fixed bound of 1.01 on every one of thousands of exchangeable terms (item effects, group x item terms)
 fails good fits by multiplicity: the largest of n chance fluctuations grows with n. The gate therefore
-bounds the largest R-hat of a family of n terms, sampled as C chains of D draws, by its 99th percentile
+bounds the largest bulk R-hat of a family of n terms, sampled as C chains of D draws, by its 99th percentile
 when all n terms are independent and well mixed with the family's own within-chain autocorrelation time tau
 (:func:`pluralstats.models.mcmc.within_chain_tau`, which a chain stuck away from the others does not raise).
 Terms of a real family are not independent (they share a scale, and zero-sum constraints tie them), which
 makes the largest of them smaller than the bound assumes: the bound errs toward passing a good fit, never
 toward failing one by multiplicity.
 
+Only bulk R-hat is bounded this way. The folded R-hat of a term compares the chains' spreads of it, and the
+spread of every term of a family within a chain is set by the family's sd (tau, sigma_item), which the gate
+checks itself as a reported quantity (bulk and folded, <= 1.01). The terms' folded R-hats all move with that
+one sd, so they are far from independent, and a bound for independent terms would fail a fit whose sd passed.
+
 The null law of one term's R-hat is simulated: stationary AR(1) chains with the family's tau, their bulk and
 folded rank-normalised split R-hat computed exactly as the gate computes them. The far tail that the largest
 of n terms reaches (its 99th percentile is the one-term quantile at 0.99 ** (1/n)) is beyond any simulation
 of single terms, so it is read from the asymptotic law those simulations calibrate: with M split chains of
-D' draws, D' (R-hat^2 - 1) + 1 is k F(M - 1, M (D' - 1)), whose scale k is the simulated mean; bulk and
-folded R-hat are taken as independent, and a term passes when both do. ``analyses/gate_calibration.py``
-checks the resulting false-alarm and detection rates against direct simulation of whole families.
+D' draws, D' (R-hat^2 - 1) + 1 is k F(M - 1, M (D' - 1)), whose scale k is the simulated mean.
+``analyses/gate_calibration.py`` checks the resulting false-alarm and detection rates against direct
+simulation of whole families.
 
 Bounds are computed on demand for any shape and cached (in memory, and on disk under
 ``$PLURALSTATS_CACHE`` or ``~/.cache/pluralstats``): each needs a few seconds of simulation.
@@ -59,16 +64,18 @@ class NullLaw:
         m, half = 2 * self.chains, self.draws // 2
         return half, m - 1, m * (half - 1)
 
-    def cdf(self, r: float | np.ndarray) -> np.ndarray:
-        """P(max(bulk, folded) R-hat <= r) for one term."""
+    def cdf(self, r: float | np.ndarray, folded: bool = False) -> np.ndarray:
+        """P(bulk R-hat <= r) for one term (``folded``: P(max(bulk, folded) <= r), taking them as independent)."""
         half, df1, df2 = self._f_args()
         x = half * (np.asarray(r, dtype=float) ** 2 - 1.0) + 1.0
-        return stats.f.cdf(x / self.k_bulk, df1, df2) * stats.f.cdf(x / self.k_folded, df1, df2)
+        bulk = stats.f.cdf(x / self.k_bulk, df1, df2)
+        return bulk * stats.f.cdf(x / self.k_folded, df1, df2) if folded else bulk
 
-    def max_bound(self, n: int, q: float = MAX_QUANTILE) -> float:
-        """The ``q`` quantile of the largest R-hat of ``n`` independent terms."""
+    def max_bound(self, n: int, q: float = MAX_QUANTILE, folded: bool = False) -> float:
+        """The ``q`` quantile of the largest bulk R-hat (``folded``: of max(bulk, folded)) of ``n`` independent
+        terms."""
         target = q ** (1.0 / max(n, 1))
-        return float(optimize.brentq(lambda r: self.cdf(r) - target, 1.0, 3.0, xtol=1e-7))
+        return float(optimize.brentq(lambda r: self.cdf(r, folded) - target, 1.0, 3.0, xtol=1e-7))
 
 
 def ar1_chains(chains: int, draws: int, n: int, tau: float, rng: np.random.Generator) -> np.ndarray:
