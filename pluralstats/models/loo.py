@@ -181,6 +181,47 @@ def add_log_likelihood(idata, **kwargs) -> az.InferenceData:
     return idata
 
 
+def loo_summary(idata) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PSIS leave-one-rater-out of one posterior: (estimates, Pareto k table).
+
+    ``estimates``: rows ``elpd_loo``, ``p_loo`` and ``looic`` with their ``estimate`` and ``se`` (ArviZ's
+    ``az.loo`` on the per-rater log-likelihood, attached first when missing; the se of ``p_loo``, which ArviZ
+    leaves out, from its per-rater terms ``lppd_r - elpd_loo_r`` as ArviZ computes the others).
+    ``pareto_k``: ArviZ's bands -- good (k at most ArviZ's sample-size threshold, 0.7 for 2,000 draws or
+    more), bad (up to 1), very bad (above 1) -- with the ``raters`` in each, their ``share`` (0..1) and the
+    band's largest k. Bad or very bad raters make PSIS unreliable: use :func:`kfold_raters`.
+    """
+    if "log_likelihood" not in idata.groups():
+        add_log_likelihood(idata)
+    result = az.loo(idata, pointwise=True)
+    k = np.asarray(result.pareto_k)
+    ll = idata.log_likelihood[LL_VAR].stack(sample=("chain", "draw")).transpose("rater", "sample").to_numpy()
+    lppd = logsumexp(ll, axis=1) - np.log(ll.shape[1])
+    p_i = lppd - np.asarray(result.loo_i)
+    se_p = float(np.sqrt(len(p_i) * np.var(p_i)))
+    estimates = pd.DataFrame({"estimate": [float(result.elpd_loo), float(result.p_loo), -2 * float(result.elpd_loo)],
+                              "se": [float(result.se), se_p, 2 * float(result.se)]},
+                             index=pd.Index(["elpd_loo", "p_loo", "looic"], name="quantity"))
+    good = float(result.good_k)
+    rows = []
+    for lower, upper, label in ((-np.inf, good, f"good (k <= {good:.2f})"), (good, 1.0, f"bad ({good:.2f} < k <= 1)"),
+                                (1.0, np.inf, "very bad (k > 1)")):
+        inside = (k > lower) & (k <= upper)
+        rows.append({"pareto_k": label, "raters": int(inside.sum()), "share": float(inside.mean()),
+                     "max_k": float(k[inside].max()) if inside.any() else np.nan})
+    return estimates, pd.DataFrame(rows)
+
+
+def add_check_groups(idata, *, ppc_draws: int = 200, seed: int = 0) -> az.InferenceData:
+    """Attach what ArviZ's checks read (in place; also returned): ``log_likelihood`` (per rater, for
+    ``az.loo`` / ``az.compare``), and ``posterior_predictive`` with ``observed_data`` (``ppc_draws``
+    replicated surveys, for ``az.plot_ppc``). Raters are the posterior's pseudonyms only."""
+    from .ppc import add_posterior_predictive
+
+    add_log_likelihood(idata)
+    return add_posterior_predictive(idata, n_draws=ppc_draws, seed=seed)
+
+
 def data_fingerprint(idata) -> str:
     """What a model was fitted to (ratings, raters, items), so that only models of the same data are compared."""
     import hashlib
