@@ -53,7 +53,11 @@ def fit_options(f):
         click.option("--max-chains", type=click.IntRange(1), default=8, show_default=True,
                      help="Most chains sampled to reach the ESS and R-hat the gate needs (= --chains: never add)."),
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
-                     help="Prior sd of the attribute effects (logits)."),
+                     help="Prior sd of the attribute effects (logits; the same as --prior beta=SD)."),
+        click.option("--prior", "prior", multiple=True, metavar="NAME=SD",
+                     help="A prior scale (repeatable; logits): beta (attribute effects' Normal sd, default 2.5), "
+                          "tau (group x item scale's HalfNormal sd, 0.5), sigma_rater (1), sigma_item (1), "
+                          "cutpoints (3), pooled_tau (1), lkj_eta (2), e.g. --prior tau=1 --prior beta=1."),
         family_option,
         click.option("--rater-variance-by", default=None, metavar="ATTRIBUTE",
                      help="Give each level of ATTRIBUTE its own rater sd (sigma_rater per dimension and level): "
@@ -90,6 +94,7 @@ def _fit(survey, dimensions, **options):
     from pluralstats.models import fit_survey
 
     tune = options["tune"]
+    options.update(_priors(options.pop("prior", ()), options["beta_prior_sd"]))
     if options.get("disagreement") is None:
         options["disagreement"] = list(survey.config.disagreement) or None
     console.print(f"Fitting {options['backend']}: {len(survey.ratings)} ratings, dimensions "
@@ -102,6 +107,23 @@ def _fit(survey, dimensions, **options):
     if attrs.get("auto_choices"):
         console.print(f"Chosen from the data: {escape(attrs['auto_choices'])}")
     return idata
+
+
+def _priors(items: tuple[str, ...], beta_prior_sd: float) -> dict:
+    """The fit_survey arguments of ``--prior NAME=SD`` (beta: ``beta_prior_sd``; the others: ``priors``, passed
+    only when one is given); a beta given both ways must agree."""
+    from pluralstats.models.priors import BETA_PRIOR_SD, parse_priors
+
+    priors, given = parse_priors(items)
+    out: dict = {}
+    if "beta" in given:
+        if beta_prior_sd != BETA_PRIOR_SD and beta_prior_sd != priors.beta_sd:
+            raise InputError(f"--prior beta={priors.beta_sd:g} and --beta-prior-sd {beta_prior_sd:g} disagree; "
+                             "give one")
+        out["beta_prior_sd"] = priors.beta_sd
+    if set(given) - {"beta"}:
+        out["priors"] = priors
+    return out
 
 
 def _diagnose_and_report(idata):
