@@ -153,3 +153,30 @@ def test_bad_margins_only_files_name_the_line(setup, tmp_path, rows, message):
     pd.DataFrame(rows, columns=["attribute", "level", "share"]).to_csv(path, index=False)
     with pytest.raises(InputError, match=message):
         composition(idata, path)
+
+
+def test_contrasts_write_the_raked_table_beside_the_output_and_keep_a_users_file(setup, tmp_path):
+    from click.testing import CliRunner
+
+    from pluralstats.cli import cli
+    from pluralstats.models import save_posterior
+
+    idata, _ = setup
+    post = save_posterior(idata.copy(), tmp_path / "post.nc")
+    margins = tmp_path / "margins.csv"
+    pd.DataFrame({"attribute": ["political", "political"], "level": ["conservative", "liberal"],
+                  "share": [0.3, 0.7]}).to_csv(margins, index=False)
+    args = ["contrasts", str(post), "--weights", str(margins), "--allow-bad-diagnostics", "--dimensions", DIM]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    raked = pd.read_csv(tmp_path / "c.raked.csv")
+    assert list(raked.columns) == ["gender", "political", "share"]  # no survey counts
+    assert raked.groupby("political").share.sum()["liberal"] == pytest.approx(0.7, abs=1e-9)
+    table = pd.read_csv(tmp_path / "c.csv")
+    assert table.standardisation.str.contains("poststratified to margins.csv").all()
+    # a rerun replaces its own files; a user's file where the raked table would go is refused, untouched
+    assert CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "c.csv")]).exit_code == 0
+    (tmp_path / "d.raked.csv").write_text("mine\n")
+    refused = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "d.csv")])
+    assert refused.exit_code == 2 and "d.raked.csv" in refused.output
+    assert (tmp_path / "d.raked.csv").read_text() == "mine\n" and not (tmp_path / "d.csv").exists()
