@@ -136,7 +136,7 @@ def test_loo_of_one_posterior_and_its_saved_check_groups_open_in_arviz(true_mode
     assert not any(pid.encode() in raw for pid in list(ids)[:40])
 
 
-def test_loo_save_refuses_two_posteriors(true_model, tmp_path):
+def test_loo_save_refuses_two_posteriors_an_input_and_a_users_file(true_model, tmp_path):
     from click.testing import CliRunner
 
     from pluralstats.cli import cli
@@ -146,3 +146,12 @@ def test_loo_save_refuses_two_posteriors(true_model, tmp_path):
     result = CliRunner().invoke(cli, ["loo", str(path), str(path), "--save", str(tmp_path / "s.nc")])
     assert result.exit_code == 2 and "exactly one posterior" in result.output
     assert not (tmp_path / "s.nc").exists()
+    before = path.read_bytes()
+    onto_input = CliRunner().invoke(cli, ["loo", str(path), "--save", str(path)])
+    assert onto_input.exit_code == 2 and "is the input" in onto_input.output and path.read_bytes() == before
+    (tmp_path / "mine.nc").write_text("mine")
+    users = CliRunner().invoke(cli, ["loo", str(path), "--save", str(tmp_path / "mine.nc")])
+    assert users.exit_code == 2 and (tmp_path / "mine.nc").read_text() == "mine"
+    for _ in range(2):  # a rerun replaces the file it wrote
+        again = CliRunner().invoke(cli, ["loo", str(path), "--save", str(tmp_path / "s.nc"), "--ppc-draws", "10"])
+        assert again.exit_code == 0, again.output
