@@ -355,8 +355,10 @@ def group_draws(idata, dimension: str, groups: Sequence[Mapping[str, str]],
     ``dimension``, averaged over the survey's items: (n_draws, len(groups)).
 
     ``quantity``: "mean" (expected rating) or "share" (P(rating >= k), in percent). The attributes a group does
-    not fix are averaged over ``weights`` (:func:`composition`); groups fixing the same attributes share one
-    grid pass (and the same level of the attribute with per-level rater sds, if any).
+    not fix are averaged over ``weights`` (:func:`composition`) by its estimand: standardised, over the whole
+    composition (groups fixing the same attributes share one grid pass, and the same level of the attribute
+    with per-level rater sds, if any); poststratified, over the group's own units, renormalised (one pass per
+    group; NaN for a group with no weight).
     """
     meta = meta_of(idata)
     d = _check_dimension(meta, dimension)
