@@ -487,8 +487,9 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     from pluralstats.models.groups import composition
 
     comp = composition(idata, weights, estimand)
-    if eval_path is not None and (weights != "sample" or "&" in "".join(groups)):
-        raise InputError("--eval compares single levels standardised to the sample; leave out --weights and '&'")
+    if eval_path is not None and (weights != "sample" or comp.estimand != "standardised" or "&" in "".join(groups)):
+        raise InputError("--eval compares single levels standardised to the sample; leave out --weights, "
+                         "--estimand and '&'")
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing the contrast..."):
         if eval_path is not None:  # the tuned-model side: pluralstats.evaluate.compare_models
