@@ -42,7 +42,7 @@ from .data import family_of, meta_of
 
 GH_NODES = 12  # Gauss-Hermite nodes around each integrand's mode: ~1e-8 nats at 50 ratings, rater sd 1.5
 NEWTON_STEPS = 30  # at most; a log-concave integrand converges in a handful
-NEWTON_TOL = 1e-8  # stop when every step (in units of sigma_rater) is below this
+NEWTON_TOL = 1e-4  # stop when every step (units of sigma_rater) is below this: the next would be ~1e-8
 FD_STEP = 1e-4  # finite-difference step (units of sigma_rater) for the integrand's slope and curvature
 LL_VAR = "ratings"  # the log_likelihood variable: all ratings of a rater (its dimension is "rater")
 CHUNK_CELLS = 2_000_000  # ratings x draws x 8 per block (bounds memory to ~50 MB per array)
