@@ -283,7 +283,7 @@ def _raked_composition(frame: pd.DataFrame, meta: ModelMeta, name: str,
     table["sample_share"] = seed / seed.sum()
     table["share"] = shares
     keep = shares > 0
-    label = f"{name} (margins of {', '.join(margins)} raked from the survey's raters)"
+    label = f"{name} ({', '.join(margins)} raked from the survey's raters)"
     return Composition(cells[keep], shares[keep] / shares[keep].sum(), label, table=table)
 
 
