@@ -93,6 +93,27 @@ def test_disagreement_tau_is_a_component(sim):
     assert len(tau) == len(DIMS) and (tau.parameter == "tau_political").all()
     assert tau.sd.to_numpy() == pytest.approx(0.3, abs=0.01)
     assert table.groupby("dimension").share.sum().to_numpy() == pytest.approx(1.0)
+    # political has two levels: its terms sum to zero over them, so a rater's term varies by tau^2 / 2
+    tox = table[table.dimension == "toxicity"].set_index("component")
+    total = 0.4 ** 2 + 0.6 ** 2 + 0.3 ** 2 / 2 + LOGIT_ERROR_VAR
+    assert tox.loc["disagreement (political)", "share"] == pytest.approx(0.3 ** 2 / 2 / total, abs=0.003)
+    assert tox.loc["item", "share"] == pytest.approx(0.6 ** 2 / total, abs=0.005)
+    # on lme4's scale the item sd leaves out the terms' mean over the levels (tau^2 / L); the rest agree
+    assert tox.loc["item", "sd_lme4"] == pytest.approx(np.sqrt(0.6 ** 2 - 0.3 ** 2 / 2), abs=0.01)
+    assert tox.loc["disagreement (political)", "sd_lme4"] == pytest.approx(0.3, abs=0.01)
+    assert tox.loc["rater", "sd_lme4"] == pytest.approx(tox.loc["rater", "sd"])
+
+
+@pytest.mark.parametrize("n_levels", [2, 3, 5])
+def test_a_zero_sum_terms_realised_variance_is_tau2_times_1_minus_1_over_L(n_levels):
+    """What the shares assume, checked on the model's own prior: ZeroSumNormal(tau) over L levels (and over
+    items, as the model has it) gives each term variance tau^2 (1 - 1/L) (1 - 1/items)."""
+    import pymc as pm
+
+    tau, items = 0.8, 400
+    w = pm.draw(pm.ZeroSumNormal.dist(sigma=tau, shape=(items, n_levels), n_zerosum_axes=2), draws=200,
+                random_seed=1)
+    assert w.var() == pytest.approx(tau ** 2 * (1 - 1 / n_levels) * (1 - 1 / items), rel=0.03)
 
 
 def test_levels_get_their_own_rater_sd_and_a_small_level_is_suppressed(sim):

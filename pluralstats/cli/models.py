@@ -25,11 +25,37 @@ dimensions_option = click.option("--dimensions", callback=_csv_list, default=Non
                                  help="Comma-separated dimensions (default: all).")
 allow_bad_option = click.option("--allow-bad-diagnostics", is_flag=True,
                                 help="Exit 0 and use the posterior even if R-hat/ESS/divergence checks fail.")
-weights_option = click.option(
-    "--weights", default="sample", show_default=True, metavar="sample|equal|FILE.csv",
-    help="Population the contrasts are standardised to: the survey's raters (sample), every combination of "
-         "attribute levels equally (equal), or a margins CSV of population cell shares (a column per model "
-         "attribute plus share, summing to 1: multilevel regression and poststratification).")
+def weights_option(f):
+    """--weights (the population) and --estimand (how a group's unfixed attributes are averaged over it)."""
+    f = click.option(
+        "--estimand", type=click.Choice(["poststratified", "standardised"]), default=None,
+        help="poststratified: each group over its own cells of the population (MRP; default with a margins "
+             "file); standardised: every group over the whole population's other attributes (default with "
+             "sample and equal).")(f)
+    return click.option(
+        "--weights", default="sample", show_default=True, metavar="sample|equal|FILE.csv",
+        help="Population the attributes a group does not fix are averaged over: the survey's raters (sample), "
+             "every combination of attribute levels equally (equal), or a margins CSV: population cell shares "
+             "(a column per model attribute plus share, summing to 1) or margins only (attribute, level, share; "
+             "raked from the survey's raters, the raked table written beside the output).")(f)
+
+
+def _write_raked(comp, path: Path, command: str | None = None) -> Path | None:
+    """The raked joint table of a margins-only --weights at ``path`` (with ``command``: a file beside the
+    output, given its own manifest; else inside an output folder), or None when nothing was raked. Only
+    the population shares: the survey's own cell counts would give small groups away."""
+    if comp.table is None:
+        return None
+    with atomic_path(path) as tmp:
+        comp.table.drop(columns=["sample_raters", "sample_share"]).to_csv(tmp, index=False)
+    if command is not None:
+        write_manifest(path, command, options={"estimand": comp.estimand, "composition": comp.label})
+    return path
+
+
+def _raked_beside(out: Path) -> Path:
+    """Where a file output's raked table goes: ``c.csv`` -> ``c.raked.csv``."""
+    return out.with_name(f"{out.stem}.raked.csv")
 prob_option = click.option("--prob", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
                            help="Central posterior interval probability.")
 
@@ -55,7 +81,11 @@ def fit_options(f):
         click.option("--max-chains", type=click.IntRange(1), default=8, show_default=True,
                      help="Most chains sampled when only ESS falls short (= --chains: never add)."),
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
-                     help="Prior sd of the attribute effects (logits)."),
+                     help="Prior sd of the attribute effects (logits; the same as --prior beta=SD)."),
+        click.option("--prior", "prior", multiple=True, metavar="NAME=SD",
+                     help="A prior scale (repeatable; logits): beta (attribute effects' Normal sd, default 2.5), "
+                          "tau (group x item scale's HalfNormal sd, 0.5), sigma_rater (1), sigma_item (1), "
+                          "cutpoints (3), pooled_tau (1), lkj_eta (2), e.g. --prior tau=1 --prior beta=1."),
         family_option,
         click.option("--rater-variance-by", default=None, metavar="ATTRIBUTE",
                      help="Give each level of ATTRIBUTE its own rater sd (sigma_rater per dimension and level): "
@@ -92,6 +122,7 @@ def _fit(survey, dimensions, **options):
     from pluralstats.models import fit_survey
 
     tune = options["tune"]
+    options.update(_priors(options.pop("prior", ()), options["beta_prior_sd"]))
     if options.get("disagreement") is None:
         options["disagreement"] = list(survey.config.disagreement) or None
     from pluralstats.models.diagnostics import gate_draws
@@ -115,6 +146,23 @@ def _fmt(value, spec: str) -> str:
         return "n/a" if value is None or value != value else format(float(value), spec)
     except (TypeError, ValueError):
         return "n/a"
+
+
+def _priors(items: tuple[str, ...], beta_prior_sd: float) -> dict:
+    """The fit_survey arguments of ``--prior NAME=SD`` (beta: ``beta_prior_sd``; the others: ``priors``, passed
+    only when one is given); a beta given both ways must agree."""
+    from pluralstats.models.priors import BETA_PRIOR_SD, parse_priors
+
+    priors, given = parse_priors(items)
+    out: dict = {}
+    if "beta" in given:
+        if beta_prior_sd != BETA_PRIOR_SD and beta_prior_sd != priors.beta_sd:
+            raise InputError(f"--prior beta={priors.beta_sd:g} and --beta-prior-sd {beta_prior_sd:g} disagree; "
+                             "give one")
+        out["beta_prior_sd"] = priors.beta_sd
+    if set(given) - {"beta"}:
+        out["priors"] = priors
+    return out
 
 
 def _diagnose_and_report(idata):
@@ -319,20 +367,24 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
                    "survey.toml's positive threshold).")
 @allow_bad_option
 @suppress_option
-def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weights, hypotheses, hypothesis_dims,
-                  quantity, allow_bad_diagnostics, suppress_small):
+def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weights, estimand, hypotheses,
+                  hypothesis_dims, quantity, allow_bad_diagnostics, suppress_small):
     """Every level vs its reference level, per dimension: difference, % difference, interval, P(sign).
 
     Contrasts are adjusted: the expected rating (``mean`` rows) and the share rating >= k (``share>=k`` rows,
     k = survey.toml's positive threshold; differences in percentage points) of a new rater of each level, the
-    other attributes standardised to the sample (or to --weights), as the ``standardisation`` column says.
+    other attributes standardised to the sample (or poststratified to --weights), as the ``standardisation``
+    column says. Margins-only --weights are raked; the raked table goes beside --out (OUT.raked.csv).
     """
+    from pluralstats.io import check_output
     from pluralstats.models import all_contrasts, load_posterior, meta_of
     from pluralstats.models.contrasts import suppress_contrasts
     from pluralstats.models.groups import composition
 
     idata = load_posterior(posterior)
-    comp = composition(idata, weights)  # a bad margins file exits 2 before the diagnostics gate's work
+    comp = composition(idata, weights, estimand)  # a bad margins file exits 2 before the diagnostics gate's work
+    if comp.table is not None:
+        check_output(_raked_beside(out))
     if hypotheses:
         from pluralstats.models.hypothesis import parse_hypothesis
 
@@ -341,7 +393,10 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     k = meta_of(idata).min_group_size
     options = {"attributes": attributes, "dimensions": dimensions, "prob": prob, "weights": str(weights),
-               "suppress_small": suppress_small}
+               "estimand": comp.estimand, "suppress_small": suppress_small}
+    raked = _write_raked(comp, _raked_beside(out), "contrasts")
+    if raked is not None:
+        console.print(f"Wrote {raked} (the margins raked into population cells)")
     if hypotheses:
         _hypotheses(idata, hypotheses, list(hypothesis_dims) or dimensions, comp, quantity, prob, suppress_small, out)
         write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)],
@@ -419,8 +474,8 @@ def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, supp
               help="With --eval: the preference sets the two tuned models were trained on, for the survey's "
                    "preference-implied shift (found automatically in an experiment folder).")
 @suppress_option
-def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, allow_bad_diagnostics, eval_path,
-                prefs_paths, suppress_small, **options):
+def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, estimand, allow_bad_diagnostics,
+                eval_path, prefs_paths, suppress_small, **options):
     """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle).
 
     Adjusted: the expected rating (``mean``) and share rating >= k (``share>=k``, percentage points) of a new
@@ -451,9 +506,10 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
         resolve_groups(idata, *groups)
     from pluralstats.models.groups import composition
 
-    comp = composition(idata, weights)
-    if eval_path is not None and (weights != "sample" or "&" in "".join(groups)):
-        raise InputError("--eval compares single levels standardised to the sample; leave out --weights and '&'")
+    comp = composition(idata, weights, estimand)
+    if eval_path is not None and (weights != "sample" or comp.estimand != "standardised" or "&" in "".join(groups)):
+        raise InputError("--eval compares single levels standardised to the sample; leave out --weights, "
+                         "--estimand and '&'")
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing the contrast..."):
         if eval_path is not None:  # the tuned-model side: pluralstats.evaluate.compare_models
@@ -470,6 +526,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({comp.label}, {prob:.0%} intervals)", k))
     _note_suppressed(table, k)
     figures = write_comparison(table, out)
+    raked = _write_raked(comp, out / "raked_margins.csv")
+    figures += [raked] if raked else []
     shown = table[~table["suppressed"]]
     if eval_path is not None and not shown.empty:
         figures += print_agreement(shown, out, console)
@@ -477,7 +535,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
                                            *_weights_inputs(weights)],
                    seed=options["seed"],
                    options={"groups": list(groups), "dimensions": dimensions, "prob": prob, "weights": str(weights),
-                            "suppress_small": suppress_small, **options},
+                            "estimand": comp.estimand, "suppress_small": suppress_small, **options},
                    extra={"diagnostics": diagnostics})
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
 
@@ -499,7 +557,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
 @seed_option
 @suppress_option
 @allow_bad_option
-def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, seed, suppress_small,
+def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, estimand, seed, suppress_small,
                        allow_bad_diagnostics):
     """Paper figures: contrast forest plot, predictive check per group, rank and trace plots, marginal means,
     a contrast heatmap and variance components (PNG + PDF). Forest, means and heatmap show adjusted estimates
@@ -516,7 +574,7 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, see
         raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta.attributes)}")
     from pluralstats.models.groups import composition
 
-    comp = composition(idata, weights)
+    comp = composition(idata, weights, estimand)
     # the variance kind writes a table of numbers to report: gated like contrasts, before anything is written
     diagnostics = _require_good(idata, allow_bad_diagnostics) if "variance" in kinds else None
     written = []
@@ -545,9 +603,12 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, see
             written += plots.plot_rank(idata, out / "rank.png")
         if "trace" in kinds:
             written += plots.plot_trace(idata, out / "trace.png")
+        if {"forest", "heatmap", "means"} & set(kinds):
+            raked = _write_raked(comp, out / "raked_margins.csv")
+            written += [raked] if raked else []
     write_manifest(out, "plot-posterior", inputs=[posterior, *_weights_inputs(weights)], seed=seed,
                    options={"kinds": list(kinds), "attribute": attribute, "ppc_draws": ppc_draws,
-                            "weights": str(weights), "suppress_small": suppress_small,
+                            "weights": str(weights), "estimand": comp.estimand, "suppress_small": suppress_small,
                             "allow_bad_diagnostics": allow_bad_diagnostics},
                    extra={"diagnostics": diagnostics} if diagnostics else None)
     console.print("Wrote " + ", ".join(map(str, written)))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import logging
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from pluralstats.families import DEFAULT_FAMILY, get_family
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
+from .priors import DEFAULT_PRIORS, Priors
 from .diagnostics import GATE_CHAINS, MIN_ESS, Diagnostics, diagnose, gate_draws, record_verdict
 from .rating import (
     BETA_PRIOR_SD,
@@ -347,7 +349,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
                check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY,
                rater_variance_by: str | None = None, max_chains: int | None = None,
-               split_dimensions: bool | None = None) -> az.InferenceData:
+               split_dimensions: bool | None = None, priors: Priors | None = None) -> az.InferenceData:
     """Fit the rating model of every selected dimension; return one posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -365,6 +367,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     posterior (prediction, replication, LOO) uses it.
     ``rater_variance_by``: an attribute whose levels each get their own rater sd (``sigma_rater`` then has
     a level axis; rater effects are non-centred); recorded in the metadata and the posterior attrs.
+    ``priors``: the prior scales (:class:`~pluralstats.models.priors.Priors`; None: the defaults; the attribute
+    effects' sd is ``beta_prior_sd`` either way), recorded in ``posterior.attrs["priors"]``.
     ``check``: run the convergence diagnostics and record the verdict on the posterior
     (:func:`~pluralstats.models.diagnostics.record_verdict`); consumers refuse a posterior that did not pass.
     Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
@@ -421,7 +425,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                         f"per dimension and items are centred, one dimension sampled at a time")
     centered_raters = bool(centered_raters) and not joint and not rater_variance_by
     options = dict(centered_items=centered_items, centered_raters=centered_raters, beta_prior_sd=beta_prior_sd,
-                   centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen)
+                   centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen,
+                   priors=priors or DEFAULT_PRIORS)
     added, diag = 0, None
     if nutpie:
         start = time.perf_counter()
@@ -448,6 +453,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     idata.posterior.attrs["centered_items"] = int(centered_items)
     idata.posterior.attrs["centered_raters"] = int(centered_raters)
     idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
+    idata.posterior.attrs["priors"] = json.dumps(dataclasses.asdict(dataclasses.replace(
+        priors or DEFAULT_PRIORS, beta_sd=float(beta_prior_sd))))
     idata.posterior.attrs["pooled_levels"] = int(pooled_levels)
     idata.posterior.attrs["tune"] = int(tune)
     idata.posterior.attrs["family"] = chosen.name
