@@ -27,8 +27,8 @@ from pluralstats.families import DEFAULT_FAMILY, get_family
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
-from .priors import DEFAULT_PRIORS, Priors
 from .diagnostics import GATE_CHAINS, MIN_ESS, Diagnostics, diagnose, gate_draws, record_verdict
+from .priors import DEFAULT_PRIORS, Priors
 from .rating import (
     BETA_PRIOR_SD,
     CENTRED_MIN_RATINGS,
