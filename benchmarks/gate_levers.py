@@ -29,9 +29,17 @@ def pm_sample(model, sampler: str, draws: int, tune: int, chains: int, seed: int
 
     from pluralstats.models.fit import stored_variables
 
+    from pymc.model.transform.optimization import freeze_dims_and_data
+
     kwargs = {"chain_method": "vectorized"} if sampler in ("numpyro", "blackjax") else {}
+    # JAX compiles static shapes: freeze dims and data; freezing refuses set initial values, so they are handed
+    # to pm.sample instead
+    initvals = {rv.name: value for rv, value in model.rvs_to_initial_values.items() if value is not None}
+    for rv in model.rvs_to_initial_values:
+        model.rvs_to_initial_values[rv] = None
+    model = freeze_dims_and_data(model)
     with model:
-        return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=False,
+        return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=False, initvals=initvals,
                          nuts_sampler=sampler, var_names=stored_variables(model), compute_convergence_checks=False,
                          idata_kwargs={"log_likelihood": False}, nuts_sampler_kwargs=kwargs)
 
