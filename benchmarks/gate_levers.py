@@ -26,10 +26,9 @@ warnings.filterwarnings("ignore")
 
 def pm_sample(model, sampler: str, draws: int, tune: int, chains: int, seed: int):
     import pymc as pm
+    from pymc.model.transform.optimization import freeze_dims_and_data
 
     from pluralstats.models.fit import stored_variables
-
-    from pymc.model.transform.optimization import freeze_dims_and_data
 
     kwargs = {"chain_method": "vectorized"} if sampler in ("numpyro", "blackjax") else {}
     # JAX compiles static shapes: freeze dims and data; freezing refuses set initial values, so they are handed
