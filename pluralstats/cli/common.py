@@ -11,14 +11,15 @@ import sys
 import tempfile
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from pluralstats.errors import DiagnosticsError, InputError
-from pluralstats.io import check_output, output_policy
+from pluralstats.io import check_outputs, output_policy
 
 # logs and pipes get 120 columns instead of rich's default 80, so tables are not cropped
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -176,21 +177,57 @@ def _input_paths(command: click.Command, kwargs: dict) -> list[Path]:
     return paths
 
 
-def protect_outputs(command: click.Command) -> click.Command:
-    """Give a command with ``--out`` an ``--overwrite`` flag and check its output before it does any work.
+PathsOf = Callable[[dict], Iterable["str | os.PathLike | None"]]
 
-    The check (:func:`pluralstats.io.check_output`) refuses an ``--out`` equal to or inside an input, and an
-    existing one that this command did not write; the policy it sets also governs every atomic write inside.
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What a command writes, declared beside its definition (:func:`writes`) and checked before it runs."""
+
+    kind: str  # "file" or "folder": what the main output is
+    main: Callable[[dict], str | os.PathLike | None] | None = None  # default: the --out value
+    beside: PathsOf | None = None  # files written beside the main output (its manifest lists them)
+    inputs: PathsOf | None = None  # default: the path-typed parameters (other than --out)
+
+
+def writes(kind: str, *, main: Callable[[dict], str | os.PathLike | None] | None = None,
+           beside: PathsOf | None = None, inputs: PathsOf | None = None) -> Callable[[click.Command], click.Command]:
+    """Declare every path a command writes, from its parsed options: the main output (``--out`` unless
+    ``main`` says otherwise; a ``kind`` of file or folder) and the files ``beside`` it, and what it reads when
+    that is more than its path-typed parameters. :func:`protect_outputs` checks them all before any work."""
+    if kind not in ("file", "folder"):
+        raise ValueError(f"kind must be 'file' or 'folder', not {kind!r}")
+
+    def declare(command: click.Command) -> click.Command:
+        command.pluralstats_outputs = OutputSpec(kind, main, beside, inputs)  # type: ignore[attr-defined]
+        return command
+
+    return declare
+
+
+def _paths(values: Iterable[str | os.PathLike | None]) -> list[Path]:
+    return [Path(v) for v in values if v is not None]
+
+
+def protect_outputs(command: click.Command) -> click.Command:
+    """Give a command that writes an ``--overwrite`` flag and check its outputs before it does any work.
+
+    What it writes is declared with :func:`writes` (a command with ``--out`` and no declaration: its
+    ``--out``). The check (:func:`pluralstats.io.check_outputs`) refuses an output equal to, inside or
+    holding an input, and an existing one that this command did not write; the policy it sets also governs
+    every atomic write and manifest inside.
     """
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             protect_outputs(sub)
         return command
-    if not any(p.name == "out" for p in command.params) or any(p.name == "overwrite" for p in command.params):
+    spec: OutputSpec | None = getattr(command, "pluralstats_outputs", None)
+    has_out = any(p.name == "out" for p in command.params)
+    if (spec is None and not has_out) or any(p.name == "overwrite" for p in command.params):
         return command
     command.params.append(click.Option(
         ["--overwrite"], is_flag=True, default=False,
-        help="Replace an existing --out even if this command did not write it (its contents are lost)."))
+        help="Replace an existing output even if this command did not write it (its contents are lost)."))
     callback: Callable = command.callback
 
     @functools.wraps(callback)
@@ -200,9 +237,12 @@ def protect_outputs(command: click.Command) -> click.Command:
             names.append(ctx.info_name)
             ctx = ctx.parent
         name = " ".join(reversed(names)) or command.name
-        with output_policy(name, _input_paths(command, kwargs), overwrite=overwrite):
-            if kwargs.get("out") is not None:
-                check_output(kwargs["out"])
+        main = (spec.main(kwargs) if spec and spec.main else kwargs.get("out"))
+        main = Path(main) if main is not None else None
+        beside = _paths(spec.beside(kwargs)) if spec and spec.beside and main is not None else []
+        inputs = _paths(spec.inputs(kwargs)) if spec and spec.inputs else _input_paths(command, kwargs)
+        with output_policy(name, [p for p in inputs if p.exists()], overwrite=overwrite, main=main, beside=beside):
+            check_outputs(main, spec.kind if spec else None, beside)
             return callback(*args, **kwargs)
 
     command.callback = guarded

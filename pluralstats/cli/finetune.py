@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option, writes
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 
@@ -26,6 +26,7 @@ def _parse_weights(text: str | None) -> dict[str, float]:
     return out
 
 
+@writes("folder")
 @click.command("tiny-model")
 @click.argument("bundle", type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint folder to write.")
@@ -62,6 +63,7 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
                   f"in {info['seconds']:.0f}s -> {out}")
 
 
+@writes("folder")
 @click.command("fit-rater")
 @click.argument("bundle", type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--out", required=True, type=click.Path(), help="Rater folder to write.")
@@ -92,6 +94,13 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     console.print(table)
 
 
+def _finetune_inputs(kwargs: dict) -> list:
+    """What finetune reads: --prefs, --survey, --rater and a local --model (a hub id is not a path)."""
+    return [kwargs.get(name) for name in ("prefs", "survey_path", "base_model", "rater")
+            if kwargs.get(name) is not None and Path(kwargs[name]).exists()]
+
+
+@writes("folder", inputs=_finetune_inputs)
 @click.command("finetune")
 @click.option("--method", required=True, help="Plugin name (see `pluralstats plugins`): dpo, grpo, kto, orpo, sft, ...")
 @click.option("--prefs", type=click.Path(),

@@ -9,7 +9,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, family_option, seed_option
+from pluralstats.cli.common import console, err_console, family_option, seed_option, writes
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
@@ -242,6 +242,14 @@ def _note_suppressed(frame: pd.DataFrame, k: int) -> None:
                           "--no-suppress-small shows them")
 
 
+def _plot_files(kwargs: dict) -> list[Path]:
+    """The forest plot's PNG and PDF that ``contrasts --plot STEM`` writes beside its CSV."""
+    from pluralstats.plots.style import figure_paths
+
+    return figure_paths(kwargs["plot_path"]) if kwargs.get("plot_path") else []
+
+
+@writes("file")
 @click.command("fit-survey")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Posterior NetCDF file to write.")
@@ -279,6 +287,7 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
         raise DiagnosticsError(problems)
 
 
+@writes("file", beside=_plot_files)
 @click.command("contrasts")
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="CSV file to write.")
@@ -377,6 +386,7 @@ def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, supp
     console.print(f"Wrote {out}")
 
 
+@writes("folder")
 @click.command("compare")
 @click.argument("source", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("--posterior", "posterior_path", type=click.Path(exists=True, path_type=Path), default=None,
@@ -462,6 +472,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
 
 
+@writes("folder")
 @click.command("plot-posterior")
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figures.")
@@ -549,6 +560,7 @@ def _write_variance(idata, out: Path, suppress_small: bool, diagnostics: str) ->
     return [out / "variance_components.csv", md, *plot_variance(table, out / "variance_components.png", note=note)]
 
 
+@writes("folder")
 @click.command("disagreements")
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--groups", nargs=2, required=True, metavar="A B",

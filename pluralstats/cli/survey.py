@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, family_option, seed_option, show_warning
+from pluralstats.cli.common import console, family_option, seed_option, show_warning, writes
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 from pluralstats.privacy import small_mark, suppressed_levels
@@ -77,6 +77,7 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
     return out
 
 
+@writes("folder")
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Bundle folder to write.")
 @click.option("--participants", "n_participants", type=click.IntRange(2), default=1095, show_default=True,
@@ -156,6 +157,7 @@ def validate(bundle: Path, source: Path | None, strict: bool, suppress_small: bo
     console.print(summary_table(survey, suppress_small))
 
 
+@writes("folder")
 @click.command()
 @bundle_argument
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")

@@ -54,9 +54,11 @@ COMMANDS = list(_commands(Path(), Path(), Path(), Path()))
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_foreign_folder_is_never_replaced(command, run_bad, hostile_survey_dir, hostile_posterior, prefs_file, keep):
-    """`--out keep` where keep holds the user's thesis: exit 2 naming keep and --overwrite; thesis intact."""
+    """`--out keep` where keep holds the user's thesis: exit 2 naming keep and --overwrite (or, for a command
+    writing a file, that keep is a folder, which --overwrite would not change); thesis intact."""
     args = _commands(hostile_survey_dir, hostile_posterior, prefs_file, keep)[command]
-    run_bad(args, names=[str(keep), "--overwrite"], watch=[keep, hostile_survey_dir])
+    writes_file = command in ("fit-survey", "contrasts", "prefs", "evaluate")
+    run_bad(args, names=[str(keep), "is a folder" if writes_file else "--overwrite"], watch=[keep, hostile_survey_dir])
 
 
 @pytest.mark.parametrize("command", ["describe", "prefs", "fit-survey", "tiny-model"])
