@@ -23,6 +23,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -39,6 +40,49 @@ TRACKED_PACKAGES = (
 # Written first into a folder that a resumable command (experiment run, demo) fills step by step, so a
 # rerun after an interruption recognises the half-filled folder as its own before the final manifest exists.
 CLAIM_FILE = ".pluralstats-output"
+
+
+# An interrupt (SIGINT, SIGTERM) can land where a library swallows the exception it raises (a compiler's
+# finaliser, a sampler that returns what it has drawn so far): the signal is also recorded here, so that no
+# atomic write is swapped in afterwards and the CLI still ends as interrupted.
+_INTERRUPT: dict[str, int] = {}
+_SWAP_LOCK = threading.RLock()  # held while a finished write is swapped in: an exit waits for it
+_TEMPORARIES: set[Path] = set()  # temporary paths of the atomic writes in progress
+
+
+def request_interrupt(signum: int) -> None:
+    """Record that the process was told to stop (by signal ``signum``): no atomic write is swapped in after this."""
+    _INTERRUPT.setdefault("signal", signum)
+
+
+def interrupt_signal() -> int | None:
+    """The signal that asked the process to stop, if one did."""
+    return _INTERRUPT.get("signal")
+
+
+def clear_interrupt() -> None:
+    """Forget a recorded interrupt (a new command starts)."""
+    _INTERRUPT.clear()
+
+
+def abandon_temporaries(timeout: float = 10.0) -> None:
+    """Remove the temporary path of every atomic write in progress, once no swap is under way: for a process
+    that is about to end without unwinding (an interrupt a library swallowed)."""
+    acquired = _SWAP_LOCK.acquire(timeout=timeout)
+    try:
+        for tmp in list(_TEMPORARIES):
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+    finally:
+        if acquired:
+            _SWAP_LOCK.release()
+
+
+def _stop_if_interrupted() -> None:
+    if interrupt_signal() is not None:
+        raise KeyboardInterrupt
 
 
 def slugify(text: str) -> str:
@@ -272,6 +316,7 @@ def atomic_path(final: str | os.PathLike, *, is_dir: bool = False) -> Iterator[P
             and _manifest_command(final) is None:
         raise OutputError(f"Output {short_path(final)} is a folder that pluralstats did not write; refusing to "
                           "replace it (pass --overwrite to replace it).")
+    _stop_if_interrupted()
     final.parent.mkdir(parents=True, exist_ok=True)
     if is_dir:
         tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
@@ -279,19 +324,24 @@ def atomic_path(final: str | os.PathLike, *, is_dir: bool = False) -> Iterator[P
         fd, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
         os.close(fd)
         tmp = Path(name)
+    _TEMPORARIES.add(tmp)
     try:
         yield tmp
         # mkstemp/mkdtemp create private (0600/0700) paths; outputs get the usual umask permissions
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod((0o777 if is_dir else 0o666) & ~umask)
-        _swap_in(tmp, final)
+        with _SWAP_LOCK:
+            _stop_if_interrupted()  # an interrupt a library swallowed still keeps the old output
+            _swap_in(tmp, final)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
         raise
+    finally:
+        _TEMPORARIES.discard(tmp)
 
 
 def _swap_in(tmp: Path, final: Path) -> None:

@@ -9,6 +9,8 @@ import os
 import signal
 import sys
 import tempfile
+import threading
+import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -19,7 +21,15 @@ import click
 from rich.console import Console
 
 from pluralstats.errors import DiagnosticsError, InputError
-from pluralstats.io import check_outputs, output_policy
+from pluralstats.io import (
+    abandon_temporaries,
+    check_outputs,
+    clear_interrupt,
+    interrupt_signal,
+    output_policy,
+    request_interrupt,
+    short_path,
+)
 
 # logs and pipes get 120 columns instead of rich's default 80, so tables are not cropped
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -121,16 +131,54 @@ def _where(exc: BaseException) -> str:
     return f"{Path(frame.filename).stem}:{frame.name}"
 
 
+#: seconds an interrupted process may take to unwind before it is ended without unwinding
+INTERRUPT_GRACE_S = 5.0
+INTERRUPTED_MESSAGE = "stopped by the user; nothing half-written was left behind and earlier outputs are intact."
+
+
+def _end_if_still_running(signum: int) -> None:
+    """Wait for the interrupted process to unwind; if a library swallowed the exception, end it here."""
+    time.sleep(INTERRUPT_GRACE_S)
+    abandon_temporaries()
+    if signum == signal.SIGINT:
+        with contextlib.suppress(Exception):
+            err_console.print("[bold red]interrupted:[/]", end=" ")
+            err_console.print(INTERRUPTED_MESSAGE, markup=False, soft_wrap=True)
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def _on_signal(signum: int) -> None:
+    first = interrupt_signal() is None
+    request_interrupt(signum)
+    if first:
+        threading.Thread(target=_end_if_still_running, args=(signum,), daemon=True,
+                         name="pluralstats-interrupt").start()
+
+
+def _interrupt(signum, frame) -> None:  # noqa: ARG001
+    # Ctrl-C: unwind as KeyboardInterrupt; the recording keeps atomic writes from being swapped in if a library
+    # (a compiler's finaliser, nutpie's sampler) swallows the exception, and ends the process if it goes on
+    _on_signal(signum)
+    raise KeyboardInterrupt
+
+
 def _terminate(signum, frame) -> None:  # noqa: ARG001
     # SIGTERM/SIGHUP become SystemExit so that every atomic write removes its temporary path on the way out
+    _on_signal(signum)
     raise SystemExit(128 + signum)
 
 
 def install_signal_handlers() -> None:
-    """Make SIGTERM and SIGHUP unwind like Ctrl-C (only from the main thread, as signal requires)."""
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C, and make an interrupt stick even where a library swallows
+    it (only from the main thread, as signal requires; a SIGINT ignored by the shell stays ignored)."""
     with contextlib.suppress(ValueError):
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _terminate)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _interrupt)
 
 
 @contextlib.contextmanager
@@ -143,25 +191,35 @@ def handle_errors() -> Iterator[None]:
     """
     with warnings.catch_warnings(), _warnings_once():
         warnings.showwarning = show_warning
+        clear_interrupt()
         try:
             yield
-        except InputError as exc:
-            _fail("error:", str(exc), exc.exit_code)
-        except DiagnosticsError as exc:
-            _fail("diagnostics failed:", str(exc), exc.exit_code)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            if interrupt_signal() is not None:  # swallowed by a library, yet the run went on
+                raise KeyboardInterrupt
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
+        except Exception as exc:
+            if interrupt_signal() is None:
+                _fail_for(exc)
+            _fail("interrupted:", INTERRUPTED_MESSAGE, 128 + interrupt_signal())
         except KeyboardInterrupt:
-            _fail("interrupted:", "stopped by the user; nothing half-written was left behind.", 130)
-        except OSError as exc:
-            target = f" {exc.filename}" if exc.filename else ""
-            _fail("error:", f"cannot access{target}: {exc.strerror or type(exc).__name__}", 2)
-        except Exception as exc:  # the last resort: never a traceback on the terminal
-            log = write_crash_log(exc)
-            detail = f"the full traceback is in {log} (it may quote data values: keep it private)" if log \
-                else "no log could be written"
-            _fail("internal error:", f"{type(exc).__name__} in {_where(exc)}; nothing was written. {detail}. "
-                                     "Please report it with the command you ran.", 1)
+            _fail("interrupted:", INTERRUPTED_MESSAGE, 130)
+
+
+def _fail_for(exc: Exception) -> None:
+    """Exit with the message and code of an exception that reached the command's top."""
+    if isinstance(exc, InputError):
+        _fail("error:", str(exc), exc.exit_code)
+    if isinstance(exc, DiagnosticsError):
+        _fail("diagnostics failed:", str(exc), exc.exit_code)
+    if isinstance(exc, OSError):
+        target = f" {short_path(exc.filename)}" if exc.filename else ""
+        _fail("error:", f"cannot access{target}: {exc.strerror or type(exc).__name__}", 2)
+    log = write_crash_log(exc)  # the last resort: never a traceback on the terminal
+    detail = f"the full traceback is in {log} (it may quote data values: keep it private)" if log \
+        else "no log could be written"
+    _fail("internal error:", f"{type(exc).__name__} in {_where(exc)}; nothing was written. {detail}. "
+                             "Please report it with the command you ran.", 1)
 
 
 def _input_paths(command: click.Command, kwargs: dict) -> list[Path]:
