@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -278,6 +279,17 @@ def check_output(final: str | os.PathLike, *, policy: OutputPolicy | None = None
     return final
 
 
+def add_inputs(paths: Sequence[str | os.PathLike]) -> None:
+    """Add files found while reading (a bundle's tables, which survey.toml may place elsewhere) to the running
+    command's inputs, and check its declared outputs against them before anything is written."""
+    policy = _POLICY.get()
+    new = tuple(Path(p) for p in paths if Path(p).exists())
+    for output in (policy.main, *policy.beside):
+        if output is not None:
+            _check_inputs(output, new)
+    _POLICY.set(dataclasses.replace(policy, inputs=policy.inputs + new))
+
+
 def check_outputs(main: str | os.PathLike | None, kind: str | None, beside: Sequence[str | os.PathLike] = ()) -> None:
     """:func:`check_output` on a command's main output and on every file it writes beside it (which the main
     output's manifest lists, so that a rerun recognises them as its own)."""
@@ -297,6 +309,20 @@ def claim_output_dir(folder: str | os.PathLike, command: str) -> Path:
     if not claim.exists() or claim.read_text().strip() != command:  # written once: parallel workers only read it
         claim.write_text(command + "\n")
     return folder
+
+
+@contextlib.contextmanager
+def claimed_output_dir(folder: str | os.PathLike, command: str) -> Iterator[Path]:
+    """:func:`claim_output_dir` for the block; a failed or interrupted block that left nothing in the folder but
+    the claim removes it again (what it did write, a checkpoint to resume from, stays)."""
+    folder = claim_output_dir(folder, command)
+    try:
+        yield folder
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if [p.name for p in folder.iterdir()] == [CLAIM_FILE]:
+                shutil.rmtree(folder)
+        raise
 
 
 @contextlib.contextmanager

@@ -125,12 +125,12 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
     from pluralstats.evaluate.run import check_models, evaluate_models
     from pluralstats.evaluate.scorers import RaterScorer, load_scorer
     from pluralstats.prefs import load_split
-    from pluralstats.survey import load_survey
+    from pluralstats.cli.survey import read_bundle
 
     gen = GenerationConfig(completions=completions, max_new_tokens=max_new_tokens, batch_size=batch_size,
                            temperature=temperature, thinking=thinking)
     check_models(models, control)  # before the survey is read, the rater fitted and anything generated
-    survey = load_survey(bundle)
+    survey = read_bundle(bundle)
     chosen = load_scorer(scorer) if scorer else (RaterScorer.load(rater) if rater else None)
     settings = ShiftSettings(draws=draws, tune=tune, chains=chains, backend=backend, bootstrap=bootstrap,
                              population=INFERENCE[inference])

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from pluralstats.cli.common import console, family_option, seed_option, show_warning, writes
 from pluralstats.errors import InputError
-from pluralstats.io import write_manifest
+from pluralstats.io import add_inputs, write_manifest
 from pluralstats.privacy import small_mark, suppressed_levels
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
 from pluralstats.survey.describe import describe as describe_survey
@@ -57,6 +57,7 @@ def read_bundle(bundle: Path, source: Path | None = None, strict: bool = False) 
         context = click.get_current_context(silent=True)
         allow_outside = bool(context and context.meta.get("allow_outside_paths"))
         survey = load_survey(bundle, source=source, strict=strict, allow_outside_paths=allow_outside)
+    add_inputs(survey.sources)  # files read through links or [mapping] paths outside the bundle
     for w in caught:
         if issubclass(w.category, SmallGroupWarning):
             show_warning(w.message, w.category, w.filename, w.lineno)
