@@ -119,13 +119,13 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
     Exits 3 (after writing, so the fit can be inspected) when the shift model fails its diagnostics
     (R-hat > 1.01, bulk ESS < 400 or any divergence), unless --allow-bad-diagnostics.
     """
+    from pluralstats.cli.survey import read_bundle
     from pluralstats.evaluate.evaluation import ShiftSettings, write_results
     from pluralstats.evaluate.generate import GenerationConfig
     from pluralstats.evaluate.reasoning import write_reasoning_summary
     from pluralstats.evaluate.run import check_models, evaluate_models
     from pluralstats.evaluate.scorers import RaterScorer, load_scorer
     from pluralstats.prefs import load_split
-    from pluralstats.cli.survey import read_bundle
 
     gen = GenerationConfig(completions=completions, max_new_tokens=max_new_tokens, batch_size=batch_size,
                            temperature=temperature, thinking=thinking)

@@ -47,9 +47,9 @@ def _parse_weights(text: str | None) -> dict[str, float]:
 def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, batch_size, lr, max_length,
                    eval_fraction, threads):
     """Build a tiny Llama-style control model from a survey's texts (offline)."""
+    from pluralstats.cli.survey import read_bundle
     from pluralstats.finetune.common import quiet_libraries
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
-    from pluralstats.cli.survey import read_bundle
 
     if hidden_size % TinyModelConfig.num_heads:
         raise InputError(f"--hidden-size {hidden_size}: must be a multiple of the {TinyModelConfig.num_heads} "
@@ -79,8 +79,8 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
               help="Held-out prompt share: the rater is fitted on the rest and its Spearman reported on these.")
 def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     """Fit the rater model on train prompts; print its held-out Spearman per dimension."""
-    from pluralstats.evaluate.rater import RaterModel
     from pluralstats.cli.survey import read_bundle
+    from pluralstats.evaluate.rater import RaterModel
     from pluralstats.survey.split import prompt_split
 
     survey = read_bundle(bundle)
