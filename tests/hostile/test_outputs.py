@@ -113,9 +113,9 @@ def test_rerun_replaces_own_output_and_overwrite_replaces_foreign(hostile_survey
     """A command may replace its own earlier output; --overwrite is the explicit way to replace anything else."""
     out = tmp_path / "d"
     assert run_cli(["describe", hostile_survey_dir, "--out", out]).exit_code == 0
-    (out / "stale.txt").write_text("from an earlier run")
+    (out / "group_means.csv").write_text("edited by hand: still the command's file")
     assert run_cli(["describe", hostile_survey_dir, "--out", out]).exit_code == 0
-    assert not (out / "stale.txt").exists() and (out / "manifest.json").exists()
+    assert "edited" not in (out / "group_means.csv").read_text() and (out / "manifest.json").exists()
     assert run_cli(["describe", hostile_survey_dir, "--out", keep, "--overwrite"]).exit_code == 0
     assert not (keep / "thesis.txt").exists()
     assert json.loads((keep / "manifest.json").read_text())["command"] == "describe"
