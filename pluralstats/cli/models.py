@@ -344,13 +344,15 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
         console.print(contrast_table(sub, f"{attr} (level vs reference, {comp.label}, {prob:.0%} intervals)", k))
     _note_suppressed(frame, k)
     _save_csv(frame, out)
-    write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)], options=options,
-                   extra={"diagnostics": diagnostics})
-    console.print(f"Wrote {out}")
+    figures = []
     if plot_path:
         from pluralstats.plots.posterior import plot_forest
 
-        console.print(f"Wrote {', '.join(map(str, plot_forest(frame, plot_path)))}")
+        figures = plot_forest(frame, plot_path)
+    # last: the manifest lists the figures, so that a rerun recognises them as its own
+    write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)], options=options,
+                   extra={"diagnostics": diagnostics})
+    console.print(f"Wrote {', '.join(map(str, [out, *figures]))}")
 
 
 def _weights_inputs(weights: str) -> list[Path]:
