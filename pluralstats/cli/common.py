@@ -202,8 +202,8 @@ def handle_errors() -> Iterator[None]:
             if interrupt_signal() is None:
                 _fail_for(exc)
             _fail("interrupted:", INTERRUPTED_MESSAGE, 128 + interrupt_signal())
-        except KeyboardInterrupt:
-            _fail("interrupted:", INTERRUPTED_MESSAGE, 130)
+        except KeyboardInterrupt:  # Ctrl-C, or an atomic write refused after a swallowed SIGTERM
+            _fail("interrupted:", INTERRUPTED_MESSAGE, 128 + (interrupt_signal() or signal.SIGINT))
 
 
 def _fail_for(exc: Exception) -> None:
