@@ -116,6 +116,18 @@ def test_output_onto_an_input_reached_through_a_link_is_refused(run_bad, hostile
     run_bad(["describe", bundle, "--out", data, "--overwrite"], names=["contains the input"], watch=[data])
 
 
+def test_output_onto_a_table_survey_toml_names_elsewhere_is_refused(run_bad, hostile_survey_dir, tmp_path):
+    """[files] ratings = "../data/ratings.csv" with --allow-outside-paths: that table is an input too."""
+    bundle, data = tmp_path / "ext" / "bundle", tmp_path / "ext" / "data"
+    shutil.copytree(hostile_survey_dir, bundle)
+    data.mkdir()
+    shutil.move(bundle / "ratings.csv", data / "ratings.csv")
+    toml = bundle / "survey.toml"
+    toml.write_text(toml.read_text().replace('ratings = "ratings.csv"', 'ratings = "../data/ratings.csv"'))
+    run_bad(["prefs", bundle, "--allow-outside-paths", "--out", data / "ratings.csv", "--overwrite"],
+            names=["input", "ratings.csv"], watch=[data])
+
+
 # --- reruns into a folder the user added to --------------------------------------------------------------------
 
 
