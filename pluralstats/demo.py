@@ -105,6 +105,8 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
                               console))
     headline = toxicity_headline(out / "tuned" / "results.parquet", a, seed)
     path = build_report(out, title="pluralstats demo", notes=[f"Seed {seed}; sizes: {asdict(sizes)}.", headline])
+    # as `pluralstats report` records it, so that rebuilding the report with that command replaces this one
+    write_manifest(path, "report", options={"folder": str(out), "title": "pluralstats demo"})
     timings["total"] = round(sum(timings.values()), 1)
     write_manifest(out, "demo", seed=seed, options=asdict(sizes), extra={"timings": timings, "headline": headline})
     return {"report": path, "timings": timings, "headline": headline}

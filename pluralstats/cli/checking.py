@@ -9,7 +9,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option, writes
 from pluralstats.cli.survey import allow_outside_option
 from pluralstats.errors import InputError
 from pluralstats.io import atomic_path, check_output, write_manifest
@@ -21,6 +21,7 @@ def _label(paths: tuple[Path, ...]) -> dict[str, Path]:
     return {(p.stem if stems.count(p.stem) == 1 else str(p)): p for p in paths}
 
 
+@writes("file")
 @click.command("loo")
 @click.argument("posteriors", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -124,6 +125,7 @@ def _print_single(estimates: pd.DataFrame, bands: pd.DataFrame) -> None:
                           "PSIS-LOO is unreliable there; use K-fold by raters (--kfold 10 --bundle SURVEY)")
 
 
+@writes("folder")
 @click.command("prior-check")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figure and tables.")

@@ -9,16 +9,27 @@ import os
 import signal
 import sys
 import tempfile
+import threading
+import time
 import traceback
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 from rich.console import Console
 
 from pluralstats.errors import DiagnosticsError, InputError
-from pluralstats.io import check_output, output_policy
+from pluralstats.io import (
+    abandon_temporaries,
+    check_outputs,
+    clear_interrupt,
+    interrupt_signal,
+    output_policy,
+    request_interrupt,
+    short_path,
+)
 
 # logs and pipes get 120 columns instead of rich's default 80, so tables are not cropped
 console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
@@ -120,16 +131,54 @@ def _where(exc: BaseException) -> str:
     return f"{Path(frame.filename).stem}:{frame.name}"
 
 
+#: seconds an interrupted process may take to unwind before it is ended without unwinding
+INTERRUPT_GRACE_S = 5.0
+INTERRUPTED_MESSAGE = "stopped by the user; nothing half-written was left behind and earlier outputs are intact."
+
+
+def _end_if_still_running(signum: int) -> None:
+    """Wait for the interrupted process to unwind; if a library swallowed the exception, end it here."""
+    time.sleep(INTERRUPT_GRACE_S)
+    abandon_temporaries()
+    if signum == signal.SIGINT:
+        with contextlib.suppress(Exception):
+            err_console.print("[bold red]interrupted:[/]", end=" ")
+            err_console.print(INTERRUPTED_MESSAGE, markup=False, soft_wrap=True)
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(128 + signum)
+
+
+def _on_signal(signum: int) -> None:
+    first = interrupt_signal() is None
+    request_interrupt(signum)
+    if first:
+        threading.Thread(target=_end_if_still_running, args=(signum,), daemon=True,
+                         name="pluralstats-interrupt").start()
+
+
+def _interrupt(signum, frame) -> None:  # noqa: ARG001
+    # Ctrl-C: unwind as KeyboardInterrupt; the recording keeps atomic writes from being swapped in if a library
+    # (a compiler's finaliser, nutpie's sampler) swallows the exception, and ends the process if it goes on
+    _on_signal(signum)
+    raise KeyboardInterrupt
+
+
 def _terminate(signum, frame) -> None:  # noqa: ARG001
     # SIGTERM/SIGHUP become SystemExit so that every atomic write removes its temporary path on the way out
+    _on_signal(signum)
     raise SystemExit(128 + signum)
 
 
 def install_signal_handlers() -> None:
-    """Make SIGTERM and SIGHUP unwind like Ctrl-C (only from the main thread, as signal requires)."""
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C, and make an interrupt stick even where a library swallows
+    it (only from the main thread, as signal requires; a SIGINT ignored by the shell stays ignored)."""
     with contextlib.suppress(ValueError):
         for sig in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, _terminate)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, _interrupt)
 
 
 @contextlib.contextmanager
@@ -142,25 +191,35 @@ def handle_errors() -> Iterator[None]:
     """
     with warnings.catch_warnings(), _warnings_once():
         warnings.showwarning = show_warning
+        clear_interrupt()
         try:
             yield
-        except InputError as exc:
-            _fail("error:", str(exc), exc.exit_code)
-        except DiagnosticsError as exc:
-            _fail("diagnostics failed:", str(exc), exc.exit_code)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            if interrupt_signal() is not None:  # swallowed by a library, yet the run went on
+                raise KeyboardInterrupt
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
-            _fail("interrupted:", "stopped by the user; nothing half-written was left behind.", 130)
-        except OSError as exc:
-            target = f" {exc.filename}" if exc.filename else ""
-            _fail("error:", f"cannot access{target}: {exc.strerror or type(exc).__name__}", 2)
-        except Exception as exc:  # the last resort: never a traceback on the terminal
-            log = write_crash_log(exc)
-            detail = f"the full traceback is in {log} (it may quote data values: keep it private)" if log \
-                else "no log could be written"
-            _fail("internal error:", f"{type(exc).__name__} in {_where(exc)}; nothing was written. {detail}. "
-                                     "Please report it with the command you ran.", 1)
+        except Exception as exc:
+            if interrupt_signal() is None:
+                _fail_for(exc)
+            _fail("interrupted:", INTERRUPTED_MESSAGE, 128 + interrupt_signal())
+        except KeyboardInterrupt:  # Ctrl-C, or an atomic write refused after a swallowed SIGTERM
+            _fail("interrupted:", INTERRUPTED_MESSAGE, 128 + (interrupt_signal() or signal.SIGINT))
+
+
+def _fail_for(exc: Exception) -> None:
+    """Exit with the message and code of an exception that reached the command's top."""
+    if isinstance(exc, InputError):
+        _fail("error:", str(exc), exc.exit_code)
+    if isinstance(exc, DiagnosticsError):
+        _fail("diagnostics failed:", str(exc), exc.exit_code)
+    if isinstance(exc, OSError):
+        target = f" {short_path(exc.filename)}" if exc.filename else ""
+        _fail("error:", f"cannot access{target}: {exc.strerror or type(exc).__name__}", 2)
+    log = write_crash_log(exc)  # the last resort: never a traceback on the terminal
+    detail = f"the full traceback is in {log} (it may quote data values: keep it private)" if log \
+        else "no log could be written"
+    _fail("internal error:", f"{type(exc).__name__} in {_where(exc)}; nothing was written. {detail}. "
+                             "Please report it with the command you ran.", 1)
 
 
 #: parameters that name what a command writes (``loo --save``), never what it reads
@@ -180,21 +239,57 @@ def _input_paths(command: click.Command, kwargs: dict) -> list[Path]:
     return paths
 
 
-def protect_outputs(command: click.Command) -> click.Command:
-    """Give a command with ``--out`` an ``--overwrite`` flag and check its output before it does any work.
+PathsOf = Callable[[dict], Iterable["str | os.PathLike | None"]]
 
-    The check (:func:`pluralstats.io.check_output`) refuses an ``--out`` equal to or inside an input, and an
-    existing one that this command did not write; the policy it sets also governs every atomic write inside.
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """What a command writes, declared beside its definition (:func:`writes`) and checked before it runs."""
+
+    kind: str  # "file" or "folder": what the main output is
+    main: Callable[[dict], str | os.PathLike | None] | None = None  # default: the --out value
+    beside: PathsOf | None = None  # files written beside the main output (its manifest lists them)
+    inputs: PathsOf | None = None  # default: the path-typed parameters (other than --out)
+
+
+def writes(kind: str, *, main: Callable[[dict], str | os.PathLike | None] | None = None,
+           beside: PathsOf | None = None, inputs: PathsOf | None = None) -> Callable[[click.Command], click.Command]:
+    """Declare every path a command writes, from its parsed options: the main output (``--out`` unless
+    ``main`` says otherwise; a ``kind`` of file or folder) and the files ``beside`` it, and what it reads when
+    that is more than its path-typed parameters. :func:`protect_outputs` checks them all before any work."""
+    if kind not in ("file", "folder"):
+        raise ValueError(f"kind must be 'file' or 'folder', not {kind!r}")
+
+    def declare(command: click.Command) -> click.Command:
+        command.pluralstats_outputs = OutputSpec(kind, main, beside, inputs)  # type: ignore[attr-defined]
+        return command
+
+    return declare
+
+
+def _paths(values: Iterable[str | os.PathLike | None]) -> list[Path]:
+    return [Path(v) for v in values if v is not None]
+
+
+def protect_outputs(command: click.Command) -> click.Command:
+    """Give a command that writes an ``--overwrite`` flag and check its outputs before it does any work.
+
+    What it writes is declared with :func:`writes` (a command with ``--out`` and no declaration: its
+    ``--out``). The check (:func:`pluralstats.io.check_outputs`) refuses an output equal to, inside or
+    holding an input, and an existing one that this command did not write; the policy it sets also governs
+    every atomic write and manifest inside.
     """
     if isinstance(command, click.Group):
         for sub in command.commands.values():
             protect_outputs(sub)
         return command
-    if not any(p.name == "out" for p in command.params) or any(p.name == "overwrite" for p in command.params):
+    spec: OutputSpec | None = getattr(command, "pluralstats_outputs", None)
+    has_out = any(p.name == "out" for p in command.params)
+    if (spec is None and not has_out) or any(p.name == "overwrite" for p in command.params):
         return command
     command.params.append(click.Option(
         ["--overwrite"], is_flag=True, default=False,
-        help="Replace an existing --out even if this command did not write it (its contents are lost)."))
+        help="Replace an existing output even if this command did not write it (its contents are lost)."))
     callback: Callable = command.callback
 
     @functools.wraps(callback)
@@ -204,9 +299,12 @@ def protect_outputs(command: click.Command) -> click.Command:
             names.append(ctx.info_name)
             ctx = ctx.parent
         name = " ".join(reversed(names)) or command.name
-        with output_policy(name, _input_paths(command, kwargs), overwrite=overwrite):
-            if kwargs.get("out") is not None:
-                check_output(kwargs["out"])
+        main = (spec.main(kwargs) if spec and spec.main else kwargs.get("out"))
+        main = Path(main) if main is not None else None
+        beside = _paths(spec.beside(kwargs)) if spec and spec.beside and main is not None else []
+        inputs = _paths(spec.inputs(kwargs)) if spec and spec.inputs else _input_paths(command, kwargs)
+        with output_policy(name, [p for p in inputs if p.exists()], overwrite=overwrite, main=main, beside=beside):
+            check_outputs(main, spec.kind if spec else None, beside)
             return callback(*args, **kwargs)
 
     command.callback = guarded

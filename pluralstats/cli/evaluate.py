@@ -11,7 +11,7 @@ import pandas as pd
 from rich.progress import Progress
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option, writes
 from pluralstats.cli.survey import suppress_option
 from pluralstats.errors import DiagnosticsError
 from pluralstats.io import write_manifest
@@ -48,6 +48,28 @@ def shift_table(table: pd.DataFrame, title: str) -> Table:
     return view
 
 
+def _evaluation_files(kwargs: dict) -> list[Path]:
+    """What ``evaluate`` writes beside its results table: the scores, the shift posterior, the thinking summary."""
+    from pluralstats.evaluate.evaluation import artifact_paths
+    from pluralstats.evaluate.reasoning import reasoning_path
+
+    paths = artifact_paths(kwargs["out"])
+    return [paths["scores"], paths["posterior"], reasoning_path(kwargs["out"])]
+
+
+def _figure_files(kwargs: dict) -> list[Path]:
+    from pluralstats.experiments.plots import planned_outputs
+
+    return planned_outputs(kwargs["source"], kwargs["out"], figure=kwargs["figure"])
+
+
+def _figure_inputs(kwargs: dict) -> list[Path]:
+    from pluralstats.experiments.plots import plot_inputs
+
+    return plot_inputs(kwargs["source"])
+
+
+@writes("file", beside=_evaluation_files)
 @click.command("evaluate")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option("--model", "models", multiple=True, required=True, callback=_models, metavar="NAME=DIR",
@@ -97,18 +119,18 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
     Exits 3 (after writing, so the fit can be inspected) when the shift model fails its diagnostics
     (R-hat > 1.01, bulk ESS < 400 or any divergence), unless --allow-bad-diagnostics.
     """
+    from pluralstats.cli.survey import read_bundle
     from pluralstats.evaluate.evaluation import ShiftSettings, write_results
     from pluralstats.evaluate.generate import GenerationConfig
     from pluralstats.evaluate.reasoning import write_reasoning_summary
     from pluralstats.evaluate.run import check_models, evaluate_models
     from pluralstats.evaluate.scorers import RaterScorer, load_scorer
     from pluralstats.prefs import load_split
-    from pluralstats.survey import load_survey
 
     gen = GenerationConfig(completions=completions, max_new_tokens=max_new_tokens, batch_size=batch_size,
                            temperature=temperature, thinking=thinking)
     check_models(models, control)  # before the survey is read, the rater fitted and anything generated
-    survey = load_survey(bundle)
+    survey = read_bundle(bundle)
     chosen = load_scorer(scorer) if scorer else (RaterScorer.load(rater) if rater else None)
     settings = ShiftSettings(draws=draws, tune=tune, chains=chains, backend=backend, bootstrap=bootstrap,
                              population=INFERENCE[inference])
@@ -177,6 +199,7 @@ def experiment() -> None:
     """Run the study's experiments from declarative configs (analyses/experiments/*.toml)."""
 
 
+@writes("folder")
 @experiment.command("run")
 @click.argument("config", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None,
@@ -231,6 +254,9 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid
         sys.exit(1)
 
 
+@writes("file", main=lambda kwargs: next(iter(_figure_files(kwargs)), None),
+        beside=lambda kwargs: _figure_files(kwargs)[1:],
+        inputs=_figure_inputs)
 @click.command("plot")
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default: SOURCE's folder).")
@@ -250,6 +276,7 @@ def plot_cmd(source, out, figure, dimensions, value, seed, suppress_small):
     console.print("Wrote " + ", ".join(map(str, written)))
 
 
+@writes("file", main=lambda kwargs: Path(kwargs["folder"]) / "report.md", inputs=lambda kwargs: [])
 @click.command("report")
 @click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--title", default="pluralstats report", show_default=True, help="The report's heading.")
@@ -263,6 +290,7 @@ def report_cmd(folder, title, suppress_small):
     console.print(f"Wrote {path}")
 
 
+@writes("folder")
 @click.command("demo")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True,
               help="Folder for every step's output and the report (a rerun resumes).")

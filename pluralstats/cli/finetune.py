@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option, writes
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 
@@ -26,16 +26,18 @@ def _parse_weights(text: str | None) -> dict[str, float]:
     return out
 
 
+@writes("folder")
 @click.command("tiny-model")
 @click.argument("bundle", type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint folder to write.")
 @seed_option
-@click.option("--steps", type=int, default=300, show_default=True, help="Warm-start steps.")
-@click.option("--hidden-size", type=int, default=64, show_default=True, help="Model width.")
-@click.option("--layers", type=int, default=2, show_default=True, help="Transformer layers.")
+@click.option("--steps", type=click.IntRange(0), default=300, show_default=True, help="Warm-start steps.")
+@click.option("--hidden-size", type=click.IntRange(1), default=64, show_default=True,
+              help="Model width (a multiple of the 4 attention heads).")
+@click.option("--layers", type=click.IntRange(1), default=2, show_default=True, help="Transformer layers.")
 @click.option("--vocab-size", type=int, default=2000, show_default=True,
               help="BPE vocabulary trained on the survey's texts.")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Warm-start batch size.")
+@click.option("--batch-size", type=click.IntRange(1), default=16, show_default=True, help="Warm-start batch size.")
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Warm-start learning rate.")
 @click.option("--max-length", type=int, default=128, show_default=True,
               help="Longest (prompt, response) text in tokens; longer ones are truncated.")
@@ -45,12 +47,15 @@ def _parse_weights(text: str | None) -> dict[str, float]:
 def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, batch_size, lr, max_length,
                    eval_fraction, threads):
     """Build a tiny Llama-style control model from a survey's texts (offline)."""
+    from pluralstats.cli.survey import read_bundle
     from pluralstats.finetune.common import quiet_libraries
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
-    from pluralstats.survey import load_survey
 
+    if hidden_size % TinyModelConfig.num_heads:
+        raise InputError(f"--hidden-size {hidden_size}: must be a multiple of the {TinyModelConfig.num_heads} "
+                         "attention heads (e.g. 64)")
     quiet_libraries()
-    survey = load_survey(bundle)
+    survey = read_bundle(bundle)
     cfg = TinyModelConfig(vocab_size=vocab_size, hidden_size=hidden_size, num_layers=layers, steps=steps,
                           batch_size=batch_size, learning_rate=lr, max_length=max_length,
                           eval_fraction=eval_fraction, seed=seed, threads=threads)
@@ -62,6 +67,7 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
                   f"in {info['seconds']:.0f}s -> {out}")
 
 
+@writes("folder")
 @click.command("fit-rater")
 @click.argument("bundle", type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--out", required=True, type=click.Path(), help="Rater folder to write.")
@@ -73,11 +79,11 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
               help="Held-out prompt share: the rater is fitted on the rest and its Spearman reported on these.")
 def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     """Fit the rater model on train prompts; print its held-out Spearman per dimension."""
+    from pluralstats.cli.survey import read_bundle
     from pluralstats.evaluate.rater import RaterModel
-    from pluralstats.survey import load_survey
     from pluralstats.survey.split import prompt_split
 
-    survey = load_survey(bundle)
+    survey = read_bundle(bundle)
     split = prompt_split(survey.items, eval_fraction=eval_fraction, seed=seed)
     rater = RaterModel.fit(survey, group=group, split=split, seed=seed, encoder=encoder)
     rater.save(out)
@@ -92,6 +98,13 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     console.print(table)
 
 
+def _finetune_inputs(kwargs: dict) -> list:
+    """What finetune reads: --prefs, --survey, --rater and a local --model (a hub id is not a path)."""
+    return [kwargs.get(name) for name in ("prefs", "survey_path", "base_model", "rater")
+            if kwargs.get(name) is not None and Path(kwargs[name]).exists()]
+
+
+@writes("folder", inputs=_finetune_inputs)
 @click.command("finetune")
 @click.option("--method", required=True, help="Plugin name (see `pluralstats plugins`): dpo, grpo, kto, orpo, sft, ...")
 @click.option("--prefs", type=click.Path(),
@@ -153,11 +166,11 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
     check_processes(processes, options.get("device") or "auto")
     # fail fast (exit 2) on missing or bad data, before any model is loaded
     if plugin.requires == "ratings":
-        from pluralstats.survey import load_survey
+        from pluralstats.cli.survey import read_bundle
 
         if not survey_path:
             raise InputError(f"--method {method} needs --survey BUNDLE (its ratings label the responses)")
-        survey = load_survey(survey_path)
+        survey = read_bundle(survey_path)
         data, inputs = survey, list(survey.sources)
     else:
         if not prefs:

@@ -9,7 +9,7 @@ import pandas as pd
 from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, family_option, seed_option
+from pluralstats.cli.common import console, err_console, family_option, seed_option, writes
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
@@ -305,6 +305,14 @@ def _note_suppressed(frame: pd.DataFrame, k: int) -> None:
                           "--no-suppress-small shows them")
 
 
+def _plot_files(kwargs: dict) -> list[Path]:
+    """The forest plot's PNG and PDF that ``contrasts --plot STEM`` writes beside its CSV."""
+    from pluralstats.plots.style import figure_paths
+
+    return figure_paths(kwargs["plot_path"]) if kwargs.get("plot_path") else []
+
+
+@writes("file")
 @click.command("fit-survey")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Posterior NetCDF file to write.")
@@ -347,6 +355,7 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
         raise DiagnosticsError(f"{status}: {problems}")
 
 
+@writes("file", beside=_plot_files)
 @click.command("contrasts")
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="CSV file to write.")
@@ -410,13 +419,15 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
         console.print(contrast_table(sub, f"{attr} (level vs reference, {comp.label}, {prob:.0%} intervals)", k))
     _note_suppressed(frame, k)
     _save_csv(frame, out)
-    write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)], options=options,
-                   extra={"diagnostics": diagnostics})
-    console.print(f"Wrote {out}")
+    figures = []
     if plot_path:
         from pluralstats.plots.posterior import plot_forest
 
-        console.print(f"Wrote {', '.join(map(str, plot_forest(frame, plot_path)))}")
+        figures = plot_forest(frame, plot_path)
+    # last: the manifest lists the figures, so that a rerun recognises them as its own
+    write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)], options=options,
+                   extra={"diagnostics": diagnostics})
+    console.print(f"Wrote {', '.join(map(str, [out, *figures]))}")
 
 
 def _weights_inputs(weights: str) -> list[Path]:
@@ -452,6 +463,7 @@ def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, supp
     console.print(f"Wrote {out}")
 
 
+@writes("folder")
 @click.command("compare")
 @click.argument("source", type=click.Path(exists=True, path_type=Path), required=False)
 @click.option("--posterior", "posterior_path", type=click.Path(exists=True, path_type=Path), default=None,
@@ -540,6 +552,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
 
 
+@writes("folder")
 @click.command("plot-posterior")
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figures.")
@@ -630,6 +643,7 @@ def _write_variance(idata, out: Path, suppress_small: bool, diagnostics: str) ->
     return [out / "variance_components.csv", md, *plot_variance(table, out / "variance_components.png", note=note)]
 
 
+@writes("folder")
 @click.command("disagreements")
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--groups", nargs=2, required=True, metavar="A B",

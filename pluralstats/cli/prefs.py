@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option, writes
 from pluralstats.cli.survey import bundle_argument, read_bundle, source_option
 from pluralstats.errors import InputError
 from pluralstats.prefs import PrefsSummary, available_strategies, build_preferences, split_path_for, write_preferences
@@ -56,6 +56,7 @@ def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
                       "dimension")
 
 
+@writes("file", beside=lambda kwargs: [split_path_for(kwargs["out"])])
 @click.command()
 @bundle_argument
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Parquet file to write.")

@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, family_option, seed_option, show_warning
+from pluralstats.cli.common import console, family_option, seed_option, show_warning, writes
 from pluralstats.errors import InputError
-from pluralstats.io import write_manifest
+from pluralstats.io import add_inputs, write_manifest
 from pluralstats.privacy import small_mark, suppressed_levels
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
 from pluralstats.survey.describe import describe as describe_survey
@@ -57,6 +57,7 @@ def read_bundle(bundle: Path, source: Path | None = None, strict: bool = False) 
         context = click.get_current_context(silent=True)
         allow_outside = bool(context and context.meta.get("allow_outside_paths"))
         survey = load_survey(bundle, source=source, strict=strict, allow_outside_paths=allow_outside)
+    add_inputs(survey.sources)  # files read through links or [mapping] paths outside the bundle
     for w in caught:
         if issubclass(w.category, SmallGroupWarning):
             show_warning(w.message, w.category, w.filename, w.lineno)
@@ -77,6 +78,7 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
     return out
 
 
+@writes("folder")
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Bundle folder to write.")
 @click.option("--participants", "n_participants", type=click.IntRange(2), default=1095, show_default=True,
@@ -205,6 +207,7 @@ def validate(bundle: Path, source: Path | None, strict: bool, suppress_small: bo
     console.print(summary_table(survey, suppress_small))
 
 
+@writes("folder")
 @click.command()
 @bundle_argument
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")

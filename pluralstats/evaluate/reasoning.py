@@ -60,12 +60,17 @@ def reasoning_summary(scores: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def reasoning_path(out: str | Path) -> Path:
+    """Where the per-model thinking summary of an evaluation at ``out`` goes: ``<stem>.reasoning.csv``."""
+    out = Path(out)
+    return out.with_name(f"{out.name.removesuffix('.parquet')}.reasoning.csv")
+
+
 def write_reasoning_summary(summary: pd.DataFrame, out: str | Path) -> Path:
     """Write the per-model summary next to an evaluation's ``results.parquet`` (``<stem>.reasoning.csv``)."""
     from pluralstats.io import atomic_path
 
-    out = Path(out)
-    path = out.with_name(f"{out.name.removesuffix('.parquet')}.reasoning.csv")
+    path = reasoning_path(out)
     with atomic_path(path) as tmp:
         summary.to_csv(tmp, index=False)
     return path

@@ -24,6 +24,41 @@ def _experiment_info(folder: Path) -> dict:
     return read_json_object(manifest) if manifest.exists() else {}
 
 
+def _figure_of(source: Path, figure: int | None) -> tuple[Path, Path, dict, int | None]:
+    """The folder, results table, experiment manifest and figure number of a ``plot`` source."""
+    folder = source if source.is_dir() else source.parent
+    results_path = source / "results.parquet" if source.is_dir() else source
+    info = _experiment_info(folder) if source.is_dir() else {}
+    figure = figure or info.get("figure")
+    return folder, results_path, info, figure if isinstance(figure, int) else None
+
+
+def _compare_csv(out: Path, a: str, b: str) -> Path:
+    return out / f"compare_{a}_{b}.csv"
+
+
+def planned_outputs(source: str | Path, out: str | Path | None = None, *, figure: int | None = None) -> list[Path]:
+    """Every file :func:`plot_source` would write, the figure's PNG (which carries the manifest) first; empty
+    when the source does not say which figure."""
+    from pluralstats.plots.style import figure_paths
+
+    folder, _, info, figure = _figure_of(Path(source), figure)
+    if figure not in (2, 3, 4, 5):
+        return []
+    out = Path(out) if out else folder
+    if figure != 2:
+        return figure_paths(out / f"figure{figure}")
+    pairs = [p for p in info.get("compare") or [] if isinstance(p, (list, tuple)) and len(p) == 2]
+    return [*figure_paths(out / "figure2"), *figure_paths(out / "figure2_all_dimensions"),
+            *(_compare_csv(out, str(a), str(b)) for a, b in pairs)]
+
+
+def plot_inputs(source: str | Path) -> list[Path]:
+    """What :func:`plot_source` reads: the results table, the cells table and the experiment manifest."""
+    folder, results_path, _, _ = _figure_of(Path(source), None)
+    return [p for p in (results_path, folder / "cells.csv", folder / "manifest.json") if p.exists()]
+
+
 def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0, suppress_small: bool = True) -> list[Path]:
     """Compare tables (one per group pair) and Figure 2 for a demographic experiment (a pair with a group of
     fewer than k raters suppressed: blank in its table, left out of the figure, unless not ``suppress_small``)."""
@@ -42,7 +77,7 @@ def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0, suppress_sma
     tables, written = [], []
     for a, b in pairs:
         table = compare_with_models(idata, a, b, folder / "results.parquet", seed=seed, suppress_small=suppress_small)
-        path = out / f"compare_{a}_{b}.csv"
+        path = _compare_csv(out, a, b)
         with atomic_path(path) as tmp:
             table.to_csv(tmp, index=False)
         tables.append(table)
@@ -64,11 +99,9 @@ def plot_source(source: str | Path, out: str | Path | None = None, *, figure: in
     refused (listing those in the results), and so is a figure that would have an empty panel.
     """
     source = Path(source)
-    folder = source if source.is_dir() else source.parent
-    results_path = source / "results.parquet" if source.is_dir() else source
+    folder, results_path, info, _ = _figure_of(source, None)
     if not results_path.exists():
         raise InputError(f"No results table at {results_path} (run the experiment first)")
-    info = _experiment_info(folder) if source.is_dir() else {}
     figure = figure or info.get("figure")
     if figure is None:
         raise InputError("Which figure? Give --figure (the folder has no experiment manifest naming one)")

@@ -83,11 +83,11 @@ def train_data_parallel(method: str, data: Any, base_model: str, config: TrainCo
                          "plugins by entry point")
     import torch.multiprocessing as mp
 
-    from pluralstats.io import claim_output_dir
+    from pluralstats.io import claimed_output_dir
 
     from .common import checkpoint_dir
 
-    claim_output_dir(checkpoint_dir(out_dir), "finetune")  # once, here: the workers find it claimed
-    mp.start_processes(_worker, nprocs=processes, start_method="spawn", join=True,
-                       args=(processes, _free_port(), method, data, base_model, config, str(out_dir), threads))
+    with claimed_output_dir(checkpoint_dir(out_dir), "finetune"):  # once, here: the workers find it claimed
+        mp.start_processes(_worker, nprocs=processes, start_method="spawn", join=True,
+                           args=(processes, _free_port(), method, data, base_model, config, str(out_dir), threads))
     return Path(out_dir)

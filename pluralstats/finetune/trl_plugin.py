@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pluralstats.io import claim_output_dir
+from pluralstats.io import claimed_output_dir
 
 from .common import checkpoint_dir, log_lines_callback, resume_from, save_final, training_progress_callback
 from .config import TrainConfig
@@ -47,23 +47,23 @@ class TRLPlugin:
         """
         # claimed (marked as this run's) before TRL writes into it: save_final removes it afterwards, which must
         # never take a folder of the user's that happens to sit at <out>.checkpoints
-        work = claim_output_dir(checkpoint_dir(out_dir), "finetune")
-        trainer, tokenizer = self.build_trainer(data, base_model, config, work, **options)
-        callback = None
-        from transformers.trainer_callback import PrinterCallback, ProgressCallback
+        with claimed_output_dir(checkpoint_dir(out_dir), "finetune") as work:
+            trainer, tokenizer = self.build_trainer(data, base_model, config, work, **options)
+            callback = None
+            from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-        # TRL prints raw log dicts whenever its bar is off: without ``log``, nothing is printed at all
-        trainer.remove_callback(PrinterCallback)
-        trainer.remove_callback(ProgressCallback)
-        if log is not None:
-            from rich.console import Console as RichConsole
+            # TRL prints raw log dicts whenever its bar is off: without ``log``, nothing is printed at all
+            trainer.remove_callback(PrinterCallback)
+            trainer.remove_callback(ProgressCallback)
+            if log is not None:
+                from rich.console import Console as RichConsole
 
-            callback = training_progress_callback(log) if isinstance(log, RichConsole) else log_lines_callback(log)
-            trainer.add_callback(callback)
-        try:
-            trainer.train(resume_from_checkpoint=resume_from(config, work))
-        finally:
-            if hasattr(callback, "close"):
-                callback.close()  # on an exception too: the terminal must not stay inside the live bar
-        return save_final(trainer, tokenizer, out_dir,
-                          extra={"method": self.name, "base_model": base_model, **self.log_extra(config)})
+                callback = training_progress_callback(log) if isinstance(log, RichConsole) else log_lines_callback(log)
+                trainer.add_callback(callback)
+            try:
+                trainer.train(resume_from_checkpoint=resume_from(config, work))
+            finally:
+                if hasattr(callback, "close"):
+                    callback.close()  # on an exception too: the terminal must not stay inside the live bar
+            return save_final(trainer, tokenizer, out_dir,
+                              extra={"method": self.name, "base_model": base_model, **self.log_extra(config)})

@@ -83,15 +83,21 @@ def legend_below(fig: plt.Figure, axes: Sequence[plt.Axes], notes: Sequence[str]
                title=title or None, title_fontsize=7, ncols=1)
 
 
-def save_figure(fig: plt.Figure, stem: str | Path, formats: tuple[str, ...] = ("png", "pdf")) -> list[Path]:
+FIGURE_FORMATS = ("png", "pdf")
+
+
+def figure_paths(stem: str | Path, formats: tuple[str, ...] = FIGURE_FORMATS) -> list[Path]:
+    """The files :func:`save_figure` writes for ``stem``: ``stem.png`` and ``stem.pdf`` (a suffix is replaced)."""
+    return [Path(stem).with_suffix(f".{fmt}") for fmt in formats]
+
+
+def save_figure(fig: plt.Figure, stem: str | Path, formats: tuple[str, ...] = FIGURE_FORMATS) -> list[Path]:
     """Write ``stem.png`` and ``stem.pdf`` (atomically) and close the figure; an empty panel is an InputError."""
     require_data(fig, stem)
-    stem = Path(stem)
     written = []
-    for fmt in formats:
-        path = stem.with_suffix(f".{fmt}")
+    for path in figure_paths(stem, formats):
         with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=fmt, bbox_inches="tight")
+            fig.savefig(tmp, format=path.suffix[1:], bbox_inches="tight")
         written.append(path)
     plt.close(fig)
     return written

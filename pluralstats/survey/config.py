@@ -41,7 +41,7 @@ STUDY_DIMENSIONS: dict[str, Polarity] = {
     "stereotypical_bias": "lower_is_better",
     "helpfulness": "higher_is_better",
 }
-MAX_SCALE = 1000  # a 0-100 slider recoded to 1..101 fits; a hostile 10**12 would size the model's cut points
+MAX_SCALE = 101  # a 0-100 slider recoded to 1..101 fits; a larger scale sizes the model's cut points and tables
 DEFAULT_FILES = {"ratings": "ratings.csv", "participants": "participants.csv", "items": "items.csv"}
 
 

@@ -319,6 +319,17 @@ class _ContrastTruth:
         return float(brentq(gap, -8.0, 8.0, xtol=1e-8))
 
 
+def _require_levels(cfg: SimulationConfig, participants: pd.DataFrame, attributes: list[str]) -> None:
+    """Refuse (exit 2) a draw too small to hold every reference level and every planted effect's levels."""
+    needed = [(a, REFERENCE_LEVELS[a]) for a in attributes if REFERENCE_LEVELS.get(a)]
+    needed += [(e.attribute, lvl) for e in cfg.effects for lvl in (e.level_a, e.level_b)]
+    missing = sorted({f"{a}={lvl}" for a, lvl in needed if lvl not in set(participants[a].astype(str))})
+    if missing:
+        raise InputError(f"--participants {cfg.n_participants}: too few participants; no one was drawn for "
+                         f"{', '.join(missing[:3])}{' and others' if len(missing) > 3 else ''}, which the "
+                         "simulation needs (a reference level or a planted effect's group); use more participants")
+
+
 def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> SimulatedSurvey:
     """Simulate a full survey bundle and the true parameters that generated it."""
     cfg = config or SimulationConfig()
@@ -327,6 +338,7 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
     items, levels = _items(cfg, rng)
     participants = _participants(cfg, rng)
     attributes = ["country", *cfg.attribute_shares] if len(_languages(cfg)) > 1 else list(cfg.attribute_shares)
+    _require_levels(cfg, participants, attributes)
     refs = {a: REFERENCE_LEVELS.get(a) or sorted(participants[a].unique())[0] for a in attributes}
     dims = [d for d in STUDY_DIMENSIONS if cfg.dimensions is None or d in cfg.dimensions]
     if not dims:

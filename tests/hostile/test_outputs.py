@@ -54,9 +54,11 @@ COMMANDS = list(_commands(Path(), Path(), Path(), Path()))
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_foreign_folder_is_never_replaced(command, run_bad, hostile_survey_dir, hostile_posterior, prefs_file, keep):
-    """`--out keep` where keep holds the user's thesis: exit 2 naming keep and --overwrite; thesis intact."""
+    """`--out keep` where keep holds the user's thesis: exit 2 naming keep and --overwrite (or, for a command
+    writing a file, that keep is a folder, which --overwrite would not change); thesis intact."""
     args = _commands(hostile_survey_dir, hostile_posterior, prefs_file, keep)[command]
-    run_bad(args, names=[str(keep), "--overwrite"], watch=[keep, hostile_survey_dir])
+    writes_file = command in ("fit-survey", "contrasts", "prefs", "evaluate")
+    run_bad(args, names=[str(keep), "is a folder" if writes_file else "--overwrite"], watch=[keep, hostile_survey_dir])
 
 
 @pytest.mark.parametrize("command", ["describe", "prefs", "fit-survey", "tiny-model"])
@@ -111,9 +113,9 @@ def test_rerun_replaces_own_output_and_overwrite_replaces_foreign(hostile_survey
     """A command may replace its own earlier output; --overwrite is the explicit way to replace anything else."""
     out = tmp_path / "d"
     assert run_cli(["describe", hostile_survey_dir, "--out", out]).exit_code == 0
-    (out / "stale.txt").write_text("from an earlier run")
+    (out / "group_means.csv").write_text("edited by hand: still the command's file")
     assert run_cli(["describe", hostile_survey_dir, "--out", out]).exit_code == 0
-    assert not (out / "stale.txt").exists() and (out / "manifest.json").exists()
+    assert "edited" not in (out / "group_means.csv").read_text() and (out / "manifest.json").exists()
     assert run_cli(["describe", hostile_survey_dir, "--out", keep, "--overwrite"]).exit_code == 0
     assert not (keep / "thesis.txt").exists()
     assert json.loads((keep / "manifest.json").read_text())["command"] == "describe"
