@@ -196,6 +196,9 @@ def diagnose(idata, *, contrasts: bool = True, rhat_chains: int | None = None) -
     stats = idata.sample_stats if "sample_stats" in idata.groups() else None
     divergences = int(stats["diverging"].sum()) if stats is not None and "diverging" in stats else 0
     shape = {"families": fams, "rhat_chains": first, "chains": n_chains, "draws": n_draws}
+    if post.attrs.get("prior_only"):
+        return Diagnostics(table, divergences, checked=False, **shape,
+                           problems=["prior draws (prior-check), not a posterior"])
     if stats is None or meta.backend == "advi":
         return Diagnostics(table, divergences, checked=False, **shape,
                            problems=["approximate backend (ADVI): its draws say nothing about convergence"])

@@ -98,7 +98,8 @@ def test_low_bfmi_and_saturated_tree_depth_fail(hostile_posterior):
 
 
 def test_advi_posterior_is_unchecked_and_compare_exits_3(run_bad, hostile_survey_dir, tmp_path, monkeypatch):
-    """ADVI is a first look: fit-survey writes it (exit 0, saying so); compare refuses it with exit 3."""
+    """ADVI is a first look: fit-survey writes it and exits 3, saying it is unchecked; compare refuses it with
+    exit 3."""
     from functools import partial
 
     from pluralstats.models import fit
@@ -108,8 +109,8 @@ def test_advi_posterior_is_unchecked_and_compare_exits_3(run_bad, hostile_survey
     post = tmp_path / "advi.nc"
     fit = run_cli(["fit-survey", hostile_survey_dir, "--out", post, "--backend", "advi",
                    "--dimensions", "toxicity,helpfulness", "--draws", "200"])
-    assert fit.exit_code == 0, fit.output
-    assert "Unchecked posterior" in fit.output
+    assert fit.exit_code == 3, fit.output
+    assert "Unchecked posterior" in fit.output and post.exists()
     run_bad(["compare", post, "--groups", "liberal", "conservative", "--out", tmp_path / "c"], expect=3,
             names=["unchecked", "ADVI"], watch=[post])
 
