@@ -141,7 +141,8 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
         if not allow_bad_diagnostics:
             raise DiagnosticsError("the shift model failed its diagnostics: " + "; ".join(diag.problems)
                                    + " (rerun with more --draws/--tune, or pass --allow-bad-diagnostics)")
-        err_console.print("[yellow]warning:[/] the shift model failed its diagnostics (kept: --allow-bad-diagnostics)")
+        err_console.print("[yellow]warning:[/] the shift model failed its diagnostics (kept: --allow-bad-diagnostics)",
+                          markup=True)
 
 
 def grid_override(config: Path, items: tuple[str, ...]) -> dict:
@@ -212,7 +213,8 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid
         console.print(shift_table(report.result.table, f"{cfg.name}: shift vs control"))
         console.print(f"Wrote {out / 'results.parquet'}")
     if len(report.failed):
-        err_console.print(f"[red]{len(report.failed)} cell(s) failed[/] (see cells.csv and each error.txt)")
+        err_console.print(f"[red]{len(report.failed)} cell(s) failed[/] (see cells.csv and each error.txt)",
+                          markup=True)
         sys.exit(1)
 
 
@@ -260,7 +262,7 @@ def demo_cmd(out, threads, seed):
     start = time.perf_counter()
     result = run_demo(out, seed=seed, console=console, threads=threads)
     console.print(result["headline"])
-    console.print(f"Demo finished in {time.perf_counter() - start:.0f} s. Report: [bold]{result['report']}[/]")
+    console.print(f"Demo finished in {time.perf_counter() - start:.0f} s. Report: {result['report']}")
 
 
 COMMANDS = [evaluate_cmd, experiment, plot_cmd, report_cmd, demo_cmd]

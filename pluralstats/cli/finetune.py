@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option, styled
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 
@@ -192,7 +192,7 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
     # the logged DPO loss is weighted by the pairs' weights: at zero margin it is ln 2 times their mean
     weighted = prefs and getattr(config, "use_pair_weights", False)
     for message in training_warnings(path, loss_at_zero_margin=LN2 * (mean_weight if weighted else 1.0)):
-        err_console.print(f"[yellow]warning:[/] {message}")
+        err_console.print(styled("[yellow]warning:[/] ", message))
 
 
 @click.command("plugins")

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 import pandas as pd
-from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, family_option, seed_option
+from pluralstats.cli.common import console, err_console, family_option, seed_option, styled
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
@@ -100,7 +99,7 @@ def _fit(survey, dimensions, **options):
     console.print(f"Sampled {idata.posterior.sizes['chain']} chains x {options['draws']} draws after "
                   f"{attrs.get('tune', 0)} tuning steps in {attrs.get('sampling_seconds', 0):.0f} s")
     if attrs.get("auto_choices"):
-        console.print(f"Chosen from the data: {escape(attrs['auto_choices'])}")
+        console.print(f"Chosen from the data: {attrs['auto_choices']}")
     return idata
 
 
@@ -113,16 +112,16 @@ def _diagnose_and_report(idata):
     for col in ("quantity", "R-hat", "bulk ESS", "tail ESS"):
         table.add_column(col, justify="left" if col == "quantity" else "right")
     for row in worst.itertuples():
-        table.add_row(escape(row.name), f"{row.r_hat:.3f}", f"{row.ess_bulk:.0f}", f"{row.ess_tail:.0f}")
+        table.add_row(row.name, f"{row.r_hat:.3f}", f"{row.ess_bulk:.0f}", f"{row.ess_tail:.0f}")
     console.print(table)
     if summary["status"] == "unchecked":
         console.print("[yellow]Unchecked posterior (ADVI or one chain): a first look only; contrasts, compare and "
-                      "prefs refuse it unless --allow-bad-diagnostics.[/]")
+                      "prefs refuse it unless --allow-bad-diagnostics.[/]", markup=True)
     else:
         console.print(f"max R-hat {summary['max_r_hat']:.3f}, min bulk ESS {summary['min_ess_bulk']:.0f}, "
                       f"min tail ESS {summary['min_ess_tail']:.0f}, divergences {summary['divergences']}, "
                       f"min E-BFMI {summary['min_bfmi']:.2f}, max tree depth hit {summary['treedepth_share']:.1%}: "
-                      f"[bold]{summary['status']}[/]")
+                      f"[bold]{summary['status']}[/]", markup=True)
     return summary
 
 
@@ -146,10 +145,10 @@ def _parameter_table(idata, suppress_small: bool = True) -> Table:
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in summ.iterrows():
         if name in hidden:
-            table.add_row(escape(str(name)), f"{small_mark(meta_of(idata).min_group_size)} raters", "(suppressed)",
+            table.add_row(str(name), f"{small_mark(meta_of(idata).min_group_size)} raters", "(suppressed)",
                           "", "")
             continue
-        table.add_row(escape(str(name)), f"{row['mean']:.3f}", f"{row['sd']:.3f}", f"{row.iloc[2]:.3f}",
+        table.add_row(str(name), f"{row['mean']:.3f}", f"{row['sd']:.3f}", f"{row.iloc[2]:.3f}",
                       f"{row.iloc[3]:.3f}")
     return table
 
@@ -160,7 +159,7 @@ def _require_good(idata, allow_bad: bool) -> str:
 
     note = require_diagnostics(idata, allow_bad=allow_bad)
     if note:
-        err_console.print(f"[yellow]warning:[/] {escape(note)}")
+        err_console.print(styled("[yellow]warning:[/] ", note))
     return note or "passed"
 
 
@@ -176,9 +175,9 @@ def _report_disagreement(idata) -> None:
         for dim in meta.dimensions:
             x = tau.sel(dimension=dim).to_numpy().ravel()
             lo, hi = np.quantile(x, [0.025, 0.975])
-            console.print(escape(f"tau_{attr}[{dim}] = {x.mean():.3f} [95%: {lo:.3f}, {hi:.3f}] logits: how much "
-                                 f"the {attr} groups disagree about which responses are better, beyond their level "
-                                 "shift (sd of the group x item terms; near 0 = they order responses alike)"))
+            console.print(f"tau_{attr}[{dim}] = {x.mean():.3f} [95%: {lo:.3f}, {hi:.3f}] logits: how much "
+                          f"the {attr} groups disagree about which responses are better, beyond their level "
+                          "shift (sd of the group x item terms; near 0 = they order responses alike)")
 
 
 def _save_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -191,11 +190,11 @@ def contrast_table(frame: pd.DataFrame, title: str, k: int = 5) -> Table:
     ``mean`` rows are in rating points, ``share>=k`` rows in percent (differences in percentage points)."""
     from pluralstats.privacy import small_mark
 
-    table = Table(title=escape(title))
+    table = Table(title=title)
     for col in ("dimension", "contrast", "quantity", "A", "B", "diff [95%]", "rel % [95%]", "P(diff>0)"):
         table.add_column(col, justify="left" if col in ("dimension", "contrast", "quantity") else "right")
     for r in frame.itertuples():
-        label = escape(f"{r.attribute}: {r.level_a} vs {r.level_b}")
+        label = f"{r.attribute}: {r.level_a} vs {r.level_b}"
         quantity = str(getattr(r, "quantity", "mean"))
         if getattr(r, "suppressed", False):
             table.add_row(r.dimension, label, quantity, f"{small_mark(k)} raters", "(suppressed)", "", "", "")
@@ -217,7 +216,7 @@ def _quantities(idata, with_shares: bool = True) -> tuple[str, ...]:
         return ("mean", "share")
     if with_shares:
         err_console.print("[yellow]note:[/] this posterior stores no positive thresholds (fitted by an older "
-                          "version): shares P(rating >= k) left out; refit to get them")
+                          "version): shares P(rating >= k) left out; refit to get them", markup=True)
     return ("mean",)
 
 
@@ -238,8 +237,8 @@ def _note_suppressed(frame: pd.DataFrame, k: int) -> None:
     if "suppressed" in frame and frame["suppressed"].any():
         rows = frame[frame["suppressed"].astype(bool)]
         names = ", ".join(dict.fromkeys(rows.attribute + ": " + rows.level_a + " vs " + rows.level_b))
-        err_console.print(f"[yellow]note:[/] suppressed (a group has fewer than k={k} raters): {escape(names)}; "
-                          "--no-suppress-small shows them")
+        err_console.print(styled(f"[yellow]note:[/] suppressed (a group has fewer than k={k} raters): ", names,
+                                 "; --no-suppress-small shows them"))
 
 
 @click.command("fit-survey")
@@ -359,20 +358,20 @@ def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, supp
         frame = hypotheses(idata, texts, dimensions, quantity=quantity, weights=comp, prob=prob,
                            suppress_small=suppress_small)
     what = "expected ratings" if quantity == "mean" else "% rating >= k"
-    table = Table(title=escape(f"Hypotheses ({what}, {comp.label}, {prob:.0%} intervals)"))
+    table = Table(title=f"Hypotheses ({what}, {comp.label}, {prob:.0%} intervals)")
     for col in ("hypothesis", "dimension", "estimate", f"{prob:.0%} interval", "P(true)"):
         table.add_column(col, justify="left" if col in ("hypothesis", "dimension") else "right")
     for r in frame.itertuples():
         if r.suppressed:
-            table.add_row(escape(r.hypothesis), r.dimension,
+            table.add_row(r.hypothesis, r.dimension,
                           f"{small_mark(meta_of(idata).min_group_size)} raters", "(suppressed)", "")
             continue
-        table.add_row(escape(r.hypothesis), r.dimension, f"{r.estimate:+.3f}", f"[{r.lo:+.3f}, {r.hi:+.3f}]",
+        table.add_row(r.hypothesis, r.dimension, f"{r.estimate:+.3f}", f"[{r.lo:+.3f}, {r.hi:+.3f}]",
                       f"{r.probability:.3f}")
     console.print(table)
     if frame.suppressed.any():
         err_console.print("[yellow]note:[/] a group has fewer than k raters: its hypotheses are suppressed "
-                          "(--no-suppress-small shows them)")
+                          "(--no-suppress-small shows them)", markup=True)
     _save_csv(frame, out)
     console.print(f"Wrote {out}")
 
@@ -581,10 +580,10 @@ def disagreements_cmd(posterior, groups, top, out, dimensions, prob, allow_bad_d
         items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob)
     table = Table(title=f"Pairs {level_a} and {level_b} most likely order differently ({prob:.0%} intervals)")
     for col in ("dimension", "pair", f"better for {level_a}", f"better for {level_b}", "diff in diff", "P(differ)"):
-        table.add_column(escape(col), justify="right" if col in ("diff in diff", "P(differ)") else "left")
+        table.add_column(col, justify="right" if col in ("diff in diff", "P(differ)") else "left")
     for r in pairs.head(top).itertuples():
-        table.add_row(r.dimension, escape(f"{r.item_1} vs {r.item_2}"), escape(r.better_for_a),
-                      escape(r.better_for_b), f"{r.diff_in_diff:+.3f} [{r.did_lo:+.3f}, {r.did_hi:+.3f}]",
+        table.add_row(r.dimension, f"{r.item_1} vs {r.item_2}", r.better_for_a,
+                      r.better_for_b, f"{r.diff_in_diff:+.3f} [{r.did_lo:+.3f}, {r.did_hi:+.3f}]",
                       f"{r.p_order_differs:.3f}")
     console.print(table)
     out.mkdir(parents=True, exist_ok=True)

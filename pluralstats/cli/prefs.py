@@ -7,10 +7,9 @@ from pathlib import Path
 import click
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option
+from pluralstats.cli.common import console, err_console, seed_option, styled
 from pluralstats.cli.survey import bundle_argument, read_bundle, source_option
 from pluralstats.errors import InputError
 from pluralstats.prefs import PrefsSummary, available_strategies, build_preferences, split_path_for, write_preferences
@@ -32,8 +31,8 @@ def _cuts(text: str | None) -> list[int] | None:
 
 def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
     """Pairs, ties, conflicting pairs, raters and items, per group and dimension."""
-    out_console = console if console.is_terminal else Console(width=WIDTH, highlight=False)
-    head = (f"[bold]{rows}[/] pairs -> {out}  (strategy {summary.strategy}, {summary.scale}-point, "
+    out_console = console if console.is_terminal else Console(width=WIDTH, highlight=False, markup=False)
+    head = (f"{rows} pairs -> {out}  (strategy {summary.strategy}, {summary.scale}-point, "
             f"{summary.pairing} pairing, objective {summary.objective}, {summary.use} prompts: "
             + ", ".join(f"{k} {v}" for k, v in sorted(summary.split_counts.items())) + ")")
     out_console.print(head)
@@ -114,7 +113,7 @@ def prefs(bundle: Path, out: Path, scale: int | None, cuts: str | None, strategy
         max_draws=max_draws, pairing=pairing, allow_bad_diagnostics=allow_bad_diagnostics,
     )
     if summary.diagnostics not in (None, "passed"):
-        err_console.print(f"[yellow]warning:[/] {escape(summary.diagnostics)}")
+        err_console.print(styled("[yellow]warning:[/] ", summary.diagnostics))
     options = {"scale": summary.scale, "cuts": summary.cuts, "strategy": strategy, "pairing": pairing,
                "groups": list(groups),
                "jury": jury,

@@ -264,10 +264,10 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
                      f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
     console.print(view)
     console.print("[dim]Both sides rest on the same survey ratings; P(same sign) pairs their draws as if "
-                  "independent, so it overstates the evidence.[/]")
+                  "independent, so it overstates the evidence.[/]", markup=True)
     if calibrated:
         console.print("[dim]Calibrated: the scorer's difference times its slope (xb) on the held-out prompts' "
-                      "survey ratings; agreement uses the calibrated difference where there is one.[/]")
+                      "survey ratings; agreement uses the calibrated difference where there is one.[/]", markup=True)
     if "model_n_runs" in table and (table.model_n_runs == 1).any():
-        console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}")
+        console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}", markup=True)
     return figure2([table], Path(out) / "figure2")
