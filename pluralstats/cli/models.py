@@ -311,7 +311,8 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
     from pluralstats.models.groups import composition
 
     idata = load_posterior(posterior)
-    comp = composition(idata, weights)  # a bad margins file exits 2 before the diagnostics gate's work
+    # a bad margins file, or one weighting small groups (privacy), exits 2 before the diagnostics gate's work
+    comp = composition(idata, weights, suppress_small=suppress_small)
     if hypotheses:
         from pluralstats.models.hypothesis import parse_hypothesis
 
@@ -416,13 +417,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
 
         survey = read_bundle(source)
         resolve_groups(survey, *groups)  # unknown groups fail before the fit
-        if weights not in ("sample", "equal"):  # and so does a margins file that does not fit the survey
-            from pluralstats.models.data import ModelMeta
-            from pluralstats.models.groups import read_margins
-
-            attrs = options["attributes"] or survey.attributes
-            read_margins(weights, ModelMeta(dimensions=survey.dimensions, scale_max=survey.config.scale_max,
-                                            polarity={}, attributes={a: survey.levels(a) for a in attrs}))
+        if weights != "sample":  # and so do margins that do not fit the survey or weight its small groups
+            _check_weights_before_fit(survey, weights, options["attributes"] or survey.attributes, suppress_small)
         idata = _fit(survey, dimensions, **options)
         _diagnose_and_report(idata)
     else:
@@ -430,7 +426,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
         resolve_groups(idata, *groups)
     from pluralstats.models.groups import composition
 
-    comp = composition(idata, weights)
+    comp = composition(idata, weights, suppress_small=suppress_small)
     if eval_path is not None and (weights != "sample" or "&" in "".join(groups)):
         raise InputError("--eval compares single levels standardised to the sample; leave out --weights and '&'")
     diagnostics = _require_good(idata, allow_bad_diagnostics)
@@ -459,6 +455,25 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
                             "suppress_small": suppress_small, **options},
                    extra={"diagnostics": diagnostics})
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
+
+
+def _check_weights_before_fit(survey, weights: str, attributes: list[str], suppress_small: bool) -> None:
+    """compare from a bundle: the checks composition() makes on a posterior, made on the survey before the fit."""
+    import numpy as np
+
+    from pluralstats.models.data import ModelMeta
+    from pluralstats.models.groups import equal_composition, read_margins, refuse_small_weight
+
+    levels = {a: survey.levels(a) for a in attributes}
+    meta = ModelMeta(dimensions=survey.dimensions, scale_max=survey.config.scale_max, polarity={},
+                     attributes=levels, min_group_size=survey.config.min_group_size)
+    comp = equal_composition(levels) if weights == "equal" else read_margins(weights, meta)
+    if suppress_small:
+        raters = survey.participants[survey.participants.participant_id.isin(survey.ratings.participant_id.unique())]
+        sample = np.column_stack([raters[a].astype(str).map({lv: i for i, lv in enumerate(levels[a])}).to_numpy()
+                                  for a in attributes]).astype(int)
+        sizes = {(a, "all"): survey.group_sizes(a).to_dict() for a in attributes}
+        refuse_small_weight(comp, meta, sizes, sample, f"--weights {Path(weights).name}")
 
 
 @click.command("plot-posterior")
@@ -495,7 +510,7 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, see
         raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta.attributes)}")
     from pluralstats.models.groups import composition
 
-    comp = composition(idata, weights)
+    comp = composition(idata, weights, suppress_small=suppress_small)
     # the variance kind writes a table of numbers to report: gated like contrasts, before anything is written
     diagnostics = _require_good(idata, allow_bad_diagnostics) if "variance" in kinds else None
     written = []

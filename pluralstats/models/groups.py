@@ -19,6 +19,17 @@ Compositions (``weights``):
 
 Levels with no weight in a composition still get estimates (the attribute effects are in the model), but a
 group's numbers are only as good as the population the cells describe.
+
+Weights rule (privacy). A composition that puts most of its weight on one attribute's levels with fewer than k
+raters (survey.toml ``min_group_size``) makes every number standardised to it mostly those small groups'
+estimates: margins whose every cell is gender=non_binary turn each political level's expected rating into
+non_binary's, and the mean of the political levels into the suppressed non_binary expectation. So, per attribute,
+the weight on its small levels together may be at most :data:`SMALL_WEIGHT_SHARE` (one half: the small groups
+then weigh no more than the groups of at least k raters do), or their share of the survey's own raters where that
+is larger (the sample composition, every rater with weight 1/n, is always allowed). A composition beyond it is
+refused (:func:`refuse_small_weight`, InputError naming the weights and the attribute, never a rater) unless
+suppression is turned off. This keeps a published number from being a small group's; it does not stop an analyst
+holding the posterior from computing that group's estimate, which the posterior's draws contain.
 """
 
 from __future__ import annotations
@@ -47,6 +58,8 @@ from .predict import (
 )
 
 QUANTITIES = ("mean", "share")
+#: the most weight a composition may put on one attribute's levels with fewer than k raters (module notes)
+SMALL_WEIGHT_SHARE = 0.5
 #: tolerance on the sum of a margins file's shares
 SHARE_TOLERANCE = 1e-3
 
@@ -65,21 +78,72 @@ def standardisation_label(target: str) -> str:
     return f"adjusted (standardised to {target})"
 
 
-def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sample") -> Composition:
-    """The :class:`Composition` of ``weights``: "sample", "equal", a margins CSV path or a margins frame."""
+def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sample", *,
+                suppress_small: bool = True) -> Composition:
+    """The :class:`Composition` of ``weights``: "sample", "equal", a margins CSV path or a margins frame.
+
+    Unless not ``suppress_small``, one weighting an attribute's small levels beyond the module's weights rule is
+    refused (:func:`refuse_small_weight`); a built Composition is returned as it is.
+    """
     if isinstance(weights, Composition):
         return weights
     meta = meta_of(idata)
+    sample = idata.constant_data["rater_level"].to_numpy().astype(int)
     if isinstance(weights, str) and weights == "sample":
-        levels = idata.constant_data["rater_level"].to_numpy().astype(int)
-        return Composition(levels, np.full(len(levels), 1.0 / len(levels)), standardisation_label("the sample"))
+        return Composition(sample, np.full(len(sample), 1.0 / len(sample)), standardisation_label("the sample"))
     if isinstance(weights, str) and weights == "equal":
-        levels = np.array(list(itertools.product(*(range(len(v)) for v in meta.attributes.values()))), dtype=int)
-        return Composition(levels.reshape(len(levels), len(meta.attributes)), np.full(len(levels), 1.0 / len(levels)),
-                           standardisation_label("equal cells of every attribute"))
-    if isinstance(weights, pd.DataFrame):
-        return margins_composition(weights, meta, "the margins")
-    return read_margins(weights, meta)
+        comp, name = equal_composition(meta.attributes), "--weights equal"
+    elif isinstance(weights, pd.DataFrame):
+        comp, name = margins_composition(weights, meta, "the margins"), "the margins"
+    else:
+        comp, name = read_margins(weights, meta), f"--weights {Path(weights).name}"
+    if suppress_small:
+        refuse_small_weight(comp, meta, level_sizes(idata), sample, name)
+    return comp
+
+
+def equal_composition(attributes: Mapping[str, Sequence[str]]) -> Composition:
+    """Every combination of the attributes' levels with the same weight."""
+    levels = np.array(list(itertools.product(*(range(len(v)) for v in attributes.values()))), dtype=int)
+    return Composition(levels.reshape(len(levels), len(attributes)), np.full(len(levels), 1.0 / len(levels)),
+                       standardisation_label("equal cells of every attribute"))
+
+
+def level_sizes(idata) -> dict[tuple[str, str], dict[str, int]]:
+    """Raters per level, per (attribute, dimension), counted from the posterior's constant data (a
+    rater counts in a dimension they rated): the group sizes small-cell suppression needs."""
+    meta = meta_of(idata)
+    cd = idata.constant_data
+    rater_level = cd["rater_level"].to_numpy()
+    obs_dim, obs_rater = cd["obs_dimension"].to_numpy(), cd["obs_rater"].to_numpy()
+    sizes = {}
+    for d, dim in enumerate(meta.dimensions):
+        raters = np.unique(obs_rater[obs_dim == d])
+        for j, (attr, levels) in enumerate(meta.attributes.items()):
+            counts = np.bincount(rater_level[raters, j], minlength=len(levels))
+            sizes[(attr, dim)] = {lv: int(n) for lv, n in zip(levels, counts, strict=True)}
+    return sizes
+
+
+def refuse_small_weight(comp: Composition, meta: ModelMeta, sizes: Mapping[tuple[str, str], Mapping[str, int]],
+                        sample: np.ndarray, name: str) -> None:
+    """InputError when ``comp`` weights an attribute's levels with fewer than k raters (in any dimension of
+    ``sizes``, (attribute, dimension) -> level -> raters) beyond the module's weights rule; ``sample``: the raters'
+    level indices (n_raters, n_attributes), whose own share of the small levels is always allowed."""
+    k = meta.min_group_size
+    for j, (attr, levels) in enumerate(meta.attributes.items()):
+        small = sorted({lv for (a, _), counts in sizes.items() if a == attr for lv, n in counts.items() if n < k})
+        if not small:
+            continue
+        index = [levels.index(lv) for lv in small]
+        weight = float(comp.weights[np.isin(comp.levels[:, j], index)].sum())
+        allowed = max(SMALL_WEIGHT_SHARE, float(np.isin(sample[:, j], index).mean()) if len(sample) else 0.0)
+        if weight > allowed + 1e-9:
+            raise InputError(
+                f"{name} puts {weight:.0%} of its weight on {attr} levels with fewer than k={k} raters "
+                f"({', '.join(small)}); at most {allowed:.0%} is allowed, or every number standardised to it would "
+                "be mostly those small groups' suppressed estimates. Give them less weight, or pass "
+                "--no-suppress-small to show small groups")
 
 
 def read_margins(path: str | Path, meta: ModelMeta) -> Composition:
@@ -249,7 +313,7 @@ def marginal_means(idata, attributes: Sequence[str] | None = None, dimensions: S
     from pluralstats.privacy import mask_rows
 
     meta = meta_of(idata)
-    comp = composition(idata, weights)
+    comp = composition(idata, weights, suppress_small=suppress_small)
     q = [(1 - prob) / 2, (1 + prob) / 2]
     rows = []
     for attr in [match_attribute(meta, a) for a in attributes] if attributes is not None else list(meta.attributes):
