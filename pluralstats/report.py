@@ -65,9 +65,9 @@ def _rel(path: Path, root: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
-#: the characters that could turn text into a link, an image, HTML, code or a table cell boundary ("(" and "!" only
-#: act beside a bracket, which is escaped)
-_MARKDOWN_SPECIAL = re.compile(r"([\\`\[\]<>|])")
+#: the characters that could turn text into a link, an image, HTML, code or a table cell boundary ("(", "!" and ">"
+#: only act beside a bracket, which is escaped, or at the start of a line, where no text is put)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`\[\]<|])")
 
 
 def md_text(text: object) -> str:
@@ -116,7 +116,8 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
             # mean rows are in rating points, share>=k rows in percentage points; both adjusted (standardised)
             cols[3:3] = [c for c in ("quantity",) if c in frame]
             adjusted = f", {frame.standardisation.iloc[0]}" if "standardisation" in frame and len(frame) else ""
-            out += [f"**Survey contrast** ({_link(csv.name, csv, root)}){md_text(adjusted)}\n", markdown_table(frame[cols])]
+            out += [f"**Survey contrast** ({_link(csv.name, csv, root)}){md_text(adjusted)}\n",
+                    markdown_table(frame[cols])]
         elif csv.name == "cells.csv":
             require_columns(frame, ["label", "seed", "status", "error"], csv)
             failed = frame[frame.status != "done"]
