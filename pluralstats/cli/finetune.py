@@ -73,7 +73,7 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
               help="Held-out prompt share: the rater is fitted on the rest and its Spearman reported on these.")
 def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     """Fit the rater model on train prompts; print its held-out Spearman per dimension."""
-    from pluralstats.evaluate.rater import RaterModel
+    from pluralstats.evaluate.rater import MIN_HELDOUT_ITEMS, RaterModel
     from pluralstats.survey import load_survey
     from pluralstats.survey.split import prompt_split
 
@@ -88,8 +88,11 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     table.add_column("dimension")
     table.add_column("spearman", justify="right")
     for dim, rho in rater.heldout_spearman.items():
-        table.add_row(dim, f"{rho:.3f}")
+        table.add_row(dim, "n/a" if rho != rho else f"{rho:.3f}")  # NaN: too few held-out items
     console.print(table)
+    if any(rho != rho for rho in rater.heldout_spearman.values()):
+        err_console.print(styled("[yellow]note:[/] ", f"n/a: the group rated fewer than {MIN_HELDOUT_ITEMS} held-out "
+                                                    "items of the dimension (a larger --eval-fraction gives more)"))
 
 
 @click.command("finetune")
