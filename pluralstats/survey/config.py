@@ -341,7 +341,7 @@ def load_config(path: str | Path) -> SurveyConfig:
                            f"[mapping] participant_columns)")
         elif isinstance(level, (dict, list)):
             reader.problem(f"attributes.{attr} must be the attribute's reference level (a string)")
-    attributes = {str(k): str(v) for k, v in attributes_raw.items()
+    attributes = {str(k): str(v).strip() for k, v in attributes_raw.items()  # levels are read trimmed
                   if not isinstance(v, (dict, list)) and k not in RESERVED_ATTRIBUTES}
     missing_values = raw.get("missing_values", [])
     if not (isinstance(missing_values, list) and all(isinstance(v, str) for v in missing_values)):
