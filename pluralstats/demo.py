@@ -186,7 +186,7 @@ def compare_step(posterior: Path, out: Path, sizes: DemoSizes, seed: int, eval_p
             if console is None:
                 from rich.console import Console
 
-                console = Console(highlight=False)
+                console = Console(highlight=False, markup=False)  # as the CLI's: names print as written
             figures += print_agreement(shown, out, console)
         write_manifest(out, "compare", inputs=inputs, seed=seed,
                        options={"groups": [a, b], "dimensions": dimensions, "prob": 0.95, "weights": "sample",
