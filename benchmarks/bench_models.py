@@ -67,6 +67,10 @@ def load_data(name: str, sim_seed: int = 0, scale: float = 1.0, disagreement: fl
     if name == "paper":
         return simulate_survey(SimulationConfig(n_participants=round(STUDY_RATERS * scale),
                                                 disagreement_sd=disagreement), seed=sim_seed).survey
+    if name == "binary-toxicity":  # the stand-in for a held-out binary annotation export (simulate --preset)
+        from pluralstats.survey.simulate import PRESETS
+
+        return simulate_survey(SimulationConfig(**PRESETS["binary-toxicity"]), seed=sim_seed).survey
     if name == "small":  # for checking this script quickly
         return simulate_survey(SimulationConfig(n_participants=120, prompts_per_language=6, responses_per_prompt=4,
                                                 prompts_per_participant=3), seed=0).survey
@@ -147,6 +151,9 @@ def run(args) -> dict:
             args.tune = 300 if sampler == "nutpie" else 1000
         idata = bambi_idata(survey, dims[0], attributes, args.draws, args.tune, args.chains, args.seed, sampler)
     else:
+        from pluralstats.models import fit
+
+        fit.NUTPIE_OPTIONS["low_rank_modified_mass_matrix"] = args.mass_matrix == "low-rank"
         idata = fit_survey(survey, dimensions=dims, attributes=attributes, backend=args.backend, draws=args.draws,
                            tune=args.tune, chains=args.chains, seed=args.seed, progress=False,
                            centered_items=args.centered_items, centered_raters=args.centered_raters,
@@ -159,7 +166,10 @@ def run(args) -> dict:
         from pluralstats.models import save_posterior
 
         save_posterior(idata, args.save_posterior)
-    diag = diagnose(idata)
+    from pluralstats.models.diagnostics import verdict_of
+
+    status, problems = verdict_of(idata)  # the gate's verdict, R-hat on the first batch
+    diag = diagnose(idata, rhat_chains=args.chains)
     contrasts = diag.table[diag.table.kind == "contrast"]
     stats = idata.sample_stats if "sample_stats" in idata.groups() else None
     steps = float(stats["n_steps"].mean()) if stats is not None and "n_steps" in stats else None
@@ -176,6 +186,8 @@ def run(args) -> dict:
         "divergences": diag.divergences, "mean_leapfrog_steps": steps, "n_ratings": int(
             survey.ratings.dimension.isin(dims).sum()),
         "cpus": len(os.sched_getaffinity(0)), "diagnostics_ok": diag.ok if args.backend != "advi" else None,
+        "status": status, "problems": problems, "mass_matrix": args.mass_matrix,
+        "chains_sampled": int(idata.posterior.sizes["chain"]),
     }
     result["ess_per_s"] = result["min_contrast_ess_bulk"] / wall
     result["min_ess_tail"] = float(diag.table.ess_tail.min())
@@ -185,12 +197,41 @@ def run(args) -> dict:
     result["lowest_ess"] = table.nsmallest(3, "ess_bulk")[["name", "ess_bulk", "r_hat"]].to_dict("records")
     result["highest_rhat"] = table.nlargest(3, "r_hat")[["name", "r_hat", "ess_bulk"]].to_dict("records")
     result["compile_s"] = idata.posterior.attrs.get("compile_seconds")
+    result["sampling_s"] = idata.posterior.attrs.get("sampling_seconds")
+    result["taus"] = _taus(idata, survey if args.data == "binary-toxicity" else None, args)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.grad_time and not args.backend.startswith("bambi"):
         result["grad_ms"] = gradient_ms(survey, dims, attributes, args.backend)
     result.update(accelerator(args.backend))
     _emit(result, args.out)
     return result
+
+
+def _taus(idata, survey, args) -> list[dict]:
+    """Each tau's posterior mean, 95% interval, R-hat and ESS (first batch), and with a simulated survey
+    whose truth is known, the planted value and whether the interval covers it."""
+    from pluralstats.models import mcmc
+
+    planted = {}
+    if survey is not None:
+        from pluralstats.survey.simulate import PRESETS
+
+        planted = PRESETS[args.data]["disagreement_by"]
+    rows = []
+    for name in [v for v in idata.posterior.data_vars if str(v).startswith("tau_") and
+                 not str(v).startswith("tau_level_")]:
+        for dim in idata.posterior[name]["dimension"].to_numpy():
+            x = idata.posterior[name].sel(dimension=dim).transpose("chain", "draw").to_numpy()
+            lo, hi = np.quantile(x, [0.025, 0.975])
+            row = {"name": f"{name}[{dim}]", "mean": float(x.mean()), "lo": float(lo), "hi": float(hi),
+                   "r_hat": float(mcmc.rhat(x[:args.chains, :, None])[0]),
+                   "ess_bulk": float(mcmc.ess_bulk(x[:, :, None])[0])}
+            attr = str(name)[4:]
+            if attr in planted:
+                row["planted"] = planted[attr]
+                row["covers"] = bool(lo <= planted[attr] <= hi)
+            rows.append(row)
+    return rows
 
 
 def _emit(result: dict, out: Path | None) -> None:
@@ -325,7 +366,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run")
-    r.add_argument("--data", choices=["paper", "popquorn", "small"], default="paper")
+    r.add_argument("--data", choices=["paper", "popquorn", "small", "binary-toxicity"], default="paper")
     r.add_argument("--sim-seed", type=int, default=0, help="seed of the simulated survey (paper, small)")
     r.add_argument("--scale", type=float, default=1.0, help="paper data: multiple of the study's 1,095 raters")
     r.add_argument("--grad-time", action="store_true", help="also time one logp+gradient evaluation")
@@ -335,13 +376,14 @@ def main() -> None:
     r.add_argument("--sim-disagreement", type=float, default=0.0,
                    help="paper data: plant group x item terms of this sd for every attribute")
     r.add_argument("--backend", choices=["nutpie", "jax", "pymc", "advi", "bambi", "bambi-nutpie"], default="nutpie")
-    r.add_argument("--draws", type=int, default=1000)
+    r.add_argument("--draws", type=int, default=None, help="per chain; default: fit-survey's (2000 / chains)")
     r.add_argument("--tune", type=int, default=None,
                    help="default: the backend's own (fit_survey's DEFAULT_TUNE; 1000 for Bambi)")
-    r.add_argument("--chains", type=int, default=2)
-    r.add_argument("--max-chains", type=int, default=None,
-                   help="add chains while only ESS or R-hat fall short, up to this many (fit-survey: 8); "
-                        "default: exactly --chains")
+    r.add_argument("--chains", type=int, default=4)
+    r.add_argument("--max-chains", type=int, default=8,
+                   help="add chains while only ESS falls short, up to this many (fit-survey's default 8)")
+    r.add_argument("--mass-matrix", choices=["low-rank", "diag"], default="low-rank",
+                   help="nutpie's mass-matrix adaptation (fit-survey: low-rank)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--centered-items", action=argparse.BooleanOptionalAction, default=None,
                    help="default: chosen from ratings per item, as fit-survey does")

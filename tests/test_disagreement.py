@@ -1,8 +1,9 @@
 """Group x item terms (``fit-survey --disagreement``): recovery of tau and of the planted item-level group
 differences, the ``disagreements`` command, and group-specific posterior preferences.
 
-One small simulated survey (one attribute, political; one dimension) fitted twice through one compiled
-model: with planted disagreement, and with an additive truth (same shape, so nutpie only swaps the data).
+One small simulated survey design (one attribute, political; one dimension) fitted three times through one
+compiled model: with planted disagreement, with an additive truth, and with an additive truth plus a 1.5-logit
+level shift (same shape, so nutpie only swaps the data).
 The chains are short for speed, so consumers that gate on diagnostics are called with allow_bad_diagnostics.
 """
 
@@ -23,13 +24,14 @@ from pluralstats.cli import cli
 from pluralstats.errors import InputError
 from pluralstats.models import category_probabilities, meta_of, save_posterior
 from pluralstats.models.data import META_KEY, build_model_data
+from pluralstats.models.disagreements import disagreement_tables
 from pluralstats.models.fit import finish_idata, nutpie_compile, nutpie_sample
 from pluralstats.models.predict import flat_draws
 from pluralstats.models.rating import build_model, data_arrays, set_disagreement
 from pluralstats.prefs import build_preferences
 from pluralstats.prefs.posterior import SharedOrderWarning
 from pluralstats.survey import save_survey
-from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import PlantedEffect, SimulationConfig, simulate_survey
 
 DIM = "toxicity"
 TAU = 1.0
@@ -52,10 +54,17 @@ def _fit(sims):
     return out
 
 
+#: an additive truth whose conservative raters rate toxicity 1.5 logits higher than liberal ones (the planted
+#: relative difference that calibrates to it)
+SHIFT = SimulationConfig(**{**CFG.__dict__, "disagreement_sd": 0.0,
+                            "effects": (PlantedEffect(DIM, "political", "conservative", "liberal", 40.4),)})
+
+
 @pytest.fixture(scope="module")
 def sims():
-    return simulate_survey(CFG, seed=5), simulate_survey(
-        SimulationConfig(**{**CFG.__dict__, "disagreement_sd": 0.0}), seed=6)
+    """Planted disagreement; an additive truth; an additive truth with a 1.5-logit level shift."""
+    return (simulate_survey(CFG, seed=5), simulate_survey(SimulationConfig(**{**CFG.__dict__, "disagreement_sd": 0.0}),
+                                                          seed=6), simulate_survey(SHIFT, seed=7))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +78,7 @@ def _interval(x: np.ndarray) -> tuple[float, float]:
 
 
 def test_tau_recovered_and_additive_truth_reaches_zero(sims, fits):
-    planted, additive = fits
+    planted, additive = fits[:2]
     lo, hi = _interval(planted.posterior["tau_political"].sel(dimension=DIM).to_numpy())
     assert sims[0].truth["tau"]["political"][DIM] == TAU
     assert lo <= TAU <= hi and lo > 0.3, (lo, hi)
@@ -155,7 +164,9 @@ def test_disagreements_command(fits, tmp_path):
     pairs = pd.read_csv(out / "disagreement_pairs.csv")
     items = pd.read_csv(out / "disagreement_items.csv")
     assert len(pairs) == 16 * 6 and len(items) == 64 and (out / "disagreements.png").exists()
-    assert pairs.p_order_differs.is_monotonic_decreasing and pairs.p_order_differs.iloc[0] > 0.5
+    assert pairs.p_opposite.is_monotonic_decreasing and pairs.p_opposite.iloc[0] > 0.5
+    assert items.latent_diff.abs().is_monotonic_decreasing
+    assert json.loads((out / "manifest.json").read_text())["options"]["delta"] == 0.1
     text = (out / "disagreement_pairs.csv").read_text() + (out / "disagreement_items.csv").read_text()
     assert "participant" not in text and "P00" not in text
     idata = copy.deepcopy(fits[0])
@@ -173,6 +184,49 @@ def test_disagreements_command(fits, tmp_path):
     assert result.exit_code == 2 and "same attribute" in result.output, result.output
 
 
+def test_level_shift_is_not_disagreement(sims, fits):
+    """An additive truth with a 1.5-logit level shift: the latent item differences w_A - w_B cover 0 (at most 5%
+    of the intervals exclude it), no pair is more likely than not ordered oppositely, while the rating-scale
+    difference still varies over items (the floor and ceiling), which is why items are not ranked by it."""
+    sim, idata = sims[2], fits[2]
+    shift = sim.truth["beta"][DIM]["political"]["conservative"] - sim.truth["beta"][DIM]["political"]["liberal"]
+    assert abs(shift - 1.5) < 0.05 and sim.truth["w"] == {}
+    items, pairs = disagreement_tables(idata, "political", "conservative", "liberal")
+    w = flat_draws(idata, "w_political")[:, 0]
+    levels = meta_of(idata).attributes["political"]
+    direct = (w[:, :, levels.index("conservative")] - w[:, :, levels.index("liberal")]).mean(axis=0)
+    order = pd.Index(idata.constant_data["item"].to_numpy().astype(str))
+    assert np.allclose(items.latent_diff.to_numpy(), direct[order.get_indexer(items.item_id)])
+    excludes = ((items.latent_lo > 0) | (items.latent_hi < 0)).mean()
+    spread = items.rating_diff.max() - items.rating_diff.min()
+    print(f"1.5-logit level shift, additive truth: {excludes:.3f} of {len(items)} latent intervals exclude 0; "
+          f"rating-scale differences span {spread:.2f} points; max p_opposite {pairs.p_opposite.max():.2f}")
+    assert excludes <= 0.05, excludes
+    assert (pairs.p_opposite <= 0.5).all(), pairs.p_opposite.max()
+    assert spread > 0.1 and (items.rating_diff > 0).all()  # what the old rating-scale ranking sorted on
+    loose = disagreement_tables(idata, "political", "conservative", "liberal", delta=0.0)[1]
+    strict = disagreement_tables(idata, "political", "conservative", "liberal", delta=0.3)[1]
+    key = ["dimension", "item_1", "item_2"]
+    both = loose.merge(pairs, on=key, suffixes=("_0", "")).merge(strict, on=key, suffixes=("", "_3"))
+    assert (both.p_opposite_0 >= both.p_opposite).all() and (both.p_opposite >= both.p_opposite_3).all()
+    assert (both.p_gap_0 >= both.p_gap).all() and both.p_gap_0.min() > 0.99  # |d_A - d_B| > 0 almost surely
+
+
+def test_one_response_per_prompt_writes_items_and_exits_0(fits, tmp_path):
+    idata = copy.deepcopy(fits[0])
+    items = idata.constant_data["item"].to_numpy().astype(str)
+    idata.constant_data["item_prompt"] = ("item", np.array([f"prompt-{i}" for i in items]))  # no two share one
+    path = save_posterior(idata, tmp_path / "p.nc")
+    out = tmp_path / "d"
+    result = CliRunner().invoke(cli, ["disagreements", str(path), "--groups", "liberal", "conservative",
+                                      "--out", str(out), "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    assert "no within-prompt pairs" in " ".join(result.output.split())
+    assert len(pd.read_csv(out / "disagreement_items.csv")) == 64
+    assert len(pd.read_csv(out / "disagreement_pairs.csv")) == 0
+    assert (out / "disagreements.png").exists() and (out / "disagreements.pdf").exists()
+
+
 @pytest.mark.slow
 def test_item_difference_coverage_over_seeds():
     """analyses/disagreement_coverage.py over 20 surveys: item-level 95% intervals cover 0.92-0.98."""
@@ -183,3 +237,77 @@ def test_item_difference_coverage_over_seeds():
     frame = pd.DataFrame([module.fit_one(seed, 200, 1.0, 1000, 400) for seed in range(2000, 2020)])
     print(module.summarize(frame))
     assert 0.92 <= frame.coverage.mean() <= 0.98
+
+
+def _person_monte_carlo(idata, group: dict, a: np.ndarray, b: np.ndarray, keep: np.ndarray, n: int = 200_000,
+                        seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``P(y_a > y_b)`` and ``P(y_b > y_a)`` per pair by simulating people: a draw (of ``keep``), a survey rater's
+    levels (the group's fixed), ONE rater effect from her level's sd, then her logistic-latent rating of each
+    item."""
+    rng = np.random.default_rng(seed)
+
+    def draws(name: str) -> np.ndarray:
+        return flat_draws(idata, name)[keep]
+
+    meta = meta_of(idata)
+    attrs = list(meta.attributes)
+    levels = idata.constant_data["rater_level"].to_numpy()
+    t = rng.integers(len(keep), size=n)
+    lv = levels[rng.integers(len(levels), size=n)].copy()
+    for attr, level in group.items():
+        lv[:, attrs.index(attr)] = meta.attributes[attr].index(level)
+    base = sum(draws(f"beta_{attr}")[t, 0, lv[:, j]] for j, attr in enumerate(attrs))
+    sigma = draws("sigma_rater")
+    sd = sigma[t, 0] if sigma.ndim == 2 else sigma[t, 0, lv[:, attrs.index(meta.rater_variance_by)]]
+    person = base + rng.normal(size=n) * sd  # shared by both of her ratings
+    v, cut = draws("item_effect")[:, :, 0], draws("cutpoints")[:, 0]
+    w = draws("w_political")[:, 0]
+    j = attrs.index("political")
+
+    def rating(item: np.ndarray) -> np.ndarray:
+        eta = person[:, None] + v[t[:, None], item[None, :]] + w[t[:, None], item[None, :], lv[:, j, None]]
+        latent = eta + rng.logistic(size=eta.shape)
+        return 1 + (latent[:, :, None] > cut[t][:, None, :]).sum(axis=2)
+
+    ya, yb = rating(a), rating(b)
+    return (ya > yb).mean(axis=0), (yb > ya).mean(axis=0)
+
+
+def _with_rater_sd_by_level(idata, sds: dict[str, float]):
+    """A copy whose sigma_rater has one sd per political level (as fit-survey --rater-variance-by political)."""
+    import xarray as xr
+
+    out = copy.deepcopy(idata)
+    levels = meta_of(out).attributes["political"]
+    base = out.posterior["sigma_rater"]
+    scale = xr.DataArray([sds[lv] for lv in levels], dims="political_level")
+    out.posterior["sigma_rater"] = base / base.mean() * scale
+    meta = json.loads(out.constant_data.attrs[META_KEY])
+    out.constant_data.attrs[META_KEY] = json.dumps({**meta, "rater_variance_by": "political"})
+    return out
+
+
+@pytest.mark.parametrize("case", ["one sd", "sd by level, group fixed", "sd by level, all raters"])
+def test_pair_probability_is_one_raters(fits, case):
+    """The posterior strategy's E(a > b) integrates ONE rater effect per pair: it matches a simulation of people
+    rating both responses, and the product of the marginals (two different raters) does not."""
+    from pluralstats.models.predict import rater_mixture
+    from pluralstats.prefs.strategies import evidence
+
+    idata = fits[0] if case == "one sd" else _with_rater_sd_by_level(fits[0], {"liberal": 0.6, "conservative": 1.6})
+    group = {} if case == "sd by level, all raters" else {"political": "conservative"}
+    a, b = np.arange(0, 24, 4), np.arange(1, 24, 4)  # six within-prompt pairs (items sorted by id)
+    keep = np.arange(0, flat_draws(idata, "sigma_item").shape[0], 5)
+    probs, weights = rater_mixture(idata, DIM, group or None, draws=keep)
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    fwd, bwd = evidence(probs[:, a], probs[:, b])
+    e_ab, e_ba = np.einsum("npm,nm->p", fwd, weights) / len(keep), np.einsum("npm,nm->p", bwd, weights) / len(keep)
+    marginal = category_probabilities(idata, DIM, group or None)[keep]
+    assert np.abs(np.einsum("nimk,nm->nik", probs, weights) - marginal).max() < 2e-3
+    two_raters = evidence(marginal[:, a], marginal[:, b])[0].mean(axis=0)
+    mc_ab, mc_ba = _person_monte_carlo(idata, group, a, b, keep)
+    err = max(np.abs(mc_ab - e_ab).max(), np.abs(mc_ba - e_ba).max())
+    gap = np.abs(two_raters - mc_ab).max()
+    print(f"{case}: |quadrature - MC| {err:.4f}, |two raters - MC| {gap:.4f}")
+    assert err < 0.006, err  # MC se <= 0.0012
+    assert gap > 0.015, gap

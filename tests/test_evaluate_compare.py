@@ -107,3 +107,33 @@ def test_model_side_puts_a_calibrated_scorer_difference_in_rating_points():
     # the slope's uncertainty widens the interval beyond 2x the scorer-point one
     assert tox.model_cal_hi - tox.model_cal_lo > 2 * (tox.hi - tox.lo)
     assert np.isnan(side.loc["helpfulness", "model_cal"])  # no calibration for that dimension
+
+
+def test_direction_agreement_rank_correlation_with_bootstrap_interval():
+    """Figure 2's direction statistics: rows with both sides, same-sign count, Spearman over rows, and a
+    bootstrap interval that is wide for few rows and tight for many well-ordered ones."""
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    from pluralstats.evaluate.compare_models import direction_agreement, direction_text
+
+    rng = np.random.default_rng(3)
+    implied = rng.normal(0, 0.2, 15)
+    model = 0.05 * implied + rng.normal(0, 0.002, 15)  # another scale entirely, the same order
+    model[[2, 7]] = -model[[2, 7]]  # two rows point the other way
+    frame = pd.DataFrame({"diff": implied * 3, "implied": implied, "model_diff": model * 10, "model_cal": model})
+    frame.loc[4, ["implied", "model_cal", "model_diff"]] = np.nan  # a suppressed row: left out
+    stats = direction_agreement(frame, seed=1)
+    keep = np.arange(15) != 4
+    assert stats["n_rows"] == 14
+    assert stats["same_direction"] == int((np.sign(implied[keep]) == np.sign(model[keep])).sum())
+    assert stats["spearman"] == pytest.approx(spearmanr(implied[keep], model[keep]).statistic)
+    assert stats["spearman_lo"] < stats["spearman"] < stats["spearman_hi"] <= 1
+    assert "Spearman" in direction_text(stats)
+    # without implied or calibration columns the level difference and the scorer difference are used
+    plain = direction_agreement(frame.drop(columns=["implied", "model_cal"]).assign(diff=implied, model_diff=model))
+    assert plain["n_rows"] == 15 and plain["spearman"] == pytest.approx(spearmanr(implied, model).statistic)
+    perfect = direction_agreement(pd.DataFrame({"diff": np.arange(12.0), "model_diff": np.arange(12.0) ** 3}))
+    assert perfect["spearman"] == 1 and perfect["spearman_hi"] == 1 and perfect["spearman_lo"] > 0.8
+    few = direction_agreement(frame.head(2))
+    assert few["n_rows"] == 2 and np.isnan(few["spearman"]) and "3 or more" in few["note"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import arviz as az
 import numpy as np
@@ -250,3 +251,39 @@ def test_report_says_one_seed_cannot_separate_method_from_run(tmp_path, runs):
     report = build_report(tmp_path, title="t").read_text()
     assert "| dpo | toxicity |" in report.replace("| | ", "| ")
     assert (ONE_RUN_NOTE in report) == (runs == 1)
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_experiment_run_prints_no_shifts_from_a_failed_shift_model(tmp_path, monkeypatch, allow):
+    """`experiment run` gates the shift model as `evaluate` does: exit 3 with the diagnostics table and no
+    shift table, unless --allow-bad-diagnostics (exit 0, the shifts and a warning)."""
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    import pluralstats.evaluate.evaluation as evaluation
+    import pluralstats.experiments.config as config
+    import pluralstats.experiments.runner as runner
+    from pluralstats.cli import cli
+
+    fit = shift_fit_from(fake_posterior(bad=True))
+    fake = evaluation.EvalResult(planted_scores(prompts=2), posterior_table(fit).assign(p_better=np.nan)[
+        evaluation.TABLE_COLUMNS], fit, diagnose_shift(fit.idata))
+    cells = pd.DataFrame({"label": ["control", "dpo"], "seed": [0, 0], "folder": ["a", "b"],
+                          "status": ["done", "done"], "seconds": [1.0, 1.0], "skipped": [False, False],
+                          "error": ["", ""]})
+    monkeypatch.setattr(config, "load_experiment", lambda path, overrides: SimpleNamespace(name="tiny"))
+    monkeypatch.setattr(runner, "run_experiment",
+                        lambda cfg, out, **kwargs: runner.RunReport(Path(out), cells, result=fake))
+    path = tmp_path / "tiny.toml"
+    path.write_text("name = 'tiny'\n")
+    result = CliRunner().invoke(cli, ["experiment", "run", str(path), "--out", str(tmp_path / "run")]
+                                + (["--allow-bad-diagnostics"] if allow else []))
+    text = " ".join(result.output.split())
+    assert "Shift-model diagnostics" in text
+    if allow:
+        assert result.exit_code == 0, result.output
+        assert "shift vs control" in text and "kept: --allow-bad-diagnostics" in text
+    else:
+        assert result.exit_code == 3, result.output
+        assert "failed its diagnostics" in text and "shift vs control" not in text

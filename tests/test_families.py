@@ -196,7 +196,7 @@ def test_probit_recovers_a_planted_effect_on_probit_data():
                            prompts_per_participant=3, effects=(effect,), family="probit")
     sim = simulate_survey(cfg, seed=4)
     assert sim.truth["config"]["family"] == "probit"
-    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["gender"], draws=400, tune=400, chains=2,
+    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["gender"], draws=200, tune=400,
                        seed=2, progress=False, family="probit")
     assert meta_of(idata).family == "probit" and idata.posterior.attrs["family"] == "probit"
     truth = next(c for c in sim.truth["contrasts"] if c["attribute"] == "gender" and c["level_a"] == "male"

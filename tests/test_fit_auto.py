@@ -1,15 +1,10 @@
-"""Sampler choices fit_survey makes from the data: tuning length, and more chains when only ESS falls short."""
+"""Sampler choices fit_survey makes from the data: tuning length, parametrisations, dimensions apart (the gate's
+top-ups: tests/test_gate.py)."""
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
-import pytest
-
-from pluralstats.models import fit
 from pluralstats.models.data import build_model_data
-from pluralstats.models.diagnostics import Diagnostics, diagnose
-from pluralstats.models.fit import DEFAULT_TUNE, LONG_TUNE, default_tune, fit_survey, more_chains_may_pass
+from pluralstats.models.fit import DEFAULT_TUNE, LONG_TUNE, default_tune, fit_survey
 from pluralstats.models.rating import use_centred, use_centred_raters
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
@@ -28,52 +23,6 @@ def test_tuning_is_longer_when_raters_give_many_ratings():
     tune, why = default_tune(many, "nutpie")
     assert tune == LONG_TUNE and "50 ratings each" in why
     assert default_tune(many, "pymc") == (DEFAULT_TUNE["pymc"], "")  # PyMC's own adaptation is already long
-
-
-def _diag(r_hat=1.0, ess=1000.0, divergences=0, bfmi=0.9, treedepth=0.0) -> Diagnostics:
-    table = pd.DataFrame({"name": ["a", "b"], "kind": "parameter", "r_hat": [1.0, r_hat],
-                          "ess_bulk": [900.0, ess], "ess_tail": [900.0, 800.0]})
-    problems = ["x"] if (r_hat > 1.01 or ess < 400 or divergences or bfmi < 0.3 or treedepth > 0.01) else []
-    return Diagnostics(table, divergences, problems=problems, min_bfmi=bfmi, treedepth_share=treedepth)
-
-
-@pytest.mark.parametrize(("diag", "expected"), [
-    (_diag(ess=250.0), True),  # ESS alone: more draws help
-    (_diag(), False),  # passed: nothing to add
-    (_diag(r_hat=1.03), True),  # more chains estimate R-hat better; chains that disagree keep it high
-    (_diag(ess=250.0, r_hat=1.2), False),  # far apart: not a matter of draws
-    (_diag(ess=250.0, divergences=2), False),
-    (_diag(ess=250.0, bfmi=0.2), False),
-    (_diag(ess=250.0, treedepth=0.05), False),
-])
-def test_only_an_ess_or_rhat_shortfall_earns_more_chains(diag, expected):
-    assert more_chains_may_pass(diag) is expected
-
-
-@pytest.fixture(scope="module")
-def few_survey():
-    return simulate_survey(FEW_PER_RATER, seed=1).survey
-
-
-def test_chains_are_added_until_the_gate_passes_or_the_cap(few_survey, monkeypatch):
-    # 40 draws per chain cannot reach ESS 400 with two chains; so few draws can give an R-hat beyond what the
-    # decision (tested above) tops up: here only the adding is under test. JAX compiles in seconds.
-    monkeypatch.setattr(fit, "TOP_UP_MAX_RHAT", 2.0)
-    settings = {"dimensions": ["toxicity"], "backend": "jax", "draws": 40, "tune": 100, "seed": 2, "progress": False}
-    capped = fit_survey(few_survey, **settings, max_chains=4)
-    assert capped.posterior.sizes["chain"] == 4
-    assert list(capped.posterior["chain"].to_numpy()) == [0, 1, 2, 3]
-    assert capped.sample_stats.sizes["chain"] == 4
-    assert "2 more chains" in capped.posterior.attrs["auto_choices"]
-    first_two = fit_survey(few_survey, **settings, max_chains=2)
-    assert first_two.posterior.sizes["chain"] == 2 and first_two.posterior.attrs["auto_choices"] == ""
-    # the added chains come after the first ones, which are kept as they were
-    np.testing.assert_array_equal(capped.posterior["sigma_rater"].isel(chain=[0, 1]).to_numpy(),
-                                  first_two.posterior["sigma_rater"].to_numpy())
-    # the added chains are independent draws, not copies
-    assert not np.array_equal(capped.posterior["sigma_rater"].isel(chain=2).to_numpy(),
-                              capped.posterior["sigma_rater"].isel(chain=0).to_numpy())
-    assert diagnose(capped).table.ess_bulk.min() > diagnose(first_two).table.ess_bulk.min()
 
 
 def test_rater_effects_are_centred_only_for_one_dimension_at_a_time_with_both_effects_pinned():

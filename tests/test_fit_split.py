@@ -42,7 +42,7 @@ def test_parts_are_each_dimension_s_ratings_with_every_rater_and_item(survey):
 
 
 def test_split_fit_is_the_whole_model_s_posterior(survey):
-    settings = {"dimensions": DIMS, "attributes": ["political"], "backend": "jax", "draws": 1000, "tune": 300,
+    settings = {"dimensions": DIMS, "attributes": ["political"], "backend": "jax", "draws": 500, "tune": 300,
                 "seed": 4, "progress": False}
     split = fit_survey(survey, **settings, split_dimensions=True)
     whole = fit_survey(survey, **settings, split_dimensions=False)

@@ -54,7 +54,7 @@ def test_missing_jax_is_an_input_error(survey, monkeypatch):
 
 @pytest.mark.slow
 def test_jax_posterior_matches_default_backend(survey):
-    fits = {b: fit_survey(survey, dimensions=["toxicity"], backend=b, draws=1000, seed=3, progress=False)
+    fits = {b: fit_survey(survey, dimensions=["toxicity"], backend=b, draws=500, seed=3, progress=False)
             for b in ("nutpie", "jax")}
     assert fits["jax"].posterior.attrs["backend"] == "jax"
     import arviz as az

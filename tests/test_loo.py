@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import arviz as az
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import expit
 from scipy.stats import norm
@@ -86,3 +89,69 @@ def test_loo_refuses_models_of_other_data(true_model, survey):
                        attributes=["gender"], **{**FIT, "draws": 50, "tune": 50})
     with pytest.raises(InputError, match="other ratings"):
         compare_models({"a": true_model, "b": other})
+
+
+def test_loo_of_one_posterior_and_its_saved_check_groups_open_in_arviz(true_model, wrong_model, survey, tmp_path):
+    """`loo POST` prints one model's estimates and Pareto k table; `--save` writes a file that az.loo,
+    az.compare and az.plot_ppc read with no glue, holding no participant id."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from click.testing import CliRunner
+
+    from pluralstats.cli import cli
+    from pluralstats.models import save_posterior
+    from pluralstats.models.loo import loo_summary
+
+    saved = {}
+    for name, idata in (("gender", true_model), ("age", wrong_model)):
+        path = save_posterior(idata.copy(), tmp_path / f"{name}.nc")
+        saved[name] = tmp_path / f"{name}_checks.nc"
+        result = CliRunner().invoke(cli, ["loo", str(path), "--save", str(saved[name]), "--ppc-draws", "50",
+                                          "--out", str(tmp_path / f"{name}.csv")])
+        assert result.exit_code == 0, result.output
+        for word in ("elpd_loo", "p_loo", "Pareto k", "good (k <="):
+            assert word in result.output, result.output
+    estimates, bands = loo_summary(true_model.copy())
+    table = pd.read_csv(tmp_path / "gender.csv")
+    assert table.loc[table.row == "elpd_loo", "estimate"].item() == pytest.approx(estimates.loc["elpd_loo", "estimate"])
+    assert bands.raters.sum() == true_model.constant_data.sizes["rater"]
+    # p_loo's se is positive and smaller than p_loo's own size here (a handful of parameters, 160 raters)
+    assert 0 < estimates.loc["p_loo", "se"] < estimates.loc["p_loo", "estimate"]
+
+    files = {name: az.from_netcdf(str(path)) for name, path in saved.items()}
+    loo = az.loo(files["gender"])
+    assert loo.n_data_points == true_model.constant_data.sizes["rater"]
+    assert loo.elpd_loo == pytest.approx(estimates.loc["elpd_loo", "estimate"])
+    compared = az.compare(files)
+    assert compared.index[0] == "gender"
+    axes = az.plot_ppc(files["gender"], num_pp_samples=20)
+    assert np.size(axes) >= 1
+    reread = files["gender"]
+    assert reread.posterior_predictive["rating"].shape[-1] == reread.observed_data["rating"].size
+    ids = set(survey.participants.participant_id.astype(str))
+    raters = set(reread.log_likelihood["rater"].to_numpy().astype(str))
+    assert raters and not raters & ids
+    raw = Path(saved["gender"]).read_bytes()
+    assert not any(pid.encode() in raw for pid in list(ids)[:40])
+
+
+def test_loo_save_refuses_two_posteriors_an_input_and_a_users_file(true_model, tmp_path):
+    from click.testing import CliRunner
+
+    from pluralstats.cli import cli
+    from pluralstats.models import save_posterior
+
+    path = save_posterior(true_model.copy(), tmp_path / "a.nc")
+    result = CliRunner().invoke(cli, ["loo", str(path), str(path), "--save", str(tmp_path / "s.nc")])
+    assert result.exit_code == 2 and "exactly one posterior" in result.output
+    assert not (tmp_path / "s.nc").exists()
+    before = path.read_bytes()
+    onto_input = CliRunner().invoke(cli, ["loo", str(path), "--save", str(path)])
+    assert onto_input.exit_code == 2 and "is the input" in onto_input.output and path.read_bytes() == before
+    (tmp_path / "mine.nc").write_text("mine")
+    users = CliRunner().invoke(cli, ["loo", str(path), "--save", str(tmp_path / "mine.nc")])
+    assert users.exit_code == 2 and (tmp_path / "mine.nc").read_text() == "mine"
+    for _ in range(2):  # a rerun replaces the file it wrote
+        again = CliRunner().invoke(cli, ["loo", str(path), "--save", str(tmp_path / "s.nc"), "--ppc-draws", "10"])
+        assert again.exit_code == 0, again.output

@@ -39,7 +39,7 @@ def sim():
 
 @pytest.fixture(scope="module")
 def idata(sim):
-    return fit_survey(sim.survey, dimensions=DIMS, attributes=ATTRS, draws=500, tune=500, chains=2, seed=1,
+    return fit_survey(sim.survey, dimensions=DIMS, attributes=ATTRS, draws=250, tune=500, seed=1,
                       progress=False)
 
 
@@ -355,6 +355,7 @@ def test_poststratified_contrast_reproduces_the_subgroup(idata, tmp_path):
     """All weight on political=conservative (race as in the sample) gives the male - female contrast of
     conservative raters, computed as an intersectional contrast standardised to the sample."""
     from pluralstats.models.contrasts import group_contrast_draws
+    from pluralstats.models.groups import composition
 
     margins = _conservative_margins(idata)
     path = tmp_path / "margins.csv"
@@ -365,7 +366,10 @@ def test_poststratified_contrast_reproduces_the_subgroup(idata, tmp_path):
     np.testing.assert_allclose(weighted["diff"].to_numpy(), subgroup["diff"].to_numpy(), atol=2e-3)
     np.testing.assert_allclose(weighted["mean_a"].to_numpy(), subgroup["mean_a"].to_numpy(), atol=2e-3)
     table = group_contrasts(idata, "gender", "male", "female", ["toxicity"], weights=path)
-    assert table.standardisation.iloc[0] == "adjusted (standardised to margins.csv)"
+    assert table.standardisation.iloc[0] == "adjusted (poststratified to margins.csv: each group's own cells)"
+    standardised = group_contrasts(idata, "gender", "male", "female", ["toxicity"],
+                                   weights=composition(idata, path, "standardised"))
+    assert standardised.standardisation.iloc[0] == "adjusted (standardised to margins.csv)"
     # equal cells: the unbalanced sample (55% white, 3% non-binary...) gives other group means
     sample = all_contrasts(idata, ["political"], ["toxicity"])
     equal = all_contrasts(idata, ["political"], ["toxicity"], weights="equal")

@@ -56,8 +56,8 @@ def test_a_wider_group_of_raters_gets_a_larger_fitted_sd():
     from pluralstats.models.ppc import replicate_ratings
 
     sim = simulate_survey(SPREAD, seed=1)
-    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political", "gender"], draws=500,
-                       tune=500, chains=2, seed=3, progress=False, rater_variance_by="political")
+    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political", "gender"], draws=250,
+                       tune=500, seed=3, progress=False, rater_variance_by="political")
     assert meta_of(idata).rater_variance_by == "political"
     assert idata.posterior.attrs["rater_variance_by"] == "political"
     sigma = idata.posterior["sigma_rater"].sel(dimension="toxicity")

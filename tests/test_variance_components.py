@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pluralstats.cli import cli
 from pluralstats.models import save_posterior
 from pluralstats.models.data import build_model_data
-from pluralstats.models.diagnostics import PROBLEMS_ATTR, STATUS_ATTR
+from pluralstats.models.diagnostics import DIGEST_ATTR, PROBLEMS_ATTR, STATUS_ATTR, draws_digest
 from pluralstats.models.fit import finish_idata
 from pluralstats.models.variance import variance_components, variance_markdown
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
@@ -33,7 +33,7 @@ def sim():
 
 def _posterior(sim, *, sigma_rater, sigma_item, tau=None, by=None, family="logit", status="passed", k=5):
     """A posterior of ``sim``'s design whose variance draws are normal around the given values (sd 0.02),
-    with a stored diagnostics verdict: what the variance table reads, without sampling."""
+    with a stored diagnostics verdict bound to them: what the variance table reads, without sampling."""
     data = build_model_data(sim.survey, DIMS, ["gender", "political"])
     data.meta.family = family
     data.meta.min_group_size = k
@@ -61,6 +61,7 @@ def _posterior(sim, *, sigma_rater, sigma_item, tau=None, by=None, family="logit
     idata = finish_idata(raw, data, backend="nutpie", joint=False, seconds=0.0)
     idata.posterior.attrs[STATUS_ATTR] = status
     idata.posterior.attrs[PROBLEMS_ATTR] = "" if status == "passed" else "R-hat 1.2 > 1.01 for sigma_item"
+    idata.posterior.attrs[DIGEST_ATTR] = draws_digest(idata)  # a verdict stands for these draws only
     return idata
 
 
@@ -92,6 +93,27 @@ def test_disagreement_tau_is_a_component(sim):
     assert len(tau) == len(DIMS) and (tau.parameter == "tau_political").all()
     assert tau.sd.to_numpy() == pytest.approx(0.3, abs=0.01)
     assert table.groupby("dimension").share.sum().to_numpy() == pytest.approx(1.0)
+    # political has two levels: its terms sum to zero over them, so a rater's term varies by tau^2 / 2
+    tox = table[table.dimension == "toxicity"].set_index("component")
+    total = 0.4 ** 2 + 0.6 ** 2 + 0.3 ** 2 / 2 + LOGIT_ERROR_VAR
+    assert tox.loc["disagreement (political)", "share"] == pytest.approx(0.3 ** 2 / 2 / total, abs=0.003)
+    assert tox.loc["item", "share"] == pytest.approx(0.6 ** 2 / total, abs=0.005)
+    # on lme4's scale the item sd leaves out the terms' mean over the levels (tau^2 / L); the rest agree
+    assert tox.loc["item", "sd_lme4"] == pytest.approx(np.sqrt(0.6 ** 2 - 0.3 ** 2 / 2), abs=0.01)
+    assert tox.loc["disagreement (political)", "sd_lme4"] == pytest.approx(0.3, abs=0.01)
+    assert tox.loc["rater", "sd_lme4"] == pytest.approx(tox.loc["rater", "sd"])
+
+
+@pytest.mark.parametrize("n_levels", [2, 3, 5])
+def test_a_zero_sum_terms_realised_variance_is_tau2_times_1_minus_1_over_L(n_levels):
+    """What the shares assume, checked on the model's own prior: ZeroSumNormal(tau) over L levels (and over
+    items, as the model has it) gives each term variance tau^2 (1 - 1/L) (1 - 1/items)."""
+    import pymc as pm
+
+    tau, items = 0.8, 400
+    w = pm.draw(pm.ZeroSumNormal.dist(sigma=tau, shape=(items, n_levels), n_zerosum_axes=2), draws=200,
+                random_seed=1)
+    assert w.var() == pytest.approx(tau ** 2 * (1 - 1 / n_levels) * (1 - 1 / items), rel=0.03)
 
 
 def test_levels_get_their_own_rater_sd_and_a_small_level_is_suppressed(sim):
@@ -168,8 +190,8 @@ def test_planted_larger_item_sd_ranks_above_rater_sd(tmp_path):
                               prompts_per_participant=3, effects=(), sigma_item=1.6, sigma_rater=0.7)
     sim = simulate_survey(config, seed=4)
     # enough raters and draws that sigma_rater's ESS passes the gate the command applies
-    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political"], draws=1000, tune=500,
-                       chains=2, seed=1, progress=False)
+    idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political"], draws=500, tune=500,
+                       seed=1, progress=False)
     post = save_posterior(idata, tmp_path / "post.nc")
     out = tmp_path / "figs"
     result = CliRunner().invoke(cli, ["plot-posterior", str(post), "--out", str(out), "--kind", "variance"])

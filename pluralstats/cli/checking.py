@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option, styled
 from pluralstats.cli.survey import allow_outside_option
 from pluralstats.errors import InputError
-from pluralstats.io import atomic_path, write_manifest
+from pluralstats.io import atomic_path, check_output, write_manifest
 
 
 def _label(paths: tuple[Path, ...]) -> dict[str, Path]:
@@ -21,24 +22,57 @@ def _label(paths: tuple[Path, ...]) -> dict[str, Path]:
 
 @click.command("loo")
 @click.argument("posteriors", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="CSV file for the comparison table.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="CSV file for the table (the comparison; for one posterior, its estimates and Pareto k bands).")
 @click.option("--kfold", type=click.IntRange(2), default=None, metavar="K",
               help="K-fold cross-validation by raters instead of PSIS (refits each model K times; needs --bundle).")
 @click.option("--bundle", type=click.Path(exists=True, path_type=Path), default=None,
               help="The survey the posteriors were fitted to (for --kfold).")
+@click.option("--save", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="OUT.nc",
+              help="One posterior only: write a copy holding the per-rater log_likelihood and a replicated-survey "
+                   "posterior_predictive with observed_data, so az.loo, az.compare and az.plot_ppc read it as is.")
+@click.option("--ppc-draws", type=click.IntRange(10), default=200, show_default=True,
+              help="Replicated surveys in the --save file's posterior_predictive.")
 @allow_outside_option
 @seed_option
-def loo_cmd(posteriors: tuple[Path, ...], out: Path | None, kfold: int | None, bundle: Path | None, seed: int) -> None:
-    """Compare models of the same survey by leave-one-rater-out predictive accuracy (az.compare's table).
+def loo_cmd(posteriors: tuple[Path, ...], out: Path | None, kfold: int | None, bundle: Path | None,
+            save: Path | None, ppc_draws: int, seed: int) -> None:
+    """Leave-one-rater-out predictive accuracy: one posterior's elpd_loo, p_loo and Pareto k table, or a
+    comparison of models of the same survey (az.compare's table).
 
     The unit left out is a rater (their rater effect integrated out): how well each model predicts the
     ratings of a new person. Pareto k > 0.7 for some raters means PSIS is unreliable: use --kfold 10.
     """
-    from pluralstats.models import load_posterior
-    from pluralstats.models.loo import compare_models, kfold_compare
+    from pluralstats.models import load_posterior, save_posterior
+    from pluralstats.models.loo import add_check_groups, compare_models, kfold_compare, loo_summary
 
+    if save is not None:
+        if len(posteriors) != 1 or kfold is not None:
+            raise InputError("--save writes one posterior with its check groups: give exactly one posterior and "
+                             "no --kfold")
+        check_output(save)
     named = _label(posteriors)
     idatas = {name: load_posterior(path) for name, path in named.items()}
+    inputs = list(posteriors) + ([bundle] if bundle else [])
+    if len(idatas) == 1 and kfold is None:
+        idata = next(iter(idatas.values()))
+        with console.status("Computing each rater's log-likelihood and PSIS-LOO..."):
+            estimates, bands = loo_summary(idata)
+        _print_single(estimates, bands)
+        if out is not None:
+            frame = pd.concat([estimates.reset_index().rename(columns={"quantity": "row"}),
+                               bands.rename(columns={"pareto_k": "row"})], ignore_index=True)
+            with atomic_path(out) as tmp:
+                frame.to_csv(tmp, index=False)
+            write_manifest(out, "loo", inputs=inputs, seed=seed, options={"kfold": None})
+            console.print(f"Wrote {out}")
+        if save is not None:
+            with console.status(f"Replicating {ppc_draws} surveys..."):
+                add_check_groups(idata, ppc_draws=ppc_draws, seed=seed)
+            save_posterior(idata, save)
+            write_manifest(save, "loo", inputs=inputs, seed=seed, options={"save": str(save), "ppc_draws": ppc_draws})
+            console.print(f"Wrote {save} (groups: {', '.join(idata.groups())})")
+        return
     if kfold is not None:
         if bundle is None:
             raise InputError("--kfold refits the models: give the survey with --bundle")
@@ -63,10 +97,31 @@ def loo_cmd(posteriors: tuple[Path, ...], out: Path | None, kfold: int | None, b
     if out is not None:
         with atomic_path(out) as tmp:
             table.rename_axis("model").reset_index().to_csv(tmp, index=False)
-        write_manifest(out, "loo", inputs=list(posteriors) + ([bundle] if bundle else []), seed=seed,
+        write_manifest(out, "loo", inputs=inputs, seed=seed,
                        options={"kfold": kfold}, extra={"warnings": warnings_out})
         console.print(f"Wrote {out}")
 
+
+def _print_single(estimates: pd.DataFrame, bands: pd.DataFrame) -> None:
+    """One posterior's PSIS-LOO estimates and Pareto k table, with a warning when PSIS is unreliable."""
+    shown = Table(title="Leave-one-rater-out (PSIS; elpd: expected log predictive density of a new rater)")
+    for col in ("quantity", "estimate", "se"):
+        shown.add_column(col, justify="left" if col == "quantity" else "right")
+    for name, row in estimates.iterrows():
+        shown.add_row(str(name), f"{row.estimate:.2f}", f"{row.se:.2f}")
+    console.print(shown)
+    k_table = Table(title="Pareto k diagnostic")
+    for col in ("pareto_k", "raters", "share", "max k"):
+        k_table.add_column(col, justify="left" if col == "pareto_k" else "right")
+    for row in bands.itertuples():
+        k_table.add_row(row.pareto_k, str(row.raters), f"{row.share:.1%}",
+                        "-" if pd.isna(row.max_k) else f"{row.max_k:.2f}")
+    console.print(k_table)
+    bad = int(bands.raters.iloc[1:].sum())
+    if bad:
+        err_console.print(f"[yellow]warning:[/] Pareto k too high for {bad} of {int(bands.raters.sum())} raters: "
+                          "PSIS-LOO is unreliable there; use K-fold by raters (--kfold 10 --bundle SURVEY)",
+                          markup=True)
 
 
 @click.command("prior-check")

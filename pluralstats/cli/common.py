@@ -174,11 +174,15 @@ def handle_errors() -> Iterator[None]:
                                      "command you ran.", 1)
 
 
+#: parameters that name what a command writes (``loo --save``), never what it reads
+OUTPUT_PARAMS = frozenset({"out", "save"})
+
+
 def _input_paths(command: click.Command, kwargs: dict) -> list[Path]:
-    """The values of the command's path-typed parameters other than ``--out``: what it reads."""
+    """The values of the command's path-typed parameters other than its outputs: what it reads."""
     paths: list[Path] = []
     for param in command.params:
-        if param.name == "out" or not isinstance(param.type, click.Path) or param.name not in kwargs:
+        if param.name in OUTPUT_PARAMS or not isinstance(param.type, click.Path) or param.name not in kwargs:
             continue
         value = kwargs[param.name]
         for item in value if isinstance(value, (tuple, list)) else [value]:

@@ -136,13 +136,20 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
         console.print("Thinking segments per model (unclosed ones scored as empty answers):")
         console.print(reasoning.to_string(index=False))
     console.print("Wrote " + ", ".join(str(p) for p in paths.values()))
-    if not diag.ok:
-        err_console.print(diag.rich_table())
-        if not allow_bad_diagnostics:
-            raise DiagnosticsError("the shift model failed its diagnostics: " + "; ".join(diag.problems)
-                                   + " (rerun with more --draws/--tune, or pass --allow-bad-diagnostics)")
-        err_console.print("[yellow]warning:[/] the shift model failed its diagnostics (kept: --allow-bad-diagnostics)",
-                          markup=True)
+    gate_shift_model(diag, allow_bad_diagnostics, "rerun with more --draws/--tune")
+
+
+def gate_shift_model(diag, allow_bad: bool, remedy: str) -> None:
+    """A shift model that failed its R-hat/ESS/divergence checks: print its diagnostics table, then exit 3
+    (:class:`DiagnosticsError`) unless ``allow_bad`` (a warning then). Nothing when it passed."""
+    if diag.ok:
+        return
+    err_console.print(diag.rich_table())
+    if not allow_bad:
+        raise DiagnosticsError("the shift model failed its diagnostics: " + "; ".join(diag.problems)
+                               + f" ({remedy}, or pass --allow-bad-diagnostics)")
+    err_console.print("[yellow]warning:[/] the shift model failed its diagnostics (kept: --allow-bad-diagnostics)",
+                      markup=True)
 
 
 def grid_override(config: Path, items: tuple[str, ...]) -> dict:
@@ -194,9 +201,14 @@ def experiment() -> None:
 # not redundant with --seeds: this one seeds the shift model's sampler over the finished cells' scores
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the shift model's sampler (training seeds: --seeds); the same seed, the same table.")
+@click.option("--allow-bad-diagnostics", is_flag=True,
+              help="Print the shifts and exit 0 even if the shift model fails its R-hat/ESS/divergence checks.")
 def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid_values, no_retry_failed,
-                   ray_retries, gpus_per_cell, seed):
-    """Run or resume every cell (finished cells are skipped), then write one results table."""
+                   ray_retries, gpus_per_cell, seed, allow_bad_diagnostics):
+    """Run or resume every cell (finished cells are skipped), then write one results table.
+
+    Exits 3 (after writing, so the fit can be inspected) without printing shifts when the shift model fails
+    its diagnostics, unless --allow-bad-diagnostics; exits 1 when a cell failed."""
     from pluralstats.experiments.config import load_experiment
     from pluralstats.experiments.runner import run_experiment
 
@@ -209,12 +221,15 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid
                             seed=seed, console=console, retry_failed=not no_retry_failed, ray_retries=ray_retries,
                             gpus_per_cell=gpus_per_cell)
     console.print(report.cells.drop(columns=["folder"]).to_string(index=False))
-    if report.result is not None:
-        console.print(shift_table(report.result.table, f"{cfg.name}: shift vs control"))
-        console.print(f"Wrote {out / 'results.parquet'}")
     if len(report.failed):
         err_console.print(f"[red]{len(report.failed)} cell(s) failed[/] (see cells.csv and each error.txt)",
                           markup=True)
+    if report.result is not None:
+        console.print(f"Wrote {out / 'results.parquet'}")
+        gate_shift_model(report.result.diagnostics, allow_bad_diagnostics,
+                         "raise [evaluate] draws/tune in the config and rerun: finished cells are kept")
+        console.print(shift_table(report.result.table, f"{cfg.name}: shift vs control"))
+    if len(report.failed):
         sys.exit(1)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import pandas as pd
 from rich.table import Table
+from rich.text import Text
 
 from pluralstats.cli.common import console, err_console, family_option, seed_option, styled
 from pluralstats.cli.survey import allow_outside_option, suppress_option
@@ -24,11 +25,37 @@ dimensions_option = click.option("--dimensions", callback=_csv_list, default=Non
                                  help="Comma-separated dimensions (default: all).")
 allow_bad_option = click.option("--allow-bad-diagnostics", is_flag=True,
                                 help="Exit 0 and use the posterior even if R-hat/ESS/divergence checks fail.")
-weights_option = click.option(
-    "--weights", default="sample", show_default=True, metavar="sample|equal|FILE.csv",
-    help="Population the contrasts are standardised to: the survey's raters (sample), every combination of "
-         "attribute levels equally (equal), or a margins CSV of population cell shares (a column per model "
-         "attribute plus share, summing to 1: multilevel regression and poststratification).")
+def weights_option(f):
+    """--weights (the population) and --estimand (how a group's unfixed attributes are averaged over it)."""
+    f = click.option(
+        "--estimand", type=click.Choice(["poststratified", "standardised"]), default=None,
+        help="poststratified: each group over its own cells of the population (MRP; default with a margins "
+             "file); standardised: every group over the whole population's other attributes (default with "
+             "sample and equal).")(f)
+    return click.option(
+        "--weights", default="sample", show_default=True, metavar="sample|equal|FILE.csv",
+        help="Population the attributes a group does not fix are averaged over: the survey's raters (sample), "
+             "every combination of attribute levels equally (equal), or a margins CSV: population cell shares "
+             "(a column per model attribute plus share, summing to 1) or margins only (attribute, level, share; "
+             "raked from the survey's raters, the raked table written beside the output).")(f)
+
+
+def _write_raked(comp, path: Path, command: str | None = None) -> Path | None:
+    """The raked joint table of a margins-only --weights at ``path`` (with ``command``: a file beside the
+    output, given its own manifest; else inside an output folder), or None when nothing was raked. Only
+    the population shares: the survey's own cell counts would give small groups away."""
+    if comp.table is None:
+        return None
+    with atomic_path(path) as tmp:
+        comp.table.drop(columns=["sample_raters", "sample_share"]).to_csv(tmp, index=False)
+    if command is not None:
+        write_manifest(path, command, options={"estimand": comp.estimand, "composition": comp.label})
+    return path
+
+
+def _raked_beside(out: Path) -> Path:
+    """Where a file output's raked table goes: ``c.csv`` -> ``c.raked.csv``."""
+    return out.with_name(f"{out.stem}.raked.csv")
 prob_option = click.option("--prob", type=click.FloatRange(0.5, 0.999), default=0.95, show_default=True,
                            help="Central posterior interval probability.")
 
@@ -41,18 +68,24 @@ def fit_options(f):
         click.option("--backend", type=click.Choice(["nutpie", "jax", "pymc", "advi"]), default="nutpie",
                      show_default=True, help="nutpie / pymc: exact NUTS (jax: nutpie on a JAX gradient, for GPUs; "
                                              "needs the jax extra); advi: fast approximate first look."),
-        click.option("--draws", type=click.IntRange(1), default=1000, show_default=True,
-                     help="Posterior draws per chain after tuning."),
+        click.option("--draws", type=click.IntRange(1), default=None,
+                     help="Posterior draws per chain after tuning [default: 2000 / --chains, 500 with 4 chains]."),
         click.option("--tune", type=click.IntRange(0), default=None,
                      help="Tuning steps per chain [default: 300 for nutpie and jax (1000 when raters give >= 40 "
                           "ratings each per dimension), 1000 for pymc]."),
-        click.option("--chains", type=click.IntRange(1), default=2, show_default=True,
-                     help="Independent chains (R-hat needs at least 2). nutpie/jax: when they pass every check "
-                          "but ESS or R-hat, as many more are sampled, up to --max-chains."),
+        click.option("--chains", type=click.IntRange(1), default=4, show_default=True,
+                     help="Independent chains, fixed before sampling: the verdict's R-hat is computed on exactly "
+                          "these; fewer than 4 give an unchecked posterior (a first look; reporting commands "
+                          "refuse it). nutpie/jax: when they pass every check but ESS, as many more are sampled "
+                          "for ESS, up to --max-chains; R-hat stays the first chains'."),
         click.option("--max-chains", type=click.IntRange(1), default=8, show_default=True,
-                     help="Most chains sampled to reach the ESS and R-hat the gate needs (= --chains: never add)."),
+                     help="Most chains sampled when only ESS falls short (= --chains: never add)."),
         click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
-                     help="Prior sd of the attribute effects (logits)."),
+                     help="Prior sd of the attribute effects (logits; the same as --prior beta=SD)."),
+        click.option("--prior", "prior", multiple=True, metavar="NAME=SD",
+                     help="A prior scale (repeatable; logits): beta (attribute effects' Normal sd, default 2.5), "
+                          "tau (group x item scale's HalfNormal sd, 0.5), sigma_rater (1), sigma_item (1), "
+                          "cutpoints (3), pooled_tau (1), lkj_eta (2), e.g. --prior tau=1 --prior beta=1."),
         family_option,
         click.option("--rater-variance-by", default=None, metavar="ATTRIBUTE",
                      help="Give each level of ATTRIBUTE its own rater sd (sigma_rater per dimension and level): "
@@ -89,36 +122,67 @@ def _fit(survey, dimensions, **options):
     from pluralstats.models import fit_survey
 
     tune = options["tune"]
+    options.update(_priors(options.pop("prior", ()), options["beta_prior_sd"]))
     if options.get("disagreement") is None:
         options["disagreement"] = list(survey.config.disagreement) or None
+    from pluralstats.models.diagnostics import gate_draws
+
+    draws = options["draws"] or gate_draws(options["chains"])
     console.print(f"Fitting {options['backend']}: {len(survey.ratings)} ratings, dimensions "
-                  f"{', '.join(dimensions or survey.dimensions)} ({options['draws']} draws x {options['chains']} "
+                  f"{', '.join(dimensions or survey.dimensions)} ({draws} draws x {options['chains']} "
                   f"chains, {'tuning chosen from the data' if tune is None else f'{tune} tuning steps'})")
     idata = fit_survey(survey, dimensions=dimensions, progress=True, **options)
     attrs = idata.posterior.attrs
-    console.print(f"Sampled {idata.posterior.sizes['chain']} chains x {options['draws']} draws after "
+    console.print(f"Sampled {idata.posterior.sizes['chain']} chains x {draws} draws after "
                   f"{attrs.get('tune', 0)} tuning steps in {attrs.get('sampling_seconds', 0):.0f} s")
     if attrs.get("auto_choices"):
         console.print(f"Chosen from the data: {attrs['auto_choices']}")
     return idata
 
 
+def _fmt(value, spec: str) -> str:
+    """A number, or "n/a" where it cannot be computed (R-hat of one chain)."""
+    try:
+        return "n/a" if value is None or value != value else format(float(value), spec)
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def _priors(items: tuple[str, ...], beta_prior_sd: float) -> dict:
+    """The fit_survey arguments of ``--prior NAME=SD`` (beta: ``beta_prior_sd``; the others: ``priors``, passed
+    only when one is given); a beta given both ways must agree."""
+    from pluralstats.models.priors import BETA_PRIOR_SD, parse_priors
+
+    priors, given = parse_priors(items)
+    out: dict = {}
+    if "beta" in given:
+        if beta_prior_sd != BETA_PRIOR_SD and beta_prior_sd != priors.beta_sd:
+            raise InputError(f"--prior beta={priors.beta_sd:g} and --beta-prior-sd {beta_prior_sd:g} disagree; "
+                             "give one")
+        out["beta_prior_sd"] = priors.beta_sd
+    if set(given) - {"beta"}:
+        out["priors"] = priors
+    return out
+
+
 def _diagnose_and_report(idata):
     """Print the verdict that fit_survey recorded (worst quantities, worst value of each check)."""
-    from pluralstats.models.diagnostics import recorded_diagnostics
+    from pluralstats.models.diagnostics import recorded_diagnostics, verdict_of
 
     summary, worst = recorded_diagnostics(idata)
-    table = Table(title="Diagnostics (worst 8 by bulk ESS)")
+    table = Table(title="Diagnostics (worst 8 by ESS)")
     for col in ("quantity", "R-hat", "bulk ESS", "tail ESS"):
         table.add_column(col, justify="left" if col == "quantity" else "right")
     for row in worst.itertuples():
-        table.add_row(row.name, f"{row.r_hat:.3f}", f"{row.ess_bulk:.0f}", f"{row.ess_tail:.0f}")
+        table.add_row(str(row.name), _fmt(row.r_hat, ".3f"), _fmt(row.ess_bulk, ".0f"),
+                      _fmt(row.ess_tail, ".0f"))
     console.print(table)
     if summary["status"] == "unchecked":
-        console.print("[yellow]Unchecked posterior (ADVI or one chain): a first look only; contrasts, compare and "
-                      "prefs refuse it unless --allow-bad-diagnostics.[/]", markup=True)
+        console.print(Text(f"Unchecked posterior ({verdict_of(idata)[1]}): contrasts, compare and prefs refuse it "
+                           "unless --allow-bad-diagnostics.", style="yellow"))
     else:
-        console.print(f"max R-hat {summary['max_r_hat']:.3f}, min bulk ESS {summary['min_ess_bulk']:.0f}, "
+        console.print(f"max R-hat of reported quantities {summary['max_r_hat']:.3f} (first {summary['rhat_chains']} "
+                      f"chains), min bulk ESS {summary['min_ess_bulk']:.0f}, "
                       f"min tail ESS {summary['min_ess_tail']:.0f}, divergences {summary['divergences']}, "
                       f"min E-BFMI {summary['min_bfmi']:.2f}, max tree depth hit {summary['treedepth_share']:.1%}: "
                       f"[bold]{summary['status']}[/]", markup=True)
@@ -264,18 +328,23 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
     console.print(_parameter_table(idata, suppress_small))
     summary = _diagnose_and_report(idata)
     save_posterior(idata, out)
-    from pluralstats.models.diagnostics import verdict_of
+    from pluralstats.models.diagnostics import recorded_families, verdict_of
     from pluralstats.models.fit import resolved_settings
 
     status, problems = verdict_of(idata)
+    families = recorded_families(idata)
+    for fam in families.itertuples():
+        if hasattr(fam, "max_bound"):
+            console.print(f"{fam.family}: {fam.free_terms} free terms, largest R-hat {fam.max_r_hat:.4f} (bound "
+                          f"{fam.max_bound:.4f}), mean {fam.mean_r_hat:.4f} (bound {fam.mean_bound:.4f})")
     write_manifest(out, "fit-survey", inputs=[bundle], seed=options["seed"],
                    options={"dimensions": dimensions, **options, **resolved_settings(idata),
                             "suppress_small": suppress_small},
                    extra={"diagnostics": summary, "diagnostics_problems": problems,
                           "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
     console.print(f"Wrote {out} ({idata.posterior.attrs['sampling_seconds']:.0f} s sampling)")
-    if status == "failed" and not allow_bad_diagnostics:
-        raise DiagnosticsError(problems)
+    if status != "passed" and not allow_bad_diagnostics:
+        raise DiagnosticsError(f"{status}: {problems}")
 
 
 @click.command("contrasts")
@@ -298,21 +367,25 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
                    "survey.toml's positive threshold).")
 @allow_bad_option
 @suppress_option
-def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weights, hypotheses, hypothesis_dims,
-                  quantity, allow_bad_diagnostics, suppress_small):
+def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weights, estimand, hypotheses,
+                  hypothesis_dims, quantity, allow_bad_diagnostics, suppress_small):
     """Every level vs its reference level, per dimension: difference, % difference, interval, P(sign).
 
     Contrasts are adjusted: the expected rating (``mean`` rows) and the share rating >= k (``share>=k`` rows,
     k = survey.toml's positive threshold; differences in percentage points) of a new rater of each level, the
-    other attributes standardised to the sample (or to --weights), as the ``standardisation`` column says.
+    other attributes standardised to the sample (or poststratified to --weights), as the ``standardisation``
+    column says. Margins-only --weights are raked; the raked table goes beside --out (OUT.raked.csv).
     """
+    from pluralstats.io import check_output
     from pluralstats.models import all_contrasts, load_posterior, meta_of
     from pluralstats.models.contrasts import suppress_contrasts
     from pluralstats.models.groups import composition
 
     idata = load_posterior(posterior)
     # a bad margins file, or one weighting small groups (privacy), exits 2 before the diagnostics gate's work
-    comp = composition(idata, weights, suppress_small=suppress_small)
+    comp = composition(idata, weights, estimand, suppress_small=suppress_small)
+    if comp.table is not None:
+        check_output(_raked_beside(out))
     if hypotheses:
         from pluralstats.models.hypothesis import parse_hypothesis
 
@@ -321,7 +394,10 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     k = meta_of(idata).min_group_size
     options = {"attributes": attributes, "dimensions": dimensions, "prob": prob, "weights": str(weights),
-               "suppress_small": suppress_small}
+               "estimand": comp.estimand, "suppress_small": suppress_small}
+    raked = _write_raked(comp, _raked_beside(out), "contrasts")
+    if raked is not None:
+        console.print(f"Wrote {raked} (the margins raked into population cells)")
     if hypotheses:
         _hypotheses(idata, hypotheses, list(hypothesis_dims) or dimensions, comp, quantity, prob, suppress_small, out)
         write_manifest(out, "contrasts", inputs=[posterior, *_weights_inputs(weights)],
@@ -399,8 +475,8 @@ def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, supp
               help="With --eval: the preference sets the two tuned models were trained on, for the survey's "
                    "preference-implied shift (found automatically in an experiment folder).")
 @suppress_option
-def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, allow_bad_diagnostics, eval_path,
-                prefs_paths, suppress_small, **options):
+def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, estimand, allow_bad_diagnostics,
+                eval_path, prefs_paths, suppress_small, **options):
     """Survey-estimated difference between two groups per dimension (SOURCE: posterior .nc or a bundle).
 
     Adjusted: the expected rating (``mean``) and share rating >= k (``share>=k``, percentage points) of a new
@@ -426,9 +502,10 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
         resolve_groups(idata, *groups)
     from pluralstats.models.groups import composition
 
-    comp = composition(idata, weights, suppress_small=suppress_small)
-    if eval_path is not None and (weights != "sample" or "&" in "".join(groups)):
-        raise InputError("--eval compares single levels standardised to the sample; leave out --weights and '&'")
+    comp = composition(idata, weights, estimand, suppress_small=suppress_small)
+    if eval_path is not None and (weights != "sample" or comp.estimand != "standardised" or "&" in "".join(groups)):
+        raise InputError("--eval compares single levels standardised to the sample; leave out --weights, "
+                         "--estimand and '&'")
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing the contrast..."):
         if eval_path is not None:  # the tuned-model side: pluralstats.evaluate.compare_models
@@ -445,6 +522,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({comp.label}, {prob:.0%} intervals)", k))
     _note_suppressed(table, k)
     figures = write_comparison(table, out)
+    raked = _write_raked(comp, out / "raked_margins.csv")
+    figures += [raked] if raked else []
     shown = table[~table["suppressed"]]
     if eval_path is not None and not shown.empty:
         figures += print_agreement(shown, out, console)
@@ -452,7 +531,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
                                            *_weights_inputs(weights)],
                    seed=options["seed"],
                    options={"groups": list(groups), "dimensions": dimensions, "prob": prob, "weights": str(weights),
-                            "suppress_small": suppress_small, **options},
+                            "estimand": comp.estimand, "suppress_small": suppress_small, **options},
                    extra={"diagnostics": diagnostics})
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
 
@@ -493,7 +572,7 @@ def _check_weights_before_fit(survey, weights: str, attributes: list[str], suppr
 @seed_option
 @suppress_option
 @allow_bad_option
-def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, seed, suppress_small,
+def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, estimand, seed, suppress_small,
                        allow_bad_diagnostics):
     """Paper figures: contrast forest plot, predictive check per group, rank and trace plots, marginal means,
     a contrast heatmap and variance components (PNG + PDF). Forest, means and heatmap show adjusted estimates
@@ -510,7 +589,7 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, see
         raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta.attributes)}")
     from pluralstats.models.groups import composition
 
-    comp = composition(idata, weights, suppress_small=suppress_small)
+    comp = composition(idata, weights, estimand, suppress_small=suppress_small)
     # the variance kind writes a table of numbers to report: gated like contrasts, before anything is written
     diagnostics = _require_good(idata, allow_bad_diagnostics) if "variance" in kinds else None
     written = []
@@ -539,9 +618,12 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, see
             written += plots.plot_rank(idata, out / "rank.png")
         if "trace" in kinds:
             written += plots.plot_trace(idata, out / "trace.png")
+        if {"forest", "heatmap", "means"} & set(kinds):
+            raked = _write_raked(comp, out / "raked_margins.csv")
+            written += [raked] if raked else []
     write_manifest(out, "plot-posterior", inputs=[posterior, *_weights_inputs(weights)], seed=seed,
                    options={"kinds": list(kinds), "attribute": attribute, "ppc_draws": ppc_draws,
-                            "weights": str(weights), "suppress_small": suppress_small,
+                            "weights": str(weights), "estimand": comp.estimand, "suppress_small": suppress_small,
                             "allow_bad_diagnostics": allow_bad_diagnostics},
                    extra={"diagnostics": diagnostics} if diagnostics else None)
     console.print("Wrote " + ", ".join(map(str, written)))
@@ -569,49 +651,82 @@ def _write_variance(idata, out: Path, suppress_small: bool, diagnostics: str) ->
               help="Two levels of one attribute that has group x item terms, e.g. liberal conservative.")
 @click.option("--top", type=click.IntRange(1), default=20, show_default=True,
               help="Items and pairs shown and drawn (the CSVs hold all of them, ranked).")
+@click.option("--delta", type=click.FloatRange(min=0.0), default=None,
+              help="Rating points by which each group's average rater must prefer opposite responses of a pair "
+                   "for it to count as ordered oppositely (p_opposite; also p_gap = P(|d_A - d_B| > delta)) "
+                   "[default: 0.1].")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Folder for disagreement_items.csv, disagreement_pairs.csv and the figure.")
 @dimensions_option
 @prob_option
 @allow_bad_option
 @suppress_option
-def disagreements_cmd(posterior, groups, top, out, dimensions, prob, allow_bad_diagnostics, suppress_small):
+def disagreements_cmd(posterior, groups, top, delta, out, dimensions, prob, allow_bad_diagnostics, suppress_small):
     """Items and within-prompt pairs on which two groups differ most (needs fit-survey --disagreement).
 
-    Per item: the difference in expected rating of an average rater of each group, and that difference
-    beyond the groups' average difference, with intervals; per pair: the difference in the two groups'
-    pair differences and P(the groups order the pair differently). Exits 2 on an additive posterior.
+    Per item: the difference of the two groups' group x item terms on the latent (logit) scale, which
+    excludes the level shift and has no floor or ceiling (items are ranked by it), and, labelled rating_*,
+    the difference in expected rating of an average rater of each group (level shift included). Per pair
+    of responses to one prompt: the difference in the two groups' pair differences (rating and latent
+    scale) and P(the groups order the pair oppositely, each by more than --delta rating points). A survey
+    with one response per prompt has no pairs: the items are written and drawn, with a note. Exits 2 on an
+    additive posterior.
     """
     from pluralstats.compare import resolve_groups
     from pluralstats.models import load_posterior
-    from pluralstats.models.disagreements import check_interaction, disagreement_tables, plot_disagreements
+    from pluralstats.models.disagreements import (
+        DELTA,
+        check_interaction,
+        disagreement_tables,
+        plot_disagreements,
+    )
 
+    delta = DELTA if delta is None else delta
     idata = load_posterior(posterior)
     attribute, level_a, level_b = resolve_groups(idata, *groups)
     check_interaction(idata, attribute)
     _refuse_small(idata, attribute, [level_a, level_b], suppress_small)
     diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing item and pair differences..."):
-        items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob)
-    table = Table(title=f"Pairs {level_a} and {level_b} most likely order differently ({prob:.0%} intervals)")
-    for col in ("dimension", "pair", f"better for {level_a}", f"better for {level_b}", "diff in diff", "P(differ)"):
-        table.add_column(col, justify="right" if col in ("diff in diff", "P(differ)") else "left")
-    for r in pairs.head(top).itertuples():
-        table.add_row(r.dimension, f"{r.item_1} vs {r.item_2}", r.better_for_a,
-                      r.better_for_b, f"{r.diff_in_diff:+.3f} [{r.did_lo:+.3f}, {r.did_hi:+.3f}]",
-                      f"{r.p_order_differs:.3f}")
-    console.print(table)
+        items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob, delta)
+    view = Table(title=f"Items {level_a} and {level_b} differ most on, latent scale ({prob:.0%} intervals)")
+    for col in ("dimension", "item", f"{level_a} - {level_b}, logits", "expected rating difference (rating scale)"):
+        view.add_column(col, justify="left" if col in ("dimension", "item") else "right")
+    for r in items.head(top).itertuples():
+        view.add_row(r.dimension, r.item_id, f"{r.latent_diff:+.3f} [{r.latent_lo:+.3f}, "
+                     f"{r.latent_hi:+.3f}]", f"{r.rating_diff:+.3f} [{r.rating_diff_lo:+.3f}, {r.rating_diff_hi:+.3f}]")
+    console.print(view)
+    if len(pairs):
+        table = Table(title=f"Pairs {level_a} and {level_b} most likely order oppositely, each by > {delta:g} rating "
+                            f"points ({prob:.0%} intervals)")
+        for col in ("dimension", "pair", f"better for {level_a}", f"better for {level_b}", "diff in diff (logits)",
+                    "P(opposite)"):
+            table.add_column(col, justify="right" if col.startswith(("diff", "P(")) else "left")
+        for r in pairs.head(top).itertuples():
+            table.add_row(r.dimension, f"{r.item_1} vs {r.item_2}", r.better_for_a,
+                          r.better_for_b,
+                          f"{r.latent_did:+.3f} [{r.latent_did_lo:+.3f}, {r.latent_did_hi:+.3f}]",
+                          f"{r.p_opposite:.3f}")
+        console.print(table)
     out.mkdir(parents=True, exist_ok=True)
     _save_csv(items, out / "disagreement_items.csv")
     _save_csv(pairs, out / "disagreement_pairs.csv")
-    figures = plot_disagreements(items, pairs, level_a, level_b, out / "disagreements.png", top=top)
+    figures = plot_disagreements(items, pairs, level_a, level_b, out / "disagreements.png", top=top, delta=delta)
     write_manifest(out, "disagreements", inputs=[posterior],
-                   options={"groups": list(groups), "top": top, "dimensions": dimensions, "prob": prob,
-                            "suppress_small": suppress_small},
+                   options={"groups": list(groups), "top": top, "delta": delta, "dimensions": dimensions,
+                            "prob": prob, "suppress_small": suppress_small},
                    extra={"diagnostics": diagnostics})
-    n_likely = int((pairs.p_order_differs > 0.5).sum())
-    console.print(f"{n_likely} of {len(pairs)} pairs more likely than not ordered differently. Wrote "
-                  f"{out / 'disagreement_items.csv'}, {out / 'disagreement_pairs.csv'}, "
+    n_excl = int(((items.latent_lo > 0) | (items.latent_hi < 0)).sum())
+    console.print(f"{n_excl} of {len(items)} items' {prob:.0%} intervals of the latent difference exclude 0.")
+    if len(pairs):
+        n_likely = int((pairs.p_opposite > 0.5).sum())
+        console.print(f"{n_likely} of {len(pairs)} pairs more likely than not ordered oppositely "
+                      f"(each group by > {delta:g} rating points).")
+    else:
+        console.print("[yellow]note:[/] no prompt has two or more responses in this posterior, so there are no "
+                      "within-prompt pairs: disagreement_pairs.csv is empty and the figure shows the items only.",
+                      markup=True)
+    console.print(f"Wrote {out / 'disagreement_items.csv'}, {out / 'disagreement_pairs.csv'}, "
                   f"{', '.join(map(str, figures))}")
 
 

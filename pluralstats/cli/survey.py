@@ -16,7 +16,7 @@ from pluralstats.privacy import small_mark, suppressed_levels
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
 from pluralstats.survey.describe import describe as describe_survey
 from pluralstats.survey.describe import write_descriptives
-from pluralstats.survey.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
+from pluralstats.survey.simulate import PAPER_EFFECTS, PRESETS, SimulationConfig, simulate_survey, with_interactions
 
 bundle_argument = click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 _source = click.option("--source", type=click.Path(path_type=Path), default=None,
@@ -90,30 +90,56 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
 @click.option("--interactions", "slope_ratio", type=click.FloatRange(-2, 2), default=None, metavar="RATIO",
               help="Also make each planted group follow response quality RATIO times as much as its reference "
                    "group (e.g. 0.6), so that the groups' preference pairs differ, not only their rating levels.")
-@click.option("--disagreement", "disagreement_sd", type=click.FloatRange(0), default=0.0, show_default=True,
-              metavar="SD", help="Plant group x item terms of every demographic attribute, N(0, SD) logits, zero-sum "
-                                 "over levels within each item (truth.json keeps every one): groups then prefer "
-                                 "different responses (fit them with fit-survey --disagreement).")
+@click.option("--disagreement", "disagreement", default="0", show_default=True, metavar="SD|A=SD,...",
+              help="Plant group x item terms, N(0, SD) logits, zero-sum over levels within each item (truth.json "
+                   "keeps every one): of every demographic attribute (SD), or of the named ones each with its own "
+                   "sd (politics=0.27,gender=0.12). Groups then prefer different responses (fit them with "
+                   "fit-survey --disagreement).")
 @click.option("--disagreement-attributes", default=None, metavar="A,B",
-              help="Plant --disagreement terms for these attributes only (default: every demographic attribute).")
+              help="Plant --disagreement SD terms for these attributes only (default: every demographic attribute).")
+@click.option("--scale", "scale_max", type=click.IntRange(2, 11), default=None,
+              help="Rating scale 1..SCALE (2: binary) [default: 5, or the preset's].")
+@click.option("--dimensions", "dimensions", default=None, metavar="D,E",
+              help="Rate these of the study's five dimensions only [default: all five, or the preset's].")
+@click.option("--item-sd", type=click.FloatRange(0), default=None,
+              help="Sd of the item effects beyond response quality, logits [default: 0.4, or the preset's].")
+@click.option("--rater-sd", type=click.FloatRange(0), default=None,
+              help="Sd of the rater effects, logits [default: 0.7, or the preset's].")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
+              help="A named design whose settings the other options override. binary-toxicity: one binary "
+                   "dimension, 545 raters rating 24 of 120 comments each in one language, politics "
+                   "50/35/15%, gender, race with two tiny groups, item sd 3, rater sd 1, disagreement "
+                   "politics=0.27,gender=0.12.")
 @family_option
 @seed_option
 def simulate(out: Path, n_participants: int, prompts_per_language: int, responses_per_prompt: int,
-             prompts_per_participant: int, slope_ratio: float | None, disagreement_sd: float,
-             disagreement_attributes: str | None, family: str, seed: int) -> None:
-    """Simulate a study-shaped survey with planted group effects (writes truth.json)."""
-    if prompts_per_participant > prompts_per_language:
+             prompts_per_participant: int, slope_ratio: float | None, disagreement: str,
+             disagreement_attributes: str | None, scale_max: int | None, dimensions: str | None,
+             item_sd: float | None, rater_sd: float | None, preset: str | None, family: str, seed: int) -> None:
+    """Simulate a study-shaped survey with planted group effects (writes truth.json).
+
+    Items: --prompts-per-language x --responses-per-prompt per language (two languages, one with a preset
+    in one language); each rater rates --prompts-per-participant x --responses-per-prompt of them.
+    """
+    ctx = click.get_current_context()
+    given = {k for k in ctx.params if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+    settings = dict(PRESETS[preset]) if preset else {}
+    cli_values = {"n_participants": n_participants, "prompts_per_language": prompts_per_language,
+                  "responses_per_prompt": responses_per_prompt, "prompts_per_participant": prompts_per_participant}
+    settings.update({k: v for k, v in cli_values.items() if k in given or k not in settings})
+    for key, value in (("scale_max", scale_max), ("sigma_item", item_sd), ("sigma_rater", rater_sd)):
+        if value is not None:
+            settings[key] = value
+    if dimensions:
+        settings["dimensions"] = tuple(d.strip() for d in dimensions.split(",") if d.strip())
+    if settings["prompts_per_participant"] > settings["prompts_per_language"]:
         raise InputError("--prompts-per-participant cannot exceed --prompts-per-language")
-    effects = PAPER_EFFECTS if slope_ratio is None else with_interactions(PAPER_EFFECTS, slope_ratio)
-    chosen = tuple(a.strip() for a in (disagreement_attributes or "").split(",") if a.strip()) or None
-    unknown = sorted(set(chosen or ()) - set(SimulationConfig().attribute_shares))
-    if unknown:
-        raise InputError(f"--disagreement-attributes: unknown {', '.join(unknown)}; valid: "
-                         f"{', '.join(SimulationConfig().attribute_shares)}")
-    cfg = SimulationConfig(n_participants=n_participants, prompts_per_language=prompts_per_language,
-                           responses_per_prompt=responses_per_prompt,
-                           prompts_per_participant=prompts_per_participant, effects=effects,
-                           disagreement_sd=disagreement_sd, disagreement_attributes=chosen, family=family)
+    base = settings.get("effects", PAPER_EFFECTS)
+    settings["effects"] = base if slope_ratio is None else with_interactions(base, slope_ratio)
+    shares = settings.get("attribute_shares", SimulationConfig().attribute_shares)
+    if "disagreement" in given or "disagreement_by" not in settings:
+        settings.update(_disagreement_settings(disagreement, disagreement_attributes, shares))
+    cfg = SimulationConfig(**settings, family=family)
     with console.status("Simulating survey..."):
         sim = simulate_survey(cfg, seed=seed)
     save_survey(sim.survey, out, extra_files={"truth.json": json.dumps(sim.truth, indent=1) + "\n"})
@@ -122,6 +148,29 @@ def simulate(out: Path, n_participants: int, prompts_per_language: int, response
     console.print(f"Wrote {out}: {len(sim.survey.participants)} participants, {len(sim.survey.items)} responses "
                   f"to {sim.survey.items.prompt_id.nunique()} prompts, {n_judgements} ratings "
                   f"x {len(sim.survey.dimensions)} dimensions ({len(sim.survey.ratings)} rows); truth in truth.json")
+
+
+def _disagreement_settings(spec: str, attributes: str | None, shares: dict) -> dict:
+    """``--disagreement``: one sd (for ``--disagreement-attributes`` or every attribute) or ``A=SD,...``."""
+    chosen = tuple(a.strip() for a in (attributes or "").split(",") if a.strip()) or None
+    by: dict[str, float] = {}
+    sd = 0.0
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, eq, value = part.partition("=")
+        try:
+            number = float(value if eq else name)
+        except ValueError:
+            raise InputError(f"--disagreement: '{part[:40]}' is not SD or ATTRIBUTE=SD") from None
+        if number < 0:
+            raise InputError(f"--disagreement: '{part[:40]}': an sd cannot be negative")
+        if eq:
+            by[name.strip()] = number
+        else:
+            sd = number
+    unknown = sorted((set(chosen or ()) | set(by)) - set(shares))
+    if unknown:
+        raise InputError(f"--disagreement: unknown attribute {', '.join(unknown)}; valid: {', '.join(shares)}")
+    return {"disagreement_by": by, "disagreement_sd": sd, "disagreement_attributes": chosen}
 
 
 def summary_table(survey: Survey, suppress_small: bool = True) -> Table:

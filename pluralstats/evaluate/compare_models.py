@@ -20,13 +20,21 @@ shrinks toward the mean. When the evaluation stored the scorer's calibration on 
 Agreement (P(same sign), gap, ratio) is computed against the preference-implied shift when it is given,
 else against the level difference, and says which (``basis``). Both sides come from the same survey
 ratings (the preference pairs, the rater-model scorer and the survey posterior all do), so they are not
-independent: P(same sign) pairs their draws at random, which treats them as independent and overstates
-how much evidence the agreement carries. The ratio is reported only where the survey-side interval
-excludes 0 (otherwise it has Cauchy-like tails); ``ratio_note`` says why it is blank.
+independent: P(same sign), and the intervals of the gap and the ratio, pair their draws at random, which
+treats them as independent and misstates how much evidence the agreement carries. The ratio is reported only
+where the survey-side interval excludes 0 (otherwise it has Cauchy-like tails); ``ratio_note`` says why it
+is blank.
+
+What the comparison can show is direction. No scale links a preference gap to a DPO shift (how far a tuned
+model moves per rating point of preference depends on beta, steps and data), and the survey side's intervals
+are for the training pairs while the tuned side's are for new prompts. Over several rows (contrasts x
+dimensions) :func:`direction_agreement` counts the rows whose sides point the same way and gives the
+Spearman rank correlation of the two sides over rows with a bootstrap interval.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -103,7 +111,8 @@ def model_side_from_eval(eval_path: str | Path, group_a: str, group_b: str,
 
 def agreement(survey_diff: np.ndarray, model_diff: np.ndarray, *, prob: float = 0.95, seed: int = 0,
               n: int = 4000) -> dict[str, float]:
-    """Same-sign probability, gap (model - survey) and ratio (model / survey) from paired draws."""
+    """Same-sign probability, gap (model - survey) and ratio (model / survey) from draws paired at random (as if
+    the two sides were independent, which they are not: module docstring)."""
     rng = np.random.default_rng(seed)
     s = rng.choice(np.ravel(survey_diff), n)
     m = rng.choice(np.ravel(model_diff), n)
@@ -152,6 +161,68 @@ def preference_implied(survey_idata, prefs_a, prefs_b, dimensions: Sequence[str]
         rows.append({"dimension": dim, "implied": float(draws.mean()), "implied_lo": float(lo),
                      "implied_hi": float(hi), "draws": draws})
     return pd.DataFrame(rows)
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rank correlation; NaN where either side is constant (it is not defined there)."""
+    from scipy.stats import spearmanr
+
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return np.nan
+    return float(spearmanr(x, y).statistic)
+
+
+def direction_agreement(frame: pd.DataFrame, *, prob: float = 0.95, seed: int = 0,
+                        n_resamples: int = 2000) -> dict[str, float | int | str]:
+    """How well the survey side predicts the tuned side over the rows of ``frame`` (one row per contrast and
+    dimension; columns of :func:`compare_with_models`): the survey side is ``implied`` where the row has one,
+    else ``diff``; the tuned side ``model_cal`` where calibrated, else ``model_diff``; rows missing either
+    (suppressed, or not evaluated) are left out.
+
+    Returns ``n_rows``; ``same_direction``, the rows whose two point estimates have the same sign; and
+    ``spearman``, the rank correlation of the two sides over the rows, with a percentile bootstrap interval
+    over rows (``scipy.stats.bootstrap``, rows resampled with both sides together; resamples in which a side
+    is constant, where the correlation is undefined, are left out). No scale links a preference gap to a
+    tuned shift, so this says whether the ordering and direction carry over, not the size; the interval
+    treats rows as independent, though they share the survey's raters, and with few rows it is optimistic
+    (rows in the same order on both sides give [1, 1]). Fewer than 3 rows: NaN and a ``note``."""
+    from scipy.stats import DegenerateDataWarning, bootstrap
+
+    survey = frame["implied"] if "implied" in frame else pd.Series(np.nan, index=frame.index)
+    survey = survey.where(survey.notna(), frame["diff"]) if "diff" in frame else survey
+    model = frame["model_diff"] if "model_diff" in frame else pd.Series(np.nan, index=frame.index)
+    if "model_cal" in frame:
+        model = frame["model_cal"].where(frame["model_cal"].notna(), model)
+    keep = survey.notna() & model.notna()
+    x, y = survey[keep].to_numpy(dtype=float), model[keep].to_numpy(dtype=float)
+    out: dict[str, float | int | str] = {"n_rows": int(keep.sum()),
+                                         "same_direction": int((np.sign(x) == np.sign(y)).sum()),
+                                         "spearman": np.nan, "spearman_lo": np.nan, "spearman_hi": np.nan, "note": ""}
+    if len(x) < 3:
+        out["note"] = f"{len(x)} row(s): a rank correlation needs 3 or more"
+        return out
+    out["spearman"] = _spearman(x, y)
+    if not np.isfinite(out["spearman"]):
+        out["note"] = "one side is the same on every row"
+        return out
+    with warnings.catch_warnings():  # rows in the same order on both sides give a one-point distribution
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        boot = bootstrap((x, y), _spearman, paired=True, vectorized=False, n_resamples=n_resamples,
+                         confidence_level=prob, method="percentile", random_state=np.random.default_rng(seed))
+    dist = boot.bootstrap_distribution[np.isfinite(boot.bootstrap_distribution)]
+    out["spearman_lo"], out["spearman_hi"] = (float(q) for q in np.quantile(dist, [(1 - prob) / 2, (1 + prob) / 2]))
+    return out
+
+
+def direction_text(stats: dict[str, float | int | str], prob: float = 0.95) -> str:
+    """One line for a caption or the console: same direction in m of n rows, Spearman with its interval."""
+    text = f"same direction in {stats['same_direction']} of {stats['n_rows']} rows"
+    if np.isfinite(stats["spearman"]):
+        text += (f"; Spearman rank correlation over rows {stats['spearman']:+.2f} "
+                 f"[{stats['spearman_lo']:+.2f}, {stats['spearman_hi']:+.2f}] ({prob:.0%} bootstrap over rows)")
+    elif stats["note"]:
+        text += f"; no rank correlation ({stats['note']})"
+    return text
 
 
 def find_preference_sets(eval_path: str | Path, group_a: str, group_b: str) -> tuple | None:
@@ -263,8 +334,10 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
         view.add_row(r.dimension, *cells, f"{r.p_same_sign:.2f}", ratio,
                      f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
     console.print(view)
-    console.print("[dim]Both sides rest on the same survey ratings; P(same sign) pairs their draws as if "
-                  "independent, so it overstates the evidence.[/]", markup=True)
+    console.print("[dim]Both sides rest on the same survey ratings; P(same sign) and the gap and ratio intervals "
+                  "pair their draws as if independent, so they overstate the evidence.[/]", markup=True)
+    console.print(f"Direction: {direction_text(direction_agreement(table))}. No scale links a preference "
+                  "gap to a tuned shift: read the sizes for direction only.")
     if calibrated:
         console.print("[dim]Calibrated: the scorer's difference times its slope (xb) on the held-out prompts' "
                       "survey ratings; agreement uses the calibrated difference where there is one.[/]", markup=True)

@@ -181,5 +181,8 @@ def run_experiment(config: ExperimentConfig, out: str | Path, *, backend: str = 
                           "compare": config.compare,
                           "allow_bad_diagnostics": bool(config.survey_model.get("allow_bad_diagnostics", False)),
                           "cells": table.status.value_counts().to_dict(),
+                          # the CLI refuses to print shifts from a failed shift model; the record says why
+                          "shift_diagnostics": report.result.diagnostics.summary() if report.result else None,
+                          "shift_diagnostics_problems": report.result.diagnostics.problems if report.result else [],
                           "failed": table[table.status == "failed"][["label", "seed", "error"]].to_dict("records")})
     return report

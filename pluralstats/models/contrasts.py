@@ -8,8 +8,9 @@ It is read per posterior draw, so intervals and the sign probability come out of
 off a coefficient: a logit-scale beta is not "18% less toxic".
 
 Every contrast is therefore *adjusted*: standardised to the sample's rater composition by default (the
-``standardisation`` column says "adjusted (standardised to the sample)"), or to equal cells or a
-population's cell shares (``weights``, :mod:`.groups`: multilevel regression and poststratification). Two
+``standardisation`` column says "adjusted (standardised to the sample)"), or to equal cells, or
+poststratified to a population's cell shares or raked margins (``weights``; :mod:`.groups` says what the
+two estimands, poststratified and standardised, are). Two
 quantities (``quantity`` column): ``mean``, the expected rating (difference in rating points), and
 ``share>=k``, P(rating >= k) with k the dimension's positive threshold (in percent; difference in
 percentage points), which does not depend on how the rating scale is coded.

@@ -7,6 +7,7 @@ ids and the raters' attribute combinations (the "rater composition") travel with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,9 @@ class ModelMeta:
     family: str = DEFAULT_FAMILY
     #: attribute whose levels have their own rater sd (``sigma_rater[dimension, level]``); None: one per dimension
     rater_variance_by: str | None = None
+    #: fingerprint of the data the model saw (:func:`survey_digest`); empty in posteriors written before it was
+    #: stored
+    survey_digest: str = ""
 
     @property
     def n_cut(self) -> int:
@@ -166,7 +170,7 @@ def build_model_data(survey: Survey, dimensions: list[str] | None = None,
         polarity={d: survey.config.dimensions[d].polarity for d in dims}, survey=survey.config.name,
         min_group_size=survey.config.min_group_size, thresholds={d: survey.config.threshold(d) for d in dims},
     )
-    return ModelData(
+    data = ModelData(
         meta=meta, rater_ids=rater_ids, item_ids=item_ids, rater_levels=rater_levels.astype(int),
         obs_dim=pd.Categorical(ratings.dimension, categories=dims).codes.astype(int),
         obs_rater=pd.Categorical(ratings.participant_id, categories=participant_ids).codes.astype(int),
@@ -174,6 +178,51 @@ def build_model_data(survey: Survey, dimensions: list[str] | None = None,
         y=ratings.rating.to_numpy(dtype=int) - 1,
         item_prompts=prompt_of.reindex(item_ids).astype(str).to_numpy(dtype=object),
     )
+    data.meta.survey_digest = survey_digest(data)
+    return data
+
+
+def survey_digest(data: ModelData) -> str:
+    """A fingerprint of the ratings a model of ``data`` sees: ``sha256:`` and the hex digest of the sorted
+    (rater pseudonym, item, dimension, rating, the rater's level of each model attribute) rows.
+
+    Recorded in the metadata by :func:`build_model_data`, so a consumer that pairs a posterior with a survey
+    (``prefs --strategy posterior``) can tell whether the posterior was fitted to that survey
+    (:func:`check_same_survey`). Pseudonyms, not participant ids, enter it; they are a function of the ids.
+    """
+    attrs = list(data.meta.attributes)
+    columns = {"rater": data.rater_ids[data.obs_rater].astype(str), "item": data.item_ids[data.obs_item].astype(str),
+               "dimension": np.asarray(data.meta.dimensions, dtype=object)[data.obs_dim].astype(str),
+               "rating": (data.y + 1).astype(int).astype(str)}
+    for j, attr in enumerate(attrs):
+        names = np.asarray(data.meta.attributes[attr], dtype=object)
+        columns[f"attribute:{attr}"] = names[data.rater_levels[data.obs_rater, j]].astype(str)
+    frame = pd.DataFrame(columns).sort_values(list(columns), kind="stable")
+    text = frame.to_csv(index=False, lineterminator="\n")
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_same_survey(idata, survey: Survey, what: str = "this posterior") -> None:
+    """InputError unless ``idata`` was fitted to ``survey``'s ratings (the fingerprint of the dimensions and
+    attributes it was fitted on matches; :func:`survey_digest`). A posterior written before fingerprints were
+    stored is refused too: nothing says which survey it belongs to."""
+    meta = meta_of(idata)
+    if not meta.survey_digest:
+        raise InputError(f"{what} carries no fingerprint of the survey it was fitted to (written by an older "
+                         "version), so it cannot be checked against this survey; refit it with fit-survey")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfoundedAttributeWarning)
+            data = build_model_data(survey, list(meta.dimensions), list(meta.attributes))
+        digest = survey_digest(data)
+    except InputError as exc:
+        raise InputError(f"{what} was not fitted to survey '{survey.config.name}' ({exc}); fit it to this "
+                         "survey with fit-survey") from None
+    if digest != meta.survey_digest:
+        raise InputError(f"{what} was fitted to other ratings than survey '{survey.config.name}' has on "
+                         f"{', '.join(meta.dimensions)} (posterior survey: '{meta.survey or '?'}'; the "
+                         "fingerprints of raters, items, ratings and attribute levels differ); fit it to this "
+                         "survey with fit-survey")
 
 
 def meta_of(idata) -> ModelMeta:

@@ -3,18 +3,26 @@
 Needs a posterior with group x item terms (``fit-survey --disagreement ATTRIBUTE``). For groups A and B
 (two levels of one such attribute) and each dimension, per posterior draw ``t``:
 
-* item ``i``: ``m_g,t(i)``, the expected rating of a new average rater of group g
-  (:func:`~pluralstats.models.predict.item_means`: g's level and group x item terms, the other attributes
-  averaged over the survey's composition, the rater effect integrated out). Reported: ``diff = m_A - m_B``
-  and ``beyond_level = diff - mean_i diff`` (the item's difference beyond the groups' average difference,
-  which is what a within-prompt preference pair can see), each with the posterior mean and central interval.
-* pair ``(i, j)`` of responses to one prompt: ``d_g = m_g(i) - m_g(j)``; reported: each group's posterior
-  mean ``d_g``, the difference in differences ``d_A - d_B`` with its interval, and
-  ``p_order_differs = P(sign d_A != sign d_B)``, the posterior probability that the two groups' average
-  raters order the pair differently.
+* item ``i``, on the **latent (logit) scale**: ``latent_diff = w_A,i - w_B,i``, the difference of the two
+  levels' group x item terms. The levels' own effects (the level shift) are not in it, and the scale has no
+  floor or ceiling, so it is 0 for every item when the groups differ only by a level shift, however large.
+  This is the disagreement about the item, and items are ranked by ``|latent_diff|`` (posterior mean).
+* item ``i``, on the **rating scale** (``rating_*`` columns): ``m_g,t(i)``, the expected rating of a new
+  average rater of group g (:func:`~pluralstats.models.predict.item_means`: g's level and group x item
+  terms, the other attributes averaged over the survey's composition, the rater effect integrated out), and
+  ``rating_diff = m_A - m_B``. It includes the level shift, and the scale's floor and ceiling compress it:
+  with no disagreement at all it is smaller for items near either end of the scale. Read it as "how much
+  the groups' average ratings differ", not as disagreement.
+* pair ``(i, j)`` of responses to one prompt, on the rating scale: ``d_g = m_g(i) - m_g(j)``; reported:
+  each group's posterior mean ``d_g``; ``rating_did = d_A - d_B`` with its interval; on the latent scale
+  ``latent_did = (w_A,i - w_B,i) - (w_A,j - w_B,j)`` with its interval; and, for a stated ``delta`` in rating
+  points (:data:`DELTA` by default), ``p_opposite = P(d_A > delta and d_B < -delta, or d_A < -delta and
+  d_B > delta)``, the posterior probability that the groups' average raters order the pair in opposite
+  directions, each by more than ``delta``, and ``p_gap = P(|d_A - d_B| > delta)``. A pair both groups are
+  nearly indifferent about has ``p_opposite`` near 0, not 0.5.
 
-Items are ranked by ``|beyond_level|``, pairs by ``p_order_differs`` then ``|d_A - d_B|``. The tables hold
-item and prompt ids, never a participant id.
+Pairs are ranked by ``p_opposite``, then ``|latent_did|``. A survey with one response per prompt has no
+pairs: the pair table is empty. The tables hold item and prompt ids, never a participant id.
 """
 
 from __future__ import annotations
@@ -28,12 +36,16 @@ import pandas as pd
 from pluralstats.errors import InputError
 
 from .data import meta_of
-from .predict import item_means
+from .predict import flat_draws, item_means
 
-ITEM_COLUMNS = ["dimension", "item_id", "prompt_id", "mean_a", "mean_b", "diff", "diff_lo", "diff_hi",
-                "beyond_level", "beyond_lo", "beyond_hi"]
+#: default ``delta`` of the pair probabilities, in rating points: the smallest difference between an average
+#: rater's expected ratings of two responses that counts as preferring one
+DELTA = 0.1
+ITEM_COLUMNS = ["dimension", "item_id", "prompt_id", "latent_diff", "latent_lo", "latent_hi", "rating_mean_a",
+                "rating_mean_b", "rating_diff", "rating_diff_lo", "rating_diff_hi"]
 PAIR_COLUMNS = ["dimension", "prompt_id", "item_1", "item_2", "better_for_a", "better_for_b", "d_a", "d_b",
-                "diff_in_diff", "did_lo", "did_hi", "p_order_differs"]
+                "rating_did", "rating_did_lo", "rating_did_hi", "latent_did", "latent_did_lo", "latent_did_hi",
+                "p_opposite", "p_gap"]
 
 
 def check_interaction(idata, attribute: str) -> None:
@@ -53,9 +65,13 @@ def _interval(x: np.ndarray, prob: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def disagreement_tables(idata, attribute: str, level_a: str, level_b: str, dimensions: Sequence[str] | None = None,
-                        prob: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(items, pairs)``: every item and every within-prompt pair, ranked (module rule), all dimensions."""
+                        prob: float = 0.95, delta: float = DELTA) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(items, pairs)``: every item and every within-prompt pair, ranked (module rule), all dimensions.
+
+    ``delta``: the pair probabilities' threshold in rating points (>= 0)."""
     check_interaction(idata, attribute)
+    if not np.isfinite(delta) or delta < 0:
+        raise InputError(f"delta must be a number of rating points >= 0, got {delta}")
     meta = meta_of(idata)
     cd = idata.constant_data
     if "item_prompt" not in cd:
@@ -63,32 +79,38 @@ def disagreement_tables(idata, attribute: str, level_a: str, level_b: str, dimen
     item_ids = cd["item"].to_numpy().astype(str)
     prompts = cd["item_prompt"].to_numpy().astype(str)
     first, second = _within_prompt_pairs(prompts)
+    levels = meta.attributes[attribute]
+    w = flat_draws(idata, f"w_{attribute}")  # (draw, dimension, item, level)
     items, pairs = [], []
     for dim in (list(dimensions) if dimensions is not None else meta.dimensions):
+        d = meta.dimensions.index(dim)
+        latent = w[:, d, :, levels.index(level_a)] - w[:, d, :, levels.index(level_b)]
         m_a = item_means(idata, dim, {attribute: level_a})
         m_b = item_means(idata, dim, {attribute: level_b})
         diff = m_a - m_b
-        beyond = diff - diff.mean(axis=1, keepdims=True)
-        (d_lo, d_hi), (b_lo, b_hi) = _interval(diff, prob), _interval(beyond, prob)
+        (l_lo, l_hi), (d_lo, d_hi) = _interval(latent, prob), _interval(diff, prob)
         items.append(pd.DataFrame({
-            "dimension": dim, "item_id": item_ids, "prompt_id": prompts, "mean_a": m_a.mean(axis=0),
-            "mean_b": m_b.mean(axis=0), "diff": diff.mean(axis=0), "diff_lo": d_lo, "diff_hi": d_hi,
-            "beyond_level": beyond.mean(axis=0), "beyond_lo": b_lo, "beyond_hi": b_hi}))
+            "dimension": dim, "item_id": item_ids, "prompt_id": prompts, "latent_diff": latent.mean(axis=0),
+            "latent_lo": l_lo, "latent_hi": l_hi, "rating_mean_a": m_a.mean(axis=0),
+            "rating_mean_b": m_b.mean(axis=0), "rating_diff": diff.mean(axis=0), "rating_diff_lo": d_lo,
+            "rating_diff_hi": d_hi}))
         d_a, d_b = m_a[:, first] - m_a[:, second], m_b[:, first] - m_b[:, second]
-        did = d_a - d_b
-        lo, hi = _interval(did, prob)
+        did, latent_did = d_a - d_b, latent[:, first] - latent[:, second]
+        (r_lo, r_hi), (ld_lo, ld_hi) = _interval(did, prob), _interval(latent_did, prob)
+        opposite = ((d_a > delta) & (d_b < -delta)) | ((d_a < -delta) & (d_b > delta))
         higher_better = meta.polarity.get(dim, "higher_is_better") == "higher_is_better"
-        better = [np.where((d.mean(axis=0) > 0) == higher_better, item_ids[first], item_ids[second])
-                  for d in (d_a, d_b)]
+        better = [np.where((x.mean(axis=0) > 0) == higher_better, item_ids[first], item_ids[second])
+                  for x in (d_a, d_b)]
         pairs.append(pd.DataFrame({
             "dimension": dim, "prompt_id": prompts[first], "item_1": item_ids[first], "item_2": item_ids[second],
             "better_for_a": better[0], "better_for_b": better[1], "d_a": d_a.mean(axis=0),
-            "d_b": d_b.mean(axis=0), "diff_in_diff": did.mean(axis=0), "did_lo": lo, "did_hi": hi,
-            "p_order_differs": (np.sign(d_a) != np.sign(d_b)).mean(axis=0)}))
+            "d_b": d_b.mean(axis=0), "rating_did": did.mean(axis=0), "rating_did_lo": r_lo, "rating_did_hi": r_hi,
+            "latent_did": latent_did.mean(axis=0), "latent_did_lo": ld_lo, "latent_did_hi": ld_hi,
+            "p_opposite": opposite.mean(axis=0), "p_gap": (np.abs(did) > delta).mean(axis=0)}))
     item_table = pd.concat(items, ignore_index=True)
-    item_table = item_table.iloc[np.argsort(-item_table.beyond_level.abs().to_numpy(), kind="stable")]
-    pair_table = pd.concat(pairs, ignore_index=True) if pairs else pd.DataFrame(columns=PAIR_COLUMNS)
-    pair_table = pair_table.sort_values(["p_order_differs", "diff_in_diff"], key=lambda c: c.abs(), ascending=False,
+    item_table = item_table.iloc[np.argsort(-item_table.latent_diff.abs().to_numpy(), kind="stable")]
+    pair_table = pd.concat(pairs, ignore_index=True)
+    pair_table = pair_table.sort_values(["p_opposite", "latent_did"], key=lambda c: c.abs(), ascending=False,
                                         kind="stable")
     return item_table[ITEM_COLUMNS].reset_index(drop=True), pair_table[PAIR_COLUMNS].reset_index(drop=True)
 
@@ -107,29 +129,31 @@ def _within_prompt_pairs(prompts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def plot_disagreements(items: pd.DataFrame, pairs: pd.DataFrame, level_a: str, level_b: str, path: str | Path,
-                       top: int = 20) -> list[Path]:
-    """Two panels: the ``top`` items by difference beyond the level shift, and the ``top`` pairs by
-    P(ordered differently), each with its interval; labels are item ids (pairs: "item_1 vs item_2, P=...")."""
+                       top: int = 20, delta: float = DELTA) -> list[Path]:
+    """The ``top`` items by latent difference ``w_A - w_B`` (logits) with their intervals, and, when there are
+    within-prompt pairs, the ``top`` pairs by ``p_opposite`` with their latent difference in differences;
+    labels are item ids (pairs: "item_1 vs item_2, P=..."). Without pairs only the items panel is drawn."""
     from pluralstats.plots.style import paper_style, plt, save_figure
 
     it, pr = items.head(top), pairs.head(top)
     n = max(len(it), len(pr), 1)
+    panels = [(it, "latent_diff", "latent_lo", "latent_hi", [f"{r.item_id} ({r.dimension})" for r in it.itertuples()],
+               f"{level_a} - {level_b}: group x item term (logits)",
+               f"Items on which {level_a} and {level_b} differ most (latent scale)")]
+    if len(pr):
+        panels.append((pr, "latent_did", "latent_did_lo", "latent_did_hi",
+                       [f"{r.item_1} vs {r.item_2} ({r.dimension}), P={r.p_opposite:.2f}" for r in pr.itertuples()],
+                       f"pair difference in differences, {level_a} minus {level_b} (logits)",
+                       f"Pairs most likely ordered oppositely (P: each group by > {delta:g} rating points)"))
     with paper_style():
-        fig, axes = plt.subplots(1, 2, figsize=(11, 1.2 + 0.28 * n))
-        panels = [(axes[0], it, "beyond_level", "beyond_lo", "beyond_hi",
-                   [f"{r.item_id} ({r.dimension})" for r in it.itertuples()],
-                   f"{level_a} - {level_b}: expected rating, beyond the average difference"),
-                  (axes[1], pr, "diff_in_diff", "did_lo", "did_hi",
-                   [f"{r.item_1} vs {r.item_2} ({r.dimension}), P={r.p_order_differs:.2f}" for r in pr.itertuples()],
-                   f"pair difference, {level_a} minus {level_b}")]
-        for ax, table, est, lo, hi, labels, xlabel in panels:
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 1.2 + 0.28 * n), squeeze=False)
+        for ax, (table, est, lo, hi, labels, xlabel, title) in zip(axes[0], panels, strict=True):
             y = np.arange(len(table))[::-1]
             ax.hlines(y, table[lo], table[hi], color="black", lw=1.2)
             ax.plot(table[est], y, "o", ms=4, color="black")
             ax.axvline(0, color="grey", lw=0.8)
             ax.set_yticks(y, labels, fontsize=7)
             ax.set_xlabel(xlabel)
-        axes[0].set_title(f"Items on which {level_a} and {level_b} differ most")
-        axes[1].set_title("Within-prompt pairs most likely ordered differently")
+            ax.set_title(title)
         fig.tight_layout()
         return save_figure(fig, Path(path).with_suffix(""))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import json
 import logging
 import time
 from pathlib import Path
@@ -26,7 +27,8 @@ from pluralstats.families import DEFAULT_FAMILY, get_family
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
-from .diagnostics import MAX_RHAT, MAX_TREEDEPTH_SHARE, MIN_BFMI, MIN_ESS, Diagnostics, diagnose, record_verdict
+from .diagnostics import GATE_CHAINS, MIN_ESS, Diagnostics, diagnose, gate_draws, record_verdict
+from .priors import DEFAULT_PRIORS, Priors
 from .rating import (
     BETA_PRIOR_SD,
     CENTRED_MIN_RATINGS,
@@ -48,7 +50,8 @@ BACKENDS = tuple(DEFAULT_TUNE)
 NUTPIE_BACKENDS = {"nutpie": "numba", "jax": "jax"}
 #: nutpie tuning steps when raters give many ratings each (see :func:`default_tune`)
 LONG_TUNE = 1000
-#: the most chains :func:`fit_survey` samples to reach the gate's ESS (see ``max_chains``)
+#: the most chains :func:`fit_survey` samples when the first batch passed every check but ESS (see ``max_chains``):
+#: one more batch of the default 4
 MAX_CHAINS = 8
 
 
@@ -67,16 +70,19 @@ def default_tune(data: ModelData, backend: str) -> tuple[int, str]:
     return DEFAULT_TUNE[backend], ""
 
 
+#: nutpie's sampler settings (benchmarks/bench_models.py varies them to measure each)
+NUTPIE_OPTIONS: dict = {"low_rank_modified_mass_matrix": True}
+
+
 def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool):
-    """nutpie with its low-rank mass matrix: the cut points and the dummy-coded attribute effects are
-    correlated a posteriori, which a diagonal mass matrix cannot undo (min bulk ESS 140 -> 264 on a
-    300-rater simulated survey, 500 draws x 2 chains). ``compiled``: :func:`nutpie_compile`'s result,
-    or that with ``with_data`` (the coverage study refits surveys of one shape without recompiling)."""
+    """nutpie with :data:`NUTPIE_OPTIONS` (by default its low-rank mass matrix: the cut points and the dummy-coded
+    attribute effects are correlated a posteriori, which a diagonal mass matrix cannot undo; see
+    docs/speed.md). ``compiled``: :func:`nutpie_compile`'s result, or that with ``with_data`` (the coverage
+    study refits surveys of one shape without recompiling)."""
     import nutpie
 
     return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=min(chains, 2),
-                         seed=seed, progress_bar=progress, save_warmup=False,
-                         low_rank_modified_mass_matrix=True)
+                         seed=seed, progress_bar=progress, save_warmup=False, **NUTPIE_OPTIONS)
 
 
 def nutpie_compile(model: pm.Model, backend: str = "numba"):
@@ -123,21 +129,6 @@ def _append_chains(first: az.InferenceData, more: az.InferenceData) -> az.Infere
             b = b.assign_coords(chain=b["chain"].to_numpy() + offset)
             groups[name] = xr.concat([a, b], dim="chain", combine_attrs="override")
     return az.InferenceData(**groups)
-
-
-#: R-hat above which more chains are not sampled: chains that far apart are not a matter of too few draws
-TOP_UP_MAX_RHAT = 1.05
-
-
-def more_chains_may_pass(diag) -> bool:
-    """Whether the only failed checks are ESS, or R-hat not far above its bound: more chains of the same
-    sampler raise ESS and estimate R-hat better, and chains that really disagree keep R-hat high (every chain
-    stays in it), so nothing is hidden. Divergences, E-BFMI or tree depth point at the geometry: more of the
-    same draws do not help."""
-    table = diag.table
-    return bool(diag.checked and not diag.ok and diag.divergences == 0 and table.r_hat.max() <= TOP_UP_MAX_RHAT
-                and not (diag.min_bfmi < MIN_BFMI) and diag.treedepth_share <= MAX_TREEDEPTH_SHARE
-                and (min(table.ess_bulk.min(), table.ess_tail.min()) < MIN_ESS or table.r_hat.max() > MAX_RHAT))
 
 
 def _whole_sampler(model: pm.Model, backend: str, *, draws: int, tune: int, progress: bool):
@@ -239,28 +230,29 @@ def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int 
     return finish_idata(raw, data, backend=backend, joint=False, seconds=time.perf_counter() - start)
 
 
-def sample_to_ess(sample, data: ModelData, backend: str, *, draws: int, chains: int, seed: int, joint: bool,
-                  max_chains: int, start: float) -> tuple[az.InferenceData, int, Diagnostics | None]:
-    """``sample(chains, seed)``'s draws (:func:`_whole_sampler` or :func:`_split_sampler`, compiled once); while
-    the gate fails on ESS or R-hat alone (:func:`more_chains_may_pass`), ``chains`` more chains (each tuned
-    afresh, as independent chains must be) until it passes or ``max_chains`` are reached.
+def sample_gated(sample, data: ModelData, backend: str, *, chains: int, seed: int, joint: bool, max_chains: int,
+                 start: float, check: bool = True) -> tuple[az.InferenceData, int, Diagnostics | None]:
+    """``sample(chains, seed)``'s draws (:func:`_whole_sampler` or :func:`_split_sampler`, compiled once), judged by
+    the gate's rule (:mod:`~pluralstats.models.diagnostics`): R-hat on exactly these ``chains``. When they pass every
+    check but ESS, another batch of ``chains`` chains (each tuned afresh, as independent chains must be) while the
+    total stays within ``max_chains``; ESS is then judged over all draws and R-hat stays the first batch's. Nothing
+    is added for any other failure: R-hat is never recomputed over more chains, which would let a stuck chain be
+    diluted.
 
-    Returns the finished posterior, the number of chains added, and the posterior's diagnostics when the
-    last decision needed them (None when ``max_chains`` ended it first), so they are not computed twice.
-    Every chain is kept: adding chains selects nothing (the diagnostics, not the estimates, decide whether
-    to go on), and R-hat is computed over all of them.
+    Returns the finished posterior, the number of chains added, and its diagnostics (None without ``check``).
     """
     raw = sample(chains, seed)
     added = 0
     while True:
         idata = finish_idata(raw, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
-        diag = None
-        if raw.posterior.sizes["chain"] + chains > max_chains or not more_chains_may_pass(diag := diagnose(idata)):
-            break
+        if not check:
+            return idata, added, None
+        diag = diagnose(idata, rhat_chains=chains)
+        if not diag.only_ess_failed or raw.posterior.sizes["chain"] + chains > max_chains:
+            return idata, added, diag
         run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
         raw = _append_chains(raw, sample(chains, run_seed))
         added += chains
-    return idata, added, diag
 
 
 def _sample_pymc(model, draws, tune, chains, seed, progress):
@@ -324,7 +316,7 @@ def _quiet(progress: bool):
 
 def sample_model(model: pm.Model, backend: str, *, draws: int, tune: int, chains: int, seed: int,
                  progress: bool) -> az.InferenceData:
-    """Run one backend on a built model, once (:func:`fit_survey` uses :func:`sample_to_ess` for nutpie)."""
+    """Run one backend on a built model, once (:func:`fit_survey` uses :func:`sample_gated` for nutpie)."""
     _check_backend(backend)
     with _quiet(progress):
         return _SAMPLERS[backend](model, draws, tune, chains, seed, progress)
@@ -350,13 +342,14 @@ def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, join
 
 
 def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,
-               backend: str = "nutpie", draws: int = 1000, tune: int | None = None, chains: int = 2, seed: int = 0,
+               backend: str = "nutpie", draws: int | None = None, tune: int | None = None,
+               chains: int = GATE_CHAINS, seed: int = 0,
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
                centered_raters: bool | None = None, beta_prior_sd: float = BETA_PRIOR_SD,
                disagreement: list[str] | None = None, centered_interactions: bool | None = None,
                check: bool = True, pooled_levels: bool = False, family: str = DEFAULT_FAMILY,
                rater_variance_by: str | None = None, max_chains: int | None = None,
-               split_dimensions: bool | None = None) -> az.InferenceData:
+               split_dimensions: bool | None = None, priors: Priors | None = None) -> az.InferenceData:
     """Fit the rating model of every selected dimension; return one posterior with everything needed after.
 
     The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
@@ -374,16 +367,21 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     posterior (prediction, replication, LOO) uses it.
     ``rater_variance_by``: an attribute whose levels each get their own rater sd (``sigma_rater`` then has
     a level axis; rater effects are non-centred); recorded in the metadata and the posterior attrs.
+    ``priors``: the prior scales (:class:`~pluralstats.models.priors.Priors`; None: the defaults; the attribute
+    effects' sd is ``beta_prior_sd`` either way), recorded in ``posterior.attrs["priors"]``.
     ``check``: run the convergence diagnostics and record the verdict on the posterior
     (:func:`~pluralstats.models.diagnostics.record_verdict`); consumers refuse a posterior that did not pass.
     Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
 
+    ``chains`` and ``draws`` (per chain; None: :func:`~pluralstats.models.diagnostics.gate_draws`, about 2,000 in
+    all) are the gate's first batch, fixed before sampling: the verdict's R-hat is computed on exactly these
+    chains, and fewer than :data:`~pluralstats.models.diagnostics.GATE_CHAINS` give an "unchecked" posterior.
+
     Choices made from the data, each recorded in ``posterior.attrs["auto_choices"]`` (empty when none):
     ``tune=None`` takes :func:`default_tune` (longer when raters give many ratings each); with ``check``, a
     nutpie backend and ``max_chains`` above ``chains`` (``fit-survey`` passes :data:`MAX_CHAINS`; ``None``:
-    exactly ``chains``, what a caller that asks for few draws on purpose wants), when ``chains`` chains pass
-    every check but ESS or R-hat, ``chains`` more are sampled (compiled once) until the gate passes or
-    ``max_chains`` are reached (:func:`sample_to_ess`).
+    exactly ``chains``), when the first batch passes every check but ESS, another batch of ``chains`` is sampled
+    (compiled once) while the total stays within ``max_chains`` (:func:`sample_gated`).
 
     ``split_dimensions`` (nutpie backends, not ``joint``; ``None``: whenever that allows and there are two or
     more dimensions): sample each dimension's model apart and join the draws (:func:`dimension_parts`;
@@ -396,6 +394,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     worse per draw than in the whole model, and centring more than makes up for it (see
     docs/model-checking.md).
     """
+    draws = gate_draws(chains) if draws is None else draws
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
     _check_backend(backend)
@@ -426,7 +425,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                         f"per dimension and items are centred, one dimension sampled at a time")
     centered_raters = bool(centered_raters) and not joint and not rater_variance_by
     options = dict(centered_items=centered_items, centered_raters=centered_raters, beta_prior_sd=beta_prior_sd,
-                   centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen)
+                   centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen,
+                   priors=priors or DEFAULT_PRIORS)
     added, diag = 0, None
     if nutpie:
         start = time.perf_counter()
@@ -437,9 +437,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         else:
             sample = _split_sampler(parts, backend, options, draws=draws, tune=tune, progress=progress)
         compile_seconds = time.perf_counter() - start
-        idata, added, diag = sample_to_ess(sample, data, backend, draws=draws, chains=chains, seed=seed,
-                                           joint=joint, start=start,
-                                           max_chains=max(chains, max_chains or chains) if check else chains)
+        idata, added, diag = sample_gated(sample, data, backend, chains=chains, seed=seed, joint=joint, start=start,
+                                          max_chains=max(chains, max_chains or chains), check=check)
         idata.posterior.attrs["compile_seconds"] = compile_seconds
         idata.posterior.attrs["split_dimensions"] = int(parts is not None)
     else:
@@ -449,11 +448,13 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
     if added:
         auto.append(f"{added} more chains (each {draws} draws): the first {chains} passed every check but ESS "
-                    f">= {MIN_ESS:g} or R-hat <= {MAX_RHAT:g}")
+                    f">= {MIN_ESS:g}; R-hat is the first {chains} chains'")
     idata.posterior.attrs["auto_choices"] = "; ".join(auto)
     idata.posterior.attrs["centered_items"] = int(centered_items)
     idata.posterior.attrs["centered_raters"] = int(centered_raters)
     idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
+    idata.posterior.attrs["priors"] = json.dumps(dataclasses.asdict(dataclasses.replace(
+        priors or DEFAULT_PRIORS, beta_sd=float(beta_prior_sd))))
     idata.posterior.attrs["pooled_levels"] = int(pooled_levels)
     idata.posterior.attrs["tune"] = int(tune)
     idata.posterior.attrs["family"] = chosen.name
@@ -463,7 +464,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         idata.posterior.attrs["disagreement"] = ",".join(data.meta.disagreement)
         idata.posterior.attrs["centered_interactions"] = int(centered_interactions)
     if check:
-        record_verdict(idata, diag if diag is not None else diagnose(idata))
+        record_verdict(idata, diag if diag is not None else diagnose(idata, rhat_chains=chains))
     return idata
 
 

@@ -2,7 +2,7 @@
 
 A *group* fixes the levels of one or more attributes (``{"gender": "female"}``, or intersectionally
 ``{"gender": "female", "political": "conservative"}``). The group's quantity under posterior draw s is that
-of a *new* rater of the group: the other attributes are averaged over a *composition* (standardisation), the
+of a *new* rater of the group: the attributes the group does not fix are averaged over a *composition*, the
 rater's own effect over N(0, sigma_rater) and the items over the survey's items. Two quantities:
 
 - ``"mean"``: the expected rating;
@@ -12,31 +12,53 @@ rater's own effect over N(0, sigma_rater) and the items over the survey's items.
 
 Compositions (``weights``):
 
-- ``"sample"``: the survey's raters, each with weight 1/n (the default; what the contrasts always were);
+- ``"sample"``: the survey's raters, each with weight 1/n;
 - ``"equal"``: every combination of the model's attribute levels with the same weight (a balanced population);
-- a margins file or frame: population cell shares over the model's attributes (columns: every attribute,
-  plus ``share``), as in multilevel regression and poststratification (MRP).
+- a margins file or frame, in one of two forms. *Joint*: population cell shares over the model's attributes
+  (a column per attribute, plus ``share``). *Margins only*: columns ``attribute``, ``level``, ``share``, each
+  listed attribute's shares summing to 1; they are raked (iterative proportional fitting) into a joint table,
+  starting from the survey's own joint distribution of the raters' levels, so that the listed margins are met
+  and the survey's associations between attributes are kept (attributes not listed keep their survey
+  distribution given the listed ones). Cells no rater of the survey is in stay empty; a listed level no rater
+  has cannot be given its share and is refused. The raked table is :attr:`Composition.table` (the commands
+  write it beside their output).
 
-Levels with no weight in a composition still get estimates (the attribute effects are in the model), but a
+Two estimands (``estimand``) average the unfixed attributes differently:
+
+- ``"poststratified"`` (multilevel regression and poststratification, MRP): a group's number weights *the
+  group's own cells* by their population shares, renormalised within the group. Female raters' number uses
+  the composition of women in the population (their ages, politics...), male raters' that of men; a
+  difference between them is the difference between the two populations, with whatever their other
+  attributes contribute. The default for a margins file. A group with no share in the composition has no
+  number (NaN).
+- ``"standardised"`` (direct standardisation): every group is averaged over the *whole* composition's other
+  attributes, as if every group had the same make-up; a difference between two groups is then the part
+  their fixed attributes explain, other attributes held at the composition. The default for ``"sample"``
+  and ``"equal"`` (with ``"equal"`` both estimands agree).
+
+Every table labels its numbers with the estimand and composition (``standardisation`` column). Levels with
+no weight in a standardised composition still get estimates (the attribute effects are in the model), but a
 group's numbers are only as good as the population the cells describe.
 
 Weights rule (privacy). A composition that puts most of its weight on one attribute's levels with fewer than k
-raters (survey.toml ``min_group_size``) makes every number standardised to it mostly those small groups'
+raters (survey.toml ``min_group_size``) makes every number averaged over it mostly those small groups'
 estimates: margins whose every cell is gender=non_binary turn each political level's expected rating into
 non_binary's, and the mean of the political levels into the suppressed non_binary expectation. So, per attribute,
 the weight on its small levels together may be at most :data:`SMALL_WEIGHT_SHARE` (one half: the small groups
 then weigh no more than the groups of at least k raters do), or their share of the survey's own raters where that
-is larger (the sample composition, every rater with weight 1/n, is always allowed). A composition beyond it is
-refused (:func:`refuse_small_weight`, InputError naming the weights and the attribute, never a rater) unless
-suppression is turned off. This keeps a published number from being a small group's; it does not stop an analyst
-holding the posterior from computing that group's estimate, which the posterior's draws contain.
+is larger (the sample composition, every rater with weight 1/n, is always allowed). A poststratified number
+weights a group's own cells only, so there the rule holds within each level of every other attribute as well
+(the level's cells renormalised; levels that are themselves small are suppressed anyway). A composition beyond
+it is refused (:func:`refuse_small_weight`, InputError naming the weights and the attribute, never a rater)
+unless suppression is turned off. This keeps a published number from being a small group's; it does not stop an
+analyst holding the posterior from computing that group's estimate, which the posterior's draws contain.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -58,45 +80,74 @@ from .predict import (
 )
 
 QUANTITIES = ("mean", "share")
-#: the most weight a composition may put on one attribute's levels with fewer than k raters (module notes)
-SMALL_WEIGHT_SHARE = 0.5
 #: tolerance on the sum of a margins file's shares
 SHARE_TOLERANCE = 1e-3
 
 
+ESTIMANDS = ("poststratified", "standardised")
+#: the most weight a composition may put on one attribute's levels with fewer than k raters (module notes)
+SMALL_WEIGHT_SHARE = 0.5
+#: raking stops when every margin is within this of its target, and gives up after RAKE_ITERATIONS sweeps
+RAKE_TOLERANCE = 1e-10
+RAKE_ITERATIONS = 10_000
+
+
 @dataclass
 class Composition:
-    """Units standing in for the population (level index per attribute), their weights, and the label."""
+    """Units standing in for the population (level index per attribute), their weights, what they describe
+    (``target``), the estimand, and the raked joint table when the composition was raked from margins."""
 
     levels: np.ndarray  # (n_units, n_attributes) level indices, the model's attribute order
     weights: np.ndarray  # (n_units,), summing to 1
-    label: str  # "adjusted (standardised to ...)", shown in every table, CSV and figure
+    target: str  # "the sample", "margins.csv", ...
+    estimand: str = "standardised"
+    table: pd.DataFrame | None = None  # the raked joint table (attributes, sample_raters, sample_share, share)
+
+    @property
+    def label(self) -> str:
+        """"adjusted (poststratified to ...)", shown in every table, CSV and figure."""
+        return standardisation_label(self.target, self.estimand)
 
 
-def standardisation_label(target: str) -> str:
+def standardisation_label(target: str, estimand: str = "standardised") -> str:
     """How an adjusted quantity is labelled on tables and figure axes."""
+    if estimand == "poststratified":
+        return f"adjusted (poststratified to {target}: each group's own cells)"
     return f"adjusted (standardised to {target})"
 
 
-def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sample", *,
-                suppress_small: bool = True) -> Composition:
-    """The :class:`Composition` of ``weights``: "sample", "equal", a margins CSV path or a margins frame.
+def _with_estimand(comp: Composition, estimand: str | None, default: str) -> Composition:
+    chosen = estimand or default
+    if chosen not in ESTIMANDS:
+        raise InputError(f"Unknown estimand '{chosen}'; known: {', '.join(ESTIMANDS)}")
+    return replace(comp, estimand=chosen)
+
+
+def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sample",
+                estimand: str | None = None, *, suppress_small: bool = True) -> Composition:
+    """The :class:`Composition` of ``weights``: "sample", "equal", a margins CSV path or a margins frame
+    (joint cells or margins only, raked from the survey's raters; module notes). ``estimand``:
+    "poststratified" or "standardised" (None: poststratified for margins, standardised otherwise).
 
     Unless not ``suppress_small``, one weighting an attribute's small levels beyond the module's weights rule is
     refused (:func:`refuse_small_weight`); a built Composition is returned as it is.
     """
     if isinstance(weights, Composition):
-        return weights
+        return weights if estimand is None else _with_estimand(weights, estimand, weights.estimand)
     meta = meta_of(idata)
     sample = idata.constant_data["rater_level"].to_numpy().astype(int)
     if isinstance(weights, str) and weights == "sample":
-        return Composition(sample, np.full(len(sample), 1.0 / len(sample)), standardisation_label("the sample"))
+        comp = Composition(sample, np.full(len(sample), 1.0 / len(sample)), "the sample")
+        return _with_estimand(comp, estimand, "standardised")
     if isinstance(weights, str) and weights == "equal":
-        comp, name = equal_composition(meta.attributes), "--weights equal"
+        comp = _with_estimand(equal_composition(meta.attributes), estimand, "standardised")
+        name = "--weights equal"
     elif isinstance(weights, pd.DataFrame):
-        comp, name = margins_composition(weights, meta, "the margins"), "the margins"
+        comp = _with_estimand(margins_composition(weights, meta, "the margins", sample), estimand, "poststratified")
+        name = "the margins"
     else:
-        comp, name = read_margins(weights, meta), f"--weights {Path(weights).name}"
+        comp = _with_estimand(read_margins(weights, meta, sample), estimand, "poststratified")
+        name = f"--weights {Path(weights).name}"
     if suppress_small:
         refuse_small_weight(comp, meta, level_sizes(idata), sample, name)
     return comp
@@ -106,7 +157,7 @@ def equal_composition(attributes: Mapping[str, Sequence[str]]) -> Composition:
     """Every combination of the attributes' levels with the same weight."""
     levels = np.array(list(itertools.product(*(range(len(v)) for v in attributes.values()))), dtype=int)
     return Composition(levels.reshape(len(levels), len(attributes)), np.full(len(levels), 1.0 / len(levels)),
-                       standardisation_label("equal cells of every attribute"))
+                       "equal cells of every attribute")
 
 
 def level_sizes(idata) -> dict[tuple[str, str], dict[str, int]]:
@@ -128,47 +179,83 @@ def level_sizes(idata) -> dict[tuple[str, str], dict[str, int]]:
 def refuse_small_weight(comp: Composition, meta: ModelMeta, sizes: Mapping[tuple[str, str], Mapping[str, int]],
                         sample: np.ndarray, name: str) -> None:
     """InputError when ``comp`` weights an attribute's levels with fewer than k raters (in any dimension of
-    ``sizes``, (attribute, dimension) -> level -> raters) beyond the module's weights rule; ``sample``: the raters'
-    level indices (n_raters, n_attributes), whose own share of the small levels is always allowed."""
+    ``sizes``, (attribute, dimension) -> level -> raters) beyond the module's weights rule: overall, and for a
+    poststratified composition within each level of every other attribute that is not small itself.
+    ``sample``: the raters' level indices (n_raters, n_attributes), whose own shares are always allowed."""
     k = meta.min_group_size
-    for j, (attr, levels) in enumerate(meta.attributes.items()):
-        small = sorted({lv for (a, _), counts in sizes.items() if a == attr for lv, n in counts.items() if n < k})
-        if not small:
+    names = list(meta.attributes)
+    small = {a: sorted({lv for (b, _), counts in sizes.items() if b == a for lv, n in counts.items() if n < k})
+             for a in names}
+    index = {a: [meta.attributes[a].index(lv) for lv in small[a]] for a in names}
+    # the slices a number can be averaged over: everything, and (poststratified) each large level's own cells
+    slices: list[tuple[str, np.ndarray, np.ndarray]] = [("", np.ones(len(comp.weights), bool),
+                                                         np.ones(len(sample), bool))]
+    if comp.estimand == "poststratified":
+        slices += [(f" within {a}={lv}", comp.levels[:, c] == m, sample[:, c] == m)
+                   for c, a in enumerate(names) for m, lv in enumerate(meta.attributes[a]) if lv not in small[a]]
+    for j, attr in enumerate(names):
+        if not small[attr]:
             continue
-        index = [levels.index(lv) for lv in small]
-        weight = float(comp.weights[np.isin(comp.levels[:, j], index)].sum())
-        allowed = max(SMALL_WEIGHT_SHARE, float(np.isin(sample[:, j], index).mean()) if len(sample) else 0.0)
-        if weight > allowed + 1e-9:
-            raise InputError(
-                f"{name} puts {weight:.0%} of its weight on {attr} levels with fewer than k={k} raters "
-                f"({', '.join(small)}); at most {allowed:.0%} is allowed, or every number standardised to it would "
-                "be mostly those small groups' suppressed estimates. Give them less weight, or pass "
-                "--no-suppress-small to show small groups")
+        on_small, sample_small = np.isin(comp.levels[:, j], index[attr]), np.isin(sample[:, j], index[attr])
+        for where, cells, raters in slices:
+            mass = float(comp.weights[cells].sum())
+            if mass <= 0:  # (within a level of attr itself, attr's small levels weigh nothing)
+                continue
+            weight = float(comp.weights[cells & on_small].sum()) / mass
+            allowed = max(SMALL_WEIGHT_SHARE, float(sample_small[raters].mean()) if raters.any() else 0.0)
+            if weight > allowed + 1e-9:
+                raise InputError(
+                    f"{name} puts {weight:.0%} of its weight{where} on {attr} levels with fewer than k={k} raters "
+                    f"({', '.join(small[attr])}); at most {allowed:.0%} is allowed, or numbers averaged over it "
+                    "would be mostly those small groups' suppressed estimates. Give them less weight, or pass "
+                    "--no-suppress-small to show small groups")
 
 
-def read_margins(path: str | Path, meta: ModelMeta) -> Composition:
+def read_margins(path: str | Path, meta: ModelMeta, sample_levels: np.ndarray | None = None) -> Composition:
     """:func:`margins_composition` of a margins CSV file (InputError when it is not a file)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"--weights must be sample, equal or a margins CSV file; '{path}' is none of these")
-    return margins_composition(pd.read_csv(path, dtype=str, keep_default_na=False), meta, path.name)
+    return margins_composition(pd.read_csv(path, dtype=str, keep_default_na=False), meta, path.name, sample_levels)
 
 
-def margins_composition(frame: pd.DataFrame, meta: ModelMeta, name: str) -> Composition:
-    """Validate population cell shares (a column per model attribute, plus ``share``) against the model.
+def _is_long(frame: pd.DataFrame, meta: ModelMeta) -> bool:
+    names = {str(c).strip().casefold() for c in frame.columns}
+    own = {a.casefold() for a in meta.attributes}
+    return names == {"attribute", "level", "share"} and own != {"attribute", "level"}
 
-    Every model attribute must be a column (names matched case-insensitively) and no other column is allowed;
-    every cell's levels must be levels of the model (case-insensitive), cells must be unique and shares
-    non-negative numbers summing to 1 (within :data:`SHARE_TOLERANCE`). Cells left out have share 0. Errors
-    name the offending line of the file (header = line 1).
+
+def _share(value: object, name: str, line: int) -> float:
+    try:
+        share = float(str(value).strip())
+    except (TypeError, ValueError):
+        raise InputError(f"{name}, line {line}: share '{str(value)[:30]}' is not a number") from None
+    if not np.isfinite(share) or share < 0:
+        raise InputError(f"{name}, line {line}: share {share} is not a non-negative number")
+    return share
+
+
+def margins_composition(frame: pd.DataFrame, meta: ModelMeta, name: str,
+                        sample_levels: np.ndarray | None = None) -> Composition:
+    """Validate population shares against the model: joint cells, or margins only (then raked, module notes).
+
+    Joint: every model attribute must be a column (names matched case-insensitively) and no other column is
+    allowed; every cell's levels must be levels of the model (case-insensitive), cells must be unique and
+    shares non-negative numbers summing to 1 (within :data:`SHARE_TOLERANCE`); cells left out have share 0.
+    Margins only (columns ``attribute``, ``level``, ``share``): raked from ``sample_levels`` (the survey raters'
+    level indices; None: every cell equally, enough to validate the file before a fit). Errors name the
+    offending line of the file (header = line 1).
     """
+    if _is_long(frame, meta):
+        return _raked_composition(frame, meta, name, sample_levels)
     columns = {str(c).strip().casefold(): c for c in frame.columns}
     missing = [a for a in meta.attributes if a.casefold() not in columns]
     extra = [str(c) for c in frame.columns if str(c).strip().casefold() not in
              {a.casefold() for a in meta.attributes} | {"share"}]
     if missing or extra or "share" not in columns:
         raise InputError(f"{name}: the columns must be the model's attributes ({', '.join(meta.attributes)}) and "
-                         f"share; missing: {', '.join(missing + ([] if 'share' in columns else ['share'])) or '-'}; "
+                         f"share, or attribute, level and share (margins only); missing: "
+                         f"{', '.join(missing + ([] if 'share' in columns else ['share'])) or '-'}; "
                          f"not in the model: {', '.join(extra) or '-'}")
     if frame.empty:
         raise InputError(f"{name}: no cells")
@@ -184,19 +271,99 @@ def margins_composition(frame: pd.DataFrame, meta: ModelMeta, name: str) -> Comp
                     match_level(meta.attributes, attr, str(values[columns[attr.casefold()]]).strip()))
             except InputError as exc:
                 raise InputError(f"{name}, line {line}: {exc}") from None
-        try:
-            shares[i] = float(values[columns["share"]])
-        except (TypeError, ValueError):
-            raise InputError(f"{name}, line {line}: share '{values[columns['share']]}' is not a number") from None
-        if not np.isfinite(shares[i]) or shares[i] < 0:
-            raise InputError(f"{name}, line {line}: share {shares[i]} is not a non-negative number")
+        shares[i] = _share(values[columns["share"]], name, line)
         cell = tuple(levels[i])
         if cell in seen:
             raise InputError(f"{name}, line {line}: the same cell as line {seen[cell]}")
         seen[cell] = line
     if abs(shares.sum() - 1) > SHARE_TOLERANCE:
         raise InputError(f"{name}: the shares sum to {shares.sum():.6g}, not 1 (tolerance {SHARE_TOLERANCE})")
-    return Composition(levels, shares / shares.sum(), standardisation_label(name))
+    return Composition(levels, shares / shares.sum(), name)
+
+
+def read_long_margins(frame: pd.DataFrame, meta: ModelMeta, name: str) -> dict[str, np.ndarray]:
+    """A margins-only frame (attribute, level, share) -> {attribute: share per level, in the model's order};
+    a level left out has share 0. Each listed attribute's shares must sum to 1."""
+    columns = {str(c).strip().casefold(): c for c in frame.columns}
+    if frame.empty:
+        raise InputError(f"{name}: no margins")
+    margins: dict[str, np.ndarray] = {}
+    seen: dict[tuple[str, int], int] = {}
+    for i, row in enumerate(frame.itertuples(index=False)):
+        line = i + 2
+        values = dict(zip(frame.columns, row, strict=True))
+        try:
+            attr, level = resolve_level(meta.attributes, f"{str(values[columns['attribute']]).strip()}="
+                                                         f"{str(values[columns['level']]).strip()}")
+        except InputError as exc:
+            raise InputError(f"{name}, line {line}: {exc}") from None
+        k = meta.attributes[attr].index(level)
+        if (attr, k) in seen:
+            raise InputError(f"{name}, line {line}: {attr}={level} again (line {seen[(attr, k)]})")
+        seen[(attr, k)] = line
+        margins.setdefault(attr, np.zeros(len(meta.attributes[attr])))[k] = _share(values[columns["share"]], name,
+                                                                                  line)
+    for attr, shares in margins.items():
+        if abs(shares.sum() - 1) > SHARE_TOLERANCE:
+            raise InputError(f"{name}: the shares of {attr} sum to {shares.sum():.6g}, not 1 "
+                             f"(tolerance {SHARE_TOLERANCE})")
+        margins[attr] = shares / shares.sum()
+    return margins
+
+
+def rake(seed: np.ndarray, cells: np.ndarray, margins: Mapping[int, np.ndarray]) -> np.ndarray:
+    """Iterative proportional fitting: the shares (summing to 1) closest to ``seed`` (counts per cell) whose
+    margins are ``margins`` ({attribute index: share per level}); ``cells``: (n_cells, n_attributes) level
+    indices. A cell with seed 0 stays 0. InputError when a level with a target share has no seed mass or the
+    margins cannot all be met on the seed's cells."""
+    table = np.asarray(seed, dtype=float) / np.sum(seed)
+    for j, target in margins.items():
+        have = np.bincount(cells[:, j], weights=table, minlength=len(target))
+        empty = (have <= 0) & (target > 0)
+        if empty.any():
+            raise InputError(f"level {int(np.flatnonzero(empty)[0])} of attribute {j} has a share but no rater")
+    for _ in range(RAKE_ITERATIONS):
+        worst = 0.0
+        for j, target in margins.items():
+            have = np.bincount(cells[:, j], weights=table, minlength=len(target))
+            worst = max(worst, float(np.abs(have - target).max()))
+            factor = np.divide(target, have, out=np.zeros_like(target), where=have > 0)
+            table = table * factor[cells[:, j]]
+        if worst < RAKE_TOLERANCE:
+            return table / table.sum()
+    raise InputError("the margins cannot all be met on the cells the survey's raters fill (raking did not "
+                     "converge)")
+
+
+def _raked_composition(frame: pd.DataFrame, meta: ModelMeta, name: str,
+                       sample_levels: np.ndarray | None) -> Composition:
+    """Margins only: raked from the survey's raters (or every cell equally when they are not known yet)."""
+    margins = read_long_margins(frame, meta, name)
+    names = list(meta.attributes)
+    if sample_levels is None:
+        cells = np.array(list(itertools.product(*(range(len(v)) for v in meta.attributes.values()))), dtype=int)
+        cells = cells.reshape(len(cells), len(names))
+        seed = np.ones(len(cells))
+    else:
+        cells, seed = np.unique(np.asarray(sample_levels, dtype=int).reshape(-1, len(names)), axis=0,
+                                return_counts=True)
+    for attr, shares in margins.items():
+        have = np.bincount(cells[:, names.index(attr)], weights=seed, minlength=len(shares))
+        empty = [lv for lv, h, t in zip(meta.attributes[attr], have, shares, strict=True) if h <= 0 and t > 0]
+        if empty:
+            raise InputError(f"{name}: no rater of the survey has {attr}={empty[0]}, so raking from the survey's "
+                             "raters cannot give it its share; give joint cells instead")
+    try:
+        shares = rake(seed, cells, {names.index(a): v for a, v in margins.items()})
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from None
+    table = pd.DataFrame({a: np.asarray(meta.attributes[a], dtype=object)[cells[:, j]] for j, a in enumerate(names)})
+    table["sample_raters"] = seed.astype(int) if sample_levels is not None else 0
+    table["sample_share"] = seed / seed.sum()
+    table["share"] = shares
+    keep = shares > 0
+    label = f"{name} ({', '.join(margins)} raked from the survey's raters)"
+    return Composition(cells[keep], shares[keep] / shares[keep].sum(), label, table=table)
 
 
 def match_attribute(meta: ModelMeta, name: str) -> str:
@@ -267,8 +434,10 @@ def group_draws(idata, dimension: str, groups: Sequence[Mapping[str, str]],
     ``dimension``, averaged over the survey's items: (n_draws, len(groups)).
 
     ``quantity``: "mean" (expected rating) or "share" (P(rating >= k), in percent). The attributes a group does
-    not fix are averaged over ``weights`` (:func:`composition`); groups fixing the same attributes share one
-    grid pass (and the same level of the attribute with per-level rater sds, if any).
+    not fix are averaged over ``weights`` (:func:`composition`) by its estimand: standardised, over the whole
+    composition (groups fixing the same attributes share one grid pass, and the same level of the attribute
+    with per-level rater sds, if any); poststratified, over the group's own units, renormalised (one pass per
+    group; NaN for a group with no weight).
     """
     meta = meta_of(idata)
     d = _check_dimension(meta, dimension)
@@ -284,19 +453,32 @@ def group_draws(idata, dimension: str, groups: Sequence[Mapping[str, str]],
     def batch(f: dict[str, int]) -> tuple:
         return tuple(sorted(f)), f.get(meta.rater_variance_by or "")
 
-    for key in dict.fromkeys(batch(f) for f in fixed):
-        attrs = key[0]
-        members = [i for i, f in enumerate(fixed) if batch(f) == key]
-        s = offsets(idata, d, list(attrs), levels=comp.levels)
-        sigma = rater_sd(idata, d, fixed[members[0]], levels=comp.levels)
+    def one_pass(members: list[int], levels: np.ndarray, weights: np.ndarray) -> None:
+        """The members' quantities, the unfixed attributes averaged over ``levels`` with ``weights``."""
+        s = offsets(idata, d, list(fixed[members[0]]), levels=levels)
+        sigma = rater_sd(idata, d, fixed[members[0]], levels=levels)
         # each group's own group x item terms (zero on an additive posterior); unfixed attributes' ones by cell
-        parts = [interaction_cells(idata, d, fixed[i], items, levels=comp.levels) for i in members]
+        parts = [interaction_cells(idata, d, fixed[i], items, levels=levels) for i in members]
         x = np.concatenate([group_effect(idata, d, fixed[i])[:, None] + v + w
                             for i, (w, _) in zip(members, parts, strict=True)], axis=1)
-        values = standardised(s, sigma, cut, x, parts[0][1], what=what, weights=comp.weights,
-                              family=family_of(idata))
+        values = standardised(s, sigma, cut, x, parts[0][1], what=what, weights=weights, family=family_of(idata))
         values = values.reshape(values.shape[0], len(members), v.shape[1]).mean(axis=2)
         out[:, members] = values * (100.0 if quantity == "share" else 1.0)
+
+    names = list(meta.attributes)
+    if comp.estimand == "poststratified":  # each group over its own cells, renormalised within it
+        for i, f in enumerate(fixed):
+            inside = np.ones(len(comp.weights), dtype=bool)
+            for attr, k in f.items():
+                inside &= comp.levels[:, names.index(attr)] == k
+            total = comp.weights[inside].sum()
+            if total <= 0:
+                out[:, i] = np.nan  # no share in the population: no poststratified number
+                continue
+            one_pass([i], comp.levels[inside], comp.weights[inside] / total)
+        return out
+    for key in dict.fromkeys(batch(f) for f in fixed):
+        one_pass([i for i, f in enumerate(fixed) if batch(f) == key], comp.levels, comp.weights)
     return out
 
 

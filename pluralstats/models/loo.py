@@ -7,8 +7,14 @@ with the rater's own effect integrated out::
 
     log p(y_r | theta_s) = sum_d log  integral  prod_{ratings of r in d} P(y | eta + u) Normal(u | 0, sigma_rater[d]) du
 
-(``eta``: attribute effects of r's levels + item effect + group x item terms), computed by Gauss-Hermite
-quadrature in ``u``. This needs no stored rater effects (the posterior file does not keep them) and is
+(``eta``: attribute effects of r's levels + item effect + group x item terms), computed by *adaptive*
+Gauss-Hermite quadrature in ``u``: for every rater, dimension and draw, a few Newton steps find the mode of the
+integrand and its curvature, and the nodes are centred on that mode and scaled by the curvature's sd (the
+Laplace approximation, corrected by the quadrature). Nodes fixed on the prior N(0, sigma_rater) would be wrong
+by tenths of a nat at 50 ratings per rater, where the integrand is far narrower than the prior; centred,
+12 nodes are within 1e-3 nats of a brute-force integral at 50 ratings and rater sd 1.5 (tested; about 1e-8
+in practice). This needs no
+stored rater effects (the posterior file does not keep them) and is
 small to store: raters x draws numbers, against ratings x draws for a per-rating log-likelihood (at paper
 scale 1,095 x 2,000 float64 = 17.5 MB, against 136,875 x 2,000 = 2.2 GB). It is stored as ArviZ's
 ``log_likelihood`` group, variable ``ratings`` (dimension ``rater``), so ``az.loo``, ``az.waic`` and
@@ -34,9 +40,12 @@ from pluralstats.errors import InputError
 
 from .data import family_of, meta_of
 
-GH_NODES = 20  # Gauss-Hermite nodes: exact for polynomials of degree 39; the integrand is smooth and unimodal
+GH_NODES = 12  # Gauss-Hermite nodes around each integrand's mode: ~1e-8 nats at 50 ratings, rater sd 1.5
+NEWTON_STEPS = 30  # at most; a log-concave integrand converges in a handful
+NEWTON_TOL = 1e-4  # stop when every step (units of sigma_rater) is below this: the next would be ~1e-8
+FD_STEP = 1e-4  # finite-difference step (units of sigma_rater) for the integrand's slope and curvature
 LL_VAR = "ratings"  # the log_likelihood variable: all ratings of a rater (its dimension is "rater")
-CHUNK_CELLS = 2_000_000  # ratings x draws x nodes per block (bounds memory to ~50 MB per array)
+CHUNK_CELLS = 2_000_000  # ratings x draws x 8 per block (bounds memory to ~50 MB per array)
 
 
 def stacked_draws(idata, name: str) -> np.ndarray:
@@ -101,32 +110,66 @@ def rater_log_likelihood(idata, *, nodes: int = GH_NODES, max_draws: int | None 
     rater = cd["obs_rater"].to_numpy().astype(int)
     y = cd["obs_rating"].to_numpy().astype(int) - 1
     n_raters, n_dim = cd.sizes["rater"], len(meta.dimensions)
-    cells = sparse.csr_matrix((np.ones(len(y)), (rater * n_dim + dim, np.arange(len(y)))),
-                              shape=(n_raters * n_dim, len(y)))
-    x, w = np.polynomial.hermite.hermgauss(nodes)
-    log_w = np.log(w / np.sqrt(np.pi))
     cut = stacked_draws(idata, "cutpoints")  # (sample, dimension, cut)
     inf = np.full(cut.shape[:2] + (1,), np.inf)
     padded = np.concatenate([-inf, cut, inf], axis=2)  # (sample, dimension, category + 1)
+    cell = rater * n_dim + dim
     out = np.empty((len(draws), n_raters))
-    step = max(1, CHUNK_CELLS // max(len(y) * nodes, 1))
+    step = max(1, CHUNK_CELLS // max(len(y) * 8, 1))  # a Newton step holds a few (b, obs) arrays
     for start in range(0, len(draws), step):
         block = draws[start:start + step]
         eta = observation_eta(idata, block)  # (b, obs)
         lo = padded[block][:, dim, y]  # (b, obs): cut point below the observed category
         hi = padded[block][:, dim, y + 1]
         sigma = rater_sigmas(idata, block)[:, rater, dim]  # (b, obs)
-        shift = np.sqrt(2.0) * sigma[:, :, None] * x[None, None, :]  # (b, obs, node)
-        z = eta[:, :, None] + shift
-        logp = family.category_logp(z, lo[:, :, None], hi[:, :, None])  # log P(lo < z + e <= hi), stably
-        per_cell = cells @ logp.transpose(1, 0, 2).reshape(len(y), -1)  # (cell, b * node)
-        per_cell = per_cell.reshape(n_raters * n_dim, len(block), nodes)
-        marginal = logsumexp(per_cell + log_w[None, None, :], axis=2)  # (cell, b)
-        out[start:start + len(block)] = marginal.reshape(n_raters, n_dim, len(block)).sum(axis=1).T
+        marginal = marginal_log_likelihood(eta, lo, hi, sigma, cell, n_raters * n_dim, family, nodes=nodes)
+        out[start:start + len(block)] = marginal.reshape(len(block), n_raters, n_dim).sum(axis=2)
     values = out.reshape(n_chain, len(keep), n_raters)
     return xr.DataArray(values, dims=("chain", "draw", "rater"),
                         coords={"chain": post["chain"].to_numpy(), "draw": post["draw"].to_numpy()[keep],
                                 "rater": cd["rater"].to_numpy()}, name=LL_VAR)
+
+
+def marginal_log_likelihood(eta: np.ndarray, lo: np.ndarray, hi: np.ndarray, sigma: np.ndarray, cell: np.ndarray,
+                            n_cells: int, family, *, nodes: int = GH_NODES) -> np.ndarray:
+    """``(b, n_cells)``: per draw and cell (rater x dimension), ``log integral prod P(lo < eta + u + e <= hi)
+    Normal(u | 0, sigma) du`` over the cell's ratings, by adaptive Gauss-Hermite quadrature (module docstring).
+
+    ``eta``, ``lo``, ``hi``, ``sigma``: (b, obs), each rating's linear predictor without the rater effect, the
+    cut points around its category and its rater's sd; ``cell``: (obs,) the cell of each rating; ``family``:
+    the link (:class:`~pluralstats.families.Family`). In ``t = u / sigma`` the integrand is
+    ``exp(L(t) - t^2 / 2) / sqrt(2 pi)``, ``L`` the summed log-probabilities; Newton's method finds its mode
+    ``m`` and curvature ``c = 1 - L''(m)`` (finite differences, so any family works), and with
+    ``t = m + sqrt(2 / c) x`` the integral is ``sqrt(2 / c) sum_k w_k exp(x_k^2) integrand(t_k)``.
+    """
+    b, n_obs = eta.shape
+    cells = sparse.csr_matrix((np.ones(n_obs), (cell, np.arange(n_obs))), shape=(n_cells, n_obs))
+    counts = np.asarray(cells.sum(axis=1)).ravel()
+
+    def summed(t: np.ndarray) -> np.ndarray:
+        """L(t) per draw and cell: (b, n_cells); ``t`` (b, n_cells)."""
+        logp = family.category_logp(eta + sigma * t[:, cell], lo, hi)
+        return (cells @ logp.T).T
+
+    t = np.zeros((b, n_cells))
+    curvature = np.ones((b, n_cells))
+    for _ in range(NEWTON_STEPS):
+        below, here, above = summed(t - FD_STEP), summed(t), summed(t + FD_STEP)
+        slope = (above - below) / (2 * FD_STEP) - t
+        # the ordinal log-likelihood is concave in t: curvature >= 1 (the prior's), up to rounding
+        curvature = np.maximum(1.0 - (above - 2 * here + below) / FD_STEP**2, 1.0)
+        move = np.clip(slope / curvature, -2.0, 2.0)
+        t = t + move
+        if np.abs(move).max() < NEWTON_TOL:
+            break
+    x, w = np.polynomial.hermite.hermgauss(nodes)
+    scale = np.sqrt(2.0 / curvature)  # (b, cell)
+    logs = np.empty((nodes, b, n_cells))
+    for k in range(nodes):
+        tk = t + scale * x[k]
+        logs[k] = np.log(w[k]) + x[k] ** 2 + summed(tk) - 0.5 * tk**2
+    total = np.log(scale) - 0.5 * np.log(2 * np.pi) + logsumexp(logs, axis=0)
+    return np.where(counts[None, :] > 0, total, 0.0)  # a rater who did not rate a dimension: factor 1
 
 
 def add_log_likelihood(idata, **kwargs) -> az.InferenceData:
@@ -136,6 +179,47 @@ def add_log_likelihood(idata, **kwargs) -> az.InferenceData:
         del idata["log_likelihood"]
     idata.add_groups({"log_likelihood": xr.Dataset({LL_VAR: ll})})
     return idata
+
+
+def loo_summary(idata) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PSIS leave-one-rater-out of one posterior: (estimates, Pareto k table).
+
+    ``estimates``: rows ``elpd_loo``, ``p_loo`` and ``looic`` with their ``estimate`` and ``se`` (ArviZ's
+    ``az.loo`` on the per-rater log-likelihood, attached first when missing; the se of ``p_loo``, which ArviZ
+    leaves out, from its per-rater terms ``lppd_r - elpd_loo_r`` as ArviZ computes the others).
+    ``pareto_k``: ArviZ's bands -- good (k at most ArviZ's sample-size threshold, 0.7 for 2,000 draws or
+    more), bad (up to 1), very bad (above 1) -- with the ``raters`` in each, their ``share`` (0..1) and the
+    band's largest k. Bad or very bad raters make PSIS unreliable: use :func:`kfold_raters`.
+    """
+    if "log_likelihood" not in idata.groups():
+        add_log_likelihood(idata)
+    result = az.loo(idata, pointwise=True)
+    k = np.asarray(result.pareto_k)
+    ll = idata.log_likelihood[LL_VAR].stack(sample=("chain", "draw")).transpose("rater", "sample").to_numpy()
+    lppd = logsumexp(ll, axis=1) - np.log(ll.shape[1])
+    p_i = lppd - np.asarray(result.loo_i)
+    se_p = float(np.sqrt(len(p_i) * np.var(p_i)))
+    estimates = pd.DataFrame({"estimate": [float(result.elpd_loo), float(result.p_loo), -2 * float(result.elpd_loo)],
+                              "se": [float(result.se), se_p, 2 * float(result.se)]},
+                             index=pd.Index(["elpd_loo", "p_loo", "looic"], name="quantity"))
+    good = float(result.good_k)
+    rows = []
+    for lower, upper, label in ((-np.inf, good, f"good (k <= {good:.2f})"), (good, 1.0, f"bad ({good:.2f} < k <= 1)"),
+                                (1.0, np.inf, "very bad (k > 1)")):
+        inside = (k > lower) & (k <= upper)
+        rows.append({"pareto_k": label, "raters": int(inside.sum()), "share": float(inside.mean()),
+                     "max_k": float(k[inside].max()) if inside.any() else np.nan})
+    return estimates, pd.DataFrame(rows)
+
+
+def add_check_groups(idata, *, ppc_draws: int = 200, seed: int = 0) -> az.InferenceData:
+    """Attach what ArviZ's checks read (in place; also returned): ``log_likelihood`` (per rater, for
+    ``az.loo`` / ``az.compare``), and ``posterior_predictive`` with ``observed_data`` (``ppc_draws``
+    replicated surveys, for ``az.plot_ppc``). Raters are the posterior's pseudonyms only."""
+    from .ppc import add_posterior_predictive
+
+    add_log_likelihood(idata)
+    return add_posterior_predictive(idata, n_draws=ppc_draws, seed=seed)
 
 
 def data_fingerprint(idata) -> str:

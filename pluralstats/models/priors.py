@@ -7,7 +7,10 @@ relative to the noise: still weakly informative.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from pluralstats.errors import InputError
 
 #: Prior sd of the attribute effects. A scale of 1 shrinks large group differences in small surveys: over 109
 #: simulated 150-rater surveys (analyses/interval_coverage.py) the planted +44% (~1.4 rating points) contrast
@@ -43,3 +46,32 @@ class Priors:
 
 
 DEFAULT_PRIORS = Priors()
+
+
+#: ``--prior NAME=SD`` names and the :class:`Priors` field each sets
+PRIOR_NAMES = {"beta": "beta_sd", "tau": "tau_sd", "sigma_rater": "sigma_rater_sd", "sigma_item": "sigma_item_sd",
+               "cutpoints": "cutpoint_sd", "pooled_tau": "pooled_tau_sd", "lkj_eta": "lkj_eta"}
+
+
+def parse_priors(items: Iterable[str], base: Priors = DEFAULT_PRIORS) -> tuple[Priors, list[str]]:
+    """``["tau=1", "beta=1.5"]`` -> (``base`` with those scales, the names given). Names: :data:`PRIOR_NAMES`
+    (``beta``: the attribute effects' Normal sd; ``tau``: the group x item scale's HalfNormal sd; ...); every
+    value a positive number. An unknown name, a repeated one or a bad value raises :class:`InputError`."""
+    changes: dict[str, float] = {}
+    given: list[str] = []
+    for item in items:
+        name, sep, value = str(item).partition("=")
+        name = name.strip().casefold()
+        if not sep or name not in PRIOR_NAMES:
+            raise InputError(f"--prior '{str(item)[:60]}' must be NAME=SD with NAME one of {', '.join(PRIOR_NAMES)}")
+        if name in given:
+            raise InputError(f"--prior {name} is given twice")
+        try:
+            number = float(value)
+        except ValueError:
+            raise InputError(f"--prior {name}: '{value.strip()[:30]}' is not a number") from None
+        if not number > 0 or number == float("inf"):
+            raise InputError(f"--prior {name}: {value.strip()[:30]} must be a positive, finite number")
+        changes[PRIOR_NAMES[name]] = number
+        given.append(name)
+    return replace(base, **changes), given

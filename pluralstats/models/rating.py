@@ -307,13 +307,14 @@ AUXILIARY = ("z_rater", "rater_effect_t", "z_item", "item_effect_t", "cutpoints_
              "rater_chol_corr", "rater_chol_stds")
 
 
-def interaction_gated(meta) -> list[str]:
-    """What the diagnostics gate beyond the additive model's parameters when there are group x item terms:
-    each tau and w, and the item effects, since group-specific item predictions (the posterior preference
-    strategy, ``disagreements``) read all of them. Empty for the additive model, whose gate is unchanged."""
+def interaction_families(meta) -> dict[str, tuple[str, ...]]:
+    """The families of exchangeable terms the diagnostics gate judges by their size when there are group x item
+    terms, each with its zero-sum axes: each w and the item effects, since group-specific item predictions
+    (the posterior preference strategy, ``disagreements``) read all of them. Empty for the additive model,
+    whose item effects no result reads one by one."""
     if not meta.disagreement:
-        return []
-    return [*(f"tau_{a}" for a in meta.disagreement), *(f"w_{a}" for a in meta.disagreement), "item_effect"]
+        return {}
+    return {"item_effect": ("item",), **{f"w_{a}": ("item", f"{a}_level") for a in meta.disagreement}}
 
 
 def is_auxiliary(name: str) -> bool:

@@ -1,7 +1,11 @@
 """The study's Figures 2-5 from result tables (Figure 1 is drawn by ``describe``).
 
 - Figure 2: per contrast, the tuned-model difference (circles) beside the survey-estimated
-  difference (triangles), both A - B in rating points with 95% intervals.
+  difference (triangles), both A - B in rating points with 95% intervals. What it can show is
+  *direction*: no scale links a preference gap to a tuned shift, and the survey intervals are for the
+  training pairs while the tuned side is for new prompts. The caption gives the rows whose two sides
+  point the same way and the Spearman rank correlation over rows with a bootstrap interval
+  (:func:`~pluralstats.evaluate.compare_models.direction_agreement`).
 - Figures 3-5: an experiment's conditions against the control (panel A) and against each other
   (panel B); Figure 5 has a panel per dimension for each.
 
@@ -107,6 +111,9 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
     frame = pd.DataFrame(rows)
     if frame.empty:
         return note_figure("; ".join(notes) or "no comparison to show", path)
+    from pluralstats.evaluate.compare_models import direction_agreement, direction_text
+
+    direction = direction_agreement(frame) if "model_diff" in frame else None
     y = np.arange(len(frame), dtype=float)
     with paper_style():
         fig, ax = plt.subplots(figsize=(5.4, 0.9 + 0.5 * len(frame)))
@@ -116,9 +123,14 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
         if "model_diff" in frame and frame.model_diff.notna().any():
             _dots(ax, y + 0.16, frame.model_diff, frame.model_lo, frame.model_hi, **MODEL_STYLE)
         _finish(ax, list(frame.label), "difference in rating points (95% interval)",
-                "Differences between groups (A - B):\ntuned models vs survey")
+                "Differences between groups (A - B): direction,\ntuned models vs survey")
         fig.tight_layout()
-        legend_below(fig, [ax], ["hollow: the 95% interval includes 0", *notes])
+        caption = ["hollow: the 95% interval includes 0", "read for direction: no scale links a preference gap "
+                   "to a tuned shift, and the survey intervals are for the training pairs, the tuned ones for new "
+                   "prompts"]
+        if direction is not None:
+            caption.append(direction_text(direction))
+        legend_below(fig, [ax], [*caption, *notes])
         return save_figure(fig, path)
 
 

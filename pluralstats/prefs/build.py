@@ -147,8 +147,10 @@ def build_preferences(
 
     ``seed`` seeds the prompt split (and the draw subsample with ``max_draws``); ``split`` reuses a
     recorded split instead. ``probability_fn`` replaces :func:`pluralstats.models.category_probabilities`.
-    The posterior strategy refuses a posterior that failed (or could not be given) its convergence checks
-    (:class:`~pluralstats.errors.DiagnosticsError`) unless ``allow_bad_diagnostics``.
+    The posterior strategy refuses a posterior fitted to other ratings than ``survey``'s, or one without the
+    survey's fingerprint (:func:`~pluralstats.models.data.check_same_survey`), and one that failed (or could
+    not be given) its convergence checks (:class:`~pluralstats.errors.DiagnosticsError`) unless
+    ``allow_bad_diagnostics``.
     """
     config = survey.config
     scale = config.scale_max if scale is None else int(scale)
@@ -189,8 +191,10 @@ def build_preferences(
     idata = post.load(posterior) if rule.needs_posterior else None
     diagnostics = None
     if idata is not None and probability_fn is None:  # a stand-in probability_fn (tests) has no posterior
+        from pluralstats.models.data import check_same_survey
         from pluralstats.models.diagnostics import require_diagnostics
 
+        check_same_survey(idata, survey, "The posterior")
         diagnostics = require_diagnostics(idata, allow_bad=allow_bad_diagnostics) or "passed"
 
     shares = np.array([m.share for m in pool.members])

@@ -10,7 +10,7 @@ import numpy as np
 from . import posterior as post
 from .pairs import Decision, by_scores, preserve_rows
 from .registry import DimensionData, Strategy
-from .strategies import evidence, harmful, majority_labels, mean_labels
+from .strategies import harmful, majority_labels, mean_labels
 
 
 class Majority(Strategy):
@@ -79,18 +79,19 @@ class Posterior(Strategy):
     help = ("The fitted rating model's predictive probability that a new rater of the group rates one response "
             "better (needs --posterior).")
     needs_posterior = True
-    pairings = ("across",)  # a new rater's two ratings are independent draws: there is no 'own two ratings'
+    pairings = ("across",)  # the model's new rater has no observed 'own two ratings' to pair within
 
-    def distributions(self, data: DimensionData) -> np.ndarray:
-        """Per draw, each item's predictive rating distribution for the pool, from the fitted model."""
+    def distributions(self, data: DimensionData) -> post.RaterMixture:
+        """Per draw, the pool's new rater as a mixture of raters (:mod:`.posterior`), from the fitted model."""
         return post.distributions(data.posterior, data.pool, data.dimension, list(data.index),
                                   data.survey.config.scale_max, data.scale, data.cuts, data.sign,
                                   probability_fn=data.probability_fn, max_draws=data.max_draws, seed=data.seed)
 
-    def across_evidence(self, probs: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # evidence per draw, averaged over the draws: the posterior predictive probability
-        """The pair evidence averaged over the draws (the posterior predictive probabilities)."""
-        return tuple(x.mean(axis=0) for x in evidence(probs[:, a], probs[:, b]))
+    def across_evidence(self, probs: post.RaterMixture, a: np.ndarray,
+                        b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The probability that one new rater of the pool rates ``a`` above ``b`` (and the reverse), averaged over
+        the draws (the posterior predictive probabilities; one rater effect shared by the pair)."""
+        return probs.evidence(a, b)
 
     def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
                s_b: np.ndarray | None) -> Decision:

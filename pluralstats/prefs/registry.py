@@ -5,7 +5,8 @@ A strategy is a class (or an instance) with a ``name``, a one-line ``help`` and 
 every hook a default, so a new strategy overrides only what it changes:
 
 * ``distributions(data)``: the oriented rating distributions (``(n_items, S)``; the posterior strategy
-  gives ``(n_draws, n_items, S)``);
+  gives a :class:`~pluralstats.prefs.posterior.RaterMixture`, whose draws and mixture raters it computes in
+  blocks);
 * ``across_evidence(probs, a, b)``: ``E(a > b)``, ``E(b > a)`` for candidate pairs (``pairing="across"``);
 * ``item_scores(data, probs)``: a per-item judgement to compare, or ``None`` to compare evidence only;
 * ``pair_scores(data, probs, mean_diff)``: the scores of each candidate pair's two sides;

@@ -31,7 +31,7 @@ survey's composition on the other attributes.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 
 import numpy as np
@@ -51,7 +51,8 @@ ATTRIBUTE_SHARES: dict[str, dict[str, float]] = {
     "age_group": {"18-29": 0.25, "30-44": 0.3, "45-59": 0.25, "60+": 0.2},
     "education": {"secondary": 0.35, "bachelor": 0.4, "graduate": 0.25},
 }
-REFERENCE_LEVELS = {"gender": "female", "race_ethnicity": "white", "political": "liberal",
+REFERENCE_LEVELS = {"gender": "female", "race_ethnicity": "white", "political": "liberal", "politics": "democrat",
+                    "race": "white",
                     "age_group": "30-44", "education": "bachelor", "country": "us"}
 # order of the latent quality correlation matrix below
 QUALITIES = ["toxicity", "emotional_awareness", "sensitivity", "stereotypical_bias", "helpfulness"]
@@ -125,6 +126,32 @@ class SimulationConfig:
     #: rater-effect sds of some levels of one attribute, e.g. ``{"political": {"conservative": 1.6}}`` (the other
     #: levels keep ``sigma_rater``); what ``fit-survey --rater-variance-by`` estimates
     sigma_rater_by: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: the dimensions rated (None: the study's five)
+    dimensions: tuple[str, ...] | None = None
+    #: per-attribute sds of planted group x item terms; when given, instead of ``disagreement_sd`` and
+    #: ``disagreement_attributes``
+    disagreement_by: dict[str, float] = field(default_factory=dict)
+
+
+#: a stand-in for a public binary toxicity export: one binary dimension, 545 raters who each rate 24 of 120
+#: comments (one language), politics in three groups of about 50/35/15%, gender, race with two tiny groups,
+#: item sd 3 and rater sd 1 (logits), group x item disagreement sd 0.27 (politics) and 0.12 (gender)
+BINARY_TOXICITY = dict(
+    n_participants=545, prompts_per_language=60, responses_per_prompt=2, prompts_per_participant=12,
+    share_us=1.0, scale_max=2, effects=(), sigma_item=3.0, item_slope=0.0, sigma_rater=1.0,
+    dimensions=("toxicity",), disagreement_by={"politics": 0.27, "gender": 0.12},
+    attribute_shares={"politics": {"democrat": 0.5, "independent": 0.35, "republican": 0.15},
+                      "gender": {"female": 0.5, "male": 0.5},
+                      "race": {"white": 0.62, "black": 0.2, "asian": 0.15, "native": 0.015, "pacific": 0.015}},
+)
+
+#: named designs ``simulate --preset`` knows
+PRESETS = {"binary-toxicity": BINARY_TOXICITY}
+
+
+def _languages(cfg: SimulationConfig) -> tuple[str, ...]:
+    """English and German, or English only when every participant is in the US."""
+    return ("en",) if cfg.share_us >= 1.0 else ("en", "de")
 
 
 @dataclass
@@ -143,7 +170,7 @@ def _phrases() -> dict:
 def _items(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
     """Prompts x responses in both languages; response text assembled from quality levels."""
     bank = _phrases()
-    n_prompts = 2 * cfg.prompts_per_language
+    n_prompts = len(_languages(cfg)) * cfg.prompts_per_language
     n_items = n_prompts * cfg.responses_per_prompt
     z = rng.multivariate_normal(np.zeros(5), QUALITY_CORRELATION, size=n_items)
     levels = np.empty_like(z, dtype=int)
@@ -152,7 +179,7 @@ def _items(cfg: SimulationConfig, rng: np.random.Generator) -> tuple[pd.DataFram
         cuts = np.quantile(z[:, j], np.cumsum(shares)[:-1])
         levels[:, j] = np.digitize(z[:, j], cuts)
     rows = []
-    for lang_index, lang in enumerate(("en", "de")):
+    for lang_index, lang in enumerate(_languages(cfg)):
         situations, templates = bank["situations"][lang], bank["templates"][lang]
         for p in range(cfg.prompts_per_language):
             situation, topic, _sensitive = situations[p % len(situations)]
@@ -299,11 +326,14 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
     rng = np.random.default_rng(seed)
     items, levels = _items(cfg, rng)
     participants = _participants(cfg, rng)
-    attributes = ["country", *cfg.attribute_shares]
+    attributes = ["country", *cfg.attribute_shares] if len(_languages(cfg)) > 1 else list(cfg.attribute_shares)
     refs = {a: REFERENCE_LEVELS.get(a) or sorted(participants[a].unique())[0] for a in attributes}
-    dims = list(STUDY_DIMENSIONS)
+    dims = [d for d in STUDY_DIMENSIONS if cfg.dimensions is None or d in cfg.dimensions]
+    if not dims:
+        raise InputError(f"no known dimension among {list(cfg.dimensions or ())}; known: {list(STUDY_DIMENSIONS)}")
     beta = {d: {a: {lvl: (0.0 if lvl == refs[a] else float(rng.normal(0, cfg.other_effect_sd)))
                     for lvl in sorted(participants[a].unique())} for a in attributes} for d in dims}
+    cfg = replace(cfg, effects=tuple(e for e in cfg.effects if e.dimension in dims and e.attribute in attributes))
     for eff in cfg.effects:  # zero before calibration so that planted effects don't depend on noise draws
         beta[eff.dimension][eff.attribute][eff.level_a] = 0.0
     cuts = {d: cutpoints(cfg.scale_max, d) for d in dims}
@@ -347,7 +377,7 @@ def simulate_survey(config: SimulationConfig | None = None, seed: int = 0) -> Si
         # group x item terms: tau (their sd) and every term, attribute -> dimension -> level -> item. The
         # "contrasts" above are calibrated without them (they are zero-mean over items within each level, so
         # they move a group's average rating only through the link's curvature)
-        "tau": {a: dict.fromkeys(dims, cfg.disagreement_sd) for a in w},
+        "tau": {a: dict.fromkeys(dims, _disagreement_sds(cfg)[a]) for a in w},
         "w": {a: {d: {lvl: dict(zip(items.item_id, np.round(w[a][d][k], 6).tolist(), strict=True))
                       for k, lvl in enumerate(_levels(participants, a))} for d in dims} for a in w},
     }
@@ -358,25 +388,32 @@ def _levels(participants: pd.DataFrame, attribute: str) -> list[str]:
     return sorted(participants[attribute].astype(str).unique())
 
 
-def _disagreement_terms(cfg: SimulationConfig, rng: np.random.Generator, participants: pd.DataFrame,
-                        n_items: int, dims: list[str]) -> dict[str, dict[str, np.ndarray]]:
-    """Planted group x item terms w[attribute][dimension] (levels x items): iid N(0, disagreement_sd), then
-    centred over the levels within each item and over the items within each level, which is the rating
-    model's ZeroSumNormal(tau) on both axes. None when ``disagreement_sd`` is 0."""
-    if cfg.disagreement_sd <= 0:
-        return {}
-    out = {}
-    chosen = cfg.disagreement_attributes
-    unknown = sorted(set(chosen or ()) - set(cfg.attribute_shares))
+def _disagreement_sds(cfg: SimulationConfig) -> dict[str, float]:
+    """Attribute -> sd of its planted group x item terms (only attributes with sd > 0)."""
+    if cfg.disagreement_by:
+        chosen = dict(cfg.disagreement_by)
+    else:
+        chosen = dict.fromkeys(cfg.attribute_shares if cfg.disagreement_attributes is None
+                               else cfg.disagreement_attributes, cfg.disagreement_sd)
+    unknown = sorted(set(chosen) - set(cfg.attribute_shares))
     if unknown:
         raise ValueError(f"disagreement attributes {unknown} are not simulated; known: {sorted(cfg.attribute_shares)}")
-    for attribute in (cfg.attribute_shares if chosen is None else chosen):
+    return {a: float(sd) for a, sd in chosen.items() if sd > 0}
+
+
+def _disagreement_terms(cfg: SimulationConfig, rng: np.random.Generator, participants: pd.DataFrame,
+                        n_items: int, dims: list[str]) -> dict[str, dict[str, np.ndarray]]:
+    """Planted group x item terms w[attribute][dimension] (levels x items): iid N(0, sd of the attribute), then
+    centred over the levels within each item and over the items within each level, which is the rating
+    model's ZeroSumNormal(tau) on both axes. Empty when no attribute has an sd above 0."""
+    out = {}
+    for attribute, sd in _disagreement_sds(cfg).items():
         n_levels = len(_levels(participants, attribute))
         if n_levels < 2:
             continue
         out[attribute] = {}
         for d in dims:
-            raw = rng.normal(0.0, cfg.disagreement_sd, (n_levels, n_items))
+            raw = rng.normal(0.0, sd, (n_levels, n_items))
             raw -= raw.mean(axis=0, keepdims=True)
             out[attribute][d] = raw - raw.mean(axis=1, keepdims=True)
     return out

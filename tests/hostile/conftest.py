@@ -124,7 +124,7 @@ def hostile_posterior(hostile_survey_dir, tmp_path_factory) -> Path:
     from pluralstats.survey import load_survey
 
     survey = load_survey(hostile_survey_dir)
-    idata = fit_survey(survey, dimensions=["toxicity"], draws=2000, tune=1000, chains=2, seed=1, progress=False)
+    idata = fit_survey(survey, dimensions=["toxicity"], draws=1000, tune=1000, seed=1, progress=False)
     return save_posterior(idata, tmp_path_factory.mktemp("hostile-post") / "post.nc")
 
 

@@ -79,7 +79,7 @@ def test_flag_lets_a_failed_posterior_through_and_says_so(failed_posterior, tmp_
 def test_one_chain_is_unchecked_and_refused(run_bad, one_chain_posterior, tmp_path):
     assert verdict_of(load_posterior(one_chain_posterior))[0] == "unchecked"
     run_bad(["compare", one_chain_posterior, "--groups", "liberal", "conservative", "--out", tmp_path / "o"],
-            expect=3, names=["unchecked", "one chain"])
+            expect=3, names=["unchecked", "1 chain", "--chains 4"])
 
 
 def test_low_bfmi_and_saturated_tree_depth_fail(hostile_posterior):
@@ -112,3 +112,14 @@ def test_advi_posterior_is_unchecked_and_compare_exits_3(run_bad, hostile_survey
     assert "Unchecked posterior" in fit.output
     run_bad(["compare", post, "--groups", "liberal", "conservative", "--out", tmp_path / "c"], expect=3,
             names=["unchecked", "ADVI"], watch=[post])
+
+
+def test_one_chain_fit_is_written_unchecked_and_exits_3(hostile_survey_dir, run_bad, tmp_path):
+    """A first look with one chain: fit-survey writes the posterior, says it is unchecked, exits 3 (no crash);
+    a reporting command downstream refuses it with exit 3."""
+    post = tmp_path / "one.nc"
+    run_bad(["fit-survey", hostile_survey_dir, "--out", post, "--dimensions", "toxicity", "--chains", "1",
+             "--max-chains", "1", "--draws", "300"], expect=3, names=["unchecked", "1 chain"])
+    assert post.exists() and verdict_of(load_posterior(post))[0] == "unchecked"
+    run_bad(["contrasts", post, "--out", tmp_path / "c.csv"], expect=3, names=["unchecked"], watch=[post],
+            absent=[tmp_path / "c.csv"])
