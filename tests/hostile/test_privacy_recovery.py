@@ -92,7 +92,7 @@ def test_weights_rule_hand_worked():
     # level a is small only among the raters of "help": small in some dimension counts
     sizes = {("g", "tox"): {"a": 6, "b": 20, "c": 30}, ("g", "help"): {"a": 4, "b": 20, "c": 30},
              ("h", "tox"): {"x": 30, "y": 26}, ("h", "help"): {"x": 30, "y": 24}}
-    sample = np.array([[1, 0]] * 9 + [[0, 1]])  # a tenth of the raters on level a
+    sample = np.array([[1, 0]] * 5 + [[1, 1]] * 4 + [[0, 1]])  # a tenth of the raters on level a, a fifth of y
 
     def comp(weight_a: float) -> Composition:
         return Composition(np.array([[0, 0], [1, 1]]), np.array([weight_a, 1 - weight_a]), "t")
@@ -104,6 +104,12 @@ def test_weights_rule_hand_worked():
     refuse_small_weight(comp(0.8), meta, sizes, np.array([[0, 0]] * 8 + [[1, 1]] * 2), "W")
     with pytest.raises(InputError):
         refuse_small_weight(comp(0.81), meta, sizes, np.array([[0, 0]] * 8 + [[1, 1]] * 2), "W")
+    # poststratified: a level's number weights its own cells only, so the rule holds within each large level;
+    # 10% overall on a, but all of h=y's weight
+    post = Composition(np.array([[0, 1], [1, 0]]), np.array([0.1, 0.9]), "t", estimand="poststratified")
+    with pytest.raises(InputError, match=r"W puts 100% of its weight within h=y on g levels"):
+        refuse_small_weight(post, meta, sizes, sample, "W")
+    refuse_small_weight(Composition(post.levels, post.weights, "t"), meta, sizes, sample, "W")  # standardised
 
 
 def test_compare_from_a_bundle_refuses_the_weights_before_fitting(run_bad, survey_copy, tmp_path):
