@@ -77,9 +77,9 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
 
     def step(name: str, fn: Callable[[], object], done: Path | None = None) -> None:
         if done is not None and done.exists():
-            say(f"[dim]- {name}: already done ({done})[/]")
+            say(f"- {name}: already done ({done})")
             return
-        say(f"[bold]- {name}[/]")
+        say(f"- {name}")
         start = time.perf_counter()
         fn()
         timings[name] = round(time.perf_counter() - start, 1)
@@ -99,7 +99,7 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
                                                      console=console)))
     report = holder.get("report")
     if report is not None and len(report.failed):
-        say(f"[red]failed cells:[/] {report.failed[['label', 'seed', 'error']].to_dict('records')}")
+        say(f"failed cells: {report.failed[['label', 'seed', 'error']].to_dict('records')}")
     step("compare with tuned models (Figure 2)",
          lambda: compare_step(posterior, out / "compare-models", sizes, seed, out / "tuned" / "results.parquet",
                               console))
@@ -188,7 +188,7 @@ def compare_step(posterior: Path, out: Path, sizes: DemoSizes, seed: int, eval_p
             if console is None:
                 from rich.console import Console
 
-                console = Console(highlight=False)
+                console = Console(highlight=False, markup=False)  # as the CLI's: names print as written
             figures += print_agreement(shown, out, console)
         write_manifest(out, "compare", inputs=inputs, seed=seed,
                        options={"groups": [a, b], "dimensions": dimensions, "prob": 0.95, "weights": "sample",

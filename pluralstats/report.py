@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import re
 from pathlib import Path
+from urllib.parse import quote
 
 import pandas as pd
 
@@ -36,8 +38,8 @@ def markdown_table(frame: pd.DataFrame, digits: int = 3) -> str:
     def cell(v):
         if isinstance(v, float):
             return "" if pd.isna(v) else f"{v:.{digits}f}"
-        return str(v).replace("|", "/").replace("\n", " ")
-    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+        return md_text(v)
+    head = "| " + " | ".join(map(md_text, frame.columns)) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([head, rule, *body]) + "\n"
@@ -63,12 +65,32 @@ def _rel(path: Path, root: Path) -> str:
     return os.path.relpath(path, root).replace(os.sep, "/")
 
 
+#: the characters that could turn text into a link, an image, HTML, code or a table cell boundary ("(", "!" and ">"
+#: only act beside a bracket, which is escaped, or at the start of a line, where no text is put)
+_MARKDOWN_SPECIAL = re.compile(r"([\\`\[\]<|])")
+
+
+def md_text(text: object) -> str:
+    """``text`` shown as written in Markdown: a file named ``x](http://evil)`` cannot become a link."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def md_code(text: object) -> str:
+    """``text`` as inline code (nothing in it is read as Markdown but a backquote, which is replaced)."""
+    return "`" + " ".join(str(text).split()).replace("`", "'") + "`"
+
+
+def _link(text: object, path: Path, root: Path, *, image: bool = False) -> str:
+    """A Markdown link (or image) to ``path`` relative to ``root``: the text escaped, the target percent-encoded."""
+    return f"{'!' if image else ''}[{md_text(text)}]({quote(_rel(path, root), safe='/')})"
+
+
 def _figures(folder: Path, root: Path) -> list[str]:
     lines = []
     for png in sorted(folder.glob("*.png")):
         pdf = png.with_suffix(".pdf")
-        link = f" ([PDF]({_rel(pdf, root)}))" if pdf.exists() else ""
-        lines.append(f"![{png.stem}]({_rel(png, root)})\n\n*{png.stem}*{link}\n")
+        link = f" ({_link('PDF', pdf, root)})" if pdf.exists() else ""
+        lines.append(f"{_link(png.stem, png, root, image=True)}\n\n*{md_text(png.stem)}*{link}\n")
     return lines
 
 
@@ -83,7 +105,7 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
     for csv in sorted(folder.glob("*.csv")):
         frame = _private(read_table(csv), suppress_small)
         if "model_diff" in frame:
-            out += [f"**Tuned models vs survey** ([{csv.name}]({_rel(csv, root)})): A - B in rating points, "
+            out += [f"**Tuned models vs survey** ({_link(csv.name, csv, root)}): A - B in rating points, "
                     "P(same sign), ratio model/survey.\n", markdown_table(frame[[c for c in COMPARE_COLUMNS
                                                                                  if c in frame]])]
             if "model_n_runs" in frame and (frame.model_n_runs == 1).any():
@@ -94,7 +116,8 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
             # mean rows are in rating points, share>=k rows in percentage points; both adjusted (standardised)
             cols[3:3] = [c for c in ("quantity",) if c in frame]
             adjusted = f", {frame.standardisation.iloc[0]}" if "standardisation" in frame and len(frame) else ""
-            out += [f"**Survey contrast** ([{csv.name}]({_rel(csv, root)})){adjusted}\n", markdown_table(frame[cols])]
+            out += [f"**Survey contrast** ({_link(csv.name, csv, root)}){md_text(adjusted)}\n",
+                    markdown_table(frame[cols])]
         elif csv.name == "cells.csv":
             require_columns(frame, ["label", "seed", "status", "error"], csv)
             failed = frame[frame.status != "done"]
@@ -102,13 +125,13 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
             if len(failed):
                 note += "; NOT done: " + ", ".join(f"{r.label} seed {r.seed} ({r.status}: {r.error})"
                                                    for r in failed.itertuples())
-            out.append(f"Cells ([cells.csv]({_rel(csv, root)})): {note}\n")
+            out.append(f"Cells ({_link('cells.csv', csv, root)}): {md_text(note)}\n")
     for results in sorted(folder.glob("*.parquet")):
         if results.name.endswith((".scores.parquet",)) or not results.name.startswith(("results", "eval")):
             continue
         shifts = _shift_rows(read_table(results, ["comparison", "method"]))
-        out += [f"**Shifts vs control** ([{results.name}]({_rel(results, root)}); posterior "
-                f"`{results.name.removesuffix('.parquet')}.posterior.nc`), rating points and percent, "
+        out += [f"**Shifts vs control** ({_link(results.name, results, root)}; posterior "
+                f"{md_code(results.name.removesuffix('.parquet') + '.posterior.nc')}), rating points and percent, "
                 "95% intervals, P(better than control):\n", markdown_table(shifts)]
         if "n_runs" in shifts and (shifts.n_runs == 1).any():
             out.append(f"_{ONE_RUN_NOTE}_\n")
@@ -126,7 +149,7 @@ def build_report(root: str | Path, *, title: str = "pluralstats report", notes: 
     suppressed unless not ``suppress_small``)."""
     root = Path(root)
     lines = [f"# {title}\n", f"Generated {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')} "
-             f"from the artifacts under `{root}`.\n"]
+             f"from the artifacts under {md_code(root)}.\n"]
     lines += [f"{n}\n" for n in notes or []]
     folders = sorted({p.parent for p in root.rglob("*") if p.suffix in (".png", ".csv", ".parquet")
                       and "cells" not in p.relative_to(root).parts and "survey" != p.parent.name})
@@ -135,6 +158,6 @@ def build_report(root: str | Path, *, title: str = "pluralstats report", notes: 
         if body:
             manifest = folder / "manifest.json"
             command = str(read_json_object(manifest).get("command", "")) if manifest.exists() else ""
-            name = _rel(folder, root) if folder != root else "(top level)"
-            lines += [f"## {name}\n", f"Produced by `{command}`.\n" if command else "", *body]
+            name = md_text(_rel(folder, root)) if folder != root else "(top level)"
+            lines += [f"## {name}\n", f"Produced by {md_code(command)}.\n" if command else "", *body]
     return write_text_atomic(root / "report.md", "\n".join(line for line in lines if line))

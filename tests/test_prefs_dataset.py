@@ -103,7 +103,7 @@ def test_cli_writes_dataset_split_manifest_and_summary(bundle, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--group", "race_ethnicity=other"], "smaller than k"),
+    (["--group", "race_ethnicity=other"], "fewer than k"),
     (["--group", "martian"], "Known levels"),
     (["--strategy", "posterior"], "needs a fitted posterior"),
 ])

@@ -6,10 +6,9 @@ from pathlib import Path
 
 import click
 import pandas as pd
-from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option, writes
+from pluralstats.cli.common import console, err_console, seed_option, styled, writes
 from pluralstats.cli.survey import allow_outside_option
 from pluralstats.errors import InputError
 from pluralstats.io import atomic_path, check_output, write_manifest
@@ -82,7 +81,7 @@ def loo_cmd(posteriors: tuple[Path, ...], out: Path | None, kfold: int | None, b
 
         survey = read_bundle(bundle)
         table = kfold_compare(idatas, survey, k=kfold, seed=seed,
-                              progress=lambda name, f, k: console.print(f"{escape(name)}: fold {f + 1}/{k}"))
+                              progress=lambda name, f, k: console.print(f"{name}: fold {f + 1}/{k}"))
         warnings_out: list[str] = []
     else:
         with console.status("Computing each rater's log-likelihood and PSIS-LOO..."):
@@ -92,10 +91,10 @@ def loo_cmd(posteriors: tuple[Path, ...], out: Path | None, kfold: int | None, b
     for col in table.columns:
         shown.add_column(str(col), justify="right")
     for name, row in table.iterrows():
-        shown.add_row(escape(str(name)), *[f"{v:.2f}" if isinstance(v, float) else escape(str(v)) for v in row])
+        shown.add_row(str(name), *[f"{v:.2f}" if isinstance(v, float) else str(v) for v in row])
     console.print(shown)
     for message in warnings_out:
-        err_console.print(f"[yellow]warning:[/] {escape(message)}")
+        err_console.print(styled("[yellow]warning:[/] ", message))
     if out is not None:
         with atomic_path(out) as tmp:
             table.rename_axis("model").reset_index().to_csv(tmp, index=False)
@@ -122,7 +121,8 @@ def _print_single(estimates: pd.DataFrame, bands: pd.DataFrame) -> None:
     bad = int(bands.raters.iloc[1:].sum())
     if bad:
         err_console.print(f"[yellow]warning:[/] Pareto k too high for {bad} of {int(bands.raters.sum())} raters: "
-                          "PSIS-LOO is unreliable there; use K-fold by raters (--kfold 10 --bundle SURVEY)")
+                          "PSIS-LOO is unreliable there; use K-fold by raters (--kfold 10 --bundle SURVEY)",
+                          markup=True)
 
 
 @writes("folder")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import (
@@ -31,9 +32,17 @@ from pluralstats.io import (
     short_path,
 )
 
-# logs and pipes get 120 columns instead of rich's default 80, so tables are not cropped
-console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 120)
-err_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+# logs and pipes get 120 columns instead of rich's default 80, so tables are not cropped. Markup is off: what is
+# printed holds the user's names (levels, dimensions, files), and "[/]" or "[prefer not to say]" in one would be
+# read as rich markup (an error, or text that vanishes); the program's own styling goes through styled()
+console = Console(stderr=False, highlight=False, markup=False, width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, highlight=False, markup=False, width=None if sys.stderr.isatty() else 120)
+
+
+def styled(markup: str, *plain: object) -> Text:
+    """The program's own ``markup`` (e.g. ``"[yellow]warning:[/] "``) followed by ``plain`` text, which is never
+    read as markup, whatever brackets it holds."""
+    return Text.assemble(Text.from_markup(markup), *(str(p) for p in plain))
 
 seed_option = click.option("--seed", type=int, default=0, show_default=True,
                            help="Random seed; the same seed gives the same output.")
@@ -72,8 +81,8 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
             return
         _shown_warnings.add(key)
     own = category.__module__.split(".")[0] == "pluralstats"
-    err_console.print("[yellow]warning:[/]" if own else f"[yellow]warning ({category.__name__}):[/]", end=" ")
-    err_console.print(str(message), markup=False, soft_wrap=True)
+    err_console.print(Text("warning:" if own else f"warning ({category.__name__}):", style="yellow"), end=" ")
+    err_console.print(str(message), soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -91,8 +100,8 @@ def _warnings_once() -> Iterator[None]:
 
 
 def _fail(prefix: str, message: str, code: int) -> None:
-    err_console.print(f"[bold red]{prefix}[/]", end=" ")
-    err_console.print(message, markup=False, soft_wrap=True)
+    err_console.print(Text(prefix, style="bold red"), end=" ")
+    err_console.print(message, soft_wrap=True)
     sys.exit(code)
 
 
@@ -142,7 +151,7 @@ def _end_if_still_running(signum: int) -> None:
     abandon_temporaries()
     if signum == signal.SIGINT:
         with contextlib.suppress(Exception):
-            err_console.print("[bold red]interrupted:[/]", end=" ")
+            err_console.print("[bold red]interrupted:[/]", end=" ", markup=True)
             err_console.print(INTERRUPTED_MESSAGE, markup=False, soft_wrap=True)
     with contextlib.suppress(Exception):
         sys.stdout.flush()
@@ -218,8 +227,10 @@ def _fail_for(exc: Exception) -> None:
     log = write_crash_log(exc)  # the last resort: never a traceback on the terminal
     detail = f"the full traceback is in {log} (it may quote data values: keep it private)" if log \
         else "no log could be written"
-    _fail("internal error:", f"{type(exc).__name__} in {_where(exc)}; nothing was written. {detail}. "
-                             "Please report it with the command you ran.", 1)
+    # outputs finished before the error stay (each is swapped into place whole); none is half-written
+    _fail("internal error:", f"{type(exc).__name__} in {_where(exc)}; no output was left half-written, but "
+                             f"outputs finished before the error stay. {detail}. Please report it with the "
+                             "command you ran.", 1)
 
 
 #: parameters that name what a command writes (``loo --save``), never what it reads

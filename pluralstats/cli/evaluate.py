@@ -170,7 +170,8 @@ def gate_shift_model(diag, allow_bad: bool, remedy: str) -> None:
     if not allow_bad:
         raise DiagnosticsError("the shift model failed its diagnostics: " + "; ".join(diag.problems)
                                + f" ({remedy}, or pass --allow-bad-diagnostics)")
-    err_console.print("[yellow]warning:[/] the shift model failed its diagnostics (kept: --allow-bad-diagnostics)")
+    err_console.print("[yellow]warning:[/] the shift model failed its diagnostics (kept: --allow-bad-diagnostics)",
+                      markup=True)
 
 
 def grid_override(config: Path, items: tuple[str, ...]) -> dict:
@@ -244,7 +245,8 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid
                             gpus_per_cell=gpus_per_cell)
     console.print(report.cells.drop(columns=["folder"]).to_string(index=False))
     if len(report.failed):
-        err_console.print(f"[red]{len(report.failed)} cell(s) failed[/] (see cells.csv and each error.txt)")
+        err_console.print(f"[red]{len(report.failed)} cell(s) failed[/] (see cells.csv and each error.txt)",
+                          markup=True)
     if report.result is not None:
         console.print(f"Wrote {out / 'results.parquet'}")
         gate_shift_model(report.result.diagnostics, allow_bad_diagnostics,
@@ -303,7 +305,7 @@ def demo_cmd(out, threads, seed):
     start = time.perf_counter()
     result = run_demo(out, seed=seed, console=console, threads=threads)
     console.print(result["headline"])
-    console.print(f"Demo finished in {time.perf_counter() - start:.0f} s. Report: [bold]{result['report']}[/]")
+    console.print(f"Demo finished in {time.perf_counter() - start:.0f} s. Report: {result['report']}")
 
 
 COMMANDS = [evaluate_cmd, experiment, plot_cmd, report_cmd, demo_cmd]

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option, writes
+from pluralstats.cli.common import console, err_console, seed_option, styled, writes
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 
@@ -80,7 +80,7 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
 def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     """Fit the rater model on train prompts; print its held-out Spearman per dimension."""
     from pluralstats.cli.survey import read_bundle
-    from pluralstats.evaluate.rater import RaterModel
+    from pluralstats.evaluate.rater import MIN_HELDOUT_ITEMS, RaterModel
     from pluralstats.survey.split import prompt_split
 
     survey = read_bundle(bundle)
@@ -94,8 +94,11 @@ def fit_rater_cmd(bundle, out, seed, encoder, group, eval_fraction):
     table.add_column("dimension")
     table.add_column("spearman", justify="right")
     for dim, rho in rater.heldout_spearman.items():
-        table.add_row(dim, f"{rho:.3f}")
+        table.add_row(dim, "n/a" if rho != rho else f"{rho:.3f}")  # NaN: too few held-out items
     console.print(table)
+    if any(rho != rho for rho in rater.heldout_spearman.values()):
+        err_console.print(styled("[yellow]note:[/] ", f"n/a: the group rated fewer than {MIN_HELDOUT_ITEMS} held-out "
+                                                    "items of the dimension (a larger --eval-fraction gives more)"))
 
 
 def _finetune_inputs(kwargs: dict) -> list:
@@ -205,7 +208,7 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
     # the logged DPO loss is weighted by the pairs' weights: at zero margin it is ln 2 times their mean
     weighted = prefs and getattr(config, "use_pair_weights", False)
     for message in training_warnings(path, loss_at_zero_margin=LN2 * (mean_weight if weighted else 1.0)):
-        err_console.print(f"[yellow]warning:[/] {message}")
+        err_console.print(styled("[yellow]warning:[/] ", message))
 
 
 @click.command("plugins")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 import pandas as pd
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from pluralstats.cli.common import console, err_console, family_option, seed_option, writes
+from pluralstats.cli.common import console, err_console, family_option, seed_option, styled, writes
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
@@ -136,7 +136,7 @@ def _fit(survey, dimensions, **options):
     console.print(f"Sampled {idata.posterior.sizes['chain']} chains x {draws} draws after "
                   f"{attrs.get('tune', 0)} tuning steps in {attrs.get('sampling_seconds', 0):.0f} s")
     if attrs.get("auto_choices"):
-        console.print(f"Chosen from the data: {escape(attrs['auto_choices'])}")
+        console.print(f"Chosen from the data: {attrs['auto_choices']}")
     return idata
 
 
@@ -174,18 +174,18 @@ def _diagnose_and_report(idata):
     for col in ("quantity", "R-hat", "bulk ESS", "tail ESS"):
         table.add_column(col, justify="left" if col == "quantity" else "right")
     for row in worst.itertuples():
-        table.add_row(escape(str(row.name)), _fmt(row.r_hat, ".3f"), _fmt(row.ess_bulk, ".0f"),
+        table.add_row(str(row.name), _fmt(row.r_hat, ".3f"), _fmt(row.ess_bulk, ".0f"),
                       _fmt(row.ess_tail, ".0f"))
     console.print(table)
     if summary["status"] == "unchecked":
-        console.print(f"[yellow]Unchecked posterior ({escape(verdict_of(idata)[1])}): contrasts, compare and "
-                      "prefs refuse it unless --allow-bad-diagnostics.[/]")
+        console.print(Text(f"Unchecked posterior ({verdict_of(idata)[1]}): contrasts, compare and prefs refuse it "
+                           "unless --allow-bad-diagnostics.", style="yellow"))
     else:
         console.print(f"max R-hat of reported quantities {summary['max_r_hat']:.3f} (first {summary['rhat_chains']} "
                       f"chains), min bulk ESS {summary['min_ess_bulk']:.0f}, "
                       f"min tail ESS {summary['min_ess_tail']:.0f}, divergences {summary['divergences']}, "
                       f"min E-BFMI {summary['min_bfmi']:.2f}, max tree depth hit {summary['treedepth_share']:.1%}: "
-                      f"[bold]{summary['status']}[/]")
+                      f"[bold]{summary['status']}[/]", markup=True)
     return summary
 
 
@@ -209,10 +209,10 @@ def _parameter_table(idata, suppress_small: bool = True) -> Table:
         table.add_column(col, justify="left" if col == "parameter" else "right")
     for name, row in summ.iterrows():
         if name in hidden:
-            table.add_row(escape(str(name)), f"{small_mark(meta_of(idata).min_group_size)} raters", "(suppressed)",
+            table.add_row(str(name), f"{small_mark(meta_of(idata).min_group_size)} raters", "(suppressed)",
                           "", "")
             continue
-        table.add_row(escape(str(name)), f"{row['mean']:.3f}", f"{row['sd']:.3f}", f"{row.iloc[2]:.3f}",
+        table.add_row(str(name), f"{row['mean']:.3f}", f"{row['sd']:.3f}", f"{row.iloc[2]:.3f}",
                       f"{row.iloc[3]:.3f}")
     return table
 
@@ -223,7 +223,7 @@ def _require_good(idata, allow_bad: bool) -> str:
 
     note = require_diagnostics(idata, allow_bad=allow_bad)
     if note:
-        err_console.print(f"[yellow]warning:[/] {escape(note)}")
+        err_console.print(styled("[yellow]warning:[/] ", note))
     return note or "passed"
 
 
@@ -239,9 +239,9 @@ def _report_disagreement(idata) -> None:
         for dim in meta.dimensions:
             x = tau.sel(dimension=dim).to_numpy().ravel()
             lo, hi = np.quantile(x, [0.025, 0.975])
-            console.print(escape(f"tau_{attr}[{dim}] = {x.mean():.3f} [95%: {lo:.3f}, {hi:.3f}] logits: how much "
-                                 f"the {attr} groups disagree about which responses are better, beyond their level "
-                                 "shift (sd of the group x item terms; near 0 = they order responses alike)"))
+            console.print(f"tau_{attr}[{dim}] = {x.mean():.3f} [95%: {lo:.3f}, {hi:.3f}] logits: how much "
+                          f"the {attr} groups disagree about which responses are better, beyond their level "
+                          "shift (sd of the group x item terms; near 0 = they order responses alike)")
 
 
 def _save_csv(frame: pd.DataFrame, path: Path) -> None:
@@ -254,11 +254,11 @@ def contrast_table(frame: pd.DataFrame, title: str, k: int = 5) -> Table:
     ``mean`` rows are in rating points, ``share>=k`` rows in percent (differences in percentage points)."""
     from pluralstats.privacy import small_mark
 
-    table = Table(title=escape(title))
+    table = Table(title=title)
     for col in ("dimension", "contrast", "quantity", "A", "B", "diff [95%]", "rel % [95%]", "P(diff>0)"):
         table.add_column(col, justify="left" if col in ("dimension", "contrast", "quantity") else "right")
     for r in frame.itertuples():
-        label = escape(f"{r.attribute}: {r.level_a} vs {r.level_b}")
+        label = f"{r.attribute}: {r.level_a} vs {r.level_b}"
         quantity = str(getattr(r, "quantity", "mean"))
         if getattr(r, "suppressed", False):
             table.add_row(r.dimension, label, quantity, f"{small_mark(k)} raters", "(suppressed)", "", "", "")
@@ -280,7 +280,7 @@ def _quantities(idata, with_shares: bool = True) -> tuple[str, ...]:
         return ("mean", "share")
     if with_shares:
         err_console.print("[yellow]note:[/] this posterior stores no positive thresholds (fitted by an older "
-                          "version): shares P(rating >= k) left out; refit to get them")
+                          "version): shares P(rating >= k) left out; refit to get them", markup=True)
     return ("mean",)
 
 
@@ -301,8 +301,8 @@ def _note_suppressed(frame: pd.DataFrame, k: int) -> None:
     if "suppressed" in frame and frame["suppressed"].any():
         rows = frame[frame["suppressed"].astype(bool)]
         names = ", ".join(dict.fromkeys(rows.attribute + ": " + rows.level_a + " vs " + rows.level_b))
-        err_console.print(f"[yellow]note:[/] suppressed (a group has fewer than k={k} raters): {escape(names)}; "
-                          "--no-suppress-small shows them")
+        err_console.print(styled(f"[yellow]note:[/] suppressed (a group has fewer than k={k} raters): ", names,
+                                 "; --no-suppress-small shows them"))
 
 
 def _plot_files(kwargs: dict) -> list[Path]:
@@ -391,7 +391,8 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
     from pluralstats.models.groups import composition
 
     idata = load_posterior(posterior)
-    comp = composition(idata, weights, estimand)  # a bad margins file exits 2 before the diagnostics gate's work
+    # a bad margins file, or one weighting small groups (privacy), exits 2 before the diagnostics gate's work
+    comp = composition(idata, weights, estimand, suppress_small=suppress_small)
     if comp.table is not None:
         check_output(_raked_beside(out))
     if hypotheses:
@@ -445,20 +446,20 @@ def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, supp
         frame = hypotheses(idata, texts, dimensions, quantity=quantity, weights=comp, prob=prob,
                            suppress_small=suppress_small)
     what = "expected ratings" if quantity == "mean" else "% rating >= k"
-    table = Table(title=escape(f"Hypotheses ({what}, {comp.label}, {prob:.0%} intervals)"))
+    table = Table(title=f"Hypotheses ({what}, {comp.label}, {prob:.0%} intervals)")
     for col in ("hypothesis", "dimension", "estimate", f"{prob:.0%} interval", "P(true)"):
         table.add_column(col, justify="left" if col in ("hypothesis", "dimension") else "right")
     for r in frame.itertuples():
         if r.suppressed:
-            table.add_row(escape(r.hypothesis), r.dimension,
+            table.add_row(r.hypothesis, r.dimension,
                           f"{small_mark(meta_of(idata).min_group_size)} raters", "(suppressed)", "")
             continue
-        table.add_row(escape(r.hypothesis), r.dimension, f"{r.estimate:+.3f}", f"[{r.lo:+.3f}, {r.hi:+.3f}]",
+        table.add_row(r.hypothesis, r.dimension, f"{r.estimate:+.3f}", f"[{r.lo:+.3f}, {r.hi:+.3f}]",
                       f"{r.probability:.3f}")
     console.print(table)
     if frame.suppressed.any():
         err_console.print("[yellow]note:[/] a group has fewer than k raters: its hypotheses are suppressed "
-                          "(--no-suppress-small shows them)")
+                          "(--no-suppress-small shows them)", markup=True)
     _save_csv(frame, out)
     console.print(f"Wrote {out}")
 
@@ -504,13 +505,8 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
 
         survey = read_bundle(source)
         resolve_groups(survey, *groups)  # unknown groups fail before the fit
-        if weights not in ("sample", "equal"):  # and so does a margins file that does not fit the survey
-            from pluralstats.models.data import ModelMeta
-            from pluralstats.models.groups import read_margins
-
-            attrs = options["attributes"] or survey.attributes
-            read_margins(weights, ModelMeta(dimensions=survey.dimensions, scale_max=survey.config.scale_max,
-                                            polarity={}, attributes={a: survey.levels(a) for a in attrs}))
+        if weights != "sample":  # and so do margins that do not fit the survey or weight its small groups
+            _check_weights_before_fit(survey, weights, options["attributes"] or survey.attributes, suppress_small)
         idata = _fit(survey, dimensions, **options)
         _diagnose_and_report(idata)
     else:
@@ -518,7 +514,7 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
         resolve_groups(idata, *groups)
     from pluralstats.models.groups import composition
 
-    comp = composition(idata, weights, estimand)
+    comp = composition(idata, weights, estimand, suppress_small=suppress_small)
     if eval_path is not None and (weights != "sample" or comp.estimand != "standardised" or "&" in "".join(groups)):
         raise InputError("--eval compares single levels standardised to the sample; leave out --weights, "
                          "--estimand and '&'")
@@ -550,6 +546,25 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
                             "estimand": comp.estimand, "suppress_small": suppress_small, **options},
                    extra={"diagnostics": diagnostics})
     console.print(f"Wrote {out / 'compare.csv'}, {', '.join(map(str, figures))}")
+
+
+def _check_weights_before_fit(survey, weights: str, attributes: list[str], suppress_small: bool) -> None:
+    """compare from a bundle: the checks composition() makes on a posterior, made on the survey before the fit."""
+    import numpy as np
+
+    from pluralstats.models.data import ModelMeta
+    from pluralstats.models.groups import equal_composition, read_margins, refuse_small_weight
+
+    levels = {a: survey.levels(a) for a in attributes}
+    meta = ModelMeta(dimensions=survey.dimensions, scale_max=survey.config.scale_max, polarity={},
+                     attributes=levels, min_group_size=survey.config.min_group_size)
+    comp = equal_composition(levels) if weights == "equal" else read_margins(weights, meta)
+    if suppress_small:
+        raters = survey.participants[survey.participants.participant_id.isin(survey.ratings.participant_id.unique())]
+        sample = np.column_stack([raters[a].astype(str).map({lv: i for i, lv in enumerate(levels[a])}).to_numpy()
+                                  for a in attributes]).astype(int)
+        sizes = {(a, "all"): survey.group_sizes(a).to_dict() for a in attributes}
+        refuse_small_weight(comp, meta, sizes, sample, f"--weights {Path(weights).name}")
 
 
 @writes("folder")
@@ -587,7 +602,7 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, est
         raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta.attributes)}")
     from pluralstats.models.groups import composition
 
-    comp = composition(idata, weights, estimand)
+    comp = composition(idata, weights, estimand, suppress_small=suppress_small)
     # the variance kind writes a table of numbers to report: gated like contrasts, before anything is written
     diagnostics = _require_good(idata, allow_bad_diagnostics) if "variance" in kinds else None
     written = []
@@ -690,9 +705,9 @@ def disagreements_cmd(posterior, groups, top, delta, out, dimensions, prob, allo
         items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob, delta)
     view = Table(title=f"Items {level_a} and {level_b} differ most on, latent scale ({prob:.0%} intervals)")
     for col in ("dimension", "item", f"{level_a} - {level_b}, logits", "expected rating difference (rating scale)"):
-        view.add_column(escape(col), justify="left" if col in ("dimension", "item") else "right")
+        view.add_column(col, justify="left" if col in ("dimension", "item") else "right")
     for r in items.head(top).itertuples():
-        view.add_row(escape(r.dimension), escape(r.item_id), f"{r.latent_diff:+.3f} [{r.latent_lo:+.3f}, "
+        view.add_row(r.dimension, r.item_id, f"{r.latent_diff:+.3f} [{r.latent_lo:+.3f}, "
                      f"{r.latent_hi:+.3f}]", f"{r.rating_diff:+.3f} [{r.rating_diff_lo:+.3f}, {r.rating_diff_hi:+.3f}]")
     console.print(view)
     if len(pairs):
@@ -700,10 +715,10 @@ def disagreements_cmd(posterior, groups, top, delta, out, dimensions, prob, allo
                             f"points ({prob:.0%} intervals)")
         for col in ("dimension", "pair", f"better for {level_a}", f"better for {level_b}", "diff in diff (logits)",
                     "P(opposite)"):
-            table.add_column(escape(col), justify="right" if col.startswith(("diff", "P(")) else "left")
+            table.add_column(col, justify="right" if col.startswith(("diff", "P(")) else "left")
         for r in pairs.head(top).itertuples():
-            table.add_row(escape(r.dimension), escape(f"{r.item_1} vs {r.item_2}"), escape(r.better_for_a),
-                          escape(r.better_for_b),
+            table.add_row(r.dimension, f"{r.item_1} vs {r.item_2}", r.better_for_a,
+                          r.better_for_b,
                           f"{r.latent_did:+.3f} [{r.latent_did_lo:+.3f}, {r.latent_did_hi:+.3f}]",
                           f"{r.p_opposite:.3f}")
         console.print(table)
@@ -723,9 +738,10 @@ def disagreements_cmd(posterior, groups, top, delta, out, dimensions, prob, allo
                       f"(each group by > {delta:g} rating points).")
     else:
         console.print("[yellow]note:[/] no prompt has two or more responses in this posterior, so there are no "
-                      "within-prompt pairs: disagreement_pairs.csv is empty and the figure shows the items only.")
-    console.print(f"Wrote {escape(str(out / 'disagreement_items.csv'))}, "
-                  f"{escape(str(out / 'disagreement_pairs.csv'))}, {escape(', '.join(map(str, figures)))}")
+                      "within-prompt pairs: disagreement_pairs.csv is empty and the figure shows the items only.",
+                      markup=True)
+    console.print(f"Wrote {out / 'disagreement_items.csv'}, {out / 'disagreement_pairs.csv'}, "
+                  f"{', '.join(map(str, figures))}")
 
 
 COMMANDS = [fit_survey_cmd, contrasts_cmd, compare_cmd, plot_posterior_cmd, disagreements_cmd]

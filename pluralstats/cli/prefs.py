@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import pandas as pd
 from rich import box
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option, writes
+from pluralstats.cli.common import console, err_console, seed_option, styled, writes
 from pluralstats.cli.survey import bundle_argument, read_bundle, source_option
 from pluralstats.errors import InputError
 from pluralstats.prefs import PrefsSummary, available_strategies, build_preferences, split_path_for, write_preferences
@@ -30,10 +30,15 @@ def _cuts(text: str | None) -> list[int] | None:
         raise InputError(f"--cuts '{text}' must be comma-separated integers, e.g. 2,3") from None
 
 
+def _count(value: object) -> str:
+    """A count, or "withheld" (None: suppressed under the privacy rule)."""
+    return "withheld" if value is None or pd.isna(value) else str(value)
+
+
 def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
     """Pairs, ties, conflicting pairs, raters and items, per group and dimension."""
-    out_console = console if console.is_terminal else Console(width=WIDTH, highlight=False)
-    head = (f"[bold]{rows}[/] pairs -> {out}  (strategy {summary.strategy}, {summary.scale}-point, "
+    out_console = console if console.is_terminal else Console(width=WIDTH, highlight=False, markup=False)
+    head = (f"{rows} pairs -> {out}  (strategy {summary.strategy}, {summary.scale}-point, "
             f"{summary.pairing} pairing, objective {summary.objective}, {summary.use} prompts: "
             + ", ".join(f"{k} {v}" for k, v in sorted(summary.split_counts.items())) + ")")
     out_console.print(head)
@@ -41,16 +46,19 @@ def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
     for col in ("dimension", "candidates", "pairs", "ties", "conflicts", "raters", "items", "ratings"):
         table.add_column(col, justify="left" if col == "dimension" else "right")
     for r in summary.by_dimension.itertuples(index=False):
-        table.add_row(r.dimension, *(str(v) for v in (r.candidate_pairs, r.pairs, r.ties, r.conflicting,
-                                                       r.raters, r.items, r.ratings)))
+        table.add_row(r.dimension, *(_count(v) for v in (r.candidate_pairs, r.pairs, r.ties, r.conflicting,
+                                                          r.raters, r.items, r.ratings)))
     out_console.print(table)
     if len(summary.groups) > 1 or summary.groups.group.iloc[0] != "all":
         groups = Table(title="raters by group", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
         for col in ("group", "share", "raters", "ratings", "items"):
             groups.add_column(col, justify="left" if col == "group" else "right")
         for g in summary.groups.itertuples(index=False):
-            groups.add_row(g.group, f"{g.share:.3g}", str(g.raters), str(g.ratings), str(g.items))
+            groups.add_row(g.group, f"{g.share:.3g}", _count(g.raters), _count(g.ratings), _count(g.items))
         out_console.print(groups)
+    if summary.groups.suppressed.any() or summary.by_dimension.suppressed.any():
+        out_console.print("withheld: rater and rating counts that, with the whole survey's, would give away a group "
+                          "with fewer than k raters (docs/survey-bundle.md, Privacy)")
     if summary.items_incomplete:
         out_console.print(f"{summary.items_incomplete} response(s) left out: not rated on every objective "
                       "dimension")
@@ -115,7 +123,7 @@ def prefs(bundle: Path, out: Path, scale: int | None, cuts: str | None, strategy
         max_draws=max_draws, pairing=pairing, allow_bad_diagnostics=allow_bad_diagnostics,
     )
     if summary.diagnostics not in (None, "passed"):
-        err_console.print(f"[yellow]warning:[/] {escape(summary.diagnostics)}")
+        err_console.print(styled("[yellow]warning:[/] ", summary.diagnostics))
     options = {"scale": summary.scale, "cuts": summary.cuts, "strategy": strategy, "pairing": pairing,
                "groups": list(groups),
                "jury": jury,

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, family_option, seed_option, show_warning, writes
+from pluralstats.cli.common import console, family_option, seed_option, show_warning, styled, writes
 from pluralstats.errors import InputError
 from pluralstats.io import add_inputs, write_manifest
 from pluralstats.privacy import small_mark, suppressed_levels
@@ -200,10 +200,10 @@ def validate(bundle: Path, source: Path | None, strict: bool, suppress_small: bo
     """Check a survey bundle; list every problem (file, column, row) and exit 2 if any."""
     survey = read_bundle(bundle, source, strict)
     judgements = survey.ratings.groupby(["participant_id", "item_id"]).ngroups
-    console.print(f"[green]OK[/] {bundle}: {survey.ratings.participant_id.nunique()} raters, "
+    console.print(styled("[green]OK[/] ", f"{bundle}: {survey.ratings.participant_id.nunique()} raters, "
                   f"{len(survey.items)} items, {survey.items.prompt_id.nunique()} prompts, {judgements} "
                   f"judgements, {len(survey.ratings)} ratings on {len(survey.dimensions)} dimension(s) "
-                  f"{survey.dimensions}, scale 1..{survey.config.scale_max}")
+                  f"{survey.dimensions}, scale 1..{survey.config.scale_max}"))
     console.print(summary_table(survey, suppress_small))
 
 

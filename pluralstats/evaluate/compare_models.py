@@ -307,7 +307,6 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
 
 def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
     """Print the model-vs-survey agreement per dimension (and the one-seed note) and draw Figure 2 into ``out``."""
-    from rich.markup import escape
     from rich.table import Table
 
     from pluralstats.plots.figures import figure2
@@ -336,12 +335,12 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
                      f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
     console.print(view)
     console.print("[dim]Both sides rest on the same survey ratings; P(same sign) and the gap and ratio intervals "
-                  "pair their draws as if independent, so they overstate the evidence.[/]")
-    console.print(f"Direction: {escape(direction_text(direction_agreement(table)))}. No scale links a preference "
+                  "pair their draws as if independent, so they overstate the evidence.[/]", markup=True)
+    console.print(f"Direction: {direction_text(direction_agreement(table))}. No scale links a preference "
                   "gap to a tuned shift: read the sizes for direction only.")
     if calibrated:
         console.print("[dim]Calibrated: the scorer's difference times its slope (xb) on the held-out prompts' "
-                      "survey ratings; agreement uses the calibrated difference where there is one.[/]")
+                      "survey ratings; agreement uses the calibrated difference where there is one.[/]", markup=True)
     if "model_n_runs" in table and (table.model_n_runs == 1).any():
-        console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}")
+        console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}", markup=True)
     return figure2([table], Path(out) / "figure2")

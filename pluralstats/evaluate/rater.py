@@ -34,6 +34,24 @@ ALPHAS = np.logspace(-2, 3, 12)
 Group = dict[str, str] | str | None
 
 
+#: fewest held-out items a Spearman correlation is computed on
+MIN_HELDOUT_ITEMS = 3
+
+
+def _require_group_size(train: pd.DataFrame, group: dict[str, str] | None, k: int) -> None:
+    """InputError when the default group has fewer than ``k`` raters on the training prompts: it would get no
+    head of its own (its predictions would be everyone's) and too few people to speak for (never the count)."""
+    if not group:
+        return
+    members = train
+    for attribute, level in group.items():
+        members = members[members[attribute].astype(str) == level]
+    if members.participant_id.nunique() < k:
+        label = "&".join(f"{a}={lv}" for a, lv in group.items())
+        raise InputError(f"--group {label} has fewer than k={k} raters on the training prompts: the rater cannot "
+                         "be fitted for it (pick a larger group, or leave --group out)")
+
+
 @dataclass
 class _Head:
     coef: np.ndarray
@@ -84,8 +102,6 @@ class RaterModel:
         split = prompt_split(survey.items, 0.2, seed) if split is None else split
         items = survey.items.assign(side=survey.items.prompt_id.map(split).fillna("train"))
         encoder = resolve_encoder(encoder)
-        X = pair_features(list(items.prompt), list(items.response), encoder)
-        row = pd.Series(np.arange(len(items)), index=items.item_id)
         train_ids = set(items.item_id[items.side == "train"])
         ratings = survey.ratings_with_attributes()
         model = cls(dimensions=list(survey.dimensions), scale_max=survey.config.scale_max, encoder=encoder,
@@ -94,6 +110,9 @@ class RaterModel:
                     n_train_items=len(train_ids))
         model.default_group = model.resolve_group(group)
         train = ratings[ratings.item_id.isin(train_ids)]
+        _require_group_size(train, model.default_group, max(min_raters, survey.config.min_group_size))
+        X = pair_features(list(items.prompt), list(items.response), encoder)  # after the checks: it is the slow part
+        row = pd.Series(np.arange(len(items)), index=items.item_id)
         basis = _row_basis(X[row[sorted(train_ids)]])
         Z = X @ basis.T
         overall = _item_means(train)
@@ -118,6 +137,8 @@ class RaterModel:
         return model
 
     def _heldout(self, ratings, items, X, row) -> dict[str, float]:
+        """Spearman of predicted and observed held-out item means per dimension (the default group's raters);
+        NaN where fewer than :data:`MIN_HELDOUT_ITEMS` held-out items were rated."""
         from scipy.stats import spearmanr
 
         held = ratings[ratings.item_id.isin(items.item_id[items.side == "eval"])]
@@ -127,7 +148,7 @@ class RaterModel:
         out = {}
         for dim in self.dimensions:
             m = means[means.dimension == dim]
-            if len(m) < 3:
+            if len(m) < MIN_HELDOUT_ITEMS:
                 out[dim] = float("nan")
                 continue
             pred = self._apply(X[row[m.item_id]], dim, self.default_group)

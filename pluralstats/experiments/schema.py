@@ -112,7 +112,10 @@ def options_model(name: str, sources: Iterable[type | Callable], skip: set[str] 
 
 def suggest(key: str, known: Iterable[str]) -> str:
     """A hint for an unknown ``key``: the closest known key, else the list of valid ones."""
-    close = difflib.get_close_matches(key, list(known), n=1)
+    known = list(known)
+    if not known:  # e.g. [train] when no cell's method could be read: an empty list would say nothing
+        return " (no key can be checked here until the errors above are fixed)"
+    close = difflib.get_close_matches(key, known, n=1)
     return f" (did you mean '{close[0]}'?)" if close else f" (valid: {', '.join(sorted(known))})"
 
 

@@ -38,6 +38,7 @@ from .groups import (
     group_draws,
     group_name,
     group_size,
+    level_sizes,
     match_attribute,
     parse_group,
     quantity_label,
@@ -171,22 +172,6 @@ def all_contrasts(idata, attributes: Sequence[str] | None = None, dimensions: Se
     if not frames:
         return pd.DataFrame(columns=CONTRAST_COLUMNS)
     return pd.concat(frames, ignore_index=True)
-
-
-def level_sizes(idata) -> dict[tuple[str, str], dict[str, int]]:
-    """Raters per level, per (attribute, dimension), counted from the posterior's constant data (a
-    rater counts in a dimension they rated): the group sizes small-cell suppression needs."""
-    meta = meta_of(idata)
-    cd = idata.constant_data
-    rater_level = cd["rater_level"].to_numpy()
-    obs_dim, obs_rater = cd["obs_dimension"].to_numpy(), cd["obs_rater"].to_numpy()
-    sizes = {}
-    for d, dim in enumerate(meta.dimensions):
-        raters = np.unique(obs_rater[obs_dim == d])
-        for j, (attr, levels) in enumerate(meta.attributes.items()):
-            counts = np.bincount(rater_level[raters, j], minlength=len(levels))
-            sizes[(attr, dim)] = {lv: int(n) for lv, n in zip(levels, counts, strict=True)}
-    return sizes
 
 
 def small_levels(idata, *, complementary: bool = False) -> dict[tuple[str, str], list[str]]:

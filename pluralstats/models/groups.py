@@ -39,6 +39,19 @@ Two estimands (``estimand``) average the unfixed attributes differently:
 Every table labels its numbers with the estimand and composition (``standardisation`` column). Levels with
 no weight in a standardised composition still get estimates (the attribute effects are in the model), but a
 group's numbers are only as good as the population the cells describe.
+
+Weights rule (privacy). A composition that puts most of its weight on one attribute's levels with fewer than k
+raters (survey.toml ``min_group_size``) makes every number averaged over it mostly those small groups'
+estimates: margins whose every cell is gender=non_binary turn each political level's expected rating into
+non_binary's, and the mean of the political levels into the suppressed non_binary expectation. So, per attribute,
+the weight on its small levels together may be at most :data:`SMALL_WEIGHT_SHARE` (one half: the small groups
+then weigh no more than the groups of at least k raters do), or their share of the survey's own raters where that
+is larger (the sample composition, every rater with weight 1/n, is always allowed). A poststratified number
+weights a group's own cells only, so there the rule holds within each level of every other attribute as well
+(the level's cells renormalised; levels that are themselves small are suppressed anyway). A composition beyond
+it is refused (:func:`refuse_small_weight`, InputError naming the weights and the attribute, never a rater)
+unless suppression is turned off. This keeps a published number from being a small group's; it does not stop an
+analyst holding the posterior from computing that group's estimate, which the posterior's draws contain.
 """
 
 from __future__ import annotations
@@ -72,6 +85,8 @@ SHARE_TOLERANCE = 1e-3
 
 
 ESTIMANDS = ("poststratified", "standardised")
+#: the most weight a composition may put on one attribute's levels with fewer than k raters (module notes)
+SMALL_WEIGHT_SHARE = 0.5
 #: raking stops when every margin is within this of its target, and gives up after RAKE_ITERATIONS sweeps
 RAKE_TOLERANCE = 1e-10
 RAKE_ITERATIONS = 10_000
@@ -109,10 +124,14 @@ def _with_estimand(comp: Composition, estimand: str | None, default: str) -> Com
 
 
 def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sample",
-                estimand: str | None = None) -> Composition:
+                estimand: str | None = None, *, suppress_small: bool = True) -> Composition:
     """The :class:`Composition` of ``weights``: "sample", "equal", a margins CSV path or a margins frame
     (joint cells or margins only, raked from the survey's raters; module notes). ``estimand``:
-    "poststratified" or "standardised" (None: poststratified for margins, standardised otherwise)."""
+    "poststratified" or "standardised" (None: poststratified for margins, standardised otherwise).
+
+    Unless not ``suppress_small``, one weighting an attribute's small levels beyond the module's weights rule is
+    refused (:func:`refuse_small_weight`); a built Composition is returned as it is.
+    """
     if isinstance(weights, Composition):
         return weights if estimand is None else _with_estimand(weights, estimand, weights.estimand)
     meta = meta_of(idata)
@@ -121,15 +140,75 @@ def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sampl
         comp = Composition(sample, np.full(len(sample), 1.0 / len(sample)), "the sample")
         return _with_estimand(comp, estimand, "standardised")
     if isinstance(weights, str) and weights == "equal":
-        levels = np.array(list(itertools.product(*(range(len(v)) for v in meta.attributes.values()))), dtype=int)
-        comp = Composition(levels.reshape(len(levels), len(meta.attributes)), np.full(len(levels), 1.0 / len(levels)),
-                           "equal cells of every attribute")
-        return _with_estimand(comp, estimand, "standardised")
-    if isinstance(weights, pd.DataFrame):
-        comp = margins_composition(weights, meta, "the margins", sample)
+        comp = _with_estimand(equal_composition(meta.attributes), estimand, "standardised")
+        name = "--weights equal"
+    elif isinstance(weights, pd.DataFrame):
+        comp = _with_estimand(margins_composition(weights, meta, "the margins", sample), estimand, "poststratified")
+        name = "the margins"
     else:
-        comp = read_margins(weights, meta, sample)
-    return _with_estimand(comp, estimand, "poststratified")
+        comp = _with_estimand(read_margins(weights, meta, sample), estimand, "poststratified")
+        name = f"--weights {Path(weights).name}"
+    if suppress_small:
+        refuse_small_weight(comp, meta, level_sizes(idata), sample, name)
+    return comp
+
+
+def equal_composition(attributes: Mapping[str, Sequence[str]]) -> Composition:
+    """Every combination of the attributes' levels with the same weight."""
+    levels = np.array(list(itertools.product(*(range(len(v)) for v in attributes.values()))), dtype=int)
+    return Composition(levels.reshape(len(levels), len(attributes)), np.full(len(levels), 1.0 / len(levels)),
+                       "equal cells of every attribute")
+
+
+def level_sizes(idata) -> dict[tuple[str, str], dict[str, int]]:
+    """Raters per level, per (attribute, dimension), counted from the posterior's constant data (a
+    rater counts in a dimension they rated): the group sizes small-cell suppression needs."""
+    meta = meta_of(idata)
+    cd = idata.constant_data
+    rater_level = cd["rater_level"].to_numpy()
+    obs_dim, obs_rater = cd["obs_dimension"].to_numpy(), cd["obs_rater"].to_numpy()
+    sizes = {}
+    for d, dim in enumerate(meta.dimensions):
+        raters = np.unique(obs_rater[obs_dim == d])
+        for j, (attr, levels) in enumerate(meta.attributes.items()):
+            counts = np.bincount(rater_level[raters, j], minlength=len(levels))
+            sizes[(attr, dim)] = {lv: int(n) for lv, n in zip(levels, counts, strict=True)}
+    return sizes
+
+
+def refuse_small_weight(comp: Composition, meta: ModelMeta, sizes: Mapping[tuple[str, str], Mapping[str, int]],
+                        sample: np.ndarray, name: str) -> None:
+    """InputError when ``comp`` weights an attribute's levels with fewer than k raters (in any dimension of
+    ``sizes``, (attribute, dimension) -> level -> raters) beyond the module's weights rule: overall, and for a
+    poststratified composition within each level of every other attribute that is not small itself.
+    ``sample``: the raters' level indices (n_raters, n_attributes), whose own shares are always allowed."""
+    k = meta.min_group_size
+    names = list(meta.attributes)
+    small = {a: sorted({lv for (b, _), counts in sizes.items() if b == a for lv, n in counts.items() if n < k})
+             for a in names}
+    index = {a: [meta.attributes[a].index(lv) for lv in small[a]] for a in names}
+    # the slices a number can be averaged over: everything, and (poststratified) each large level's own cells
+    slices: list[tuple[str, np.ndarray, np.ndarray]] = [("", np.ones(len(comp.weights), bool),
+                                                         np.ones(len(sample), bool))]
+    if comp.estimand == "poststratified":
+        slices += [(f" within {a}={lv}", comp.levels[:, c] == m, sample[:, c] == m)
+                   for c, a in enumerate(names) for m, lv in enumerate(meta.attributes[a]) if lv not in small[a]]
+    for j, attr in enumerate(names):
+        if not small[attr]:
+            continue
+        on_small, sample_small = np.isin(comp.levels[:, j], index[attr]), np.isin(sample[:, j], index[attr])
+        for where, cells, raters in slices:
+            mass = float(comp.weights[cells].sum())
+            if mass <= 0:  # (within a level of attr itself, attr's small levels weigh nothing)
+                continue
+            weight = float(comp.weights[cells & on_small].sum()) / mass
+            allowed = max(SMALL_WEIGHT_SHARE, float(sample_small[raters].mean()) if raters.any() else 0.0)
+            if weight > allowed + 1e-9:
+                raise InputError(
+                    f"{name} puts {weight:.0%} of its weight{where} on {attr} levels with fewer than k={k} raters "
+                    f"({', '.join(small[attr])}); at most {allowed:.0%} is allowed, or numbers averaged over it "
+                    "would be mostly those small groups' suppressed estimates. Give them less weight, or pass "
+                    "--no-suppress-small to show small groups")
 
 
 def read_margins(path: str | Path, meta: ModelMeta, sample_levels: np.ndarray | None = None) -> Composition:
@@ -416,7 +495,7 @@ def marginal_means(idata, attributes: Sequence[str] | None = None, dimensions: S
     from pluralstats.privacy import mask_rows
 
     meta = meta_of(idata)
-    comp = composition(idata, weights)
+    comp = composition(idata, weights, suppress_small=suppress_small)
     q = [(1 - prob) / 2, (1 + prob) / 2]
     rows = []
     for attr in [match_attribute(meta, a) for a in attributes] if attributes is not None else list(meta.attributes):

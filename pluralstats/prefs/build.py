@@ -22,7 +22,7 @@ from pluralstats.survey import Survey
 from pluralstats.survey.split import prompt_split
 
 from . import posterior as post
-from .groups import check_sizes, member_ratings, resolve_pool
+from .groups import check_sizes, hidden_members, member_ratings, pool_hidden, resolve_pool, withhold_counts
 from .pairs import assemble, candidate_pairs
 from .registry import DimensionData, get_strategy
 from .scales import collapse_cuts
@@ -129,6 +129,7 @@ def select_ratings(survey: Survey, dimensions: Sequence[str], *, groups: Sequenc
     pool = resolve_pool(survey, groups, jury)
     frame = member_ratings(ratings, pool)
     group_stats = check_sizes(frame, pool, survey.config.min_group_size, allow_small_groups)
+    group_stats = withhold_counts(group_stats, hidden_members(ratings, pool, survey.config.min_group_size))
     return side, ratings, pool, frame, group_stats
 
 
@@ -228,11 +229,13 @@ def build_preferences(
     if objective == "multi":
         rows.append(_stat_row(pool.label, "multi", final, frame, items))
     df = assemble(final, items, dimension=label, group=pool.label, strategy=strategy, scale=scale)
+    by_dimension = pd.DataFrame(rows)
+    by_dimension = withhold_counts(by_dimension, [pool_hidden(pool, list(group_stats.suppressed))] * len(rows))
     summary = PrefsSummary(
         strategy=strategy, scale=scale, group=pool.label, objective=objective, weights=obj,
         cuts={d: list(cut_map[d]) for d in obj}, split_counts=side.value_counts().to_dict(), use=use,
         pairing=pairing,
-        by_dimension=pd.DataFrame(rows), groups=group_stats, items_incomplete=incomplete, diagnostics=diagnostics,
+        by_dimension=by_dimension, groups=group_stats, items_incomplete=incomplete, diagnostics=diagnostics,
     )
     return df, summary
 

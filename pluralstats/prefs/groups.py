@@ -16,7 +16,15 @@ Rules (exact).
   members present, their shares rescaled to sum to 1. Without a jury there is one member (share 1)
   and every rating of an item has the same weight ``1 / n_{i,d}``.
 * Size rule: a member with no rater in the ratings used is an error; one with fewer than the survey's
-  ``min_group_size`` (k) raters is an error unless ``allow_small_groups``.
+  ``min_group_size`` (k) raters is an error unless ``allow_small_groups``. The error says "fewer than k",
+  never the member's count.
+* Counts shown (:func:`hidden_members`): the raters and ratings of a member are withheld under the privacy
+  rule of :mod:`pluralstats.privacy` with complementary suppression, because the whole survey's counts
+  (``prefs`` without a group) are published too: a member is withheld when, among the raters matching its
+  other conditions, its level of any attribute it fixes is suppressed. So ``--group male`` withholds its
+  counts when gender=non_binary is small and male is the next-smallest level (all minus female minus male
+  would give non_binary). The pool's own counts are withheld when any member's are, and for a jury whose
+  members fix different attributes (the union's count with the members' would give their overlap).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
+from pluralstats.privacy import suppressed_levels
 from pluralstats.survey import Survey
 
 
@@ -134,9 +143,41 @@ def check_sizes(member_frame: pd.DataFrame, pool: Pool, k: int, allow_small_grou
         raise InputError(f"Group {', '.join(empty.group)} has no rater in the ratings used "
                          "(check the filter, the objective's dimensions and the split)")
     small = stats[stats.raters < k]
-    if len(small) and not allow_small_groups:
-        listing = ", ".join(f"{g} ({n} rater{'s' if n != 1 else ''})"
-                            for g, n in zip(small.group, small.raters, strict=True))
-        raise InputError(f"Group smaller than k={k} raters: {listing}. Its preferences would rest on "
-                         "too few people; pass --allow-small-groups to build them anyway")
+    if len(small) and not allow_small_groups:  # "fewer than k": the count itself is a small cell
+        raise InputError(f"Group {', '.join(small.group)} has fewer than k={k} raters. Its preferences would rest "
+                         "on too few people; pass --allow-small-groups to build them anyway")
     return stats.reset_index(drop=True)
+
+
+def hidden_members(ratings: pd.DataFrame, pool: Pool, k: int) -> list[bool]:
+    """Per member of ``pool``, whether its counts are withheld (module rule), judged on ``ratings`` (every
+    rater's ratings that the preference set could use, with their attributes)."""
+    hidden = []
+    for member in pool.members:
+        hide = False
+        for attribute, level in member.conditions:
+            mask = np.ones(len(ratings), dtype=bool)
+            for other, other_level in member.conditions:
+                if other != attribute:
+                    mask &= (ratings[other] == other_level).to_numpy()
+            sizes = ratings.loc[mask].groupby(attribute).participant_id.nunique()
+            hide |= str(level) in suppressed_levels(sizes, k)
+        hidden.append(hide)
+    return hidden
+
+
+def withhold_counts(stats: pd.DataFrame, hidden: Sequence[bool] | np.ndarray,
+                    columns: Sequence[str] = ("raters", "ratings")) -> pd.DataFrame:
+    """``stats`` with ``columns`` None (shown as withheld) on ``hidden`` rows, and a ``suppressed`` column."""
+    out = stats.copy()
+    hidden = np.asarray(hidden, dtype=bool)
+    for column in columns:
+        out[column] = [None if h else int(v) for h, v in zip(hidden, out[column], strict=True)]
+    out["suppressed"] = hidden
+    return out
+
+
+def pool_hidden(pool: Pool, hidden: Sequence[bool]) -> bool:
+    """Whether the pool's own counts are withheld (module rule)."""
+    fixed = {tuple(sorted(m.as_dict)) for m in pool.members}
+    return any(hidden) or len(fixed) > 1

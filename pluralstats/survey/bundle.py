@@ -175,7 +175,25 @@ def _shown_columns(columns) -> str:
     """The header names a message may show: short plain names only, so that no foreign line is echoed."""
     shown = [c for c in columns if SHOWN_COLUMN_NAME.fullmatch(c)][:20]
     rest = len(columns) - len(shown)
-    return ", ".join(shown) + (f" and {rest} other column{'s' if rest != 1 else ''}" if rest else "")
+    other = f"{rest} {'other ' if shown else ''}column{'s' if rest != 1 else ''}"
+    if not shown:
+        return f"{other} (none with a short plain name)"
+    return ", ".join(shown) + (f" and {other}" if rest else "")
+
+
+#: delimiters a one-column header may hold when the file is not comma-separated
+FOREIGN_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _delimiter_hint(columns: list[str], path_suffix: str) -> str:
+    """When the whole header is one column holding another delimiter: say so (a European-locale CSV export)."""
+    if len(columns) != 1:
+        return ""
+    for delimiter, name in FOREIGN_DELIMITERS.items():
+        if delimiter in columns[0] and not (delimiter == "\t" and path_suffix == ".tsv"):
+            return (f"the header is one column holding {name}: the file is not comma-separated (save it as CSV "
+                    f"with commas{', or as .tsv' if delimiter == chr(9) else ''}); ")
+    return ""
 
 
 def _csv_header(path: Path, file: str, sep: str, problems: list[Problem]) -> list[str] | None:
@@ -234,8 +252,15 @@ def _repeated_columns(columns: list[str], file: str) -> list[Problem]:
             for name, n in counts[counts > 1].items()]
 
 
-def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
-    """A CSV/TSV/Parquet file as strings (blank cells missing), or None after adding its problems."""
+def _read_table(path: Path, problems: list[Problem], *, texts: tuple[str, ...] = (),
+                missing: tuple[str, ...] = ()) -> pd.DataFrame | None:
+    """A CSV/TSV/Parquet file as strings, or None after adding its problems.
+
+    Every value but those of the ``texts`` columns (prompts, responses) is trimmed of surrounding spaces, as the
+    header names are, so that ``liberal ,`` is the level ``liberal``. A blank cell is missing, and so is a value
+    among ``missing`` (survey.toml ``missing_values``) outside the texts; nothing else is: ``None`` or the
+    country code ``NA`` are values like any other.
+    """
     file = str(path)
     try:
         kind = "file not found" if not path.exists() else "is not a file" if not path.is_file() else \
@@ -255,7 +280,7 @@ def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
             # strings like a CSV's, so that ids and labels compare alike whichever format holds them
             frame = frame.astype({c: "str" for c in frame.columns})
         else:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True, index_col=False,
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, index_col=False,
                                 sep=sep)
     except Exception as exc:  # corrupt parquet, a parser's own limits...
         problems.append(Problem(file, f"cannot be read: {type(exc).__name__}: {exc}"))
@@ -268,7 +293,21 @@ def _read_table(path: Path, problems: list[Problem]) -> pd.DataFrame | None:
     if frame.empty:
         problems.append(Problem(file, "file has no rows" if parquet else "file has a header but no rows"))
         return None
-    return frame.reset_index(drop=True)
+    return _blank_to_missing(frame, texts, missing).reset_index(drop=True)
+
+
+def _blank_to_missing(frame: pd.DataFrame, texts: tuple[str, ...], missing: tuple[str, ...]) -> pd.DataFrame:
+    """Values trimmed (texts kept as written); blank cells, and ``missing`` markers outside texts, missing."""
+    out = {}
+    for column in frame.columns:
+        values = frame[column]
+        trimmed = values.str.strip()
+        blank = trimmed.eq("").fillna(False)
+        if column not in texts:
+            values = trimmed
+            blank |= trimmed.isin(missing)
+        out[column] = values.mask(blank)
+    return pd.DataFrame(out, index=frame.index)
 
 
 def _require(frame: pd.DataFrame, columns, file: str, problems: list[Problem], what: str = "required column") -> bool:
@@ -276,9 +315,10 @@ def _require(frame: pd.DataFrame, columns, file: str, problems: list[Problem], w
     present = [str(c) for c in frame.columns]
     missing = [c for c in columns if c not in present]
     shown = [c for c in present if SHOWN_COLUMN_NAME.fullmatch(c)]
+    foreign = _delimiter_hint(present, Path(file).suffix.lower())
     for col in missing:
         close = difflib.get_close_matches(col, shown, n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
+        hint = foreign or (f"did you mean '{close[0]}'? " if close else "")
         problems.append(Problem(file, f"{what} is missing; {hint}columns: {_shown_columns(present)}", column=col))
     return not missing
 
@@ -334,9 +374,9 @@ def _one_row_per_key(table: pd.DataFrame, key: str, file: str, names: dict[str, 
 
 
 def _side_table(spec: SideTable, path: Path, canonical_key: str, wanted: pd.Series, label: str,
-                problems: list[Problem]) -> _Table | None:
+                problems: list[Problem], missing: tuple[str, ...]) -> _Table | None:
     """The items (or raters) of a second raw file, one row per key, restricted to the keys the ratings name."""
-    raw = _read_table(path, problems)
+    raw = _read_table(path, problems, texts=_text_columns(spec.columns), missing=missing)
     file = str(path)
     if raw is None or not _require(raw, dict.fromkeys([spec.key, *spec.columns.values()]), file, problems):
         return None
@@ -345,6 +385,15 @@ def _side_table(spec: SideTable, path: Path, canonical_key: str, wanted: pd.Seri
     frame = raw[[spec.key, *spec.columns.values(), "_row"]].set_axis([canonical_key, *spec.columns, "_row"], axis=1)
     names = {canonical_key: spec.key, **spec.columns}
     return _Table(_one_row_per_key(frame, canonical_key, file, names, label, problems), file, names)
+
+
+#: canonical columns holding free text, kept as written (not trimmed, never a missing-value marker)
+TEXT_COLUMNS = ("prompt", "response")
+
+
+def _text_columns(columns: dict[str, str]) -> tuple[str, ...]:
+    """The file's own names of the text columns among ``columns`` (canonical -> file column)."""
+    return tuple(v for k, v in columns.items() if k in TEXT_COLUMNS)
 
 
 def _from_mapping(config: SurveyConfig, problems: list[Problem], source: Path | None, allow_outside: bool):
@@ -361,7 +410,8 @@ def _from_mapping(config: SurveyConfig, problems: list[Problem], source: Path | 
              if spec is not None}
     if path is None or None in sides.values():
         return None
-    raw = _read_table(Path(path), problems)
+    item_texts = {} if m.items_source else m.item_columns
+    raw = _read_table(Path(path), problems, texts=_text_columns(item_texts), missing=config.missing_values)
     if raw is None:
         return None
     file = str(path)
@@ -391,7 +441,7 @@ def _from_mapping(config: SurveyConfig, problems: list[Problem], source: Path | 
             ("participant", "participant_id", participant_columns, m.participants_source, "participants_source"),
             ("item", "item_id", item_columns, m.items_source, "items_source")):
         if spec is not None:
-            tables[label] = _side_table(spec, sides[side], key, base[key], label, problems)
+            tables[label] = _side_table(spec, sides[side], key, base[key], label, problems, config.missing_values)
             continue
         names = {key: getattr(m, key), **own}
         frame = raw[[names[key], *own.values()]].set_axis([key, *own], axis=1).assign(_row=rows)
@@ -406,7 +456,8 @@ def _from_files(config: SurveyConfig, problems: list[Problem], allow_outside: bo
     paths = {k: _bundle_path(config, v, f"files.{k}", problems, allow_outside) for k, v in config.files.items()}
     if None in paths.values():
         return None
-    frames = {k: _read_table(p, problems) for k, p in paths.items()}
+    frames = {k: _read_table(p, problems, texts=TEXT_COLUMNS if k == "items" else (), missing=config.missing_values)
+              for k, p in paths.items()}
     if any(f is None for f in frames.values()):
         return None
     tables = {k: _Table(f.assign(_row=f.index + 1), str(paths[k])) for k, f in frames.items()}
@@ -458,12 +509,19 @@ def _validate(config: SurveyConfig, rating_parts: list[_Table], participants: _T
         schema = participants_schema(config.attributes, list(people.columns))
         _, found = validate_frame(schema, people, participants.file, people["_row"])
         problems += participants.located(found)
+        ids = set(people["participant_id"].dropna().astype(str))
         for attr, reference in config.attributes.items():
             levels = set(people[attr].dropna().astype(str)) if attr in people.columns else set()
-            if levels and reference not in levels:
+            column = participants.names.get(attr, attr)
+            if _looks_like_ids(people, attr, config.min_group_size):
+                problems.append(Problem(participants.file, "every rater has a value of their own: the column looks "
+                                        "like an id, not a demographic attribute (its values are never shown)",
+                                        column=column, private=True))
+            elif levels and reference not in levels:
+                # a level that is some rater's id is left out of the listing, whatever the column holds
                 problems.append(Problem(participants.file, f"reference level '{reference}' (survey.toml "
-                                        f"[attributes]) does not occur; levels: {_levels(levels)}",
-                                        column=participants.names.get(attr, attr)))
+                                        f"[attributes]) does not occur; levels: {_levels(levels - ids)}",
+                                        column=column))
     texts = items.frame
     if _require(texts, ITEM_REQUIRED, items.file, problems):
         texts = texts.copy()
@@ -488,6 +546,19 @@ def _validate(config: SurveyConfig, rating_parts: list[_Table], participants: _T
     ratings["rating"] = pd.to_numeric(ratings["rating"]).astype("int64")
     return (ratings, people.drop(columns="_row").reset_index(drop=True),
             texts.drop(columns="_row").reset_index(drop=True))
+
+
+def _looks_like_ids(people: pd.DataFrame, attribute: str, k: int) -> bool:
+    """Whether an attribute column holds the raters' ids (or something as identifying): its value is the rater's
+    own id on every row, or, where groups must have k > 1 raters, every rater has a level of their own (such an
+    attribute has nothing but small groups to show, and its listing would be a list of identifiers)."""
+    if attribute not in people.columns or len(people) < 2:
+        return False
+    values = people[attribute]
+    if values.isna().any():
+        return False
+    own = (values.astype(str) == people["participant_id"].astype(str)).all()
+    return bool(own or (k > 1 and values.nunique() == len(people)))
 
 
 def _levels(levels: set[str]) -> str:

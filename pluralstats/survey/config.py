@@ -91,12 +91,18 @@ class Mapping:
     participants_source: SideTable | None = None
 
 
-TOP_KEYS = ("name", "scale_max", "min_group_size", "files", "dimensions", "attributes", "mapping", "model")
+TOP_KEYS = ("name", "scale_max", "min_group_size", "missing_values", "files", "dimensions", "attributes", "mapping",
+            "model")
 MODEL_KEYS = ("disagreement",)  # [model] disagreement = ["political"]: attributes with group x item terms
 DIMENSION_KEYS = ("polarity", "positive_threshold", "label")
 SIDE_TABLE_KEYS = ("file", "key", "columns")
 MAPPING_KEYS = tuple(Mapping.__dataclass_fields__)
 CANONICAL_KEYS = ("participant_id", "item_id", "_row")  # "_row": the reader's own row-number column
+#: names an attribute cannot have: the columns ratings, items and the "all" row of every group table hold, and
+#: those the commands add beside the raters' attributes (prefs' ``member`` and ``w``); an attribute so named
+#: would be merged over (or into) them
+RESERVED_ATTRIBUTES = (*CANONICAL_KEYS, "dimension", "rating", "prompt_id", "prompt", "response", "language",
+                       "source_model", "all", "member", "w")
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,9 @@ class SurveyConfig:
     mapping: Mapping | None = None
     root: Path = Path(".")
     disagreement: tuple[str, ...] = ()  # [model] disagreement: fit-survey's default --disagreement
+    #: cell values read as missing besides a blank cell (survey.toml ``missing_values``; none by default, so a
+    #: level "None" or the country code "NA" is a level)
+    missing_values: tuple[str, ...] = ()
 
     def threshold(self, dimension: str) -> int:
         """Positive threshold of a dimension; default: the top 40% of the scale (4 and 5 of 5)."""
@@ -125,7 +134,10 @@ class SurveyConfig:
     def to_toml(self) -> str:
         """Serialise a canonical (mapping-free) config."""
         lines = [f'name = "{self.name}"', f"scale_max = {self.scale_max}",
-                 f"min_group_size = {self.min_group_size}", "", "[files]"]
+                 f"min_group_size = {self.min_group_size}"]
+        if self.missing_values:
+            lines.append("missing_values = [" + ", ".join(_toml_string(v) for v in self.missing_values) + "]")
+        lines += ["", "[files]"]
         lines += [f'{k} = "{v}"' for k, v in self.files.items()]
         for dim in self.dimensions.values():
             lines += ["", f"[dimensions.{dim.name}]", f'polarity = "{dim.polarity}"']
@@ -138,6 +150,13 @@ class SurveyConfig:
         if self.disagreement:
             lines += ["", "[model]", "disagreement = [" + ", ".join(f'"{a}"' for a in self.disagreement) + "]"]
         return "\n".join(lines) + "\n"
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string of ``text`` (JSON's escapes are TOML's)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _dotted(where: str, key: str) -> str:
@@ -274,6 +293,12 @@ def _mapping(raw: dict, reader: _Reader, dimensions: dict[str, Dimension], scale
                  for k, v in getattr(mapping, t).items()}
     elsewhere.update({f"mapping.{k}": getattr(mapping, k) for k in ("item_id", "rating", "dimension")
                       if k in raw})
+    raters_file = mapping.participants_source
+    for key, column in (raters_file.columns.items() if raters_file is not None else ()):
+        if column == raters_file.key:  # the raters file's key holds the participant ids under its own name
+            reader.problem(f"mapping.participants_source.columns.{key} names the key column of the raters file, "
+                           f"which holds the participant ids; they are never shown, so they cannot be read as "
+                           f"anything else")
     for key, column in elsewhere.items():
         if column == mapping.participant_id:
             reader.problem(f"{key} names the rater id column (mapping.participant_id); participant ids are "
@@ -290,7 +315,7 @@ def load_config(path: str | Path) -> SurveyConfig:
     if not path.is_file():
         raise ValidationError("Cannot read survey", [Problem(file, "file not found")])
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark, as editors on Windows write it
     except (UnicodeDecodeError, OSError) as exc:
         raise ValidationError("Cannot read survey", [Problem(file, f"cannot be read: {exc}")]) from exc
     try:
@@ -310,12 +335,18 @@ def load_config(path: str | Path) -> SurveyConfig:
     dimensions = {n: _dimension(n, s, reader, scale_max) for n, s in dims_raw.items()}
     attributes_raw = reader.table(raw, "attributes", "")
     for attr, level in attributes_raw.items():
-        if attr in CANONICAL_KEYS:
-            reader.problem(f"attributes.{attr}: the {attr} column cannot be a demographic attribute")
+        if attr in RESERVED_ATTRIBUTES:
+            reader.problem(f"attributes.{attr}: '{attr}' is a reserved column name and cannot be a demographic "
+                           f"attribute; rename the participants column (or map it under another name with "
+                           f"[mapping] participant_columns)")
         elif isinstance(level, (dict, list)):
             reader.problem(f"attributes.{attr} must be the attribute's reference level (a string)")
-    attributes = {str(k): str(v) for k, v in attributes_raw.items()
-                  if not isinstance(v, (dict, list)) and k not in CANONICAL_KEYS}
+    attributes = {str(k): str(v).strip() for k, v in attributes_raw.items()  # levels are read trimmed
+                  if not isinstance(v, (dict, list)) and k not in RESERVED_ATTRIBUTES}
+    missing_values = raw.get("missing_values", [])
+    if not (isinstance(missing_values, list) and all(isinstance(v, str) for v in missing_values)):
+        reader.problem("missing_values must be a list of strings (cell values read as missing, e.g. [\"NA\"])")
+        missing_values = []
     files_raw = reader.table(raw, "files", "")
     reader.known_keys(files_raw, tuple(DEFAULT_FILES), "files")
     files = {k: reader.string(files_raw, k, "files", v) for k, v in DEFAULT_FILES.items()}
@@ -343,4 +374,5 @@ def load_config(path: str | Path) -> SurveyConfig:
         mapping=mapping,
         root=path.parent,
         disagreement=tuple(disagreement),
+        missing_values=tuple(v.strip() for v in missing_values),
     )

@@ -279,7 +279,7 @@ def test_fit_summary_hides_small_levels(hostile_posterior):
     from pluralstats.models import load_posterior
 
     idata = load_posterior(hostile_posterior)
-    console = Console(width=200, record=True, file=io.StringIO())
+    console = Console(width=200, record=True, file=io.StringIO(), markup=False)  # as the CLI's consoles
     for suppress in (True, False):
         console.print(_parameter_table(idata, suppress))
     hidden, shown = console.export_text().split("Posterior summary")[1:]
