@@ -153,7 +153,7 @@ def run(args) -> dict:
     else:
         from pluralstats.models import fit
 
-        fit.NUTPIE_OPTIONS["low_rank_modified_mass_matrix"] = args.mass_matrix == "low-rank"
+        fit.MASS_MATRIX = args.mass_matrix
         idata = fit_survey(survey, dimensions=dims, attributes=attributes, backend=args.backend, draws=args.draws,
                            tune=args.tune, chains=args.chains, seed=args.seed, progress=False,
                            centered_items=args.centered_items, centered_raters=args.centered_raters,
@@ -382,8 +382,9 @@ def main() -> None:
     r.add_argument("--chains", type=int, default=4)
     r.add_argument("--max-chains", type=int, default=8,
                    help="add chains while only ESS falls short, up to this many (fit-survey's default 8)")
-    r.add_argument("--mass-matrix", choices=["low-rank", "diag"], default="low-rank",
-                   help="nutpie's mass-matrix adaptation (fit-survey: low-rank)")
+    r.add_argument("--mass-matrix", choices=["low-rank", "diag"], default=None,
+                   help="nutpie's mass-matrix adaptation (default: fit-survey's choice, diagonal with group x item "
+                        "terms, else low-rank)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--centered-items", action=argparse.BooleanOptionalAction, default=None,
                    help="default: chosen from ratings per item, as fit-survey does")

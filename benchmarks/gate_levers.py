@@ -4,7 +4,7 @@ draw, and whether the gate passes, for each lever at the gate's 4 chains x 500 d
     python benchmarks/gate_levers.py --data binary-toxicity --levers nutpie,diag,tune1000,centred,numpyro,blackjax
     python benchmarks/gate_levers.py --data paper --dims toxicity --disagreement political --levers nutpie,numpyro
 
-Levers: ``nutpie`` (fit-survey's default: numba gradient, low-rank mass matrix, 300 tuning steps), ``jax``
+Levers: ``nutpie`` (numba gradient, low-rank mass matrix, 300 tuning steps), ``jax``
 (the same sampler on a JAX gradient), ``diag`` (nutpie's diagonal mass matrix), ``tune1000``, ``centred``
 (centred group x item terms), ``flow`` (nutpie's normalizing-flow adaptation, JAX), ``numpyro`` and ``blackjax``
 (PyMC's ``pm.sample(nuts_sampler=...)``: the whole NUTS loop compiled by JAX, chains vectorised). One JSON line per
@@ -64,10 +64,10 @@ def lever(survey, name: str, dims, disagreement, seed: int, chains: int = 4, dra
     options = {"nutpie": {}, "jax": {"backend": "jax"}, "tune1000": {"tune": 1000},
                "centred": {"centered_interactions": True}, "diag": {}}
     if name in options:
-        fit.NUTPIE_OPTIONS["low_rank_modified_mass_matrix"] = name != "diag"
+        fit.MASS_MATRIX = "diag" if name == "diag" else "low-rank"
         idata = fit.fit_survey(survey, dimensions=dims, disagreement=disagreement, seed=seed, progress=False,
                                chains=chains, draws=draws, max_chains=chains, **options[name])
-        fit.NUTPIE_OPTIONS["low_rank_modified_mass_matrix"] = True
+        fit.MASS_MATRIX = None
     else:
         data = build_model_data(survey, dims)
         set_disagreement(data, disagreement)

@@ -70,19 +70,34 @@ def default_tune(data: ModelData, backend: str) -> tuple[int, str]:
     return DEFAULT_TUNE[backend], ""
 
 
-#: nutpie's sampler settings (benchmarks/bench_models.py varies them to measure each)
-NUTPIE_OPTIONS: dict = {"low_rank_modified_mass_matrix": True}
+#: nutpie's sampler settings beyond the mass matrix (benchmarks vary them to measure each)
+NUTPIE_OPTIONS: dict = {}
+#: the mass-matrix adaptation forced on every fit ("low-rank" or "diag"; None: :func:`use_low_rank` decides)
+MASS_MATRIX: str | None = None
 
 
-def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool):
-    """nutpie with :data:`NUTPIE_OPTIONS` (by default its low-rank mass matrix: the cut points and the dummy-coded
-    attribute effects are correlated a posteriori, which a diagonal mass matrix cannot undo; see
-    docs/speed.md). ``compiled``: :func:`nutpie_compile`'s result, or that with ``with_data`` (the coverage
-    study refits surveys of one shape without recompiling)."""
+def use_low_rank(data: ModelData) -> bool:
+    """nutpie's low-rank mass matrix for the additive model, its diagonal one with group x item terms.
+
+    In the additive model the cut points and the dummy-coded attribute effects are correlated a posteriori,
+    which a diagonal mass matrix cannot undo. With group x item terms the model has thousands more
+    parameters, the low-rank adaptation costs more per step than it saves, and tau mixed no better with it
+    (docs/speed.md, ``benchmarks/gate_levers.py``)."""
+    if MASS_MATRIX is not None:
+        return MASS_MATRIX == "low-rank"
+    return not data.meta.disagreement
+
+
+def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool,
+                  low_rank: bool = True):
+    """nutpie with its low-rank (``low_rank``) or diagonal mass matrix and :data:`NUTPIE_OPTIONS`.
+    ``compiled``: :func:`nutpie_compile`'s result, or that with ``with_data`` (the coverage study refits surveys
+    of one shape without recompiling)."""
     import nutpie
 
     return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=min(chains, 2),
-                         seed=seed, progress_bar=progress, save_warmup=False, **NUTPIE_OPTIONS)
+                         seed=seed, progress_bar=progress, save_warmup=False,
+                         low_rank_modified_mass_matrix=low_rank, **NUTPIE_OPTIONS)
 
 
 def nutpie_compile(model: pm.Model, backend: str = "numba"):
@@ -131,18 +146,19 @@ def _append_chains(first: az.InferenceData, more: az.InferenceData) -> az.Infere
     return az.InferenceData(**groups)
 
 
-def _whole_sampler(model: pm.Model, backend: str, *, draws: int, tune: int, progress: bool):
+def _whole_sampler(model: pm.Model, backend: str, *, draws: int, tune: int, progress: bool, low_rank: bool = True):
     """Compile ``model`` once; return a function sampling ``(chains, seed)`` from it."""
     compiled = nutpie_compile(model, NUTPIE_BACKENDS[backend])
 
     def sample(chains: int, seed: int) -> az.InferenceData:
         with _quiet(progress):
-            return nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress)
+            return nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress,
+                                 low_rank=low_rank)
     return sample
 
 
 def _split_sampler(parts: list[ModelData], backend: str, model_options: dict, *, draws: int, tune: int,
-                   progress: bool):
+                   progress: bool, low_rank: bool = True):
     """One model per dimension, compiled once: the parts share every rater, item and level
     (:func:`dimension_parts`), so only the per-rating arrays differ, in length too, and nutpie's
     ``with_data`` swaps them in (a refit gives the draws of a model compiled for that part). Return a function
@@ -157,8 +173,8 @@ def _split_sampler(parts: list[ModelData], backend: str, model_options: dict, *,
         for j, part in enumerate(parts):
             run_seed = int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
             with _quiet(progress):
-                raw = nutpie_sample(compiled.with_data(**data_arrays(part)), draws=draws,
-                                    tune=tune, chains=chains, seed=run_seed, progress=progress)
+                raw = nutpie_sample(compiled.with_data(**data_arrays(part)), draws=draws, tune=tune,
+                                    chains=chains, seed=run_seed, progress=progress, low_rank=low_rank)
             # the compiled model keeps the coordinate of the dimension it was built for
             posteriors.append(raw.posterior.assign_coords(dimension=[names[j]]))
             stats.append(raw.sample_stats)
@@ -224,7 +240,7 @@ def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int 
         _REFIT[key] = nutpie_compile(build_model(data, **model_options), NUTPIE_BACKENDS[backend])
     start = time.perf_counter()
     raw = nutpie_sample(_REFIT[key].with_data(**data_arrays(data)), draws=draws, tune=tune, chains=chains,
-                        seed=seed, progress=False)
+                        seed=seed, progress=False, low_rank=use_low_rank(data))
     if "item" in raw.posterior.dims:  # the compiled model keeps the first survey's item ids as coordinates
         raw.posterior = raw.posterior.assign_coords(item=list(data.item_ids))
     return finish_idata(raw, data, backend=backend, joint=False, seconds=time.perf_counter() - start)
@@ -431,11 +447,15 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if nutpie:
         start = time.perf_counter()
         parts = dimension_parts(data) if split_dimensions else None
+        low_rank = use_low_rank(data)
+        if not low_rank:
+            auto.append("diagonal mass matrix: group x item terms")
         if parts is None:
             sample = _whole_sampler(build_model(data, joint=joint, **options), backend, draws=draws, tune=tune,
-                                    progress=progress)
+                                    progress=progress, low_rank=low_rank)
         else:
-            sample = _split_sampler(parts, backend, options, draws=draws, tune=tune, progress=progress)
+            sample = _split_sampler(parts, backend, options, draws=draws, tune=tune, progress=progress,
+                                    low_rank=low_rank)
         compile_seconds = time.perf_counter() - start
         idata, added, diag = sample_gated(sample, data, backend, chains=chains, seed=seed, joint=joint, start=start,
                                           max_chains=max(chains, max_chains or chains), check=check)
