@@ -124,3 +124,21 @@ def test_one_chain_fit_is_written_unchecked_and_exits_3(hostile_survey_dir, run_
     assert post.exists() and verdict_of(load_posterior(post))[0] == "unchecked"
     run_bad(["contrasts", post, "--out", tmp_path / "c.csv"], expect=3, names=["unchecked"], watch=[post],
             absent=[tmp_path / "c.csv"])
+
+
+@pytest.mark.parametrize("forgery", ["status edited to passed", "one chain kept", "thinned to every 21st draw"])
+def test_reporting_commands_judge_the_draws_not_a_stored_status(forgery, hostile_posterior, run_bad, tmp_path):
+    """A posterior whose recorded verdict no longer matches its draws is judged again: an edited status, a
+    one-chain subset and a thinning of a passing fit all keep their recorded 'passed', and all are refused."""
+    idata = load_posterior(hostile_posterior)
+    if forgery == "status edited to passed":
+        idata.posterior["cutpoints"].values[1] += 1.0
+    elif forgery == "one chain kept":
+        idata = idata.sel(chain=[0])
+    else:
+        idata = idata.sel(draw=slice(None, None, 21))
+    assert idata.posterior.attrs[STATUS_ATTR] == "passed"
+    forged = save_posterior(idata, tmp_path / "forged.nc")
+    expected = {"status edited to passed": "R-hat", "one chain kept": "unchecked", "thinned to every 21st draw": "ESS"}
+    run_bad(["contrasts", forged, "--out", tmp_path / "c.csv"], expect=3, names=[expected[forgery]],
+            watch=[forged], absent=[tmp_path / "c.csv"])
