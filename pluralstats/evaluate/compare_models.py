@@ -214,6 +214,11 @@ def direction_agreement(frame: pd.DataFrame, *, prob: float = 0.95, seed: int = 
     return out
 
 
+def direction_caption(frame: pd.DataFrame) -> str:
+    """Figure 2's caption line: :func:`direction_text` of :func:`direction_agreement` over ``frame``'s rows."""
+    return direction_text(direction_agreement(frame))
+
+
 def direction_text(stats: dict[str, float | int | str], prob: float = 0.95) -> str:
     """One line for a caption or the console: same direction in m of n rows, Spearman with its interval."""
     text = f"same direction in {stats['same_direction']} of {stats['n_rows']} rows"
@@ -343,4 +348,4 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
                       "survey ratings; agreement uses the calibrated difference where there is one.[/]", markup=True)
     if "model_n_runs" in table and (table.model_n_runs == 1).any():
         console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}", markup=True)
-    return figure2([table], Path(out) / "figure2")
+    return figure2([table], Path(out) / "figure2", direction=direction_caption)

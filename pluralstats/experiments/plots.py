@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pluralstats.errors import InputError
+from pluralstats.evaluate.compare_models import direction_caption
 from pluralstats.io import atomic_path, write_manifest
 from pluralstats.plots.figures import experiment_figure, figure2, single_vs_multi_pairs
 from pluralstats.readers import read_json_object, read_table
@@ -85,8 +86,8 @@ def figure2_for(folder: Path, out: Path, info: dict, seed: int = 0, suppress_sma
     # the study shows EA or toxicity per contrast; here: the dimension with the largest survey difference
     pick = {f"{t.level_a.iloc[0]} - {t.level_b.iloc[0]}": t.loc[t["diff"].abs().fillna(-1.0).idxmax(), "dimension"]
             for t in tables}
-    written += figure2(tables, out / "figure2", dimensions=pick)
-    written += figure2(tables, out / "figure2_all_dimensions")
+    written += figure2(tables, out / "figure2", dimensions=pick, direction=direction_caption)
+    written += figure2(tables, out / "figure2_all_dimensions", direction=direction_caption)
     return written
 
 

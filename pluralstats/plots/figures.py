@@ -5,7 +5,7 @@
   *direction*: no scale links a preference gap to a tuned shift, and the survey intervals are for the
   training pairs while the tuned side is for new prompts. The caption gives the rows whose two sides
   point the same way and the Spearman rank correlation over rows with a bootstrap interval
-  (:func:`~pluralstats.evaluate.compare_models.direction_agreement`).
+  (given by the caller: :func:`~pluralstats.evaluate.compare_models.direction_agreement`).
 - Figures 3-5: an experiment's conditions against the control (panel A) and against each other
   (panel B); Figure 5 has a panel per dimension for each.
 
@@ -16,7 +16,7 @@ so the figures read in black and white. Each is written as PNG and PDF (``save_f
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +95,12 @@ def _finish(ax, labels, xlabel, title):
     ax.set_title(title, loc="left")
 
 
-def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
-            dimensions: dict[str, str] | None = None) -> list[Path]:
+def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *, dimensions: dict[str, str] | None = None,
+            direction: Callable[[pd.DataFrame], str] | None = None) -> list[Path]:
     """Figure 2 from ``compare`` tables (one per contrast; columns of ``compare_with_models``).
+
+    ``direction``: the caption line saying how well the survey side predicts the tuned side over the rows shown
+    (given the shown rows; the evaluate stage computes it, which this layer may not import).
 
     ``dimensions``: which dimension to show per contrast label (default: every dimension of each).
     """
@@ -111,9 +114,6 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
     frame = pd.DataFrame(rows)
     if frame.empty:
         return note_figure("; ".join(notes) or "no comparison to show", path)
-    from pluralstats.evaluate.compare_models import direction_agreement, direction_text
-
-    direction = direction_agreement(frame) if "model_diff" in frame else None
     y = np.arange(len(frame), dtype=float)
     with paper_style():
         fig, ax = plt.subplots(figsize=(5.4, 0.9 + 0.5 * len(frame)))
@@ -128,8 +128,8 @@ def figure2(tables: Sequence[pd.DataFrame], path: str | Path, *,
         caption = ["hollow: the 95% interval includes 0", "read for direction: no scale links a preference gap "
                    "to a tuned shift, and the survey intervals are for the training pairs, the tuned ones for new "
                    "prompts"]
-        if direction is not None:
-            caption.append(direction_text(direction))
+        if direction is not None and "model_diff" in frame:
+            caption.append(direction(frame))
         legend_below(fig, [ax], [*caption, *notes])
         return save_figure(fig, path)
 
