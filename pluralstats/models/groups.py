@@ -359,6 +359,7 @@ def _raked_composition(frame: pd.DataFrame, meta: ModelMeta, name: str,
         raise InputError(f"{name}: {exc}") from None
     table = pd.DataFrame({a: np.asarray(meta.attributes[a], dtype=object)[cells[:, j]] for j, a in enumerate(names)})
     table["sample_raters"] = seed.astype(int) if sample_levels is not None else 0
+    table["small_cell"] = (table["sample_raters"] < meta.min_group_size) if sample_levels is not None else False
     table["sample_share"] = seed / seed.sum()
     table["share"] = shares
     keep = shares > 0
