@@ -81,7 +81,6 @@ def use_low_rank(data: ModelData) -> bool:
     attribute effects are correlated a posteriori, which a diagonal mass matrix cannot undo. With group x item
     terms the diagonal one mixed a one-dimension survey's tau better but left the paper-scale survey's level
     effects short of the gate (docs/speed.md), so the low-rank one stays the default everywhere."""
-    del data  # the choice is not (yet) made from the data: both measurements are kept in docs/speed.md
     return MASS_MATRIX != "diag"
 
 
