@@ -27,7 +27,7 @@ class DemoSizes:
     participants: int = 300
     prompts_per_language: int = 16
     responses_per_prompt: int = 5
-    survey_draws: int = 1000  # enough for every gated quantity's ESS >= 400 (the demo reports from it)
+    survey_draws: int = 500  # per chain, 4 chains: the gate's 2,000 draws (the demo reports from it)
     survey_tune: int = 500
     survey_dimensions: tuple[str, ...] = ("toxicity", "emotional_awareness")  # Figure 2's two dimensions
     survey_attributes: tuple[str, ...] = ("political", "gender")
