@@ -50,32 +50,27 @@ TAU_STEP = 0.25
 
 @dataclass(frozen=True)
 class NullLaw:
-    """One term's R-hat under the null at (chains, draws, tau)."""
+    """One term's bulk R-hat under the null at (chains, draws, tau)."""
 
     chains: int
     draws: int
     tau: float
     k_bulk: float  # the F law's scale for bulk R-hat
-    k_folded: float
-    mean: float  # of max(bulk, folded) R-hat, simulated
-    sd: float
 
     def _f_args(self) -> tuple[int, int, int]:
         m, half = 2 * self.chains, self.draws // 2
         return half, m - 1, m * (half - 1)
 
-    def cdf(self, r: float | np.ndarray, folded: bool = False) -> np.ndarray:
-        """P(bulk R-hat <= r) for one term (``folded``: P(max(bulk, folded) <= r), taking them as independent)."""
+    def cdf(self, r: float | np.ndarray) -> np.ndarray:
+        """P(bulk R-hat <= r) for one term."""
         half, df1, df2 = self._f_args()
         x = half * (np.asarray(r, dtype=float) ** 2 - 1.0) + 1.0
-        bulk = stats.f.cdf(x / self.k_bulk, df1, df2)
-        return bulk * stats.f.cdf(x / self.k_folded, df1, df2) if folded else bulk
+        return stats.f.cdf(x / self.k_bulk, df1, df2)
 
-    def max_bound(self, n: int, q: float = MAX_QUANTILE, folded: bool = False) -> float:
-        """The ``q`` quantile of the largest bulk R-hat (``folded``: of max(bulk, folded)) of ``n`` independent
-        terms."""
+    def max_bound(self, n: int, q: float = MAX_QUANTILE) -> float:
+        """The ``q`` quantile of the largest bulk R-hat of ``n`` independent terms."""
         target = q ** (1.0 / max(n, 1))
-        return float(optimize.brentq(lambda r: self.cdf(r, folded) - target, 1.0, 3.0, xtol=1e-7))
+        return float(optimize.brentq(lambda r: self.cdf(r) - target, 1.0, 3.0, xtol=1e-7))
 
 
 def ar1_chains(chains: int, draws: int, n: int, tau: float, rng: np.random.Generator) -> np.ndarray:
@@ -125,12 +120,8 @@ def simulate_null(chains: int, draws: int, tau: float, n_terms: int = NULL_TERMS
     """Simulate ``n_terms`` well-mixed terms and fit the one-term law (:class:`NullLaw`)."""
     rng = np.random.default_rng([seed, chains, draws, int(round(tau * 1000))])
     x = ar1_chains(chains, draws, n_terms, tau, rng)
-    bulk, folded = mcmc.rhat_parts(x)
-    half = draws // 2
-    k_bulk = float(np.mean(half * (bulk ** 2 - 1.0) + 1.0))
-    k_folded = float(np.mean(half * (folded ** 2 - 1.0) + 1.0))
-    both = np.maximum(bulk, folded)
-    return NullLaw(chains, draws, float(tau), k_bulk, k_folded, float(both.mean()), float(both.std(ddof=1)))
+    bulk = mcmc.rhat_parts(x)[0]
+    return NullLaw(chains, draws, float(tau), float(np.mean((draws // 2) * (bulk ** 2 - 1.0) + 1.0)))
 
 
 @functools.lru_cache(maxsize=64)
