@@ -24,13 +24,20 @@ import numpy as np
 warnings.filterwarnings("ignore")
 
 
+#: tuning steps of the whole-JAX samplers (their windowed Stan-style adaptation; PyMC's default 1000)
+TUNE_JAX = int(__import__("os").environ.get("GATE_LEVERS_TUNE", 1000))
+
+
 def pm_sample(model, sampler: str, draws: int, tune: int, chains: int, seed: int):
     import pymc as pm
     from pymc.model.transform.optimization import freeze_dims_and_data
 
     from pluralstats.models.fit import stored_variables
 
-    kwargs = {"chain_method": "vectorized"} if sampler in ("numpyro", "blackjax") else {}
+    sampler, _, method = sampler.partition("-")
+    # "vectorized": chains vmapped in one loop; "parallel": one chain per host device (XLA_FLAGS=
+    # --xla_force_host_platform_device_count=2 before JAX starts); "sequential": one after another
+    kwargs = {"chain_method": method or "vectorized"} if sampler in ("numpyro", "blackjax") else {}
     # JAX compiles static shapes: freeze dims and data; freezing refuses set initial values, so they are handed
     # to pm.sample instead
     initvals = {rv.name: value for rv, value in model.rvs_to_initial_values.items() if value is not None}
@@ -73,7 +80,7 @@ def lever(survey, name: str, dims, disagreement, seed: int, chains: int = 4, dra
         set_disagreement(data, disagreement)
         model = build_model(data)
         raw = flow_sample(model, draws, 300, chains, seed) if name == "flow" else \
-            pm_sample(model, name, draws, 1000, chains, seed)
+            pm_sample(model, name, draws, TUNE_JAX, chains, seed)
         idata = fit.finish_idata(raw, data, backend=name, joint=False, seconds=time.perf_counter() - start)
         record_verdict(idata, diagnose(idata, rhat_chains=chains))
     wall = time.perf_counter() - start

@@ -311,3 +311,15 @@ def test_pair_probability_is_one_raters(fits, case):
     print(f"{case}: |quadrature - MC| {err:.4f}, |two raters - MC| {gap:.4f}")
     assert err < 0.006, err  # MC se <= 0.0012
     assert gap > 0.015, gap
+
+
+def test_fit_survey_command_reports_each_family(sims, tmp_path):
+    """The command's whole path with group x item terms: the fit, each family's R-hat against its bound, the
+    posterior and its manifest written (a short run, its verdict whatever it is, let through)."""
+    save_survey(sims[0].survey, tmp_path / "b")
+    result = CliRunner().invoke(cli, ["fit-survey", str(tmp_path / "b"), "--out", str(tmp_path / "p.nc"),
+                                      "--dimensions", DIM, "--disagreement", "political", "--draws", "100",
+                                      "--tune", "100", "--allow-bad-diagnostics"])
+    assert result.exit_code == 0, result.output
+    assert "w_political:" in result.output and "the term nearest its bound: R-hat" in result.output
+    assert (tmp_path / "p.nc").exists() and (tmp_path / "p.nc.manifest.json").exists()

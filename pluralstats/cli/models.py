@@ -73,11 +73,12 @@ def fit_options(f):
     for opt in reversed([
         click.option("--attributes", callback=_csv_list, default=None,
                      help="Comma-separated attributes in the model (default: all in survey.toml)."),
-        click.option("--backend", type=click.Choice(["nutpie", "jax", "pymc", "advi"]), default="nutpie",
-                     show_default=True, help="nutpie / pymc: exact NUTS (jax: nutpie on a JAX gradient, for GPUs; "
-                                             "needs the jax extra); advi: fast approximate first look."),
+        click.option("--backend", type=click.Choice(["auto", "nutpie", "jax", "pymc", "advi"]), default="auto",
+                     show_default=True, help="nutpie / pymc: exact NUTS (jax: nutpie on a JAX gradient, faster to "
+                                             "compile; needs the jax extra); advi: fast approximate first look; "
+                                             "auto: jax for one dimension when installed, else nutpie."),
         click.option("--draws", type=click.IntRange(1), default=None,
-                     help="Posterior draws per chain after tuning [default: 2000 / --chains, 500 with 4 chains]."),
+                     help="Posterior draws per chain after tuning [default: 2000 / --chains, 500 with 4 chains; with --disagreement 4000 / --chains, 1000 with 4]."),
         click.option("--tune", type=click.IntRange(0), default=None,
                      help="Tuning steps per chain [default: 300 for nutpie and jax (1000 when raters give >= 40 "
                           "ratings each per dimension), 1000 for pymc]."),
@@ -135,8 +136,8 @@ def _fit(survey, dimensions, **options):
         options["disagreement"] = list(survey.config.disagreement) or None
     from pluralstats.models.diagnostics import gate_draws
 
-    draws = options["draws"] or gate_draws(options["chains"])
-    console.print(f"Fitting {options['backend']}: {len(survey.ratings)} ratings, dimensions "
+    draws = options["draws"] or gate_draws(options["chains"], bool(options["disagreement"]))
+    console.print(f"Fitting ({options['backend']} backend): {len(survey.ratings)} ratings, dimensions "
                   f"{', '.join(dimensions or survey.dimensions)} ({draws} draws x {options['chains']} "
                   f"chains, {'tuning chosen from the data' if tune is None else f'{tune} tuning steps'})")
     idata = fit_survey(survey, dimensions=dimensions, progress=True, **options)
@@ -351,8 +352,8 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
     families = recorded_families(idata)
     for fam in families.itertuples():
         if hasattr(fam, "max_bound"):
-            console.print(f"{fam.family}: {fam.free_terms} free terms, largest R-hat {fam.max_r_hat:.4f} (bound "
-                          f"{fam.max_bound:.4f}), mean {fam.mean_r_hat:.4f} (bound {fam.mean_bound:.4f})")
+            console.print(f"{fam.family}: {fam.free_terms} free terms; the term nearest its bound: R-hat "
+                          f"{fam.max_r_hat:.4f} (bound {fam.max_bound:.4f}); largest R-hat {fam.largest_r_hat:.4f}")
     write_manifest(out, "fit-survey", inputs=[bundle], seed=options["seed"],
                    options={"dimensions": dimensions, **options, **resolved_settings(idata),
                             "suppress_small": suppress_small},

@@ -45,6 +45,11 @@ from .rating import interaction_families
 GATE_CHAINS = 4
 #: total draws the default spreads over the chains (Stan's and brms's 4 x 1000 halved: nutpie's draws mix well)
 GATE_DRAWS = 2000
+#: total draws with group x item terms: their scale tau is the slowest quantity of the model under every sampler
+#: tried (within-chain autocorrelation time 4-5), and at 500 draws per chain an R-hat cut at 1.01 then fails a
+#: well-mixed tau about one fit in four by chance alone (docs/model-checking.md, "Draws"); 1,000 per chain
+#: brings that near 1 in 100. Fixed by the model's structure before sampling, never by its results.
+INTERACTION_DRAWS = 4000
 MAX_RHAT = 1.01
 MIN_ESS = 400
 MIN_BFMI = 0.3
@@ -60,9 +65,10 @@ PARAMETERS = ("cutpoints", "sigma_rater", "sigma_item", "rater_corr")
 TABLE_COLUMNS = ["name", "kind", "family", "r_hat", "ess_bulk", "ess_tail"]
 
 
-def gate_draws(chains: int) -> int:
-    """Draws per chain that keep the total near :data:`GATE_DRAWS`."""
-    return math.ceil(GATE_DRAWS / max(chains, 1))
+def gate_draws(chains: int, interactions: bool = False) -> int:
+    """Draws per chain that keep the total near :data:`GATE_DRAWS`, or :data:`INTERACTION_DRAWS` for a model with
+    group x item terms (``interactions``)."""
+    return math.ceil((INTERACTION_DRAWS if interactions else GATE_DRAWS) / max(chains, 1))
 
 
 @dataclass

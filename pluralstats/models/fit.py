@@ -70,6 +70,23 @@ def default_tune(data: ModelData, backend: str) -> tuple[int, str]:
     return DEFAULT_TUNE[backend], ""
 
 
+AUTO_BACKEND = "auto"
+
+
+def choose_backend(data: ModelData) -> tuple[str, str]:
+    """The backend ``backend="auto"`` takes, and why: nutpie on a JAX gradient when one model of one dimension is
+    sampled and JAX is installed, nutpie's numba gradient otherwise. numba compiles the log density in one piece
+    (30-70 s on 2 cores, whatever the survey's size), JAX in a few seconds; per gradient numba wins once the
+    sampler runs long, as it does for several dimensions sampled one after another (docs/speed.md)."""
+    if len(data.meta.dimensions) == 1:
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            return "nutpie", "nutpie backend (JAX, faster to compile for one dimension, is not installed)"
+        return "jax", "JAX backend: one dimension, where compiling dominates"
+    return "nutpie", ""
+
+
 #: nutpie's sampler settings beyond the mass matrix (benchmarks vary them to measure each)
 NUTPIE_OPTIONS: dict = {}
 #: the mass-matrix adaptation forced on every fit ("low-rank" or "diag"; None: :func:`use_low_rank` decides)
@@ -354,7 +371,7 @@ def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, join
 
 
 def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,
-               backend: str = "nutpie", draws: int | None = None, tune: int | None = None,
+               backend: str = AUTO_BACKEND, draws: int | None = None, tune: int | None = None,
                chains: int = GATE_CHAINS, seed: int = 0,
                joint: bool = False, progress: bool = True, centered_items: bool | None = None,
                centered_raters: bool | None = None, beta_prior_sd: float = BETA_PRIOR_SD,
@@ -364,7 +381,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                split_dimensions: bool | None = None, priors: Priors | None = None) -> az.InferenceData:
     """Fit the rating model of every selected dimension; return one posterior with everything needed after.
 
-    The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
+    ``backend``: one of :data:`BACKENDS`, or "auto" (the default: :func:`choose_backend`, recorded in
+    ``auto_choices``). The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
     ``sigma_rater``, ``sigma_item``, ``item_effect`` (and ``rater_corr`` when ``joint``), plus
     ``constant_data`` (rater composition, item ids, observed ratings) and the model metadata.
     ``tune=None`` takes the backend's default (:data:`DEFAULT_TUNE`). ``beta_prior_sd``: prior scale of the
@@ -386,7 +404,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     Leave it on unless the caller diagnoses itself (a coverage study that only needs the draws).
 
     ``chains`` and ``draws`` (per chain; None: :func:`~pluralstats.models.diagnostics.gate_draws`, about 2,000 in
-    all) are the gate's first batch, fixed before sampling: the verdict's R-hat is computed on exactly these
+    all, 4,000 with group x item terms) are the gate's first batch, fixed before sampling: the verdict's R-hat is computed on exactly these
     chains, and fewer than :data:`~pluralstats.models.diagnostics.GATE_CHAINS` give an "unchecked" posterior.
 
     Choices made from the data, each recorded in ``posterior.attrs["auto_choices"]`` (empty when none):
@@ -406,13 +424,17 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     worse per draw than in the whole model, and centring more than makes up for it (see
     docs/model-checking.md).
     """
-    draws = gate_draws(chains) if draws is None else draws
+    draws = gate_draws(chains, bool(disagreement)) if draws is None else draws
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
-    _check_backend(backend)
+    if backend != AUTO_BACKEND:
+        _check_backend(backend)
     chosen = get_family(family)
     data = build_model_data(survey, dimensions, attributes)
     auto = []
+    if backend == AUTO_BACKEND:
+        backend, why = choose_backend(data)
+        auto += [why] if why else []
     if tune is None:
         tune, why = default_tune(data, backend)
         auto += [why] if why else []

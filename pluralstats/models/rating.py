@@ -289,9 +289,32 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
                                  pt.fill(centred_cuts[:, :1], BIG)], axis=1)
         eta = rater_eta.flatten()[arrays["rater_cell"]] + item_effect.flatten()[arrays["item_cell"]]
         for attr in meta.disagreement:
-            tau = pm.HalfNormal(f"tau_{attr}", priors.tau_sd, dims="dimension")
             dims = ("dimension", "item", f"{attr}_level")
-            if centered_interactions:
+            mode = INTERACTION_CENTRING
+            if mode == "radial":
+                n_free = (len(data.item_ids) - 1) * (len(meta.attributes[attr]) - 1)
+                rho2 = pm.ChiSquared(f"w_rho2_{attr}", nu=n_free, dims="dimension")
+                rho = pt.sqrt(rho2)
+                lam = pm.HalfNormal(f"w_size_{attr}", sigma=priors.tau_sd * rho, dims="dimension")
+                pm.Deterministic(f"tau_{attr}", lam / rho, dims="dimension")
+                u = pm.ZeroSumNormal(f"z_w_{attr}", sigma=1.0, n_zerosum_axes=2, dims=dims)
+                norm = pt.sqrt((u ** 2).sum(axis=(1, 2)))
+                w = pm.Deterministic(f"w_{attr}", u * (lam / norm)[:, None, None], dims=dims)
+                eta = eta + w.flatten()[arrays[f"w_cell_{attr}"]]
+                continue
+            tau = pm.HalfNormal(f"tau_{attr}", priors.tau_sd, dims="dimension")
+            scale = tau[:, None, None]
+            if mode is not None and not isinstance(mode, str):
+                z = pm.ZeroSumNormal(f"z_w_{attr}", sigma=scale ** mode, n_zerosum_axes=2, dims=dims)
+                w = pm.Deterministic(f"w_{attr}", z * scale ** (1 - mode), dims=dims)
+            elif mode is not None:
+                a = cell_centring(data, attr, float(mode.split(":")[1]))
+                v_t = pm.Normal(f"z_w_{attr}", 0.0, scale ** a, dims=dims)
+                v = v_t * scale ** (1 - a)
+                v = v - v.mean(axis=1, keepdims=True)
+                v = v - v.mean(axis=2, keepdims=True)
+                w = pm.Deterministic(f"w_{attr}", v, dims=dims)
+            elif centered_interactions:
                 w = pm.ZeroSumNormal(f"w_{attr}", sigma=tau[:, None, None], n_zerosum_axes=2, dims=dims)
             else:
                 z = pm.ZeroSumNormal(f"z_w_{attr}", sigma=1.0, n_zerosum_axes=2, dims=dims)
@@ -300,6 +323,31 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
         loglik = family.graph_loglik(eta, padded, arrays["category_cell"], arrays["category_count"])
         pm.Potential("rating_loglik", loglik)
     return model
+
+
+INTERACTION_CENTRING = None
+
+
+def cell_information(data: ModelData, attribute: str) -> np.ndarray:
+    """Fisher information about a location shift carried by each (dimension, item, level) cell's ratings."""
+    n_dim, n_cut = len(data.meta.dimensions), data.meta.n_cut
+    n_items, levels = len(data.item_ids), data.meta.attributes[attribute]
+    j = list(data.meta.attributes).index(attribute)
+    counts = np.full((n_dim, n_items, n_cut + 1), 0.5)
+    np.add.at(counts, (data.obs_dim, data.obs_item, data.y), 1.0)
+    probs = counts / counts.sum(axis=2, keepdims=True)
+    cum = np.clip(np.cumsum(probs, axis=2)[..., :-1], 1e-6, 1 - 1e-6)
+    dens = cum * (1 - cum)  # logistic density at the cut points
+    dens = np.concatenate([np.zeros((n_dim, n_items, 1)), dens, np.zeros((n_dim, n_items, 1))], axis=2)
+    per_rating = ((np.diff(dens, axis=2)) ** 2 / probs).sum(axis=2)
+    n = np.zeros((n_dim, n_items, len(levels)))
+    np.add.at(n, (data.obs_dim, data.obs_item, data.rater_levels[data.obs_rater, j]), 1.0)
+    return n * per_rating[..., None]
+
+
+def cell_centring(data: ModelData, attribute: str, tau_ref: float) -> np.ndarray:
+    info = cell_information(data, attribute)
+    return info * tau_ref ** 2 / (1 + info * tau_ref ** 2)
 
 
 #: posterior variables that are sampling devices, not results; dropped before saving
