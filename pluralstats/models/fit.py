@@ -405,7 +405,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
 
     ``chains`` and ``draws`` (per chain; None: :func:`~pluralstats.models.diagnostics.gate_draws`, about 2,000 in
     all, 4,000 with group x item terms) are the gate's first batch, fixed before sampling: the verdict's R-hat is
-    computed on exactly these chains, and fewer than :data:`~pluralstats.models.diagnostics.GATE_CHAINS` give an "unchecked" posterior.
+    computed on exactly these chains, and fewer than :data:`~pluralstats.models.diagnostics.GATE_CHAINS` give an
+    "unchecked" posterior.
 
     Choices made from the data, each recorded in ``posterior.attrs["auto_choices"]`` (empty when none):
     ``tune=None`` takes :func:`default_tune` (longer when raters give many ratings each); with ``check``, a
