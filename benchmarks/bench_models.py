@@ -202,7 +202,8 @@ def run(args) -> dict:
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if args.grad_time and not args.backend.startswith("bambi"):
         result["grad_ms"] = gradient_ms(survey, dims, attributes, args.backend)
-    result.update(accelerator(args.backend))
+    result["backend_used"] = str(idata.posterior.attrs.get("backend", args.backend))  # what "auto" chose
+    result.update(accelerator(result["backend_used"]))
     _emit(result, args.out)
     return result
 
@@ -375,7 +376,8 @@ def main() -> None:
     r.add_argument("--disagreement", default="", help="fit group x item terms for these attributes (A,B)")
     r.add_argument("--sim-disagreement", type=float, default=0.0,
                    help="paper data: plant group x item terms of this sd for every attribute")
-    r.add_argument("--backend", choices=["nutpie", "jax", "pymc", "advi", "bambi", "bambi-nutpie"], default="nutpie")
+    r.add_argument("--backend", choices=["auto", "nutpie", "jax", "pymc", "advi", "bambi", "bambi-nutpie"],
+                   default="auto", help="auto: as fit-survey (JAX for one dimension when installed)")
     r.add_argument("--draws", type=int, default=None, help="per chain; default: fit-survey's (2000 / chains)")
     r.add_argument("--tune", type=int, default=None,
                    help="default: the backend's own (fit_survey's DEFAULT_TUNE; 1000 for Bambi)")

@@ -7,9 +7,12 @@ draw, and whether the gate passes, for each lever at the gate's 4 chains x 500 d
 Levers: ``nutpie`` (numba gradient, low-rank mass matrix, 300 tuning steps), ``jax``
 (the same sampler on a JAX gradient), ``diag`` (nutpie's diagonal mass matrix), ``tune1000``, ``centred``
 (centred group x item terms), ``flow`` (nutpie's normalizing-flow adaptation, JAX), ``numpyro`` and ``blackjax``
-(PyMC's ``pm.sample(nuts_sampler=...)``: the whole NUTS loop compiled by JAX, chains vectorised). One JSON line per
+(PyMC's ``pm.sample(nuts_sampler=...)``: the whole NUTS loop compiled by JAX, chains vectorised; ``numpyro-parallel``:
+one chain per host device, with ``XLA_FLAGS=--xla_force_host_platform_device_count=2``), ``halfnormal`` (the former
+non-centred form, tau ~ HalfNormal sampled on its log, against the default signed scale). One JSON line per
 lever: wall time (build, compile and sampling), tau's R-hat and bulk ESS, the smallest ESS of any gated quantity,
-the verdict.
+the verdict. ``GATE_LEVERS_BACKEND=jax`` runs the nutpie levers on the JAX gradient (compiles in seconds);
+``GATE_LEVERS_TUNE`` sets the whole-JAX samplers' tuning steps (default 1000).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import numpy as np
 warnings.filterwarnings("ignore")
 
 
+#: the nutpie backend of the nutpie levers ("jax": compiles in seconds, for comparing levers quickly)
+BACKEND = __import__("os").environ.get("GATE_LEVERS_BACKEND", "nutpie")
 #: tuning steps of the whole-JAX samplers (their windowed Stan-style adaptation; PyMC's default 1000)
 TUNE_JAX = int(__import__("os").environ.get("GATE_LEVERS_TUNE", 1000))
 
@@ -62,7 +67,7 @@ def flow_sample(model, draws: int, tune: int, chains: int, seed: int):
 
 
 def lever(survey, name: str, dims, disagreement, seed: int, chains: int = 4, draws: int = 500) -> dict:
-    from pluralstats.models import fit
+    from pluralstats.models import fit, rating
     from pluralstats.models.data import build_model_data
     from pluralstats.models.diagnostics import diagnose, record_verdict, verdict_of
     from pluralstats.models.rating import build_model, set_disagreement
@@ -70,10 +75,21 @@ def lever(survey, name: str, dims, disagreement, seed: int, chains: int = 4, dra
     start = time.perf_counter()
     options = {"nutpie": {}, "jax": {"backend": "jax"}, "tune1000": {"tune": 1000},
                "centred": {"centered_interactions": True}, "diag": {}}
-    if name in options:
+    if name == "halfnormal":  # the former non-centred form: tau ~ HalfNormal sampled on its log, w = tau z
+        data = build_model_data(survey, dims)
+        set_disagreement(data, disagreement)
+        items = rating.use_centred(data, "item")
+        model = build_model(data, signed_scale=False, centered_items=items, centered_raters=rating.use_centred_raters(
+            data, one_dimension=len(data.meta.dimensions) == 1, centred_items=items))
+        sample = fit._whole_sampler(model, BACKEND, draws=draws, tune=fit.DEFAULT_TUNE[BACKEND], progress=False)
+        idata = fit.finish_idata(sample(chains, seed), data, backend=BACKEND, joint=False,
+                                 seconds=time.perf_counter() - start)
+        record_verdict(idata, diagnose(idata, rhat_chains=chains))
+    elif name in options:
         fit.MASS_MATRIX = "diag" if name == "diag" else "low-rank"
         idata = fit.fit_survey(survey, dimensions=dims, disagreement=disagreement, seed=seed, progress=False,
-                               chains=chains, draws=draws, max_chains=chains, **options[name])
+                               chains=chains, draws=draws, max_chains=chains,
+                               **{"backend": BACKEND, **options[name]})
         fit.MASS_MATRIX = None
     else:
         data = build_model_data(survey, dims)

@@ -82,6 +82,7 @@ def test_only_an_ess_shortfall_earns_more_draws(failed, top_up):
 
 def test_default_draws_keep_the_total_near_2000():
     assert gate_draws(GATE_CHAINS) == 500 and gate_draws(2) == 1000 and gate_draws(3) == 667
+    assert gate_draws(GATE_CHAINS, interactions=True) == 1000  # group x item terms: 4,000 in all
 
 
 @pytest.fixture(scope="module")

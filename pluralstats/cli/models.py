@@ -78,8 +78,8 @@ def fit_options(f):
                                              "compile; needs the jax extra); advi: fast approximate first look; "
                                              "auto: jax for one dimension when installed, else nutpie."),
         click.option("--draws", type=click.IntRange(1), default=None,
-                     help="Posterior draws per chain after tuning [default: 2000 / --chains, 500 with 4 chains; "
-                          "with --disagreement 4000 / --chains, 1000 with 4]."),
+                     help="Posterior draws per chain after tuning [default: 2000 / --chains, 500 with 4 "
+                          "chains; with --disagreement 4000 / --chains, 1000 with 4]."),
         click.option("--tune", type=click.IntRange(0), default=None,
                      help="Tuning steps per chain [default: 300 for nutpie and jax (1000 when raters give >= 40 "
                           "ratings each per dimension), 1000 for pymc]."),

@@ -77,14 +77,6 @@ def _share(e_c: np.ndarray, e_r: np.ndarray) -> np.ndarray:
         return np.where(total > 0, e_c / total, 0.5)
 
 
-def decide(strategy: str, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray,
-           s_a: np.ndarray | None = None, s_b: np.ndarray | None = None) -> Decision:
-    """Apply the pair rule of the strategy called ``strategy`` (its ``decide`` hook) to candidate pairs."""
-    from .registry import get_strategy  # the registry's strategies use this module's rules
-
-    return get_strategy(strategy).decide(a, b, e_ab, e_ba, s_a, s_b)
-
-
 def conflicts(e_ab: np.ndarray, e_ba: np.ndarray) -> int:
     """Candidate pairs with rater evidence both ways."""
     return int(((e_ab > TIE_TOL) & (e_ba > TIE_TOL)).sum())

@@ -56,16 +56,6 @@ PAIRINGS = ("across", "within")
 TIE_TOL = 1e-9
 
 
-def __getattr__(name: str) -> tuple[str, ...]:
-    """``STRATEGIES``: the names of the installed strategies (:mod:`.registry`), read when asked for, so a
-    strategy installed or registered later is listed."""
-    if name == "STRATEGIES":
-        from .registry import available_strategies
-
-        return tuple(available_strategies())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def orient(values: np.ndarray, scale: int, sign: int) -> np.ndarray:
     """Collapsed ratings -> oriented ratings (larger is better)."""
     return values if sign > 0 else scale + 1 - values
