@@ -4,7 +4,7 @@ top-ups: tests/test_gate.py)."""
 from __future__ import annotations
 
 from pluralstats.models.data import build_model_data
-from pluralstats.models.fit import DEFAULT_TUNE, LONG_TUNE, default_tune, fit_survey
+from pluralstats.models.fit import DEFAULT_TUNE, LONG_TUNE, choose_backend, default_tune, fit_survey
 from pluralstats.models.rating import use_centred, use_centred_raters
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
@@ -23,6 +23,16 @@ def test_tuning_is_longer_when_raters_give_many_ratings():
     tune, why = default_tune(many, "nutpie")
     assert tune == LONG_TUNE and "50 ratings each" in why
     assert default_tune(many, "pymc") == (DEFAULT_TUNE["pymc"], "")  # PyMC's own adaptation is already long
+
+
+def test_auto_backend_is_jax_for_one_dimension_and_numba_for_several(monkeypatch):
+    survey = simulate_survey(FEW_PER_RATER, seed=0).survey
+    one = build_model_data(survey, ["toxicity"], None)
+    two = build_model_data(survey, ["toxicity", "emotional_awareness"], None)
+    assert choose_backend(one)[0] == "jax" and choose_backend(two) == ("nutpie", "")
+    monkeypatch.setitem(__import__("sys").modules, "jax", None)  # JAX not installed: numba, and it says why
+    backend, why = choose_backend(one)
+    assert backend == "nutpie" and "not installed" in why
 
 
 def test_rater_effects_are_centred_only_for_one_dimension_at_a_time_with_both_effects_pinned():
