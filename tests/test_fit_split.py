@@ -41,6 +41,7 @@ def test_parts_are_each_dimension_s_ratings_with_every_rater_and_item(survey):
     assert dimension_parts(build_model_data(survey, ["toxicity"], ["political"])) is None
 
 
+@pytest.mark.slow  # three fits of two dimensions: about a minute on 2 cores
 def test_split_fit_is_the_whole_model_s_posterior(survey):
     settings = {"dimensions": DIMS, "attributes": ["political"], "backend": "jax", "draws": 500, "tune": 300,
                 "seed": 4, "progress": False}

@@ -29,6 +29,7 @@ def _centred(idata) -> np.ndarray:
     return beta - beta.mean(axis=1, keepdims=True)
 
 
+@pytest.mark.slow  # two fits: about 45 s on 2 cores
 def test_small_level_shrinks_toward_the_attribute_mean(fits):
     n_small, fixed, pooled = fits
     assert 1 <= n_small <= 5  # a level of a few raters, as the option is meant for
