@@ -8,7 +8,7 @@ import click
 import pandas as pd
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option, styled, writes
+from pluralstats.cli.common import console, csv_list, dimensions_option, err_console, seed_option, styled, writes
 from pluralstats.cli.survey import allow_outside_option
 from pluralstats.errors import InputError
 from pluralstats.io import atomic_path, check_output, write_manifest
@@ -129,27 +129,25 @@ def _print_single(estimates: pd.DataFrame, bands: pd.DataFrame) -> None:
 @click.command("prior-check")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figure and tables.")
-@click.option("--dimensions", default=None, help="Comma-separated dimensions (default: all).")
-@click.option("--attributes", default=None, help="Comma-separated attributes (default: all in survey.toml).")
+@dimensions_option()
+@click.option("--attributes", callback=csv_list, default=None,
+              help="Comma-separated attributes (default: all in survey.toml).")
 @click.option("--draws", type=click.IntRange(50), default=500, show_default=True,
               help="Prior draws (replicated surveys).")
 @click.option("--beta-prior-sd", type=click.FloatRange(min=0, min_open=True), default=2.5, show_default=True,
               help="Prior sd of the attribute effects (logits), as in fit-survey.")
 @allow_outside_option
 @seed_option
-def prior_check_cmd(bundle: Path, out: Path, dimensions: str | None, attributes: str | None, draws: int,
+def prior_check_cmd(bundle: Path, out: Path, dimensions: list[str] | None, attributes: list[str] | None, draws: int,
                     beta_prior_sd: float, seed: int) -> None:
     """Prior predictive check: the rating distributions and group gaps the priors imply, on the survey's design."""
     from pluralstats.cli.survey import read_bundle
     from pluralstats.models.prior import prior_check
     from pluralstats.plots.posterior import plot_prior_check
 
-    def split(value: str | None) -> list[str] | None:
-        return [v.strip() for v in value.split(",") if v.strip()] if value else None
-
     survey = read_bundle(bundle)
     with console.status("Sampling the priors and replicating the survey..."):
-        shares, gaps = prior_check(survey, dimensions=split(dimensions), attributes=split(attributes), draws=draws,
+        shares, gaps = prior_check(survey, dimensions=dimensions, attributes=attributes, draws=draws,
                                    seed=seed, beta_prior_sd=beta_prior_sd)
     with atomic_path(out, is_dir=True) as tmp:
         shares.to_csv(tmp / "prior_shares.csv", index=False)

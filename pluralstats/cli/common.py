@@ -320,3 +320,15 @@ def protect_outputs(command: click.Command) -> click.Command:
 
     command.callback = guarded
     return command
+
+
+def csv_list(ctx, param, value: str | None) -> list[str] | None:
+    """A click callback: "a, b,,c" -> ["a", "b", "c"]; empty or absent -> None (every command's comma lists)."""
+    if not value:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def dimensions_option(help: str = "Comma-separated dimensions (default: all).") -> Callable:
+    """``--dimensions``, parsed by :func:`csv_list` (one parser for every command that takes it)."""
+    return click.option("--dimensions", callback=csv_list, default=None, help=help)

@@ -11,7 +11,7 @@ import pandas as pd
 from rich.progress import Progress
 from rich.table import Table
 
-from pluralstats.cli.common import console, err_console, seed_option, writes
+from pluralstats.cli.common import console, dimensions_option, err_console, seed_option, writes
 from pluralstats.cli.survey import suppress_option
 from pluralstats.errors import DiagnosticsError
 from pluralstats.io import write_manifest
@@ -263,7 +263,7 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="Folder (default: SOURCE's folder).")
 @click.option("--figure", type=click.IntRange(2, 5), default=None, help="Default: the experiment's own.")
-@click.option("--dimensions", default=None, help="Comma-separated (default: toxicity; Figure 5: toxicity and EA).")
+@dimensions_option("Comma-separated (default: toxicity; Figure 5: toxicity and EA).")
 @click.option("--value", type=click.Choice(["rel_pct", "estimate"]), default="rel_pct", show_default=True,
               help="Plot shifts in percent of the control's mean (rel_pct) or in rating points (estimate).")
 @seed_option
@@ -273,7 +273,7 @@ def plot_cmd(source, out, figure, dimensions, value, seed, suppress_small):
     from pluralstats.experiments.plots import plot_source
 
     written = plot_source(source, out, figure=figure, value=value,
-                          dimensions=[d.strip() for d in dimensions.split(",")] if dimensions else None, seed=seed,
+                          dimensions=dimensions, seed=seed,
                           suppress_small=suppress_small)
     console.print("Wrote " + ", ".join(map(str, written)))
 

@@ -9,20 +9,13 @@ import pandas as pd
 from rich.table import Table
 from rich.text import Text
 
-from pluralstats.cli.common import console, err_console, family_option, seed_option, styled, writes
+from pluralstats.cli.common import console, csv_list, err_console, family_option, seed_option, styled, writes
+from pluralstats.cli.common import dimensions_option as common_dimensions_option
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
 
-
-def _csv_list(ctx, param, value: str | None) -> list[str] | None:
-    if not value:
-        return None
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-dimensions_option = click.option("--dimensions", callback=_csv_list, default=None,
-                                 help="Comma-separated dimensions (default: all).")
+dimensions_option = common_dimensions_option()
 allow_bad_option = click.option("--allow-bad-diagnostics", is_flag=True,
                                 help="Exit 0 and use the posterior even if R-hat/ESS/divergence checks fail.")
 def weights_option(f):
@@ -71,7 +64,7 @@ prob_option = click.option("--prob", type=click.FloatRange(0.5, 0.999), default=
 def fit_options(f):
     """Sampler options shared by fit-survey and compare (when it is given a bundle)."""
     for opt in reversed([
-        click.option("--attributes", callback=_csv_list, default=None,
+        click.option("--attributes", callback=csv_list, default=None,
                      help="Comma-separated attributes in the model (default: all in survey.toml)."),
         click.option("--backend", type=click.Choice(["auto", "nutpie", "jax", "pymc", "advi"]), default="auto",
                      show_default=True, help="nutpie / pymc: exact NUTS (jax: nutpie on a JAX gradient, faster to "
@@ -107,7 +100,7 @@ def fit_options(f):
         click.option("--pooled-levels", is_flag=True,
                      help="Partially pool each attribute's levels (a small group shrinks toward its attribute's "
                           "mean) instead of fixed effects against the reference level."),
-        click.option("--disagreement", callback=_csv_list, default=None,
+        click.option("--disagreement", callback=csv_list, default=None,
                      help="Comma-separated attributes whose levels get group x item terms (what each group "
                           "prefers beyond its level shift; tau = how much they disagree) [default: survey.toml's "
                           "[model] disagreement, else none: the additive model]."),
@@ -369,7 +362,7 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
 @click.command("contrasts")
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="CSV file to write.")
-@click.option("--attributes", callback=_csv_list, default=None, help="Comma-separated attributes (default: all).")
+@click.option("--attributes", callback=csv_list, default=None, help="Comma-separated attributes (default: all).")
 @dimensions_option
 @prob_option
 @click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None,

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from pluralstats.cli.common import console, family_option, seed_option, show_warning, styled, writes
+from pluralstats.cli.common import console, dimensions_option, family_option, seed_option, show_warning, styled, writes
 from pluralstats.errors import InputError
 from pluralstats.io import add_inputs, write_manifest
 from pluralstats.privacy import small_mark, suppressed_levels
@@ -101,8 +101,7 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
               help="Plant --disagreement SD terms for these attributes only (default: every demographic attribute).")
 @click.option("--scale", "scale_max", type=click.IntRange(2, 11), default=None,
               help="Rating scale 1..SCALE (2: binary) [default: 5, or the preset's].")
-@click.option("--dimensions", "dimensions", default=None, metavar="D,E",
-              help="Rate these of the study's five dimensions only [default: all five, or the preset's].")
+@dimensions_option("Rate these of the study's five dimensions only [default: all five, or the preset's].")
 @click.option("--item-sd", type=click.FloatRange(0), default=None,
               help="Sd of the item effects beyond response quality, logits [default: 0.4, or the preset's].")
 @click.option("--rater-sd", type=click.FloatRange(0), default=None,
@@ -116,7 +115,7 @@ def _parse_thresholds(values: tuple[str, ...], survey: Survey) -> dict[str, int]
 @seed_option
 def simulate(out: Path, n_participants: int, prompts_per_language: int, responses_per_prompt: int,
              prompts_per_participant: int, slope_ratio: float | None, disagreement: str,
-             disagreement_attributes: str | None, scale_max: int | None, dimensions: str | None,
+             disagreement_attributes: str | None, scale_max: int | None, dimensions: list[str] | None,
              item_sd: float | None, rater_sd: float | None, preset: str | None, family: str, seed: int) -> None:
     """Simulate a study-shaped survey with planted group effects (writes truth.json).
 
@@ -133,7 +132,7 @@ def simulate(out: Path, n_participants: int, prompts_per_language: int, response
         if value is not None:
             settings[key] = value
     if dimensions:
-        settings["dimensions"] = tuple(d.strip() for d in dimensions.split(",") if d.strip())
+        settings["dimensions"] = tuple(dimensions)
     if settings["prompts_per_participant"] > settings["prompts_per_language"]:
         raise InputError("--prompts-per-participant cannot exceed --prompts-per-language")
     base = settings.get("effects", PAPER_EFFECTS)
