@@ -48,3 +48,14 @@ def test_report_to_reaches_trl_arguments(tmp_path):
     assert trl_arguments(one, tmp_path)["report_to"] == "tensorboard"
     assert trl_arguments(two, tmp_path)["report_to"] == ["wandb", "tensorboard"]
     assert trl_arguments(DPOTrainConfig(device="cpu"), tmp_path)["report_to"] == "none"
+
+
+def test_every_command_reading_a_bundle_takes_allow_outside_paths():
+    """A bundle's survey.toml may name files outside its folder; every command that reads one refuses them unless
+    told, and can be told."""
+    reading = [(path, command) for path, command in commands(cli)
+               if any(isinstance(p, click.Argument) and p.name == "bundle" for p in command.params)]
+    assert len(reading) >= 8
+    missing = [" ".join(path) for path, command in reading
+               if not any("--allow-outside-paths" in p.opts for p in command.params if isinstance(p, click.Option))]
+    assert not missing, missing

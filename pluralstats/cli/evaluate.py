@@ -12,7 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from pluralstats.cli.common import console, dimensions_option, err_console, seed_option, writes
-from pluralstats.cli.survey import suppress_option
+from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError
 from pluralstats.io import write_manifest
 
@@ -71,6 +71,7 @@ def _figure_inputs(kwargs: dict) -> list[Path]:
 
 @writes("file", beside=_evaluation_files)
 @click.command("evaluate")
+@allow_outside_option
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option("--model", "models", multiple=True, required=True, callback=_models, metavar="NAME=DIR",
               help="A model to evaluate (repeat); one of them is the control.")

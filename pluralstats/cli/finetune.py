@@ -10,6 +10,7 @@ import click
 from rich.table import Table
 
 from pluralstats.cli.common import console, err_console, seed_option, styled, writes
+from pluralstats.cli.survey import allow_outside_option
 from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 
@@ -28,6 +29,7 @@ def _parse_weights(text: str | None) -> dict[str, float]:
 
 @writes("folder")
 @click.command("tiny-model")
+@allow_outside_option
 @click.argument("bundle", type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint folder to write.")
 @seed_option
@@ -69,6 +71,7 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
 
 @writes("folder")
 @click.command("fit-rater")
+@allow_outside_option
 @click.argument("bundle", type=click.Path(exists=True, file_okay=True, dir_okay=True))
 @click.option("--out", required=True, type=click.Path(), help="Rater folder to write.")
 @seed_option
@@ -109,6 +112,7 @@ def _finetune_inputs(kwargs: dict) -> list:
 
 @writes("folder", inputs=_finetune_inputs)
 @click.command("finetune")
+@allow_outside_option
 @click.option("--method", required=True, help="Plugin name (see `pluralstats plugins`): dpo, grpo, kto, orpo, sft, ...")
 @click.option("--prefs", type=click.Path(),
               help="Preference parquet (prompt, chosen, rejected, weight, ...); GRPO uses its prompts, SFT its "
