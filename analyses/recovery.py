@@ -1,8 +1,8 @@
 """Parameter recovery on the simulated paper-scale survey .
 
-Simulates the study-shaped survey (1,095 raters x 25 responses x 5 dimensions, PAPER.md's planted
-effects), fits the rating model, and checks every planted contrast against its 95% interval and
-sign, plus all other true contrasts and the hyper-parameters.
+Simulates the study-shaped survey (1,095 raters x 25 responses x 5 dimensions, the study's planted effects,
+`survey.simulate.PAPER_EFFECTS`), fits the rating model, and checks every planted contrast against its 95%
+interval and sign, plus all other true contrasts and the hyper-parameters.
 
     python analyses/recovery.py --out outputs/recovery            # fit and check
     python analyses/recovery.py --posterior post.nc --out ...             # re-check a saved fit
@@ -77,7 +77,7 @@ def main() -> None:
     cols = key + ["true_rel_pct", "rel_pct", "rel_lo", "rel_hi", "true_diff", "diff", "diff_lo", "diff_hi",
                   "p_positive", "covered", "sign_ok"]
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 3):
-        print("\nplanted contrasts (PAPER.md):")
+        print("\nplanted contrasts (survey.simulate.PAPER_EFFECTS):")
         print(planted[cols].to_string(index=False))
         print(f"\nall {len(table)} true contrasts: {table.covered.sum()} inside their 95% interval "
               f"({table.covered.mean():.1%}); sign right where the interval excludes 0: "

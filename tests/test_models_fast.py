@@ -49,7 +49,7 @@ def _truth(sim, dimension, attribute, level_a):
 
 
 def test_planted_effects_recovered(sim, idata):
-    """Each planted effect (PAPER.md) lies inside its 95% interval, with the right sign."""
+    """Each planted effect (the simulator's PAPER_EFFECTS) lies inside its 95% interval, with the right sign."""
     for eff in sim.truth["planted"]:
         if eff["dimension"] not in DIMS:
             continue
