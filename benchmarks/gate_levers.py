@@ -57,9 +57,16 @@ def pm_sample(model, sampler: str, draws: int, tune: int, chains: int, seed: int
 
 def flow_sample(model, draws: int, tune: int, chains: int, seed: int):
     import nutpie
+    from pymc.model.transform.optimization import freeze_dims_and_data
 
     from pluralstats.models.fit import stored_variables
 
+    # nutpie's flow adapter calls the log density without the model's data: freeze the data in (initial values
+    # set aside first, as pm_sample does, since freezing refuses them; nutpie then starts from its own draws)
+
+    for rv in model.rvs_to_initial_values:
+        model.rvs_to_initial_values[rv] = None
+    model = freeze_dims_and_data(model)
     compiled = nutpie.compile_pymc_model(model, backend="jax", gradient_backend="jax",
                                          var_names=stored_variables(model), freeze_model=False)
     return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=2, seed=seed, progress_bar=False,

@@ -20,8 +20,8 @@ def ordinal_loglik(eta, padded_cuts, category_cell, category_count):
     and one ``log``; the ``e^{+-c}`` factors live on the small (dimension x category) table and are gathered,
     and the ``log1mexp`` term is a table value times the number of ratings in its category (data). ``log``
     rather than ``log1p``: ``log1p`` costs 2.4x more in numba and its extra precision near 1 is an absolute
-    ~1e-16 per rating, immaterial in a log density. One paper-scale logp+gradient: 8.0 ms for the textbook
-    two-softplus form, 2.0 ms for this one (numba, one core). ``eta`` is clipped to +-300 only so that
+    ~1e-16 per rating, immaterial in a log density. It is several times cheaper per gradient than the textbook
+    two-softplus form (docs/speed.md). ``eta`` is clipped to +-300 only so that
     ``e^eta`` cannot overflow in wild warm-up states; no rating has a non-negligible probability there.
     """
     import pytensor.tensor as pt

@@ -45,11 +45,10 @@ from .rating import interaction_families
 GATE_CHAINS = 4
 #: total draws the default spreads over the chains (Stan's and brms's 4 x 1000 halved: nutpie's draws mix well)
 GATE_DRAWS = 2000
-#: total draws with group x item terms: a disagreement scale tau whose posterior stays away from 0 mixes slowest
-#: of the model's quantities (within-chain autocorrelation time 4-5 under every sampler and parametrisation
-#: measured), and at 500 draws per chain an R-hat cut at 1.01 fails such a well-mixed tau in 16-31% of fits by
-#: chance alone; at 1,000 per chain in under 3% (analyses/gate_draws.md). Fixed by the model's structure
-#: before sampling, never by its results.
+#: total draws with group x item terms: their scale tau mixes slowest of the model's quantities under every
+#: sampler tried, and with 500 draws per chain a fixed R-hat cut of 1.01 fails such a well-mixed quantity often
+#: by chance alone (analyses/gate_draws.md, docs/speed.md). Fixed by the model's structure before sampling,
+#: never by its results.
 INTERACTION_DRAWS = 4000
 MAX_RHAT = 1.01
 MIN_ESS = 400

@@ -38,11 +38,9 @@ one-dimension survey, or each dimension sampled apart), raters give at least
 Sampled a dimension at a time, non-centred rater effects leave the rater sd mixing too slowly for the gate
 at 2 chains, and centred ones fix it (measurements: docs/model-checking.md, "Dimensions apart"). Item effects
 are centred when items carry many ratings (at least ``CENTRED_MIN_RATINGS`` per item and dimension,
-unless ``centered_items`` says otherwise): on the
-paper-scale survey (68 ratings per item) centring them took the worst ESS (sigma_item) from 369 to 645 and
-the worst contrast ESS from 664 to 823 (``benchmarks/bench_models.py``, 1000+1000 draws); POPQUORN's
-~9 ratings per item stay non-centred. Item effects sum to zero within a dimension
-(``ZeroSumNormal``): their mean is not identified apart from the cut points, and leaving it free
+unless ``centered_items`` says otherwise): pinned by their own ratings, centred item effects mix better
+(docs/speed.md); a survey with a few ratings per item keeps them non-centred. Item effects sum to zero within a
+dimension (``ZeroSumNormal``): their mean is not identified apart from the cut points, and leaving it free
 makes a ridge that lengthens every NUTS trajectory. Contrasts are invariant to that shift, and a
 zero-sum set of item effects with sd sigma is what the average over items uses anyway.
 """
@@ -163,11 +161,9 @@ def ratings_per_cell(data: ModelData, attribute: str) -> float:
 
 
 #: Ratings per (item, level, dimension) cell from which the group x item terms are centred by default: none.
-#: Measured on the simulated political survey of tests/test_disagreement.py (64 items, nutpie, 1000 + 400 draws x
-#: 2 chains; ESS per second of tau): with planted tau 1.0 the centred form is better, 172 vs 127 at 25 ratings
-#: per cell and 242 vs 19 at 100; but when the groups agree (planted tau 0) it fails at both, tau ESS 5 and 4
-#: with a divergence, against 557 and 536 non-centred. Whether tau is away from 0 is what the fit is run to
-#: find out, so centring is an explicit choice (``--centered-interactions``) for a survey known to disagree.
+#: The centred form mixes tau better when groups disagree and collapses when they agree (docs/speed.md), and
+#: whether they disagree is what the fit is run to find out, so centring is an explicit choice
+#: (``--centered-interactions``) for a survey known to disagree.
 CENTRED_INTERACTIONS_MIN_RATINGS = math.inf
 
 
