@@ -145,3 +145,13 @@ def test_split_csv_round_trip_and_bad_files(tmp_path):
         read_split_csv(tmp_path / "bad.csv")
     with pytest.raises(InputError, match="No split file"):
         read_split_csv(tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize("text", ["toxicity", "toxicity=high", "toxicity=1,=2x"])
+def test_dimension_weights_have_one_parser_that_refuses_a_bare_name(text):
+    """``prefs --weights`` and ``finetune --weights`` read ``dimension=number`` with the same function."""
+    from pluralstats.prefs.build import parse_weights
+
+    with pytest.raises(InputError, match="dimension=number"):
+        parse_weights(text)
+    assert parse_weights(" toxicity=1, emotional_awareness=0.5 ,") == {"toxicity": 1.0, "emotional_awareness": 0.5}

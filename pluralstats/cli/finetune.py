@@ -15,18 +15,6 @@ from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 
 
-def _parse_weights(text: str | None) -> dict[str, float]:
-    """``"toxicity=1,helpfulness=0.5"`` -> dict; bad syntax -> InputError."""
-    out: dict[str, float] = {}
-    for part in filter(None, (p.strip() for p in (text or "").split(","))):
-        name, sep, value = part.partition("=")
-        try:
-            out[name.strip()] = float(value) if sep else 1.0
-        except ValueError as exc:
-            raise InputError(f"--weights: '{part}' is not dimension=number") from exc
-    return out
-
-
 @writes("folder")
 @click.command("tiny-model")
 @allow_outside_option
@@ -185,7 +173,9 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
         mean_weight = float(load_preferences(prefs, provenance=False)["weight"].mean())
         data, inputs = prefs, [prefs]
     check_model_source(base_model)
-    config = plugin.config_class.from_options(seed=seed, weights=_parse_weights(weights) or None,
+    from pluralstats.prefs.build import parse_weights  # the one dimension=weight parser (prefs reads it too)
+
+    config = plugin.config_class.from_options(seed=seed, weights=parse_weights(weights) if weights else None,
                                               use_pair_weights=not no_pair_weights, **options)
     config = dataclasses.replace(config, **overrides)  # --set wins, None included
     if plugin.requires == "reward" and not getattr(config, "rater", None):
