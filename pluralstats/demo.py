@@ -1,7 +1,8 @@
 """``pluralstats demo``: the whole study, small but real, on the built-in simulated survey.
 
-simulate -> describe -> fit-survey -> compare -> prefs -> tiny model -> DPO for two groups ->
-evaluate -> compare with tuned models -> report, everything under one folder. Every step calls the
+simulate -> describe -> fit-survey (with group x item terms for the attribute whose groups it tunes) ->
+compare -> disagreements -> prefs (posterior strategy) -> tiny model -> DPO for two groups -> evaluate ->
+compare with tuned models -> report, everything under one folder. Every step calls the
 Python API functions the commands call (and writes the same files and manifests); tuning and evaluation
 are the experiment runner's cells, so a rerun resumes. Sizes are chosen to finish in under 15 minutes
 on 2 CPU cores (``DemoSizes``). The demo sits above the experiment layer and below the CLI: it prints
@@ -27,10 +28,14 @@ class DemoSizes:
     participants: int = 300
     prompts_per_language: int = 16
     responses_per_prompt: int = 5
-    survey_draws: int = 500  # per chain, 4 chains: the gate's 2,000 draws (the demo reports from it)
-    survey_tune: int = 500
+    survey_draws: int | None = None  # per chain, 4 chains; None: the gate's rule (gate_draws)
+    survey_tune: int | None = None  # None: the fit's own default (default_tune)
     survey_dimensions: tuple[str, ...] = ("toxicity", "emotional_awareness")  # Figure 2's two dimensions
     survey_attributes: tuple[str, ...] = ("political", "gender")
+    #: attributes with group x item terms: the tuned groups' attribute, so that their preference sets (the
+    #: posterior strategy) can order responses differently
+    survey_disagreement: tuple[str, ...] = ("political",)
+    strategy: str = "posterior"
     tiny_steps: int = 300
     dpo_steps: int = 60
     dpo_learning_rate: float = 5e-4
@@ -50,7 +55,7 @@ def demo_experiment(out: Path, sizes: DemoSizes, seed: int) -> ExperimentConfig:
         name="demo", path=out / "demo.toml", figure=2, seeds=[seed],
         description="DPO on each political group's toxicity preferences vs the untuned control",
         data={"bundle": str(out / "survey"), "seed": seed, "eval_fraction": 0.25},
-        cell={"method": "dpo", "scale": 5, "strategy": "majority", "objective": "toxicity"},
+        cell={"method": "dpo", "scale": 5, "strategy": sizes.strategy, "objective": "toxicity"},
         grid={"groups": [[f"{attribute}={g}"] for g in sizes.groups]},
         base_model={"steps": sizes.tiny_steps},
         train={"max_steps": sizes.dpo_steps, "learning_rate": sizes.dpo_learning_rate, "beta": sizes.dpo_beta,
@@ -92,6 +97,9 @@ def run_demo(out: str | Path, *, seed: int = 0, sizes: DemoSizes | None = None, 
     step("fit-survey", lambda: fit_step(bundle, posterior, sizes, seed), posterior)
     step("compare (survey)", lambda: compare_step(posterior, out / "compare-survey", sizes, seed),
          out / "compare-survey")
+    if sizes.survey_disagreement:
+        step("disagreements", lambda: say("\n".join(disagreements_step(posterior, out / "disagreements", sizes))),
+             out / "disagreements")
     config = demo_experiment(out, sizes, seed)
     holder: dict = {}
     step("prefs -> tiny model -> DPO x2 -> evaluate",
@@ -146,6 +154,7 @@ def fit_step(bundle: Path, posterior: Path, sizes: DemoSizes, seed: int) -> None
     from pluralstats.survey import load_survey
 
     options = {"dimensions": list(sizes.survey_dimensions), "attributes": list(sizes.survey_attributes),
+               "disagreement": list(sizes.survey_disagreement) or None,
                "draws": sizes.survey_draws, "tune": sizes.survey_tune, "seed": seed,
                "max_chains": None if sizes.allow_bad_diagnostics else MAX_CHAINS}
     with output_policy("fit-survey", [bundle]):
@@ -194,6 +203,23 @@ def compare_step(posterior: Path, out: Path, sizes: DemoSizes, seed: int, eval_p
                        options={"groups": [a, b], "dimensions": dimensions, "prob": 0.95, "weights": "sample",
                                 "suppress_small": True},
                        extra={"diagnostics": note or "passed"})
+
+
+def disagreements_step(posterior: Path, out: Path, sizes: DemoSizes) -> list[str]:
+    """The items and pairs the two tuned groups disagree on most, as ``disagreements`` writes them; returns
+    its summary lines."""
+    from pluralstats.compare import resolve_groups
+    from pluralstats.models import load_posterior
+    from pluralstats.models.disagreements import find_disagreements, write_disagreements
+
+    with output_policy("disagreements", [posterior]):
+        check_output(out)
+        idata = load_posterior(posterior)
+        found = find_disagreements(idata, *resolve_groups(idata, *sizes.groups), dimensions=sizes.survey_dimensions,
+                                   allow_bad=sizes.allow_bad_diagnostics)
+        write_disagreements(found, out, inputs=[posterior],
+                            options={"dimensions": list(sizes.survey_dimensions), "suppress_small": True})
+    return found.summary()
 
 
 def toxicity_headline(results_path: Path, model: str, seed: int) -> str:

@@ -118,6 +118,8 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
             adjusted = f", {frame.standardisation.iloc[0]}" if "standardisation" in frame and len(frame) else ""
             out += [f"**Survey contrast** ({_link(csv.name, csv, root)}){md_text(adjusted)}\n",
                     markdown_table(frame[cols])]
+        elif "latent_diff" in frame or "latent_did" in frame:
+            out += _disagreement_section(frame, csv, root)
         elif csv.name == "cells.csv":
             require_columns(frame, ["label", "seed", "status", "error"], csv)
             failed = frame[frame.status != "done"]
@@ -136,6 +138,32 @@ def _section_for(folder: Path, root: Path, suppress_small: bool = True) -> list[
         if "n_runs" in shifts and (shifts.n_runs == 1).any():
             out.append(f"_{ONE_RUN_NOTE}_\n")
     return out + _figures(folder, root)
+
+
+def _disagreement_section(frame: pd.DataFrame, csv: Path, root: Path, top: int = 10) -> list[str]:
+    """The top rows of a ``disagreements`` table, labelled with the groups and interval its manifest records."""
+    manifest = csv.parent / "manifest.json"
+    options = read_json_object(manifest).get("options", {}) if manifest.exists() else {}
+    groups = options.get("groups") or ["A", "B"]
+    a, b = (str(g) for g in groups[:2])
+    prob = f"{float(options.get('prob', 0.95)):.0%}"
+    link = _link(csv.name, csv, root)
+    if "latent_diff" in frame:
+        cols = ["dimension", "item_id", "latent_diff", "latent_lo", "latent_hi", "rating_diff", "rating_diff_lo",
+                "rating_diff_hi"]
+        head = (f"**Items {md_text(a)} and {md_text(b)} disagree on most** ({link}; top {top} of {len(frame)}): "
+                f"latent_diff is {md_text(a)} - {md_text(b)} in their group x item terms (logits, {prob} "
+                "interval), the disagreement about the item itself; rating_diff is the difference in an average "
+                "rater's expected rating (rating points, the groups' level shift included).\n")
+    else:
+        cols = ["dimension", "item_1", "item_2", "better_for_a", "better_for_b", "latent_did", "latent_did_lo",
+                "latent_did_hi", "p_opposite"]
+        head = (f"**Pairs {md_text(a)} and {md_text(b)} most likely order oppositely** ({link}; top {top} of "
+                f"{len(frame)}): better_for_a is {md_text(a)}'s better response; latent_did is the difference in "
+                f"differences of the group x item terms (logits, {prob} interval); p_opposite is the posterior "
+                "probability that the groups' average raters order the pair oppositely.\n")
+    require_columns(frame, cols, csv)
+    return [head, markdown_table(frame.head(top)[cols])]
 
 
 def _created(folder: Path) -> str:

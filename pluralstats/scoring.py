@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
+from pluralstats.registry import Registry
 
 GROUP = "pluralstats.scorers"
 
@@ -34,28 +34,23 @@ class Scorer(Protocol):
         ...
 
 
-def _scorer_entry_points() -> dict[str, metadata.EntryPoint]:
-    return {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
+def _factory(obj: object):
+    if not callable(obj):
+        raise TypeError(f"{obj!r} is not a scorer factory (a callable returning a Scorer)")
+    return obj
 
 
-def available_scorers() -> list[str]:
-    """Names of the installed scorers (entry-point group ``pluralstats.scorers``), sorted."""
-    return sorted(_scorer_entry_points())
-
-
-def unknown_scorer(name: str) -> str:
-    """The message for a scorer name that is not installed: it lists the installed ones."""
-    return f"Unknown scorer '{name}'; installed scorers: {', '.join(available_scorers()) or 'none'}"
+#: scorer factories by name (the registry has no run-time registration of its own use: a scorer is made per run)
+REGISTRY = Registry(GROUP, "scorer", _factory, unknown="installed scorers: {names}")
+available_scorers = REGISTRY.available
+unknown_scorer = REGISTRY.unknown_message
 
 
 def scorer_by_name(name: str, **context) -> Scorer:
     """The scorer registered as ``name``, made by its factory with the entries of ``context`` it accepts
     (a factory taking ``**kwargs`` gets them all); unknown names raise :class:`InputError` listing the
     installed ones."""
-    eps = _scorer_entry_points()
-    if name not in eps:
-        raise InputError(unknown_scorer(name))
-    factory = eps[name].load()
+    factory = REGISTRY.get(name)
     params = inspect.signature(factory).parameters.values()
     if not any(p.kind == p.VAR_KEYWORD for p in params):
         context = {k: v for k, v in context.items() if k in {p.name for p in params}}

@@ -30,6 +30,7 @@ from pluralstats.models.predict import flat_draws
 from pluralstats.models.rating import build_model, data_arrays, set_disagreement
 from pluralstats.prefs import build_preferences
 from pluralstats.prefs.posterior import SharedOrderWarning
+from pluralstats.report import build_report
 from pluralstats.survey import save_survey
 from pluralstats.survey.simulate import PlantedEffect, SimulationConfig, simulate_survey
 
@@ -169,6 +170,10 @@ def test_disagreements_command(fits, tmp_path):
     assert json.loads((out / "manifest.json").read_text())["options"]["delta"] == 0.1
     text = (out / "disagreement_pairs.csv").read_text() + (out / "disagreement_items.csv").read_text()
     assert "participant" not in text and "P00" not in text
+    report = build_report(tmp_path).read_text()  # the report shows the top rows, labelled with the groups
+    assert "Items liberal and conservative disagree on most" in report and "top 10 of 64" in report
+    assert f"| {items.item_id.iloc[0]} | {items.latent_diff.iloc[0]:.3f} |" in report
+    assert "Pairs liberal and conservative most likely order oppositely" in report
     idata = copy.deepcopy(fits[0])
     meta = json.loads(idata.constant_data.attrs[META_KEY])
     idata.constant_data.attrs[META_KEY] = json.dumps({**meta, "disagreement": []})

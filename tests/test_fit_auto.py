@@ -4,8 +4,9 @@ top-ups: tests/test_gate.py)."""
 from __future__ import annotations
 
 from pluralstats.models.data import build_model_data
-from pluralstats.models.fit import DEFAULT_TUNE, LONG_TUNE, choose_backend, default_tune, fit_survey
+from pluralstats.models.fit import LONG_TUNE, choose_backend, default_tune, fit_survey
 from pluralstats.models.rating import use_centred, use_centred_raters
+from pluralstats.samplers import get_sampler
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 FEW_PER_RATER = SimulationConfig(n_participants=80, prompts_per_language=6, responses_per_prompt=4,
@@ -19,10 +20,10 @@ BOTH_PINNED = SimulationConfig(n_participants=100, prompts_per_language=5, respo
 def test_tuning_is_longer_when_raters_give_many_ratings():
     few = build_model_data(simulate_survey(FEW_PER_RATER, seed=0).survey, ["toxicity"], None)
     many = build_model_data(simulate_survey(MANY_PER_RATER, seed=0).survey, ["toxicity"], None)
-    assert default_tune(few, "nutpie") == (DEFAULT_TUNE["nutpie"], "")
+    assert default_tune(few, "nutpie") == (get_sampler("nutpie").default_tune, "")
     tune, why = default_tune(many, "nutpie")
     assert tune == LONG_TUNE and "50 ratings each" in why
-    assert default_tune(many, "pymc") == (DEFAULT_TUNE["pymc"], "")  # PyMC's own adaptation is already long
+    assert default_tune(many, "pymc") == (get_sampler("pymc").default_tune, "")  # PyMC's own adaptation is already long
 
 
 def test_auto_backend_is_jax_for_one_dimension_and_numba_for_several(monkeypatch):

@@ -37,7 +37,8 @@ RANKS = {
 }
 #: top-level modules and subpackages of the survey stage and of the base layer
 SURVEY_STAGE = {"survey"}
-BASE = {"errors", "families", "io", "privacy", "readers", "report", "plots", "chat", "scoring", "resources"}
+BASE = {"errors", "families", "io", "privacy", "readers", "report", "plots", "chat", "scoring", "resources", "registry",
+        "samplers"}
 
 
 def group_of(module: str) -> str:

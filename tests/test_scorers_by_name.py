@@ -30,7 +30,8 @@ class Fixed:
 
 def fake_entry_points(monkeypatch, **factories):
     eps = {name: SimpleNamespace(name=name, load=lambda f=f: f) for name, f in factories.items()}
-    monkeypatch.setattr(scoring, "_scorer_entry_points", lambda: eps)
+    monkeypatch.setattr(scoring.REGISTRY, "entry_points", lambda: eps)
+    monkeypatch.setattr(scoring.REGISTRY, "_loaded", {})
 
 
 def test_rater_is_installed_and_needs_a_rater_folder():

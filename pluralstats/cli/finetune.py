@@ -208,9 +208,14 @@ def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_
 @click.command("plugins")
 @click.option("--options", "method", default=None, help="List this method's config fields (what --set takes).")
 def plugins_cmd(method):
-    """List the installed fine-tuning plugins (entry-point group pluralstats.finetune), or one plugin's options."""
+    """List every installed plugin, by kind: fine-tuning methods, samplers (fit-survey --backend), rating-model
+    families (--family), preference strategies (prefs --strategy) and scorers; or one method's options."""
+    from pluralstats.families import describe_families
     from pluralstats.finetune.config import describe_fields, settable_fields
     from pluralstats.finetune.registry import describe_plugins, get_plugin
+    from pluralstats.prefs.registry import describe_strategies
+    from pluralstats.samplers import describe_samplers
+    from pluralstats.scoring import REGISTRY as SCORERS
 
     if method:
         config_class = get_plugin(method).config_class
@@ -223,12 +228,19 @@ def plugins_cmd(method):
                 table.add_row(row["name"], row["type"], row["default"], row["help"])
         console.print(table)
         return
-    table = Table(title="fine-tuning plugins")
-    for column in ("name", "requires", "source"):
-        table.add_column(column)
-    for row in describe_plugins():
-        table.add_row(row["name"], row["requires"], row["source"])
-    console.print(table)
+    kinds = [("fine-tuning plugins (finetune --method)", describe_plugins(), ("name", "requires", "source")),
+             ("samplers (fit-survey --backend)", describe_samplers(), ("name", "help")),
+             ("rating-model families (fit-survey --family)", describe_families(), ("name", "help")),
+             ("preference strategies (prefs --strategy)", describe_strategies(), ("name", "help")),
+             ("scorers (evaluate --scorer)", [{"name": n, "source": SCORERS.source(n)} for n in SCORERS.available()],
+              ("name", "source"))]
+    for title, rows, columns in kinds:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column)
+        for row in rows:
+            table.add_row(*(row[c] for c in columns))
+        console.print(table)
 
 
 COMMANDS = [tiny_model_cmd, fit_rater_cmd, finetune_cmd, plugins_cmd]

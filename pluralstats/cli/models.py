@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 import pandas as pd
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -14,6 +15,7 @@ from pluralstats.cli.common import dimensions_option as common_dimensions_option
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
+from pluralstats.samplers import available_samplers
 
 dimensions_option = common_dimensions_option()
 allow_bad_option = click.option("--allow-bad-diagnostics", is_flag=True,
@@ -66,10 +68,11 @@ def fit_options(f):
     for opt in reversed([
         click.option("--attributes", callback=csv_list, default=None,
                      help="Comma-separated attributes in the model (default: all in survey.toml)."),
-        click.option("--backend", type=click.Choice(["auto", "nutpie", "jax", "pymc", "advi"]), default="auto",
-                     show_default=True, help="nutpie / pymc: exact NUTS (jax: nutpie on a JAX gradient, faster to "
-                                             "compile; needs the jax extra); advi: fast approximate first look; "
-                                             "auto: jax for one dimension when installed, else nutpie."),
+        click.option("--backend", type=click.Choice(["auto", *available_samplers()]), default="auto",
+                     show_default=True, help="A registered sampler (`pluralstats plugins` lists them): nutpie / "
+                                             "pymc: exact NUTS (jax: nutpie on a JAX gradient, faster to compile; "
+                                             "needs the jax extra); advi: fast approximate first look; auto: jax "
+                                             "for one dimension when installed, else nutpie."),
         click.option("--draws", type=click.IntRange(1), default=None,
                      help="Posterior draws per chain after tuning [default: 2000 / --chains, 500 with 4 "
                           "chains; with --disagreement 4000 / --chains, 1000 with 4]."),
@@ -285,18 +288,6 @@ def _quantities(idata, with_shares: bool = True) -> tuple[str, ...]:
         err_console.print("[yellow]note:[/] this posterior stores no positive thresholds (fitted by an older "
                           "version): shares P(rating >= k) left out; refit to get them", markup=True)
     return ("mean",)
-
-
-def _refuse_small(idata, attribute: str, levels: list[str], suppress_small: bool) -> None:
-    """Exit 2 before any work when an output would consist of a small group's estimates (privacy rule)."""
-    from pluralstats.models import meta_of
-    from pluralstats.models.contrasts import small_levels
-
-    small = sorted({lv for (attr, _), hidden in small_levels(idata).items() if attr == attribute for lv in hidden}
-                   & set(levels)) if suppress_small else []
-    if small:
-        raise InputError(f"group {attribute}={', '.join(small)} has fewer than k={meta_of(idata).min_group_size} "
-                         "raters: its estimates are suppressed (--no-suppress-small shows them)")
 
 
 def _note_suppressed(frame: pd.DataFrame, k: int) -> None:
@@ -691,60 +682,42 @@ def disagreements_cmd(posterior, groups, top, delta, out, dimensions, prob, allo
     """
     from pluralstats.compare import resolve_groups
     from pluralstats.models import load_posterior
-    from pluralstats.models.disagreements import (
-        DELTA,
-        check_interaction,
-        disagreement_tables,
-        plot_disagreements,
-    )
+    from pluralstats.models.disagreements import DELTA, find_disagreements, write_disagreements
 
-    delta = DELTA if delta is None else delta
     idata = load_posterior(posterior)
     attribute, level_a, level_b = resolve_groups(idata, *groups)
-    check_interaction(idata, attribute)
-    _refuse_small(idata, attribute, [level_a, level_b], suppress_small)
-    diagnostics = _require_good(idata, allow_bad_diagnostics)
     with console.status("Computing item and pair differences..."):
-        items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob, delta)
-    view = Table(title=f"Items {level_a} and {level_b} differ most on, latent scale ({prob:.0%} intervals)")
-    for col in ("dimension", "item", f"{level_a} - {level_b}, logits", "expected rating difference (rating scale)"):
+        found = find_disagreements(idata, attribute, level_a, level_b, dimensions=dimensions, prob=prob,
+                                   delta=DELTA if delta is None else delta, suppress_small=suppress_small,
+                                   allow_bad=allow_bad_diagnostics)
+    if found.diagnostics != "passed":
+        err_console.print(styled("[yellow]warning:[/] ", found.diagnostics))
+    console.print(_disagreement_view(found, top))
+    figures = write_disagreements(found, out, top=top, inputs=[posterior],
+                                  options={"dimensions": dimensions, "suppress_small": suppress_small})
+    console.print("\n".join(found.summary()))
+    console.print(f"Wrote {', '.join(map(str, figures))}")
+
+
+def _disagreement_view(found, top: int) -> Group:
+    """The top items and pairs as console tables."""
+    a, b, prob = found.level_a, found.level_b, found.prob
+    view = Table(title=f"Items {a} and {b} differ most on, latent scale ({prob:.0%} intervals)")
+    for col in ("dimension", "item", f"{a} - {b}, logits", "expected rating difference (rating scale)"):
         view.add_column(col, justify="left" if col in ("dimension", "item") else "right")
-    for r in items.head(top).itertuples():
+    for r in found.items.head(top).itertuples():
         view.add_row(r.dimension, r.item_id, f"{r.latent_diff:+.3f} [{r.latent_lo:+.3f}, "
                      f"{r.latent_hi:+.3f}]", f"{r.rating_diff:+.3f} [{r.rating_diff_lo:+.3f}, {r.rating_diff_hi:+.3f}]")
-    console.print(view)
-    if len(pairs):
-        table = Table(title=f"Pairs {level_a} and {level_b} most likely order oppositely, each by > {delta:g} rating "
-                            f"points ({prob:.0%} intervals)")
-        for col in ("dimension", "pair", f"better for {level_a}", f"better for {level_b}", "diff in diff (logits)",
-                    "P(opposite)"):
-            table.add_column(col, justify="right" if col.startswith(("diff", "P(")) else "left")
-        for r in pairs.head(top).itertuples():
-            table.add_row(r.dimension, f"{r.item_1} vs {r.item_2}", r.better_for_a,
-                          r.better_for_b,
-                          f"{r.latent_did:+.3f} [{r.latent_did_lo:+.3f}, {r.latent_did_hi:+.3f}]",
-                          f"{r.p_opposite:.3f}")
-        console.print(table)
-    out.mkdir(parents=True, exist_ok=True)
-    _save_csv(items, out / "disagreement_items.csv")
-    _save_csv(pairs, out / "disagreement_pairs.csv")
-    figures = plot_disagreements(items, pairs, level_a, level_b, out / "disagreements.png", top=top, delta=delta)
-    write_manifest(out, "disagreements", inputs=[posterior],
-                   options={"groups": list(groups), "top": top, "delta": delta, "dimensions": dimensions,
-                            "prob": prob, "suppress_small": suppress_small},
-                   extra={"diagnostics": diagnostics})
-    n_excl = int(((items.latent_lo > 0) | (items.latent_hi < 0)).sum())
-    console.print(f"{n_excl} of {len(items)} items' {prob:.0%} intervals of the latent difference exclude 0.")
-    if len(pairs):
-        n_likely = int((pairs.p_opposite > 0.5).sum())
-        console.print(f"{n_likely} of {len(pairs)} pairs more likely than not ordered oppositely "
-                      f"(each group by > {delta:g} rating points).")
-    else:
-        console.print("[yellow]note:[/] no prompt has two or more responses in this posterior, so there are no "
-                      "within-prompt pairs: disagreement_pairs.csv is empty and the figure shows the items only.",
-                      markup=True)
-    console.print(f"Wrote {out / 'disagreement_items.csv'}, {out / 'disagreement_pairs.csv'}, "
-                  f"{', '.join(map(str, figures))}")
+    if not len(found.pairs):
+        return Group(view)
+    table = Table(title=f"Pairs {a} and {b} most likely order oppositely, each by > {found.delta:g} rating "
+                        f"points ({prob:.0%} intervals)")
+    for col in ("dimension", "pair", f"better for {a}", f"better for {b}", "diff in diff (logits)", "P(opposite)"):
+        table.add_column(col, justify="right" if col.startswith(("diff", "P(")) else "left")
+    for r in found.pairs.head(top).itertuples():
+        table.add_row(r.dimension, f"{r.item_1} vs {r.item_2}", r.better_for_a, r.better_for_b,
+                      f"{r.latent_did:+.3f} [{r.latent_did_lo:+.3f}, {r.latent_did_hi:+.3f}]", f"{r.p_opposite:.3f}")
+    return Group(view, table)
 
 
 COMMANDS = [fit_survey_cmd, contrasts_cmd, compare_cmd, plot_posterior_cmd, disagreements_cmd]

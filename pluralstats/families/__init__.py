@@ -17,49 +17,19 @@ only inside its graph methods, so simulating a survey does not load the modellin
 
 from __future__ import annotations
 
-from importlib import metadata
-from typing import Any
-
-from pluralstats.errors import InputError
+from pluralstats.registry import Registry, instance_of
 
 from .base import Family
 
 GROUP = "pluralstats.families"
 DEFAULT_FAMILY = "logit"
-_RUNTIME: dict[str, Family] = {}
-_LOADED: dict[str, Family] = {}
+REGISTRY: Registry[Family] = Registry(GROUP, "family", instance_of(Family, "rating-model family"))
+register_family = REGISTRY.register
+unregister_family = REGISTRY.unregister
+available_families = REGISTRY.available
 
-__all__ = ["DEFAULT_FAMILY", "GROUP", "Family", "available_families", "describe_families", "get_family",
+__all__ = ["DEFAULT_FAMILY", "GROUP", "REGISTRY", "Family", "available_families", "describe_families", "get_family",
            "register_family", "unregister_family"]
-
-
-def _check(obj: Any) -> Family:
-    family = obj() if isinstance(obj, type) else obj
-    if not isinstance(family, Family) or not family.name:
-        raise TypeError(f"{obj!r} is not a rating-model family (a named pluralstats.families.Family)")
-    return family
-
-
-def register_family(obj: Any) -> Any:
-    """Register a family class or instance by its ``name`` (usable as a decorator); it wins over an entry
-    point of the same name."""
-    family = _check(obj)
-    _RUNTIME[family.name] = family
-    return obj
-
-
-def unregister_family(name: str) -> None:
-    """Remove a family registered at run time (no error if it is not registered)."""
-    _RUNTIME.pop(name, None)
-
-
-def _entry_points() -> dict[str, metadata.EntryPoint]:
-    return {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
-
-
-def available_families() -> list[str]:
-    """Names of every installed or registered family, sorted."""
-    return sorted(set(_entry_points()) | set(_RUNTIME))
 
 
 def get_family(name: str | Family | None = None) -> Family:
@@ -67,27 +37,9 @@ def get_family(name: str | Family | None = None) -> Family:
     names raise :class:`InputError` listing the installed ones."""
     if isinstance(name, Family):
         return name
-    name = DEFAULT_FAMILY if name is None else name
-    if name in _RUNTIME:
-        return _RUNTIME[name]
-    if name not in _LOADED:
-        eps = _entry_points()
-        if name not in eps:
-            raise InputError(f"Unknown family '{name}'; installed: {', '.join(available_families())}")
-        try:
-            _LOADED[name] = _check(eps[name].load())
-        except (ImportError, AttributeError, TypeError) as exc:
-            raise InputError(f"Family '{name}' ({eps[name].value}) cannot be loaded: {exc}") from exc
-    return _LOADED[name]
+    return REGISTRY.get(DEFAULT_FAMILY if name is None else name)
 
 
 def describe_families() -> list[dict[str, str]]:
     """One row per family: name and help (an unloadable third-party family says why, not hiding others)."""
-    rows = []
-    for name in available_families():
-        try:
-            text = get_family(name).help
-        except InputError as exc:
-            text = str(exc)
-        rows.append({"name": name, "help": text})
-    return rows
+    return REGISTRY.describe(lambda family: {"help": family.help})

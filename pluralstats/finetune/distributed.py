@@ -73,12 +73,12 @@ def train_data_parallel(method: str, data: Any, base_model: str, config: TrainCo
     ``method`` must be findable by name in a fresh process (an entry point, not a run-time registration).
     ``data`` is sent to each process, so it must pickle (a path, a DataFrame, a Survey).
     """
-    from .registry import _RUNTIME, get_plugin
+    from .registry import REGISTRY, get_plugin
 
     check_processes(processes, config.device)
     if processes == 1:
         return get_plugin(method)().train(data, base_model, config, out_dir)
-    if method in _RUNTIME:
+    if REGISTRY.is_runtime(method):
         raise InputError(f"Plugin '{method}' is registered at run time only; data-parallel workers find "
                          "plugins by entry point")
     import torch.multiprocessing as mp

@@ -19,19 +19,18 @@ import warnings
 from .contrasts import CONTRAST_COLUMNS, all_contrasts, contrast_draws, group_contrasts, summarize_draws
 from .data import ModelMeta, build_model_data, meta_of
 from .diagnostics import Diagnostics, check_diagnostics, diagnose
-from .fit import BACKENDS, fit_survey, load_posterior, save_posterior
+from .fit import fit_survey, load_posterior, save_posterior
 from .hypothesis import hypothesis
 from .predict import category_probabilities, expected_rating
 
-# PyTensor warns when pip installed it without a BLAS to link. `python benchmarks/bench_models.py blas`
-# shows the independent rating model compiles to no BLAS op at all (the joint one to one small Dot22), and
-# the default nutpie backend compiles with numba, which does not use PyTensor's BLAS link: the warning
-# costs these models nothing, so it is silenced here rather than shown to every user.
+# PyTensor warns when pip installed it without a BLAS to link. The rating models compile to almost no BLAS
+# op (`python benchmarks/bench_models.py blas` lists them) and nutpie's numba gradient does not use
+# PyTensor's BLAS link, so the warning would alarm every user for nothing.
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS installation")
 
 
 __all__ = [
-    "BACKENDS", "CONTRAST_COLUMNS", "Diagnostics", "ModelMeta", "all_contrasts", "build_model_data",
+    "CONTRAST_COLUMNS", "Diagnostics", "ModelMeta", "all_contrasts", "build_model_data",
     "category_probabilities", "check_diagnostics", "contrast_draws", "diagnose", "expected_rating",
     "fit_survey", "group_contrasts", "hypothesis", "load_posterior", "meta_of", "save_posterior", "summarize_draws",
 ]

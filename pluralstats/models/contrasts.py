@@ -182,6 +182,16 @@ def small_levels(idata, *, complementary: bool = False) -> dict[tuple[str, str],
             for key, sizes in level_sizes(idata).items()}
 
 
+def refuse_small(idata, attribute: str, levels: Sequence[str], suppress_small: bool = True) -> None:
+    """:class:`InputError` before any work when an output would consist of a small group's estimates (privacy
+    rule): one of ``levels`` of ``attribute`` has fewer raters than the posterior's threshold."""
+    small = sorted({lv for (attr, _), hidden in small_levels(idata).items() if attr == attribute for lv in hidden}
+                   & set(levels)) if suppress_small else []
+    if small:
+        raise InputError(f"group {attribute}={', '.join(small)} has fewer than k={meta_of(idata).min_group_size} "
+                         "raters: its estimates are suppressed (--no-suppress-small shows them)")
+
+
 def suppress_contrasts(frame: pd.DataFrame, idata, suppress: bool = True,
                        columns: Sequence[str] = ESTIMATE_COLUMNS) -> pd.DataFrame:
     """``frame`` (contrast rows) with ``small_cell`` (a level has fewer than k raters) and ``suppressed``

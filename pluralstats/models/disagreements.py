@@ -28,6 +28,7 @@ pairs: the pair table is empty. The tables hold item and prompt ids, never a par
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,81 @@ def plot_disagreements(items: pd.DataFrame, pairs: pd.DataFrame, level_a: str, l
             ax.set_title(title)
         fig.tight_layout()
         return save_figure(fig, Path(path).with_suffix(""))
+
+
+@dataclass(frozen=True)
+class Disagreements:
+    """Two groups' disagreement tables (:func:`disagreement_tables`) and what they were computed with."""
+
+    attribute: str
+    level_a: str
+    level_b: str
+    items: pd.DataFrame
+    pairs: pd.DataFrame
+    prob: float
+    delta: float
+    #: "passed", or the gate's note when the posterior is used under ``allow_bad``
+    diagnostics: str
+
+    @property
+    def items_excluding_zero(self) -> int:
+        """Items whose interval of the latent difference excludes 0."""
+        return int(((self.items.latent_lo > 0) | (self.items.latent_hi < 0)).sum())
+
+    @property
+    def pairs_likely_opposite(self) -> int:
+        """Pairs with ``p_opposite > 0.5``."""
+        return int((self.pairs.p_opposite > 0.5).sum())
+
+    def summary(self) -> list[str]:
+        """What the tables say, in sentences (the command and the demo print them)."""
+        lines = [f"{self.items_excluding_zero} of {len(self.items)} items' {self.prob:.0%} intervals of the latent "
+                 "difference exclude 0."]
+        if len(self.pairs):
+            lines.append(f"{self.pairs_likely_opposite} of {len(self.pairs)} pairs more likely than not ordered "
+                         f"oppositely (each group by > {self.delta:g} rating points).")
+        else:
+            lines.append("No prompt has two or more responses in this posterior, so there are no within-prompt "
+                         "pairs: disagreement_pairs.csv is empty and the figure shows the items only.")
+        return lines
+
+
+def find_disagreements(idata, attribute: str, level_a: str, level_b: str, *,
+                       dimensions: Sequence[str] | None = None, prob: float = 0.95, delta: float = DELTA,
+                       suppress_small: bool = True, allow_bad: bool = False) -> Disagreements:
+    """The items and pairs on which two levels of ``attribute`` differ most, behind the diagnostics gate.
+
+    Raises :class:`InputError` for a posterior without group x item terms for ``attribute`` and, when
+    ``suppress_small``, for a level with fewer raters than the privacy threshold (before any work);
+    :class:`~pluralstats.errors.DiagnosticsError` for a posterior that did not pass its gate unless
+    ``allow_bad``."""
+    from .contrasts import refuse_small
+    from .diagnostics import require_diagnostics
+
+    check_interaction(idata, attribute)
+    refuse_small(idata, attribute, [level_a, level_b], suppress_small)
+    note = require_diagnostics(idata, allow_bad=allow_bad)
+    items, pairs = disagreement_tables(idata, attribute, level_a, level_b, dimensions, prob, delta)
+    return Disagreements(attribute, level_a, level_b, items, pairs, prob, delta, note or "passed")
+
+
+def write_disagreements(result: Disagreements, out: str | Path, *, top: int = 20, inputs: Sequence[Path] = (),
+                        options: dict | None = None) -> list[Path]:
+    """``disagreement_items.csv``, ``disagreement_pairs.csv``, the figure and the manifest into ``out``; returns
+    the files written. Each file is swapped in whole (:func:`~pluralstats.io.atomic_path`)."""
+    from pluralstats.io import atomic_path, write_manifest
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in (("disagreement_items.csv", result.items), ("disagreement_pairs.csv", result.pairs)):
+        with atomic_path(out / name) as tmp:
+            frame.to_csv(tmp, index=False)
+        written.append(out / name)
+    written += plot_disagreements(result.items, result.pairs, result.level_a, result.level_b,
+                                  out / "disagreements.png", top=top, delta=result.delta)
+    write_manifest(out, "disagreements", inputs=list(inputs),
+                   options={"groups": [result.level_a, result.level_b], "top": top, "delta": result.delta,
+                            "prob": result.prob, **(options or {})},
+                   extra={"diagnostics": result.diagnostics})
+    return written

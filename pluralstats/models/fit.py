@@ -1,18 +1,17 @@
-"""Fit the rating model with one of three backends and return one self-sufficient InferenceData.
+"""Fit the rating model with one of the registered samplers and return one self-sufficient InferenceData.
 
-Backends: ``nutpie`` (NUTS in Rust on a numba-compiled gradient; the default, fastest exact on CPU),
-``jax`` (the same sampler on a JAX-compiled gradient: for GPUs; needs the ``jax`` extra),
-``pymc`` (PyMC's own NUTS), ``advi`` (mean-field ADVI: minutes faster, intervals too narrow; for a
-first look only, never for reported numbers).
+Samplers (``backend``) live in :mod:`pluralstats.samplers`: ``nutpie`` (NUTS in Rust on a numba-compiled
+gradient), ``jax`` (the same sampler on a JAX-compiled gradient: fast to compile, and for GPUs; needs the
+``jax`` extra), ``pymc`` (PyMC's own NUTS), ``advi`` (mean-field ADVI: minutes faster, intervals too narrow;
+for a first look only, never for reported numbers), and any installed by entry point. This module owns what
+is the model's business whatever the sampler: the choice of backend and tuning, the per-dimension split,
+and the gate's rule (:func:`sample_gated`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
-import logging
 import time
 from pathlib import Path
 
@@ -20,10 +19,10 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import xarray as xr
-from pytensor.compile.mode import get_default_mode
 
 from pluralstats.errors import InputError
 from pluralstats.families import DEFAULT_FAMILY, get_family
+from pluralstats.samplers import Sampler, get_sampler, quiet
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
@@ -43,11 +42,6 @@ from .rating import (
     use_centred_raters,
 )
 
-#: tuning steps per chain when not given: nutpie's gradient-based mass-matrix adaptation settles in a
-#: few hundred steps (its own default is 300); PyMC's windowed adaptation is given its usual 1000
-DEFAULT_TUNE = {"nutpie": 300, "jax": 300, "pymc": 1000, "advi": 0}
-BACKENDS = tuple(DEFAULT_TUNE)
-NUTPIE_BACKENDS = {"nutpie": "numba", "jax": "jax"}
 #: nutpie tuning steps when raters give many ratings each (see :func:`default_tune`)
 LONG_TUNE = 1000
 #: the most chains :func:`fit_survey` samples when the first batch passed every check but ESS (see ``max_chains``):
@@ -65,9 +59,15 @@ def default_tune(data: ModelData, backend: str) -> tuple[int, str]:
     1.01). Fewer ratings per rater: the backend's default.
     """
     per_rater = ratings_per_unit(data, "rater")
-    if backend in NUTPIE_BACKENDS and per_rater >= CENTRED_MIN_RATINGS:
+    sampler = sampler_of(backend)
+    if sampler.name in ("nutpie", "jax") and per_rater >= CENTRED_MIN_RATINGS:
         return LONG_TUNE, f"{LONG_TUNE} tuning steps: raters give {per_rater:.0f} ratings each per dimension"
-    return DEFAULT_TUNE[backend], ""
+    return sampler.default_tune, ""
+
+
+def sampler_of(backend: str) -> Sampler:
+    """The registered sampler called ``backend`` (:class:`InputError` naming the installed ones if none)."""
+    return get_sampler(backend)
 
 
 AUTO_BACKEND = "auto"
@@ -87,8 +87,6 @@ def choose_backend(data: ModelData) -> tuple[str, str]:
     return "nutpie", ""
 
 
-#: nutpie's sampler settings beyond the mass matrix (benchmarks vary them to measure each)
-NUTPIE_OPTIONS: dict = {}
 #: the mass-matrix adaptation forced on every fit ("low-rank" or "diag"; None: :func:`use_low_rank` decides)
 MASS_MATRIX: str | None = None
 
@@ -103,48 +101,16 @@ def use_low_rank(data: ModelData) -> bool:
 
 def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool,
                   low_rank: bool = True):
-    """nutpie with its low-rank (``low_rank``) or diagonal mass matrix and :data:`NUTPIE_OPTIONS`.
-    ``compiled``: :func:`nutpie_compile`'s result, or that with ``with_data`` (the coverage study refits surveys
-    of one shape without recompiling)."""
-    import nutpie
-
-    return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=min(chains, 2),
-                         seed=seed, progress_bar=progress, save_warmup=False,
-                         low_rank_modified_mass_matrix=low_rank, **NUTPIE_OPTIONS)
+    """nutpie with its low-rank (``low_rank``) or diagonal mass matrix. ``compiled``: :func:`nutpie_compile`'s
+    result, or that with ``with_data`` (the coverage study refits surveys of one shape without recompiling)."""
+    return get_sampler("nutpie").draw(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress,
+                                      low_rank=low_rank)
 
 
-def nutpie_compile(model: pm.Model, backend: str = "numba"):
-    """The model compiled for nutpie (``backend`` "numba" or "jax"), storing only :func:`stored_variables`
-    per draw: the sampling devices are thousands of numbers per draw that no result reads, and writing them
-    costs time on every step."""
-    import nutpie
-
-    if backend == "jax":
-        try:
-            import jax  # noqa: F401
-        except ImportError as exc:
-            raise InputError("--backend jax needs JAX: pip install 'pluralstats[jax]' (or jax[cuda12] for a GPU)") \
-                from exc
-        # freezing would turn the data into constants, which PyMC refuses for a model with initial values
-        # (the ordered cut points have one); the shapes are fixed either way, so JAX compiles static shapes.
-        # The gradient graph is PyTensor's (then compiled by JAX), not JAX's autodiff of the log density:
-        # PyTensor's rewrites make it cheaper per call (benchmarks/gradient_floor.py --nutpie-jax)
-        return nutpie.compile_pymc_model(model, backend="jax", gradient_backend="pytensor",
-                                         var_names=stored_variables(model), freeze_model=False)
-    return nutpie.compile_pymc_model(model, backend="numba", var_names=stored_variables(model))
-
-
-def _nutpie(backend: str, model, draws, tune, chains, seed, progress):
-    return nutpie_sample(nutpie_compile(model, backend), draws=draws, tune=tune, chains=chains, seed=seed,
-                         progress=progress)
-
-
-def _sample_nutpie(model, draws, tune, chains, seed, progress):
-    return _nutpie("numba", model, draws, tune, chains, seed, progress)
-
-
-def _sample_jax(model, draws, tune, chains, seed, progress):
-    return _nutpie("jax", model, draws, tune, chains, seed, progress)
+def nutpie_compile(model: pm.Model, backend: str = "nutpie"):
+    """``model`` compiled by the nutpie sampler ``backend`` ("nutpie" or "jax"), storing only
+    :func:`stored_variables`."""
+    return sampler_of(backend).compile(model, stored_variables(model))
 
 
 def _append_chains(first: az.InferenceData, more: az.InferenceData) -> az.InferenceData:
@@ -159,35 +125,45 @@ def _append_chains(first: az.InferenceData, more: az.InferenceData) -> az.Infere
     return az.InferenceData(**groups)
 
 
-def _whole_sampler(model: pm.Model, backend: str, *, draws: int, tune: int, progress: bool, low_rank: bool = True):
-    """Compile ``model`` once; return a function sampling ``(chains, seed)`` from it."""
-    compiled = nutpie_compile(model, NUTPIE_BACKENDS[backend])
+def _whole_sampler(model: pm.Model, sampler: Sampler, *, draws: int, tune: int, progress: bool,
+                   low_rank: bool = True):
+    """Return a function sampling ``(chains, seed)`` from ``model``: compiled once when the sampler is
+    ``reusable``, else sampled afresh on each call."""
+    names = stored_variables(model)
+    if not sampler.reusable:
+        def sample_once(chains: int, seed: int) -> az.InferenceData:
+            with quiet(progress):
+                return sampler.sample(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress,
+                                      var_names=names)
+        return sample_once
+    compiled = sampler.compile(model, names)
 
     def sample(chains: int, seed: int) -> az.InferenceData:
-        with _quiet(progress):
-            return nutpie_sample(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress,
-                                 low_rank=low_rank)
+        with quiet(progress):
+            return sampler.draw(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress,
+                                low_rank=low_rank)
     return sample
 
 
-def _split_sampler(parts: list[ModelData], backend: str, model_options: dict, *, draws: int, tune: int,
+def _split_sampler(parts: list[ModelData], sampler: Sampler, model_options: dict, *, draws: int, tune: int,
                    progress: bool, low_rank: bool = True):
     """One model per dimension, compiled once: the parts share every rater, item and level
-    (:func:`dimension_parts`), so only the per-rating arrays differ, in length too, and nutpie's
+    (:func:`dimension_parts`), so only the per-rating arrays differ, in length too, and the sampler's
     ``with_data`` swaps them in (a refit gives the draws of a model compiled for that part). Return a function
     sampling ``(chains, seed)`` from every dimension's model in turn, joined along ``dimension`` as one
     posterior (``sample_stats`` gain a ``dimension`` axis: each dimension's chains are separate runs of the
     sampler)."""
-    compiled = nutpie_compile(build_model(parts[0], **model_options), NUTPIE_BACKENDS[backend])
+    model = build_model(parts[0], **model_options)
+    compiled = sampler.compile(model, stored_variables(model))
     names = [part.meta.dimensions[0] for part in parts]
 
     def sample(chains: int, seed: int) -> az.InferenceData:
         posteriors, stats = [], []
         for j, part in enumerate(parts):
             run_seed = int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
-            with _quiet(progress):
-                raw = nutpie_sample(compiled.with_data(**data_arrays(part)), draws=draws, tune=tune,
-                                    chains=chains, seed=run_seed, progress=progress, low_rank=low_rank)
+            with quiet(progress):
+                raw = sampler.draw(sampler.with_data(compiled, data_arrays(part)), draws=draws, tune=tune,
+                                   chains=chains, seed=run_seed, progress=progress, low_rank=low_rank)
             # the compiled model keeps the coordinate of the dimension it was built for
             posteriors.append(raw.posterior.assign_coords(dimension=[names[j]]))
             stats.append(raw.sample_stats)
@@ -248,12 +224,15 @@ def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int 
     key = (backend, tuple(meta.dimensions), len(data.rater_ids), len(data.item_ids), meta.n_cut, meta.family,
            meta.rater_variance_by, tuple((a, tuple(v)) for a, v in meta.attributes.items()), tuple(meta.disagreement),
            tuple(sorted(model_options.items())))
+    sampler = sampler_of(backend)
+    if not sampler.reusable:
+        raise InputError(f"refit needs a sampler that compiles once (nutpie or jax), not '{backend}'")
     if key not in _REFIT:
         _REFIT.clear()
-        _REFIT[key] = nutpie_compile(build_model(data, **model_options), NUTPIE_BACKENDS[backend])
+        _REFIT[key] = nutpie_compile(build_model(data, **model_options), backend)
     start = time.perf_counter()
-    raw = nutpie_sample(_REFIT[key].with_data(**data_arrays(data)), draws=draws, tune=tune, chains=chains,
-                        seed=seed, progress=False, low_rank=use_low_rank(data))
+    raw = sampler.draw(sampler.with_data(_REFIT[key], data_arrays(data)), draws=draws, tune=tune, chains=chains,
+                       seed=seed, progress=False, low_rank=use_low_rank(data))
     if "item" in raw.posterior.dims:  # the compiled model keeps the first survey's item ids as coordinates
         raw.posterior = raw.posterior.assign_coords(item=list(data.item_ids))
     return finish_idata(raw, data, backend=backend, joint=False, seconds=time.perf_counter() - start)
@@ -284,71 +263,9 @@ def sample_gated(sample, data: ModelData, backend: str, *, chains: int, seed: in
         added += chains
 
 
-def _sample_pymc(model, draws, tune, chains, seed, progress):
-    with model:
-        return pm.sample(draws=draws, tune=tune, chains=chains, cores=min(chains, 2), random_seed=seed,
-                         progressbar=progress, compute_convergence_checks=False,
-                         var_names=stored_variables(model),
-                         idata_kwargs={"log_likelihood": False})
-
-
-#: PyTensor 2.38 rewrites ``flat[a:b].reshape((1, k))[:, 1:]`` (ADVI's view of the ordered cut points when
-#: one dimension is fitted) into a wrongly transposed ``(k - 1, 1)`` array; leaving out this one rewrite
-#: keeps ADVI's graph correct (NUTS backends compile a different graph and are unaffected)
-ADVI_EXCLUDED_REWRITES = "local_subtensor_of_expand_dims"
-
-
-def _fit_advi(model, draws, tune, chains, seed, progress, n_iter: int = 30_000):
-    mode = get_default_mode().excluding(ADVI_EXCLUDED_REWRITES)
-    with model:
-        approx = pm.fit(n=n_iter, method="advi", random_seed=seed, progressbar=progress,
-                        compile_kwargs={"mode": mode},
-                        callbacks=[pm.callbacks.CheckParametersConvergence(tolerance=1e-3, diff="relative")])
-        idata = approx.sample(draws=draws * chains, random_seed=seed)
-    # present the draws as `chains` pseudo-chains so downstream code sees the usual shape
-    post = idata.posterior.isel(chain=0, drop=True)
-    post = post.assign_coords(draw=np.arange(post.sizes["draw"]))
-    post = post.coarsen(draw=draws).construct(draw=("chain", "draw"))
-    post = post.assign_coords(chain=np.arange(chains), draw=np.arange(draws))
-    post.attrs["advi_final_loss"] = float(approx.hist[-1])
-    post.attrs["advi_iterations"] = len(approx.hist)
-    return az.InferenceData(posterior=post.transpose("chain", "draw", ...))
-
-
-_SAMPLERS = {"nutpie": _sample_nutpie, "jax": _sample_jax, "pymc": _sample_pymc, "advi": _fit_advi}
-
-
 def stored_variables(model: pm.Model) -> list[str]:
     """The variables worth keeping per draw: results, not sampling devices."""
     return [v.name for v in model.free_RVs + model.deterministics if not is_auxiliary(v.name)]
-
-
-def _check_backend(backend: str) -> None:
-    if backend not in _SAMPLERS:
-        raise InputError(f"Unknown backend '{backend}'; choose one of {', '.join(BACKENDS)}")
-
-
-@contextlib.contextmanager
-def _quiet(progress: bool):
-    """Without progress, PyMC's log below errors and the samplers' stderr chatter are dropped."""
-    quiet = logging.getLogger("pymc")
-    level = quiet.level
-    if not progress:
-        quiet.setLevel(logging.ERROR)
-    try:
-        sink = contextlib.redirect_stderr(io.StringIO()) if not progress else contextlib.nullcontext()
-        with sink:
-            yield
-    finally:
-        quiet.setLevel(level)
-
-
-def sample_model(model: pm.Model, backend: str, *, draws: int, tune: int, chains: int, seed: int,
-                 progress: bool) -> az.InferenceData:
-    """Run one backend on a built model, once (:func:`fit_survey` uses :func:`sample_gated` for nutpie)."""
-    _check_backend(backend)
-    with _quiet(progress):
-        return _SAMPLERS[backend](model, draws, tune, chains, seed, progress)
 
 
 def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, joint: bool,
@@ -381,11 +298,12 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
                split_dimensions: bool | None = None, priors: Priors | None = None) -> az.InferenceData:
     """Fit the rating model of every selected dimension; return one posterior with everything needed after.
 
-    ``backend``: one of :data:`BACKENDS`, or "auto" (the default: :func:`choose_backend`, recorded in
-    ``auto_choices``). The result holds ``beta_<attribute>`` (dimension x level, reference 0), ``cutpoints``,
-    ``sigma_rater``, ``sigma_item``, ``item_effect`` (and ``rater_corr`` when ``joint``), plus
+    ``backend``: a registered sampler (:func:`~pluralstats.samplers.available_samplers`), or "auto" (the
+    default: :func:`choose_backend`, recorded in ``auto_choices``). The result holds ``beta_<attribute>``
+    (dimension x level, reference 0), ``cutpoints``, ``sigma_rater``, ``sigma_item``, ``item_effect`` (and
+    ``rater_corr`` when ``joint``), plus
     ``constant_data`` (rater composition, item ids, observed ratings) and the model metadata.
-    ``tune=None`` takes the backend's default (:data:`DEFAULT_TUNE`). ``beta_prior_sd``: prior scale of the
+    ``tune=None`` takes the sampler's ``default_tune``. ``beta_prior_sd``: prior scale of the
     attribute effects (logits; see :data:`~pluralstats.models.rating.BETA_PRIOR_SD` for why not 1).
     ``disagreement``: attributes that get group x item terms (``w_<attr>``, ``tau_<attr>``; see
     :func:`~pluralstats.models.rating.build_model`); ``centered_interactions=None`` chooses their
@@ -429,7 +347,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
     if backend != AUTO_BACKEND:
-        _check_backend(backend)
+        sampler_of(backend)
     chosen = get_family(family)
     data = build_model_data(survey, dimensions, attributes)
     auto = []
@@ -446,8 +364,8 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         centered_items = use_centred(data, "item")
     if centered_interactions is None:
         centered_interactions = use_centred_interactions(data)
-    nutpie = backend in NUTPIE_BACKENDS
-    can_split = nutpie and not joint and len(data.meta.dimensions) > 1
+    sampler = sampler_of(backend)
+    can_split = sampler.reusable and not joint and len(data.meta.dimensions) > 1
     if split_dimensions is None:
         split_dimensions = can_split
         auto += ["dimensions sampled one at a time"] if can_split else []
@@ -462,27 +380,23 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     options = dict(centered_items=centered_items, centered_raters=centered_raters, beta_prior_sd=beta_prior_sd,
                    centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen,
                    priors=priors or DEFAULT_PRIORS)
-    added, diag = 0, None
-    if nutpie:
-        start = time.perf_counter()
-        parts = dimension_parts(data) if split_dimensions else None
-        low_rank = use_low_rank(data)
-        if parts is None:
-            sample = _whole_sampler(build_model(data, joint=joint, **options), backend, draws=draws, tune=tune,
-                                    progress=progress, low_rank=low_rank)
-        else:
-            sample = _split_sampler(parts, backend, options, draws=draws, tune=tune, progress=progress,
-                                    low_rank=low_rank)
-        compile_seconds = time.perf_counter() - start
-        idata, added, diag = sample_gated(sample, data, backend, chains=chains, seed=seed, joint=joint, start=start,
-                                          max_chains=max(chains, max_chains or chains), check=check)
-        idata.posterior.attrs["compile_seconds"] = compile_seconds
-        idata.posterior.attrs["split_dimensions"] = int(parts is not None)
+    start = time.perf_counter()
+    parts = dimension_parts(data) if split_dimensions else None
+    low_rank = use_low_rank(data)
+    if parts is None:
+        sample = _whole_sampler(build_model(data, joint=joint, **options), sampler, draws=draws, tune=tune,
+                                progress=progress, low_rank=low_rank)
     else:
-        start = time.perf_counter()
-        idata = sample_model(build_model(data, joint=joint, **options), backend, draws=draws, tune=tune,
-                             chains=chains, seed=seed, progress=progress)
-        idata = finish_idata(idata, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
+        sample = _split_sampler(parts, sampler, options, draws=draws, tune=tune, progress=progress,
+                                low_rank=low_rank)
+    compile_seconds = time.perf_counter() - start
+    # an approximation (ADVI) is never topped up: more of its draws change nothing the gate could certify
+    most = max(chains, max_chains or chains) if sampler.exact else chains
+    idata, added, diag = sample_gated(sample, data, backend, chains=chains, seed=seed, joint=joint, start=start,
+                                      max_chains=most, check=check)
+    if sampler.reusable:
+        idata.posterior.attrs["compile_seconds"] = compile_seconds
+    idata.posterior.attrs["split_dimensions"] = int(parts is not None)
     if added:
         auto.append(f"{added} more chains (each {draws} draws): the first {chains} passed every check but ESS "
                     f">= {MIN_ESS:g}; R-hat is the first {chains} chains'")

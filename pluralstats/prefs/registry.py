@@ -23,20 +23,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from pluralstats.errors import InputError
+from pluralstats.registry import Registry
 
 from .pairs import Decision, by_scores
 from .strategies import PAIRINGS, distributions, evidence
 
 GROUP = "pluralstats.strategies"
-_RUNTIME: dict[str, Strategy] = {}
-_LOADED: dict[str, Strategy] = {}
 
 
 @dataclass(frozen=True)
@@ -106,50 +103,13 @@ def _check(obj: Any) -> Strategy:
     return strategy
 
 
-def register_strategy(obj: Any) -> Any:
-    """Register a strategy class or instance by its ``name`` (usable as a decorator); it wins over an entry
-    point of the same name."""
-    strategy = _check(obj)
-    _RUNTIME[strategy.name] = strategy
-    return obj
-
-
-def unregister_strategy(name: str) -> None:
-    """Remove a strategy registered at run time (no error if it is not registered)."""
-    _RUNTIME.pop(name, None)
-
-
-def _entry_points() -> dict[str, metadata.EntryPoint]:
-    return {ep.name: ep for ep in metadata.entry_points(group=GROUP)}
-
-
-def available_strategies() -> list[str]:
-    """Names of every installed or registered strategy, sorted."""
-    return sorted(set(_entry_points()) | set(_RUNTIME))
-
-
-def get_strategy(name: str) -> Strategy:
-    """The strategy called ``name``; unknown names raise :class:`InputError` listing the known ones."""
-    if name in _RUNTIME:
-        return _RUNTIME[name]
-    if name not in _LOADED:
-        eps = _entry_points()
-        if name not in eps:
-            raise InputError(f"Unknown strategy '{name}'; use one of {', '.join(available_strategies())}")
-        try:
-            _LOADED[name] = _check(eps[name].load())
-        except (ImportError, TypeError) as exc:
-            raise InputError(f"Strategy '{name}' ({eps[name].value}) cannot be loaded: {exc}") from exc
-    return _LOADED[name]
+REGISTRY: Registry[Strategy] = Registry(GROUP, "strategy", _check, unknown="use one of {names}")
+register_strategy = REGISTRY.register
+unregister_strategy = REGISTRY.unregister
+available_strategies = REGISTRY.available
+get_strategy = REGISTRY.get
 
 
 def describe_strategies() -> list[dict[str, str]]:
     """One row per strategy: name and help (an unloadable third-party strategy says why, not hiding others)."""
-    rows = []
-    for name in available_strategies():
-        try:
-            text = get_strategy(name).help
-        except InputError as exc:
-            text = str(exc)
-        rows.append({"name": name, "help": text})
-    return rows
+    return REGISTRY.describe(lambda strategy: {"help": strategy.help})

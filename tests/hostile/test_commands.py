@@ -6,14 +6,13 @@ Each bad case asserts, through ``run_bad``, exit code 2 and a message naming the
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from pluralstats.models import fit as fit_module
 from pluralstats.prefs import build_preferences
+from pluralstats.samplers import get_sampler
 from pluralstats.survey.simulate import simulate_survey
 from tests.hostile.conftest import SMALL
 
@@ -31,7 +30,7 @@ def test_advi_on_one_dimension_returns_a_posterior(hostile_survey_dir, monkeypat
     from pluralstats.survey import load_survey
 
     # few iterations: this checks the graph compiles and samples, not the quality of the fit
-    monkeypatch.setitem(fit_module._SAMPLERS, "advi", functools.partial(fit_module._fit_advi, n_iter=200))
+    monkeypatch.setattr(get_sampler("advi"), "n_iter", 200)
     idata = fit_module.fit_survey(load_survey(hostile_survey_dir), dimensions=["toxicity"], backend="advi",
                                   draws=20, chains=2, progress=False)
     cuts = idata.posterior["cutpoints"]

@@ -100,12 +100,10 @@ def test_low_bfmi_and_saturated_tree_depth_fail(hostile_posterior):
 def test_advi_posterior_is_unchecked_and_compare_exits_3(run_bad, hostile_survey_dir, tmp_path, monkeypatch):
     """ADVI is a first look: fit-survey writes it and exits 3, saying it is unchecked; compare refuses it with
     exit 3."""
-    from functools import partial
-
-    from pluralstats.models import fit
+    from pluralstats.samplers import get_sampler
 
     # a short optimisation: what is tested is the verdict on an ADVI posterior, not ADVI's accuracy
-    monkeypatch.setitem(fit._SAMPLERS, "advi", partial(fit._fit_advi, n_iter=2000))
+    monkeypatch.setattr(get_sampler("advi"), "n_iter", 2000)
     post = tmp_path / "advi.nc"
     fit = run_cli(["fit-survey", hostile_survey_dir, "--out", post, "--backend", "advi",
                    "--dimensions", "toxicity,helpfulness", "--draws", "200"])
