@@ -28,19 +28,19 @@ def one_scale(scale: float, draws: int, tune: int, chains: int, seed: int) -> di
 
     from pluralstats.models import mcmc
     from pluralstats.models.data import build_model_data
-    from pluralstats.models.fit import finish_idata
+    from pluralstats.models.fit import finish_idata, stored_variables
     from pluralstats.models.rating import build_model, set_disagreement
+    from pluralstats.samplers import get_sampler
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey
-
-    sys_path_bench()
-    from gate_levers import pm_sample
 
     survey = simulate_survey(SimulationConfig(n_participants=round(1095 * scale), disagreement_sd=0.5,
                                               disagreement_attributes=("political",)), seed=seed).survey
     start = time.perf_counter()
     data = build_model_data(survey)
     set_disagreement(data, ["political"])
-    raw = pm_sample(build_model(data), "numpyro", draws, tune, chains, seed)
+    model = build_model(data)
+    raw = get_sampler("numpyro").sample(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=False,
+                                        var_names=stored_variables(model))
     wall = time.perf_counter() - start
     idata = finish_idata(raw, data, backend="numpyro", joint=False, seconds=wall)
     worst = float("inf")
@@ -53,15 +53,6 @@ def one_scale(scale: float, draws: int, tune: int, chains: int, seed: int) -> di
             "wall_s": round(wall, 1), "draws_per_s": round(chains * (draws + tune) / wall, 1),
             "min_ess_bulk_sds": round(worst, 1), "device": str(device),
             "peak_bytes": (stats or {}).get("peak_bytes_in_use")}
-
-
-def sys_path_bench() -> None:
-    import sys
-    from pathlib import Path
-
-    here = str(Path(__file__).resolve().parent)
-    if here not in sys.path:
-        sys.path.insert(0, here)
 
 
 def main() -> None:

@@ -34,25 +34,15 @@ TUNE_JAX = int(__import__("os").environ.get("GATE_LEVERS_TUNE", 1000))
 
 
 def pm_sample(model, sampler: str, draws: int, tune: int, chains: int, seed: int):
-    import pymc as pm
-    from pymc.model.transform.optimization import freeze_dims_and_data
-
+    """``sampler``: "numpyro" or "blackjax", optionally "-vectorized" (chains vmapped in one loop), "-parallel"
+    (one chain per host device: XLA_FLAGS=--xla_force_host_platform_device_count=2 before JAX starts) or
+    "-sequential"."""
     from pluralstats.models.fit import stored_variables
+    from pluralstats.samplers.numpyro import Numpyro
 
-    sampler, _, method = sampler.partition("-")
-    # "vectorized": chains vmapped in one loop; "parallel": one chain per host device (XLA_FLAGS=
-    # --xla_force_host_platform_device_count=2 before JAX starts); "sequential": one after another
-    kwargs = {"chain_method": method or "vectorized"} if sampler in ("numpyro", "blackjax") else {}
-    # JAX compiles static shapes: freeze dims and data; freezing refuses set initial values, so they are handed
-    # to pm.sample instead
-    initvals = {rv.name: value for rv, value in model.rvs_to_initial_values.items() if value is not None}
-    for rv in model.rvs_to_initial_values:
-        model.rvs_to_initial_values[rv] = None
-    model = freeze_dims_and_data(model)
-    with model:
-        return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, progressbar=False, initvals=initvals,
-                         nuts_sampler=sampler, var_names=stored_variables(model), compute_convergence_checks=False,
-                         idata_kwargs={"log_likelihood": False}, nuts_sampler_kwargs=kwargs)
+    name, _, method = sampler.partition("-")
+    return Numpyro(chain_method=method or "vectorized", nuts_sampler=name).sample(
+        model, draws=draws, tune=tune, chains=chains, seed=seed, progress=False, var_names=stored_variables(model))
 
 
 def flow_sample(model, draws: int, tune: int, chains: int, seed: int):

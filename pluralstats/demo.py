@@ -36,6 +36,9 @@ class DemoSizes:
     #: posterior strategy) can order responses differently
     survey_disagreement: tuple[str, ...] = ("political",)
     strategy: str = "posterior"
+    #: sd (logits) of the group x item terms planted in the simulated survey for the tuned groups' attribute
+    #: (the simulator's default plants none), so that the demo has disagreement to find; recorded in truth.json
+    planted_disagreement: float = 0.5
     tiny_steps: int = 300
     dpo_steps: int = 60
     dpo_learning_rate: float = 5e-4
@@ -125,8 +128,9 @@ def simulate_step(bundle: Path, sizes: DemoSizes, seed: int) -> None:
     from pluralstats.survey import save_survey
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
+    planted = {a: sizes.planted_disagreement for a in sizes.survey_disagreement} if sizes.planted_disagreement else {}
     cfg = SimulationConfig(n_participants=sizes.participants, prompts_per_language=sizes.prompts_per_language,
-                           responses_per_prompt=sizes.responses_per_prompt)
+                           responses_per_prompt=sizes.responses_per_prompt, disagreement_by=planted)
     with output_policy("simulate"):
         check_output(bundle)
         sim = simulate_survey(cfg, seed=seed)

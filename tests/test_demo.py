@@ -19,8 +19,14 @@ def test_demo_writes_everything_and_the_report(tmp_path):
     out = tmp_path / "demo"
     result = run_demo(out, seed=0, sizes=TINY)
     report = result["report"].read_text()
-    for link in ("describe/figure1_conditional.png", "compare-models/figure2.png", "compare-survey/compare.png"):
+    for link in ("describe/figure1_conditional.png", "compare-models/figure2.png", "compare-survey/compare.png",
+                 "disagreements/disagreements.png", "disagreements/disagreement_items.csv"):
         assert link in report
+    assert "Items liberal and conservative disagree on most" in report
+    truth = json.loads((out / "survey" / "truth.json").read_text())
+    assert truth["tau"]["political"]["toxicity"] == 0.5  # planted, so that there is disagreement to find
+    cell = json.loads((out / "tuned" / "cells" / "liberal" / "seed-0" / "manifest.json").read_text())
+    assert '"strategy": "posterior"' in json.dumps(cell)  # each group's pairs come from the fitted model
     assert "DPO (liberal, toxicity objective) vs control" in result["headline"]
     table = pd.read_parquet(out / "tuned" / "results.parquet")
     assert {"control", "liberal", "conservative"} == set(table[table.comparison == "mean"].model)

@@ -15,7 +15,6 @@ from pluralstats.cli.common import dimensions_option as common_dimensions_option
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
 from pluralstats.io import atomic_path, write_manifest
-from pluralstats.samplers import available_samplers
 
 dimensions_option = common_dimensions_option()
 allow_bad_option = click.option("--allow-bad-diagnostics", is_flag=True,
@@ -68,11 +67,11 @@ def fit_options(f):
     for opt in reversed([
         click.option("--attributes", callback=csv_list, default=None,
                      help="Comma-separated attributes in the model (default: all in survey.toml)."),
-        click.option("--backend", type=click.Choice(["auto", *available_samplers()]), default="auto",
-                     show_default=True, help="A registered sampler (`pluralstats plugins` lists them): nutpie / "
-                                             "pymc: exact NUTS (jax: nutpie on a JAX gradient, faster to compile; "
-                                             "needs the jax extra); advi: fast approximate first look; auto: jax "
-                                             "for one dimension when installed, else nutpie."),
+        click.option("--backend", default="auto", show_default=True,
+                     help="auto or a registered sampler (`pluralstats plugins` lists them): nutpie / pymc: "
+                          "exact NUTS (jax: nutpie on a JAX gradient, faster to compile; needs the jax extra); "
+                          "numpyro: NUTS compiled whole under JAX, for a GPU (needs numpyro); advi: fast "
+                          "approximate first look; auto: jax for one dimension when installed, else nutpie."),
         click.option("--draws", type=click.IntRange(1), default=None,
                      help="Posterior draws per chain after tuning [default: 2000 / --chains, 500 with 4 "
                           "chains; with --disagreement 4000 / --chains, 1000 with 4]."),

@@ -1,4 +1,4 @@
-"""Fine-tuning plugins (DPO, GRPO via TRL) behind one protocol, and a tiny offline model.
+"""Fine-tuning plugins (DPO, GRPO, KTO, ORPO and SFT via TRL) behind one protocol, and a tiny offline model.
 
 Heavy dependencies (torch, transformers, trl) are imported only by the modules that need them.
 """
