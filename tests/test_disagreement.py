@@ -232,16 +232,35 @@ def test_one_response_per_prompt_writes_items_and_exits_0(fits, tmp_path):
     assert (out / "disagreements.png").exists() and (out / "disagreements.pdf").exists()
 
 
-@pytest.mark.slow
-def test_item_difference_coverage_over_seeds():
-    """analyses/disagreement_coverage.py over 20 surveys: item-level 95% intervals cover 0.92-0.98."""
+def _coverage_module():
+    """analyses/disagreement_coverage.py, imported from its file."""
     path = Path(__file__).resolve().parents[1] / "analyses" / "disagreement_coverage.py"
     spec = importlib.util.spec_from_file_location("disagreement_coverage", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_item_difference_coverage_over_seeds():
+    """analyses/disagreement_coverage.py over 20 surveys: item-level 95% intervals cover 0.92-0.98."""
+    module = _coverage_module()
     frame = pd.DataFrame([module.fit_one(seed, 200, 1.0, 1000, 400) for seed in range(2000, 2020)])
     print(module.summarize(frame))
     assert 0.92 <= frame.coverage.mean() <= 0.98
+
+
+@pytest.mark.slow
+def test_coverage_where_users_are():
+    """analyses/disagreement_coverage.py's users design (three political levels, other effects, tau 0.5) over 10
+    surveys: the latent and rating-scale item differences `disagreements` prints cover 0.92-0.98 over every pair
+    of levels, and tau's interval covers 0.5 in at least 8 of 10."""
+    module = _coverage_module()
+    frame = pd.DataFrame([module.fit_one(seed, 300, 0.5, 1000, 400, "users") for seed in range(3000, 3010)])
+    print(module.summarize(frame))
+    assert len([c for c in frame.columns if c.startswith("rating_coverage[")]) == 3
+    assert 0.92 <= frame.coverage.mean() <= 0.98 and 0.92 <= frame.rating_coverage.mean() <= 0.98
+    assert frame.tau_covered.sum() >= 8
 
 
 def _person_monte_carlo(idata, group: dict, a: np.ndarray, b: np.ndarray, keep: np.ndarray, n: int = 200_000,

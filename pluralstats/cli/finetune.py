@@ -211,22 +211,13 @@ def plugins_cmd(method):
     """List every installed plugin, by kind: fine-tuning methods, samplers (fit-survey --backend), rating-model
     families (--family), preference strategies (prefs --strategy) and scorers; or one method's options."""
     from pluralstats.families import describe_families
-    from pluralstats.finetune.config import describe_fields, settable_fields
-    from pluralstats.finetune.registry import describe_plugins, get_plugin
+    from pluralstats.finetune.registry import describe_plugins
     from pluralstats.prefs.registry import describe_strategies
     from pluralstats.samplers import describe_samplers
     from pluralstats.scoring import REGISTRY as SCORERS
 
     if method:
-        config_class = get_plugin(method).config_class
-        settable = settable_fields(config_class)
-        table = Table(title=f"{method} options ({config_class.__name__}; --set KEY=VALUE)")
-        for column in ("key", "type", "default", "help"):
-            table.add_column(column)
-        for row in describe_fields(config_class):
-            if row["name"] in settable:
-                table.add_row(row["name"], row["type"], row["default"], row["help"])
-        console.print(table)
+        console.print(_options_table(method))
         return
     kinds = [("fine-tuning plugins (finetune --method)", describe_plugins(), ("name", "requires", "source")),
              ("samplers (fit-survey --backend)", describe_samplers(), ("name", "help")),
@@ -241,6 +232,22 @@ def plugins_cmd(method):
         for row in rows:
             table.add_row(*(row[c] for c in columns))
         console.print(table)
+
+
+def _options_table(method: str) -> Table:
+    """One fine-tuning method's settable config fields (what ``finetune --set`` takes)."""
+    from pluralstats.finetune.config import describe_fields, settable_fields
+    from pluralstats.finetune.registry import get_plugin
+
+    config_class = get_plugin(method).config_class
+    settable = settable_fields(config_class)
+    table = Table(title=f"{method} options ({config_class.__name__}; --set KEY=VALUE)")
+    for column in ("key", "type", "default", "help"):
+        table.add_column(column)
+    for row in describe_fields(config_class):
+        if row["name"] in settable:
+            table.add_row(row["name"], row["type"], row["default"], row["help"])
+    return table
 
 
 COMMANDS = [tiny_model_cmd, fit_rater_cmd, finetune_cmd, plugins_cmd]
