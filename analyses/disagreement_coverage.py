@@ -74,8 +74,8 @@ def fit_one(seed: int, n_participants: int, tau: float, draws: int, tune: int, d
     the latent posterior means with the truth, and tau's interval."""
     from itertools import combinations
 
+    from pluralstats.estimates.disagreements import disagreement_tables
     from pluralstats.models.data import build_model_data
-    from pluralstats.models.disagreements import disagreement_tables
     from pluralstats.models.fit import refit
     from pluralstats.models.rating import set_disagreement
     from pluralstats.survey.simulate import simulate_survey

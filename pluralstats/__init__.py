@@ -20,11 +20,12 @@ _EXPORTS = {
     "describe": "pluralstats.survey.describe",
     # rating model
     "fit_survey": "pluralstats.models", "save_posterior": "pluralstats.models", "load_posterior": "pluralstats.models",
-    "group_contrasts": "pluralstats.models", "all_contrasts": "pluralstats.models", "hypothesis": "pluralstats.models",
+    "group_contrasts": "pluralstats.models", "all_contrasts": "pluralstats.models",
+    "hypothesis": "pluralstats.estimates.hypothesis",
     "diagnose": "pluralstats.models", "verdict_of": "pluralstats.models.diagnostics",
-    "require_diagnostics": "pluralstats.models.diagnostics", "compare_groups": "pluralstats.compare",
-    "add_log_likelihood": "pluralstats.models.loo", "predictive_check": "pluralstats.models.ppc",
-    "add_posterior_predictive": "pluralstats.models.ppc",
+    "require_diagnostics": "pluralstats.models.diagnostics", "compare_groups": "pluralstats.estimates.group_comparison",
+    "add_log_likelihood": "pluralstats.estimates.loo", "predictive_check": "pluralstats.estimates.ppc",
+    "add_posterior_predictive": "pluralstats.estimates.ppc",
     # preferences
     "build_preferences": "pluralstats.prefs", "write_preferences": "pluralstats.prefs",
     "load_preferences": "pluralstats.prefs",

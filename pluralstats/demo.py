@@ -177,7 +177,12 @@ def compare_step(posterior: Path, out: Path, sizes: DemoSizes, seed: int, eval_p
                  console=None) -> None:
     """The two groups' survey difference (``compare``), beside the tuned models' when ``eval_path`` is given
     (Figure 2)."""
-    from pluralstats.compare import compare_groups, comparison_quantities, suppress_compare, write_comparison
+    from pluralstats.estimates.group_comparison import (
+        compare_groups,
+        comparison_quantities,
+        suppress_compare,
+        write_comparison,
+    )
     from pluralstats.models import load_posterior
     from pluralstats.models.diagnostics import require_diagnostics
 
@@ -212,9 +217,9 @@ def compare_step(posterior: Path, out: Path, sizes: DemoSizes, seed: int, eval_p
 def disagreements_step(posterior: Path, out: Path, sizes: DemoSizes) -> list[str]:
     """The items and pairs the two tuned groups disagree on most, as ``disagreements`` writes them; returns
     its summary lines."""
-    from pluralstats.compare import resolve_groups
+    from pluralstats.estimates.disagreements import find_disagreements, write_disagreements
+    from pluralstats.estimates.group_comparison import resolve_groups
     from pluralstats.models import load_posterior
-    from pluralstats.models.disagreements import find_disagreements, write_disagreements
 
     with output_policy("disagreements", [posterior]):
         check_output(out)

@@ -2,7 +2,7 @@
 
 Layers, top to bottom (a module may import its own layer's modules and any layer below):
 
-    cli > demo > experiments > evaluate | finetune > prefs > compare > models > survey stage > schemas > base
+    cli > demo > experiments > evaluate | finetune > prefs > estimates > models > survey stage > schemas > base
 
 ``evaluate`` and ``finetune`` are peers that never import each other: what they share (chat rendering,
 thinking segments, the scorer registry) lives in the base layer (``pluralstats.chat``,
@@ -29,7 +29,7 @@ RANKS = {
     "experiments": 2,
     "evaluate": 3, "finetune": 3,
     "prefs": 4,
-    "compare": 5,
+    "estimates": 5,
     "models": 6,
     "survey": 7,
     "schemas": 8,

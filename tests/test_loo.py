@@ -12,8 +12,8 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from pluralstats.errors import InputError
+from pluralstats.estimates.loo import add_log_likelihood, compare_models, rater_log_likelihood
 from pluralstats.models import fit_survey
-from pluralstats.models.loo import add_log_likelihood, compare_models, rater_log_likelihood
 from pluralstats.survey.simulate import PlantedEffect, SimulationConfig, simulate_survey
 
 # a strong planted gender effect on toxicity, nothing planted on age
@@ -100,8 +100,8 @@ def test_loo_of_one_posterior_and_its_saved_check_groups_open_in_arviz(true_mode
     from click.testing import CliRunner
 
     from pluralstats.cli import cli
+    from pluralstats.estimates.loo import loo_summary
     from pluralstats.models import save_posterior
-    from pluralstats.models.loo import loo_summary
 
     saved = {}
     for name, idata in (("gender", true_model), ("age", wrong_model)):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
+from pluralstats.estimates.loo import marginal_log_likelihood
 from pluralstats.families import get_family
-from pluralstats.models.loo import marginal_log_likelihood
 
 
 def _design(n_raters: int, n_ratings: int, sd: float, seed: int):

@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from scipy.special import expit
 
 from pluralstats.cli import cli
-from pluralstats.compare import compare_groups, resolve_groups
 from pluralstats.errors import InputError
+from pluralstats.estimates.group_comparison import compare_groups, resolve_groups
 from pluralstats.models import (
     all_contrasts,
     category_probabilities,
@@ -118,7 +118,7 @@ def test_compare_groups_seam(idata):
 
 
 def test_plots_written(idata, tmp_path):
-    from pluralstats.models.ppc import predictive_check
+    from pluralstats.estimates.ppc import predictive_check
     from pluralstats.plots.posterior import plot_compare, plot_forest, plot_ppc, plot_rank
 
     written = plot_forest(all_contrasts(idata), tmp_path / "forest.png")
@@ -143,7 +143,7 @@ def test_plots_written(idata, tmp_path):
 def test_replicated_ratings_follow_the_category_probabilities(idata):
     """With sigma_rater = 0, the frequency of each replicated category of one rating over draws equals the
     mean of its textbook probabilities expit(c_k - eta) - expit(c_(k-1) - eta)."""
-    from pluralstats.models.ppc import replicate_ratings
+    from pluralstats.estimates.ppc import replicate_ratings
 
     fixed = idata.copy()
     fixed.posterior["sigma_rater"] = fixed.posterior["sigma_rater"] * 0.0
@@ -167,7 +167,7 @@ def test_az_plot_ppc_works_on_the_replications(idata, tmp_path):
     import arviz as az
     import matplotlib.pyplot as plt
 
-    from pluralstats.models.ppc import add_posterior_predictive
+    from pluralstats.estimates.ppc import add_posterior_predictive
 
     with_pp = add_posterior_predictive(idata.copy(), n_draws=50)
     assert with_pp.posterior_predictive["rating"].shape == (1, 50, len(idata.constant_data["obs_rating"]))
@@ -307,7 +307,7 @@ def test_intersectional_groups_and_their_suppression(idata):
 
 
 def test_hypothesis_matches_contrast(idata, tmp_path):
-    from pluralstats.models.hypothesis import hypothesis
+    from pluralstats.estimates.hypothesis import hypothesis
 
     row = hypothesis(idata, "political:Conservative - political:liberal > 0", "toxicity")
     ref = group_contrasts(idata, "political", "conservative", "liberal", ["toxicity"]).iloc[0]

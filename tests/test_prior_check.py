@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pluralstats.estimates.prior_check import prior_check, sample_prior
 from pluralstats.models.diagnostics import require_diagnostics
-from pluralstats.models.prior import prior_check, sample_prior
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 from tests.hostile.conftest import run_cli
 

@@ -51,9 +51,9 @@ def test_unknown_or_joint_rater_variance_attribute_is_refused():
 
 @pytest.mark.slow
 def test_a_wider_group_of_raters_gets_a_larger_fitted_sd():
+    from pluralstats.estimates.loo import rater_log_likelihood
+    from pluralstats.estimates.ppc import replicate_ratings
     from pluralstats.models import diagnose, fit_survey, group_contrasts, meta_of
-    from pluralstats.models.loo import rater_log_likelihood
-    from pluralstats.models.ppc import replicate_ratings
 
     sim = simulate_survey(SPREAD, seed=1)
     idata = fit_survey(sim.survey, dimensions=["toxicity"], attributes=["political", "gender"], draws=250,

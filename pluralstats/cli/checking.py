@@ -44,8 +44,8 @@ def loo_cmd(posteriors: tuple[Path, ...], out: Path | None, kfold: int | None, b
     The unit left out is a rater (their rater effect integrated out): how well each model predicts the
     ratings of a new person. Pareto k > 0.7 for some raters means PSIS is unreliable: use --kfold 10.
     """
+    from pluralstats.estimates.loo import add_check_groups, compare_models, kfold_compare, loo_summary
     from pluralstats.models import load_posterior, save_posterior
-    from pluralstats.models.loo import add_check_groups, compare_models, kfold_compare, loo_summary
 
     if save is not None:
         if len(posteriors) != 1 or kfold is not None:
@@ -142,7 +142,7 @@ def prior_check_cmd(bundle: Path, out: Path, dimensions: list[str] | None, attri
                     beta_prior_sd: float, seed: int) -> None:
     """Prior predictive check: the rating distributions and group gaps the priors imply, on the survey's design."""
     from pluralstats.cli.survey import read_bundle
-    from pluralstats.models.prior import prior_check
+    from pluralstats.estimates.prior_check import prior_check
     from pluralstats.plots.posterior import plot_prior_check
 
     survey = read_bundle(bundle)

@@ -279,7 +279,7 @@ def contrast_table(frame: pd.DataFrame, title: str, k: int = 5) -> Table:
 
 def _quantities(idata, with_shares: bool = True) -> tuple[str, ...]:
     """``mean``, and ``share`` when the posterior stores the positive thresholds (older ones do not)."""
-    from pluralstats.compare import comparison_quantities
+    from pluralstats.estimates.group_comparison import comparison_quantities
 
     if with_shares and "share" in comparison_quantities(idata):
         return ("mean", "share")
@@ -389,7 +389,7 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
     if comp.table is not None:
         check_output(_raked_beside(out))
     if hypotheses:
-        from pluralstats.models.hypothesis import parse_hypothesis
+        from pluralstats.estimates.hypothesis import parse_hypothesis
 
         for text in hypotheses:  # unknown levels and syntax errors exit 2 before any work
             parse_hypothesis(idata, text)
@@ -431,8 +431,8 @@ def _weights_inputs(weights: str) -> list[Path]:
 
 def _hypotheses(idata, texts, dimensions, comp, quantity: str, prob: float, suppress_small: bool, out: Path) -> None:
     """Print and write (CSV at ``out``) every --hypothesis on every dimension; suppressed rows show "<k"."""
+    from pluralstats.estimates.hypothesis import hypotheses
     from pluralstats.models import meta_of
-    from pluralstats.models.hypothesis import hypotheses
     from pluralstats.privacy import small_mark
 
     with console.status("Evaluating hypotheses..."):
@@ -487,7 +487,12 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     Adjusted: the expected rating (``mean``) and share rating >= k (``share>=k``, percentage points) of a new
     rater of each group, the attributes the groups do not fix standardised to the sample (or --weights).
     """
-    from pluralstats.compare import compare_groups, resolve_groups, suppress_compare, write_comparison
+    from pluralstats.estimates.group_comparison import (
+        compare_groups,
+        resolve_groups,
+        suppress_compare,
+        write_comparison,
+    )
     from pluralstats.models import load_posterior, meta_of
 
     if (source is None) == (posterior_path is None):
@@ -584,9 +589,9 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, est
     a contrast heatmap and variance components (PNG + PDF). Forest, means and heatmap show adjusted estimates
     (standardised to the sample, or to --weights). The variance kind also writes variance_components.csv and
     .md, and exits 3 on a posterior that failed its diagnostics unless --allow-bad-diagnostics."""
+    from pluralstats.estimates.ppc import predictive_check, suppress_groups
     from pluralstats.models import all_contrasts, load_posterior, meta_of
     from pluralstats.models.contrasts import suppress_contrasts
-    from pluralstats.models.ppc import predictive_check, suppress_groups
     from pluralstats.plots import posterior as plots
 
     idata = load_posterior(posterior)
@@ -638,9 +643,9 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, est
 def _write_variance(idata, out: Path, suppress_small: bool, diagnostics: str) -> list[Path]:
     """variance_components.csv, .md and the figure; a diagnostics note (under --allow-bad-diagnostics) goes
     into the markdown and under the figure."""
+    from pluralstats.estimates.variance import variance_components, variance_markdown
     from pluralstats.io import write_text_atomic
     from pluralstats.models import meta_of
-    from pluralstats.models.variance import variance_components, variance_markdown
     from pluralstats.plots.variance import plot_variance
 
     table = variance_components(idata, suppress_small=suppress_small)
@@ -679,9 +684,9 @@ def disagreements_cmd(posterior, groups, top, delta, out, dimensions, prob, allo
     with one response per prompt has no pairs: the items are written and drawn, with a note. Exits 2 on an
     additive posterior.
     """
-    from pluralstats.compare import resolve_groups
+    from pluralstats.estimates.disagreements import DELTA, find_disagreements, write_disagreements
+    from pluralstats.estimates.group_comparison import resolve_groups
     from pluralstats.models import load_posterior
-    from pluralstats.models.disagreements import DELTA, find_disagreements, write_disagreements
 
     idata = load_posterior(posterior)
     attribute, level_a, level_b = resolve_groups(idata, *groups)

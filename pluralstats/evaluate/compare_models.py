@@ -264,7 +264,7 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
     preference-implied shift and the agreement is computed against it (``basis``), else against the level
     difference (module docstring).
     """
-    from pluralstats.compare import compare_groups, resolve_groups, suppress_compare
+    from pluralstats.estimates.group_comparison import compare_groups, resolve_groups, suppress_compare
     from pluralstats.models import contrast_draws, meta_of
 
     if dimensions is None:  # the dimensions both sides have

@@ -1,5 +1,8 @@
 """Bayesian hierarchical rating models: fit, save/load, predictive distributions, contrasts, diagnostics.
 
+What is computed from a posterior afterwards (hypotheses, variance shares, disagreements, predictive checks,
+leave-one-rater-out, the prior check, group comparison) lives in :mod:`pluralstats.estimates`.
+
 Public API (stable; other stages call it)::
 
     fit_survey(survey, ...) -> InferenceData        save_posterior / load_posterior
@@ -8,7 +11,6 @@ Public API (stable; other stages call it)::
     group_contrasts(idata, attribute, level_a, level_b) -> DataFrame
     contrast_draws(idata, attribute, level_a, level_b) -> xarray.Dataset (dimension, chain, draw)
     all_contrasts(idata) -> DataFrame;  diagnose(idata) -> Diagnostics
-    hypothesis(idata, "political:conservative - political:liberal > 0.2", dimension) -> Series
 
 Contrasts are adjusted: standardised to the sample's raters, or to ``weights`` ("equal" or population
 margins, :mod:`.groups`), with ``mean`` and ``share>=k`` quantities (:mod:`.contrasts`).
@@ -20,7 +22,6 @@ from .contrasts import CONTRAST_COLUMNS, all_contrasts, contrast_draws, group_co
 from .data import ModelMeta, build_model_data, meta_of
 from .diagnostics import Diagnostics, check_diagnostics, diagnose
 from .fit import fit_survey, load_posterior, save_posterior
-from .hypothesis import hypothesis
 from .predict import category_probabilities, expected_rating
 
 # PyTensor warns when pip installed it without a BLAS to link. The rating models compile to almost no BLAS
@@ -32,5 +33,5 @@ warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS ins
 __all__ = [
     "CONTRAST_COLUMNS", "Diagnostics", "ModelMeta", "all_contrasts", "build_model_data",
     "category_probabilities", "check_diagnostics", "contrast_draws", "diagnose", "expected_rating",
-    "fit_survey", "group_contrasts", "hypothesis", "load_posterior", "meta_of", "save_posterior", "summarize_draws",
+    "fit_survey", "group_contrasts", "load_posterior", "meta_of", "save_posterior", "summarize_draws",
 ]

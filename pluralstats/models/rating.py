@@ -53,6 +53,7 @@ from dataclasses import replace
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pytensor import config as pytensor_config
 
 from pluralstats.errors import InputError
 from pluralstats.families import Family, get_family
@@ -280,7 +281,8 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
         centred_cuts = pm.Normal(
             "cutpoints_centered", 0.0, priors.cutpoint_sd, dims=("dimension", "cutpoint"),
             transform=pm.distributions.transforms.ordered,
-            initval=np.tile(np.linspace(-2.0, 2.0, n_cut) if n_cut > 1 else [0.0], (n_dim, 1)),
+            initval=np.tile(np.linspace(-2.0, 2.0, n_cut) if n_cut > 1 else [0.0], (n_dim, 1)).astype(
+                pytensor_config.floatX),
         )
         pm.Deterministic("cutpoints", centred_cuts + shift[:, None], dims=("dimension", "cutpoint"))
         rater_eta = rater_eta - shift[None, :]

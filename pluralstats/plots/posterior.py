@@ -136,7 +136,7 @@ def plot_ppc(observed: pd.DataFrame, predicted: pd.DataFrame, path: str | Path, 
 
     One row per group (every level of every attribute checked), one column per dimension. ``observed``:
     attribute, dimension, group, rating, share; ``predicted``: the same plus ``lo``, ``hi`` (from
-    :func:`pluralstats.models.ppc.predictive_check`; suppressed groups already left out, named in ``note``).
+    :func:`pluralstats.estimates.ppc.predictive_check`; suppressed groups already left out, named in ``note``).
     """
     if observed.empty:
         return note_figure(note or "no groups to show", path)

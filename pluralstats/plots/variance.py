@@ -1,5 +1,5 @@
 """Variance-components figure: the random effects' sds with intervals, and the share of the latent scale each
-takes, per dimension (what :func:`pluralstats.models.variance.variance_components` computes).
+takes, per dimension (what :func:`pluralstats.estimates.variance.variance_components` computes).
 
 Suppressed rows (a level with fewer than k raters) are not drawn, and a note names them, as in every other
 figure.

@@ -231,8 +231,8 @@ def test_compare_suppresses_a_small_group(hostile_posterior, tmp_path, participa
 
 
 def test_plot_posterior_leaves_small_groups_out(hostile_posterior, tmp_path, participant_ids):
+    from pluralstats.estimates.ppc import predictive_check, suppress_groups
     from pluralstats.models import load_posterior
-    from pluralstats.models.ppc import predictive_check, suppress_groups
 
     out = tmp_path / "figs"
     result = run_cli(["plot-posterior", hostile_posterior, "--out", out, "--kind", "forest", "--kind", "ppc",
@@ -305,15 +305,15 @@ def test_figure2_leaves_suppressed_pairs_out(tmp_path):
 
 def test_disagreements_refuse_a_small_group(hostile_posterior):
     """Item differences of two groups are estimates of each: with a small group there is nothing to show."""
-    from pluralstats.cli.models import _refuse_small
     from pluralstats.errors import InputError
     from pluralstats.models import load_posterior
+    from pluralstats.models.contrasts import refuse_small
 
     idata = load_posterior(hostile_posterior)
     with pytest.raises(InputError, match="non_binary has fewer than k=5"):
-        _refuse_small(idata, "gender", ["non_binary", "female"], True)
-    _refuse_small(idata, "gender", ["non_binary", "female"], False)
-    _refuse_small(idata, "gender", ["male", "female"], True)
+        refuse_small(idata, "gender", ["non_binary", "female"], True)
+    refuse_small(idata, "gender", ["non_binary", "female"], False)
+    refuse_small(idata, "gender", ["male", "female"], True)
 
 
 def test_mask_rows_blanks_text_columns_without_casting_them():

@@ -29,10 +29,8 @@ import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
-from pluralstats.privacy import mask_rows
-
-from .data import ModelMeta, meta_of
-from .groups import (
+from pluralstats.models.data import ModelMeta, meta_of
+from pluralstats.models.groups import (
     Composition,
     composition,
     group_draws,
@@ -42,6 +40,7 @@ from .groups import (
     parse_group,
     quantity_label,
 )
+from pluralstats.privacy import mask_rows
 
 COMPARISONS = (">=", "<=", ">", "<")
 HYPOTHESIS_COLUMNS = ["hypothesis", "dimension", "quantity", "standardisation", "estimate", "lo", "hi",

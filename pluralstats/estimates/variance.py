@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .contrasts import level_sizes
-from .data import family_of, meta_of
+from pluralstats.models.contrasts import level_sizes
+from pluralstats.models.data import family_of, meta_of
 
 #: columns of :func:`variance_components`; ``share_of`` says what a row's share is a share of
 VARIANCE_COLUMNS = ["dimension", "component", "parameter", "attribute", "level", "n_raters", "sd", "sd_lo",

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .data import family_of, meta_of
+from pluralstats.models.data import family_of, meta_of
+
 from .loo import observation_eta, rater_sigmas, stacked_draws
 
 CHUNK_VALUES = 4_000_000  # draws x ratings per block
@@ -140,7 +141,7 @@ def suppress_groups(observed: pd.DataFrame, predicted: pd.DataFrame, idata, attr
     complementary groups, in any dimension: hidden in all, as :func:`pluralstats.privacy.mask_groups` does),
     and a note naming them (None when nothing was left out). ``attribute`` is accepted for callers that
     checked one attribute; the frames say which attribute each group belongs to."""
-    from .contrasts import small_levels
+    from pluralstats.models.contrasts import small_levels
 
     if not suppress or "attribute" not in observed:
         return observed, predicted, None

@@ -35,9 +35,8 @@ import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
-
-from .data import meta_of
-from .predict import flat_draws, item_means
+from pluralstats.models.data import meta_of
+from pluralstats.models.predict import flat_draws, item_means
 
 #: default ``delta`` of the pair probabilities, in rating points: the smallest difference between an average
 #: rater's expected ratings of two responses that counts as preferring one
@@ -206,8 +205,8 @@ def find_disagreements(idata, attribute: str, level_a: str, level_b: str, *,
     ``suppress_small``, for a level with fewer raters than the privacy threshold (before any work);
     :class:`~pluralstats.errors.DiagnosticsError` for a posterior that did not pass its gate unless
     ``allow_bad``."""
-    from .contrasts import refuse_small
-    from .diagnostics import require_diagnostics
+    from pluralstats.models.contrasts import refuse_small
+    from pluralstats.models.diagnostics import require_diagnostics
 
     check_interaction(idata, attribute)
     refuse_small(idata, attribute, [level_a, level_b], suppress_small)

@@ -2,7 +2,7 @@
 
 Draws come from the priors of :func:`~pluralstats.models.rating.build_model` (the likelihood is a
 ``Potential``, which prior sampling leaves out), and ratings are replicated from them on the survey's own
-design exactly as the posterior predictive check does (:func:`~pluralstats.models.ppc.replicate_ratings`).
+design exactly as the posterior predictive check does (:func:`~pluralstats.estimates.ppc.replicate_ratings`).
 A reasonable prior puts mass on every category and allows group gaps of a rating point or two without
 demanding them; one that piles all ratings on the scale's ends, or makes every gap several points, is too
 wide for the logit scale.
@@ -19,10 +19,10 @@ import pandas as pd
 import pymc as pm
 
 from pluralstats.families import DEFAULT_FAMILY, get_family
+from pluralstats.models.data import build_model_data, meta_of
+from pluralstats.models.rating import BETA_PRIOR_SD, build_model, set_disagreement
 
-from .data import build_model_data, meta_of
 from .ppc import predictive_check, replicate_ratings
-from .rating import BETA_PRIOR_SD, build_model, set_disagreement
 
 
 def sample_prior(survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,

@@ -37,8 +37,7 @@ from scipy import sparse
 from scipy.special import logsumexp
 
 from pluralstats.errors import InputError
-
-from .data import family_of, meta_of
+from pluralstats.models.data import family_of, meta_of
 
 GH_NODES = 12  # Gauss-Hermite nodes around each integrand's mode: ~1e-8 nats at 50 ratings, rater sd 1.5
 NEWTON_STEPS = 30  # at most; a log-concave integrand converges in a handful
@@ -281,8 +280,8 @@ def kfold_raters(survey, *, k: int = 10, seed: int = 0, fit_kwargs: dict | None 
     a zero-sum set), which slightly understates fit for such items in every model alike. ``progress``: an
     optional callable receiving ``(fold, k)`` as each fold starts.
     """
-    from .data import build_model_data
-    from .fit import fit_survey
+    from pluralstats.models.data import build_model_data
+    from pluralstats.models.fit import fit_survey
 
     fit_kwargs = dict(fit_kwargs or {})
     fit_kwargs.setdefault("progress", False)
@@ -315,7 +314,7 @@ def _subset(survey, keep):
 
 def _score_new_raters(idata, test, dimensions: Sequence[str]) -> np.ndarray:
     """Held-out elpd of each rater in ``test`` under ``idata`` (fitted without them)."""
-    from .data import build_model_data
+    from pluralstats.models.data import build_model_data
 
     meta = meta_of(idata)
     data = build_model_data(test, list(dimensions), list(meta.attributes))
