@@ -162,16 +162,16 @@ def test_population_recorded_and_run_counts_in_the_table(result):
     assert (result.table.n_runs == 1).all()  # one checkpoint per model: the reports carry the one-seed note
 
 
-def test_legacy_posterior_is_read_as_the_evaluated_prompts_shift():
-    """A posterior written when beta was the only shift (the evaluated-prompts one) keeps that meaning."""
+def test_a_posterior_with_one_reading_is_refused():
+    """A shift posterior must carry both readings (beta/mu and beta_eval/mu_eval); one without is refused with a
+    message saying what to rerun, not read under a guessed meaning."""
     rng = np.random.default_rng(0)
     idata = az.from_dict(posterior={"beta": rng.normal(-0.4, 0.05, (2, 50, 1, 1)), "mu": np.full((2, 50, 1), 2.0)},
                          coords={"tuned": ["dpo"], "dimension": ["toxicity"]},
                          dims={"beta": ["tuned", "dimension"], "mu": ["dimension"]})
     idata.posterior.attrs.update({"models": "control,dpo", "control": "control"})
-    fit = shift_fit_from(idata)
-    assert fit.population == "evaluated" and fit.n_runs == {}
-    np.testing.assert_allclose(fit.shift_draws()[:, 1, 0], idata.posterior["beta"].values.reshape(-1))
+    with pytest.raises(InputError, match="one reading only .*rerun pluralstats evaluate"):
+        shift_fit_from(idata)
 
 
 def fake_posterior(bad: bool) -> az.InferenceData:

@@ -75,7 +75,8 @@ def disagreement_tables(idata, attribute: str, level_a: str, level_b: str, dimen
     meta = meta_of(idata)
     cd = idata.constant_data
     if "item_prompt" not in cd:
-        raise InputError("This posterior does not record the items' prompts (fitted by an older version); refit it")
+        raise InputError("This posterior does not record the items' prompts (constant_data item_prompt); refit it "
+                         "with fit-survey")
     item_ids = cd["item"].to_numpy().astype(str)
     prompts = cd["item_prompt"].to_numpy().astype(str)
     first, second = _within_prompt_pairs(prompts)

@@ -156,17 +156,12 @@ def load_shift_posterior(path: str | Path) -> az.InferenceData:
 
 
 def shift_fit_from(idata: az.InferenceData) -> ShiftFit:
-    """Rebuild a :class:`ShiftFit` from a saved posterior (for comparisons made later), in the reading it reported.
-
-    A posterior written before both readings were stored has ``beta``/``mu`` only, and they are the
-    evaluated-prompts shift: it is read as ``population="evaluated"``.
-    """
+    """Rebuild a :class:`ShiftFit` from a saved posterior (for comparisons made later), in the reading it reported
+    (both readings, ``beta``/``mu`` and ``beta_eval``/``mu_eval``, are stored)."""
     attrs = idata.posterior.attrs
     models = str(attrs["models"]).split(",")
     dims = [str(d) for d in idata.posterior.coords["dimension"].values]
     runs = dict(zip(models, map(int, str(attrs["n_runs"]).split(",")), strict=True)) if "n_runs" in attrs else {}
     if "beta_eval" not in idata.posterior:
-        idata = idata.copy()
-        idata.posterior = idata.posterior.rename({"beta": "beta_eval", "mu": "mu_eval"})
-        return ShiftFit(idata, models, dims, str(attrs["control"]), "evaluated", runs)
+        raise InputError("This shift posterior stores one reading only (no beta_eval); rerun pluralstats evaluate")
     return ShiftFit(idata, models, dims, str(attrs["control"]), str(attrs.get("population", "prompts")), runs)

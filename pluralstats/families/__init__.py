@@ -8,11 +8,11 @@ error's CDF in numpy and PyTensor and a noise sampler. Installed here: ``logit``
     [project.entry-points."pluralstats.families"]
     cloglog = "mypackage.cloglog:CLogLog"
 
-The family a posterior was fitted with is recorded in its metadata (``ModelMeta.family``; a posterior
-written before families existed is a logit one), and prediction, replication and LOO read it from there
-(:func:`pluralstats.models.data.family_of`). The simulator draws ratings from a family too, which is why the
-families live in the base layer rather than in :mod:`pluralstats.models`. A family's module imports PyTensor
-only inside its graph methods, so simulating a survey does not load the modelling stack.
+The family a posterior was fitted with is recorded in its metadata (``ModelMeta.family``), and prediction,
+replication and LOO read it from there (:func:`pluralstats.models.data.family_of`). The simulator draws
+ratings from a family too, which is why the families live in the base layer rather than in
+:mod:`pluralstats.models`. A family's module imports PyTensor only inside its graph methods, so simulating a
+survey does not load the modelling stack.
 """
 
 from __future__ import annotations

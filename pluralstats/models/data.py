@@ -38,15 +38,13 @@ class ModelMeta:
     min_group_size: int = 5  # k of the survey: levels with fewer raters are suppressed in every output
     disagreement: list[str] = field(default_factory=list)  # attributes with group x item terms (w, tau)
     #: dimension -> survey.toml's positive threshold k (a rating >= k counts as positive, e.g. "flagged as
-    #: toxic"); empty in posteriors written before it was stored
+    #: toxic")
     thresholds: dict[str, int] = field(default_factory=dict)
-    #: the rating model's family (:mod:`pluralstats.families`); posteriors written before families
-    #: existed are logit ones
+    #: the rating model's family (:mod:`pluralstats.families`)
     family: str = DEFAULT_FAMILY
     #: attribute whose levels have their own rater sd (``sigma_rater[dimension, level]``); None: one per dimension
     rater_variance_by: str | None = None
-    #: fingerprint of the data the model saw (:func:`survey_digest`); empty in posteriors written before it was
-    #: stored
+    #: fingerprint of the data the model saw (:func:`survey_digest`); empty when none was recorded
     survey_digest: str = ""
 
     @property
@@ -204,12 +202,12 @@ def survey_digest(data: ModelData) -> str:
 
 def check_same_survey(idata, survey: Survey, what: str = "this posterior") -> None:
     """InputError unless ``idata`` was fitted to ``survey``'s ratings (the fingerprint of the dimensions and
-    attributes it was fitted on matches; :func:`survey_digest`). A posterior written before fingerprints were
-    stored is refused too: nothing says which survey it belongs to."""
+    attributes it was fitted on matches; :func:`survey_digest`). A posterior without a fingerprint is refused too:
+    nothing says which survey it belongs to."""
     meta = meta_of(idata)
     if not meta.survey_digest:
-        raise InputError(f"{what} carries no fingerprint of the survey it was fitted to (written by an older "
-                         "version), so it cannot be checked against this survey; refit it with fit-survey")
+        raise InputError(f"{what} carries no fingerprint of the survey it was fitted to, so it cannot be checked "
+                         "against this survey; refit it with fit-survey")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConfoundedAttributeWarning)

@@ -415,10 +415,10 @@ def group_size(idata, group: Mapping[str, str], dimension: str) -> int:
 
 
 def threshold_of(meta: ModelMeta, dimension: str) -> int:
-    """The positive threshold k stored with the posterior (survey.toml), or an InputError for old posteriors."""
+    """The positive threshold k stored with the posterior (survey.toml), or an InputError when none is."""
     if dimension not in meta.thresholds:
-        raise InputError(f"This posterior stores no positive threshold for '{dimension}' (fitted before thresholds "
-                         "were stored): refit it to get shares P(rating >= k)")
+        raise InputError(f"This posterior stores no positive threshold for '{dimension}': refit it with "
+                         "fit-survey to get shares P(rating >= k)")
     return int(meta.thresholds[dimension])
 
 
