@@ -94,3 +94,17 @@ def test_numpyro_backend_runs_or_says_what_to_install():
         return
     idata = fit_survey(survey, dimensions=["toxicity"], backend="numpyro", draws=50, tune=50, progress=False)
     assert idata.posterior.sizes["chain"] >= 4 and idata.posterior.attrs["backend"] == "numpyro"
+
+
+def test_jax_chains_in_worker_processes_join_in_order_and_repeat(monkeypatch):
+    """Above its work threshold the JAX sampler spreads the chains over worker processes: the chains come back
+    joined in order (4 chains, the workers' 2 + 2), the same seed gives the same draws, another seed others, and
+    the time the workers spent compiling is counted in compile_seconds."""
+    monkeypatch.setattr(NutpieJax, "min_work", 0)
+    survey = simulate_survey(SMALL, seed=0).survey
+    fits = [fit_survey(survey, dimensions=["toxicity"], backend="jax", draws=50, tune=50, seed=s, progress=False)
+            for s in (3, 3, 4)]
+    first, again, other = (f.posterior["sigma_item"].to_numpy() for f in fits)
+    assert first.shape[:2] == (4, 50) and np.array_equal(first, again) and not np.array_equal(first, other)
+    assert not np.array_equal(first[0], first[2])  # the two workers' chains differ
+    assert fits[0].posterior.attrs["compile_seconds"] > 1.0 and "sample_stats" in fits[0].groups()

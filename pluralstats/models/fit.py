@@ -108,9 +108,10 @@ def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, pr
 
 
 def nutpie_compile(model: pm.Model, backend: str = "nutpie"):
-    """``model`` compiled by the nutpie sampler ``backend`` ("nutpie" or "jax"), storing only
+    """``model`` compiled by the nutpie sampler ``backend`` ("nutpie" or "jax") in this process, storing only
     :func:`stored_variables`."""
-    return sampler_of(backend).compile(model, stored_variables(model))
+    sampler = sampler_of(backend)
+    return sampler.compile_here(sampler.compile(model, stored_variables(model)))
 
 
 def _append_chains(first: az.InferenceData, more: az.InferenceData) -> az.InferenceData:
@@ -229,7 +230,8 @@ def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int 
         raise InputError(f"refit needs a sampler that compiles once (nutpie or jax), not '{backend}'")
     if key not in _REFIT:
         _REFIT.clear()
-        _REFIT[key] = nutpie_compile(build_model(data, **model_options), backend)
+        model = build_model(data, **model_options)
+        _REFIT[key] = sampler.compile(model, stored_variables(model))
     start = time.perf_counter()
     raw = sampler.draw(sampler.with_data(_REFIT[key], data_arrays(data)), draws=draws, tune=tune, chains=chains,
                        seed=seed, progress=False, low_rank=use_low_rank(data))
@@ -394,8 +396,9 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     most = max(chains, max_chains or chains) if sampler.exact else chains
     idata, added, diag = sample_gated(sample, data, backend, chains=chains, seed=seed, joint=joint, start=start,
                                       max_chains=most, check=check)
-    if sampler.reusable:
-        idata.posterior.attrs["compile_seconds"] = compile_seconds
+    if sampler.reusable:  # and what chains' worker processes spent compiling it there
+        idata.posterior.attrs["compile_seconds"] = compile_seconds + float(
+            idata.posterior.attrs.pop("compile_seconds_workers", 0.0))
     idata.posterior.attrs["split_dimensions"] = int(parts is not None)
     if added:
         auto.append(f"{added} more chains (each {draws} draws): the first {chains} passed every check but ESS "
