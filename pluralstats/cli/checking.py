@@ -44,63 +44,61 @@ def loo_cmd(posteriors: tuple[Path, ...], out: Path | None, kfold: int | None, b
     The unit left out is a rater (their rater effect integrated out): how well each model predicts the
     ratings of a new person. Pareto k > 0.7 for some raters means PSIS is unreliable: use --kfold 10.
     """
-    from pluralstats.estimates.loo import add_check_groups, compare_models, kfold_compare, loo_summary
-    from pluralstats.models import load_posterior, save_posterior
+    from pluralstats.estimates.loo import loo_report
+    from pluralstats.models import load_posterior
 
+    if save is not None and (len(posteriors) != 1 or kfold is not None):
+        raise InputError("--save writes one posterior with its check groups: give exactly one posterior and no "
+                         "--kfold")
     if save is not None:
-        if len(posteriors) != 1 or kfold is not None:
-            raise InputError("--save writes one posterior with its check groups: give exactly one posterior and "
-                             "no --kfold")
         check_output(save)
-    named = _label(posteriors)
-    idatas = {name: load_posterior(path) for name, path in named.items()}
+    idatas = {name: load_posterior(path) for name, path in _label(posteriors).items()}
     inputs = list(posteriors) + ([bundle] if bundle else [])
-    if len(idatas) == 1 and kfold is None:
-        idata = next(iter(idatas.values()))
-        with console.status("Computing each rater's log-likelihood and PSIS-LOO..."):
-            estimates, bands = loo_summary(idata)
-        _print_single(estimates, bands)
-        if out is not None:
-            frame = pd.concat([estimates.reset_index().rename(columns={"quantity": "row"}),
-                               bands.rename(columns={"pareto_k": "row"})], ignore_index=True)
-            with atomic_path(out) as tmp:
-                frame.to_csv(tmp, index=False)
-            write_manifest(out, "loo", inputs=inputs, seed=seed, options={"kfold": None})
-            console.print(f"Wrote {out}")
-        if save is not None:
-            with console.status(f"Replicating {ppc_draws} surveys..."):
-                add_check_groups(idata, ppc_draws=ppc_draws, seed=seed)
-            save_posterior(idata, save)
-            write_manifest(save, "loo", inputs=inputs, seed=seed, options={"save": str(save), "ppc_draws": ppc_draws})
-            console.print(f"Wrote {save} (groups: {', '.join(idata.groups())})")
-        return
     if kfold is not None:
-        if bundle is None:
-            raise InputError("--kfold refits the models: give the survey with --bundle")
         from pluralstats.cli.survey import read_bundle
 
-        survey = read_bundle(bundle)
-        table = kfold_compare(idatas, survey, k=kfold, seed=seed,
-                              progress=lambda name, f, k: console.print(f"{name}: fold {f + 1}/{k}"))
-        warnings_out: list[str] = []
+        report = loo_report(idatas, kfold=kfold, survey=read_bundle(bundle) if bundle else None, seed=seed,
+                            progress=lambda name, f, k: console.print(f"{name}: fold {f + 1}/{k}"))
     else:
         with console.status("Computing each rater's log-likelihood and PSIS-LOO..."):
-            table, warnings_out = compare_models(idatas)
-    shown = Table(title="Leave-one-rater-out comparison (best first; elpd: expected log predictive density)")
-    shown.add_column("model")
-    for col in table.columns:
-        shown.add_column(str(col), justify="right")
-    for name, row in table.iterrows():
-        shown.add_row(str(name), *[f"{v:.2f}" if isinstance(v, float) else str(v) for v in row])
-    console.print(shown)
-    for message in warnings_out:
-        err_console.print(styled("[yellow]warning:[/] ", message))
+            report = loo_report(idatas)
+    _print_report(report)
     if out is not None:
         with atomic_path(out) as tmp:
-            table.rename_axis("model").reset_index().to_csv(tmp, index=False)
-        write_manifest(out, "loo", inputs=inputs, seed=seed,
-                       options={"kfold": kfold}, extra={"warnings": warnings_out})
+            report.table().to_csv(tmp, index=False)
+        write_manifest(out, "loo", inputs=inputs, seed=seed, options={"kfold": kfold},
+                       extra={"warnings": list(report.warnings)})
         console.print(f"Wrote {out}")
+    if save is not None:
+        _save_with_check_groups(next(iter(idatas.values())), save, inputs, ppc_draws, seed)
+
+
+def _save_with_check_groups(idata, save: Path, inputs: list[Path], ppc_draws: int, seed: int) -> None:
+    """``loo --save``: the posterior with its log_likelihood, posterior_predictive and observed_data groups."""
+    from pluralstats.estimates.loo import add_check_groups
+    from pluralstats.models import save_posterior
+
+    with console.status(f"Replicating {ppc_draws} surveys..."):
+        add_check_groups(idata, ppc_draws=ppc_draws, seed=seed)
+    save_posterior(idata, save)
+    write_manifest(save, "loo", inputs=inputs, seed=seed, options={"save": str(save), "ppc_draws": ppc_draws})
+    console.print(f"Wrote {save} (groups: {', '.join(idata.groups())})")
+
+
+def _print_report(report) -> None:
+    """One posterior's estimates and k table, or the comparison, with any warning."""
+    if report.comparison is None:
+        _print_single(report.estimates, report.bands)
+        return
+    shown = Table(title="Leave-one-rater-out comparison (best first; elpd: expected log predictive density)")
+    shown.add_column("model")
+    for col in report.comparison.columns:
+        shown.add_column(str(col), justify="right")
+    for name, row in report.comparison.iterrows():
+        shown.add_row(str(name), *[f"{v:.2f}" if isinstance(v, float) else str(v) for v in row])
+    console.print(shown)
+    for message in report.warnings:
+        err_console.print(styled("[yellow]warning:[/] ", message))
 
 
 def _print_single(estimates: pd.DataFrame, bands: pd.DataFrame) -> None:

@@ -14,6 +14,7 @@ from pluralstats.cli.common import console, csv_list, err_console, family_option
 from pluralstats.cli.common import dimensions_option as common_dimensions_option
 from pluralstats.cli.survey import allow_outside_option, suppress_option
 from pluralstats.errors import DiagnosticsError, InputError
+from pluralstats.estimates.figures import KINDS as FIGURE_KINDS
 from pluralstats.io import atomic_path, write_manifest
 
 dimensions_option = common_dimensions_option()
@@ -32,27 +33,6 @@ def weights_option(f):
              "every combination of attribute levels equally (equal), or a margins CSV: population cell shares "
              "(a column per model attribute plus share, summing to 1) or margins only (attribute, level, share; "
              "raked from the survey's raters, the raked table written beside the output).")(f)
-
-
-def _write_raked(comp, path: Path, command: str | None = None) -> Path | None:
-    """The raked joint table of a margins-only --weights at ``path`` (with ``command``: a file beside the
-    output, given its own manifest; else inside an output folder), or None when nothing was raked. Only
-    the population shares: the survey's own cell counts would give small groups away, and so would the shares
-    of cells of fewer than k raters (raking starts from the raters' own cells), which are pooled into one row
-    that names no level."""
-    if comp.table is None:
-        return None
-    table = comp.table.drop(columns=["sample_raters", "sample_share"])
-    small = table.pop("small_cell").astype(bool) if "small_cell" in table else pd.Series(False, index=table.index)
-    if small.any():
-        pooled = {c: "(cells of fewer than k raters)" for c in table.columns if c != "share"}
-        table = pd.concat([table[~small], pd.DataFrame([{**pooled, "share": table.share[small].sum()}])],
-                          ignore_index=True)
-    with atomic_path(path) as tmp:
-        table.to_csv(tmp, index=False)
-    if command is not None:
-        write_manifest(path, command, options={"estimand": comp.estimand, "composition": comp.label})
-    return path
 
 
 def _raked_beside(out: Path) -> Path:
@@ -397,7 +377,9 @@ def contrasts_cmd(posterior, out, attributes, dimensions, prob, plot_path, weigh
     k = meta_of(idata).min_group_size
     options = {"attributes": attributes, "dimensions": dimensions, "prob": prob, "weights": str(weights),
                "estimand": comp.estimand, "suppress_small": suppress_small}
-    raked = _write_raked(comp, _raked_beside(out), "contrasts")
+    from pluralstats.models.groups import write_raked
+
+    raked = write_raked(comp, _raked_beside(out), "contrasts")
     if raked is not None:
         console.print(f"Wrote {raked} (the margins raked into population cells)")
     if hypotheses:
@@ -532,7 +514,9 @@ def compare_cmd(source, posterior_path, groups, out, dimensions, prob, weights, 
     console.print(contrast_table(table, f"{groups[0]} vs {groups[1]} ({comp.label}, {prob:.0%} intervals)", k))
     _note_suppressed(table, k)
     figures = write_comparison(table, out)
-    raked = _write_raked(comp, out / "raked_margins.csv")
+    from pluralstats.models.groups import write_raked
+
+    raked = write_raked(comp, out / "raked_margins.csv")
     figures += [raked] if raked else []
     shown = table[~table["suppressed"]]
     if eval_path is not None and not shown.empty:
@@ -570,7 +554,7 @@ def _check_weights_before_fit(survey, weights: str, attributes: list[str], suppr
 @click.argument("posterior", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder for the figures.")
 @click.option("--kind", "kinds", multiple=True, default=("forest", "ppc", "rank", "trace"), show_default=True,
-              type=click.Choice(["forest", "ppc", "rank", "trace", "means", "heatmap", "variance"]),
+              type=click.Choice(FIGURE_KINDS),
               help="Which figures (repeatable); means: expected rating per level of every attribute x dimension; "
                    "heatmap: level-vs-reference differences, group x dimension; variance: rater, item and "
                    "disagreement sds and their shares of the latent variance (with a CSV and markdown table; "
@@ -589,71 +573,25 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, est
     a contrast heatmap and variance components (PNG + PDF). Forest, means and heatmap show adjusted estimates
     (standardised to the sample, or to --weights). The variance kind also writes variance_components.csv and
     .md, and exits 3 on a posterior that failed its diagnostics unless --allow-bad-diagnostics."""
-    from pluralstats.estimates.ppc import predictive_check, suppress_groups
-    from pluralstats.models import all_contrasts, load_posterior, meta_of
-    from pluralstats.models.contrasts import suppress_contrasts
-    from pluralstats.plots import posterior as plots
-
-    idata = load_posterior(posterior)
-    meta = meta_of(idata)
-    if attribute is not None and attribute not in meta.attributes:
-        raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta.attributes)}")
+    from pluralstats.estimates.figures import posterior_figures
+    from pluralstats.models import load_posterior, meta_of
     from pluralstats.models.groups import composition
 
+    idata = load_posterior(posterior)
+    if attribute is not None and attribute not in meta_of(idata).attributes:
+        raise InputError(f"Unknown attribute '{attribute}'; known: {', '.join(meta_of(idata).attributes)}")
     comp = composition(idata, weights, estimand, suppress_small=suppress_small)
     # the variance kind writes a table of numbers to report: gated like contrasts, before anything is written
     diagnostics = _require_good(idata, allow_bad_diagnostics) if "variance" in kinds else None
-    written = []
     with console.status("Drawing..."):
-        if "forest" in kinds or "heatmap" in kinds:
-            frame = suppress_contrasts(all_contrasts(idata, weights=comp), idata, suppress_small)
-        if "forest" in kinds:
-            written += plots.plot_forest(frame, out / "contrasts_forest.png")
-        if "heatmap" in kinds:
-            from pluralstats.plots.contrasts import plot_heatmap
-
-            written += plot_heatmap(frame, out / "contrasts_heatmap.png", k=meta.min_group_size)
-        if "means" in kinds:
-            from pluralstats.models.groups import marginal_means
-            from pluralstats.plots.contrasts import plot_means
-
-            means = marginal_means(idata, weights=comp, suppress_small=suppress_small)
-            written += plot_means(means, out / "marginal_means.png")
-        if "ppc" in kinds:
-            checked = predictive_check(idata, attribute, n_draws=ppc_draws, seed=seed)
-            observed, predicted, note = suppress_groups(*checked, idata, attribute, suppress_small)
-            written += plots.plot_ppc(observed, predicted, out / f"ppc_{attribute or 'all'}.png", note=note)
-        if "variance" in kinds:
-            written += _write_variance(idata, out, suppress_small, diagnostics)
-        if "rank" in kinds:
-            written += plots.plot_rank(idata, out / "rank.png")
-        if "trace" in kinds:
-            written += plots.plot_trace(idata, out / "trace.png")
-        if {"forest", "heatmap", "means"} & set(kinds):
-            raked = _write_raked(comp, out / "raked_margins.csv")
-            written += [raked] if raked else []
+        written = posterior_figures(idata, out, kinds, comp=comp, attribute=attribute, ppc_draws=ppc_draws, seed=seed,
+                                    suppress_small=suppress_small, diagnostics=diagnostics)
     write_manifest(out, "plot-posterior", inputs=[posterior, *_weights_inputs(weights)], seed=seed,
                    options={"kinds": list(kinds), "attribute": attribute, "ppc_draws": ppc_draws,
                             "weights": str(weights), "estimand": comp.estimand, "suppress_small": suppress_small,
                             "allow_bad_diagnostics": allow_bad_diagnostics},
                    extra={"diagnostics": diagnostics} if diagnostics else None)
     console.print("Wrote " + ", ".join(map(str, written)))
-
-
-def _write_variance(idata, out: Path, suppress_small: bool, diagnostics: str) -> list[Path]:
-    """variance_components.csv, .md and the figure; a diagnostics note (under --allow-bad-diagnostics) goes
-    into the markdown and under the figure."""
-    from pluralstats.estimates.variance import variance_components, variance_markdown
-    from pluralstats.io import write_text_atomic
-    from pluralstats.models import meta_of
-    from pluralstats.plots.variance import plot_variance
-
-    table = variance_components(idata, suppress_small=suppress_small)
-    note = None if diagnostics == "passed" else diagnostics
-    _save_csv(table, out / "variance_components.csv")
-    md = write_text_atomic(out / "variance_components.md",
-                           variance_markdown(table, k=meta_of(idata).min_group_size, note=note))
-    return [out / "variance_components.csv", md, *plot_variance(table, out / "variance_components.png", note=note)]
 
 
 @writes("folder")

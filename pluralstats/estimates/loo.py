@@ -28,6 +28,7 @@ raters with the same marginal likelihood: the exact, slower answer to the same q
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import arviz as az
 import numpy as np
@@ -391,3 +392,35 @@ def kfold_compare(posteriors: dict[str, az.InferenceData], survey, *, k: int = 1
         rows.append({"elpd_kfold": totals[name], "se": float(np.sqrt(n) * elpd[name].std(ddof=1)),
                      "elpd_diff": float(diff.sum()), "dse": float(np.sqrt(n) * diff.std(ddof=1))})
     return pd.DataFrame(rows, index=totals.index)
+
+
+@dataclass(frozen=True)
+class LooReport:
+    """What ``loo`` reports: one posterior's PSIS estimates and Pareto k bands, or several models' comparison."""
+
+    estimates: pd.DataFrame | None = None  # elpd_loo, p_loo, looic with se (one posterior)
+    bands: pd.DataFrame | None = None  # raters per Pareto k band (one posterior)
+    comparison: pd.DataFrame | None = None  # az.compare's table, or K-fold's (several models, or --kfold)
+    warnings: tuple[str, ...] = ()
+
+    def table(self) -> pd.DataFrame:
+        """The table ``loo --out`` writes: the comparison, or the estimates followed by the k bands."""
+        if self.comparison is not None:
+            return self.comparison.rename_axis("model").reset_index()
+        return pd.concat([self.estimates.reset_index().rename(columns={"quantity": "row"}),
+                          self.bands.rename(columns={"pareto_k": "row"})], ignore_index=True)
+
+
+def loo_report(posteriors: dict[str, az.InferenceData], *, kfold: int | None = None, survey=None, seed: int = 0,
+               progress=None) -> LooReport:
+    """Leave-one-rater-out for one posterior (PSIS), a comparison of several (PSIS), or with ``kfold`` K-fold by
+    raters, which refits every model on ``survey`` (``progress(name, fold, k)`` called per fold)."""
+    if kfold is not None:
+        if survey is None:
+            raise InputError("--kfold refits the models: give the survey with --bundle")
+        return LooReport(comparison=kfold_compare(posteriors, survey, k=kfold, seed=seed, progress=progress))
+    if len(posteriors) == 1:
+        estimates, bands = loo_summary(next(iter(posteriors.values())))
+        return LooReport(estimates=estimates, bands=bands)
+    table, warnings = compare_models(posteriors)
+    return LooReport(comparison=table, warnings=tuple(warnings))

@@ -511,3 +511,26 @@ def marginal_means(idata, attributes: Sequence[str] | None = None, dimensions: S
     frame = pd.DataFrame(rows, columns=MEANS_COLUMNS)
     small = (frame.n_raters < meta.min_group_size).to_numpy() & suppress_small
     return mask_rows(frame, small, ["n_raters", "mean", "lo", "hi"])
+
+
+def write_raked(comp, path: Path, command: str | None = None) -> Path | None:
+    """The raked joint table of a margins-only --weights at ``path`` (with ``command``: a file beside the
+    output, given its own manifest; else inside an output folder), or None when nothing was raked. Only
+    the population shares: the survey's own cell counts would give small groups away, and so would the shares
+    of cells of fewer than k raters (raking starts from the raters' own cells), which are pooled into one row
+    that names no level."""
+    if comp.table is None:
+        return None
+    table = comp.table.drop(columns=["sample_raters", "sample_share"])
+    small = table.pop("small_cell").astype(bool) if "small_cell" in table else pd.Series(False, index=table.index)
+    if small.any():
+        pooled = {c: "(cells of fewer than k raters)" for c in table.columns if c != "share"}
+        table = pd.concat([table[~small], pd.DataFrame([{**pooled, "share": table.share[small].sum()}])],
+                          ignore_index=True)
+    from pluralstats.io import atomic_path, write_manifest
+
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+    if command is not None:
+        write_manifest(path, command, options={"estimand": comp.estimand, "composition": comp.label})
+    return path
