@@ -24,6 +24,7 @@ def posterior_figures(idata, out: Path, kinds: Sequence[str], *, comp, attribute
     from pluralstats.plots import posterior as plots
 
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     if "forest" in kinds or "heatmap" in kinds:
         frame = suppress_contrasts(all_contrasts(idata, weights=comp), idata, suppress_small)
