@@ -65,8 +65,10 @@ def load_data(name: str, sim_seed: int = 0, scale: float = 1.0, disagreement: fl
             path.with_suffix(".tmp").replace(path)
         return pickle.loads(path.read_bytes())
     if name == "paper":
-        return simulate_survey(SimulationConfig(n_participants=round(STUDY_RATERS * scale),
-                                                disagreement_sd=disagreement), seed=sim_seed).survey
+        # group x item terms planted on political only: the attribute (b) fits them for
+        planted = {"disagreement_by": {"political": disagreement}} if disagreement else {}
+        return simulate_survey(SimulationConfig(n_participants=round(STUDY_RATERS * scale), **planted),
+                               seed=sim_seed).survey
     if name == "binary-toxicity":  # the stand-in for a held-out binary annotation export (simulate --preset)
         from pluralstats.survey.simulate import PRESETS
 
@@ -375,7 +377,7 @@ def main() -> None:
     r.add_argument("--dims", default="all", help="'all' or comma-separated dimensions")
     r.add_argument("--disagreement", default="", help="fit group x item terms for these attributes (A,B)")
     r.add_argument("--sim-disagreement", type=float, default=0.0,
-                   help="paper data: plant group x item terms of this sd for every attribute")
+                   help="paper data: plant group x item terms of this sd for political (the attribute (b) fits)")
     r.add_argument("--backend", choices=["auto", "nutpie", "jax", "pymc", "advi", "bambi", "bambi-nutpie"],
                    default="auto", help="auto: as fit-survey (JAX for one dimension when installed)")
     r.add_argument("--draws", type=int, default=None, help="per chain; default: fit-survey's (2000 / chains)")
