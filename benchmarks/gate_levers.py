@@ -78,7 +78,7 @@ def lever(survey, name: str, dims, disagreement, seed: int, chains: int = 4, dra
         items = rating.use_centred(data, "item")
         model = build_model(data, signed_scale=False, centered_items=items, centered_raters=rating.use_centred_raters(
             data, one_dimension=len(data.meta.dimensions) == 1, centred_items=items))
-        sampler = fit.sampler_of(BACKEND)
+        sampler = fit.get_sampler(BACKEND)
         sample = fit._whole_sampler(model, sampler, draws=draws, tune=sampler.default_tune, progress=False)
         idata = fit.finish_idata(sample(chains, seed), data, backend=BACKEND, joint=False,
                                  seconds=time.perf_counter() - start)

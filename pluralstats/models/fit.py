@@ -23,6 +23,7 @@ import xarray as xr
 from pluralstats.errors import InputError
 from pluralstats.families import DEFAULT_FAMILY, get_family
 from pluralstats.samplers import Sampler, get_sampler, quiet
+from pluralstats.samplers.base import join_chains
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
@@ -59,15 +60,10 @@ def default_tune(data: ModelData, backend: str) -> tuple[int, str]:
     1.01). Fewer ratings per rater: the backend's default.
     """
     per_rater = ratings_per_unit(data, "rater")
-    sampler = sampler_of(backend)
+    sampler = get_sampler(backend)
     if sampler.name in ("nutpie", "jax") and per_rater >= CENTRED_MIN_RATINGS:
         return LONG_TUNE, f"{LONG_TUNE} tuning steps: raters give {per_rater:.0f} ratings each per dimension"
     return sampler.default_tune, ""
-
-
-def sampler_of(backend: str) -> Sampler:
-    """The registered sampler called ``backend`` (:class:`InputError` naming the installed ones if none)."""
-    return get_sampler(backend)
 
 
 AUTO_BACKEND = "auto"
@@ -110,20 +106,8 @@ def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, pr
 def nutpie_compile(model: pm.Model, backend: str = "nutpie"):
     """``model`` compiled by the nutpie sampler ``backend`` ("nutpie" or "jax") in this process, storing only
     :func:`stored_variables`."""
-    sampler = sampler_of(backend)
+    sampler = get_sampler(backend)
     return sampler.compile_here(sampler.compile(model, stored_variables(model)))
-
-
-def _append_chains(first: az.InferenceData, more: az.InferenceData) -> az.InferenceData:
-    """``first``'s chains followed by ``more``'s (renumbered), group by group."""
-    offset = first.posterior.sizes["chain"]
-    groups = {}
-    for name in ("posterior", "sample_stats"):
-        if name in first.groups() and name in more.groups():
-            a, b = getattr(first, name), getattr(more, name)
-            b = b.assign_coords(chain=b["chain"].to_numpy() + offset)
-            groups[name] = xr.concat([a, b], dim="chain", combine_attrs="override")
-    return az.InferenceData(**groups)
 
 
 def _whole_sampler(model: pm.Model, sampler: Sampler, *, draws: int, tune: int, progress: bool,
@@ -225,7 +209,7 @@ def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int 
     key = (backend, tuple(meta.dimensions), len(data.rater_ids), len(data.item_ids), meta.n_cut, meta.family,
            meta.rater_variance_by, tuple((a, tuple(v)) for a, v in meta.attributes.items()), tuple(meta.disagreement),
            tuple(sorted(model_options.items())))
-    sampler = sampler_of(backend)
+    sampler = get_sampler(backend)
     if not sampler.reusable:
         raise InputError(f"refit needs a sampler that compiles once (nutpie or jax), not '{backend}'")
     if key not in _REFIT:
@@ -261,7 +245,7 @@ def sample_gated(sample, data: ModelData, backend: str, *, chains: int, seed: in
         if not diag.only_ess_failed or raw.posterior.sizes["chain"] + chains > max_chains:
             return idata, added, diag
         run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
-        raw = _append_chains(raw, sample(chains, run_seed))
+        raw = join_chains([raw, sample(chains, run_seed)])
         added += chains
 
 
@@ -349,7 +333,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     if draws < 1 or (tune is not None and tune < 0) or chains < 1:
         raise InputError("draws and chains must be >= 1 and tune >= 0")
     if backend != AUTO_BACKEND:
-        sampler_of(backend)
+        get_sampler(backend)
     chosen = get_family(family)
     data = build_model_data(survey, dimensions, attributes)
     auto = []
@@ -366,7 +350,7 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
         centered_items = use_centred(data, "item")
     if centered_interactions is None:
         centered_interactions = use_centred_interactions(data)
-    sampler = sampler_of(backend)
+    sampler = get_sampler(backend)
     can_split = sampler.reusable and not joint and len(data.meta.dimensions) > 1
     if split_dimensions is None:
         split_dimensions = can_split

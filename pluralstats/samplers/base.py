@@ -67,3 +67,21 @@ def quiet(progress: bool) -> Iterator[None]:
             yield
     finally:
         logger.setLevel(level)
+
+
+def join_chains(parts: Sequence[Any]) -> Any:
+    """The chains of several InferenceData, in order and renumbered, as one (``posterior`` and, where every part
+    has it, ``sample_stats``; the first part's attributes)."""
+    import arviz as az
+    import xarray as xr
+
+    groups = {}
+    for name in ("posterior", "sample_stats"):
+        if all(name in part.groups() for part in parts):
+            pieces, offset = [], 0
+            for part in parts:
+                data = getattr(part, name)
+                pieces.append(data.assign_coords(chain=data["chain"].to_numpy() + offset))
+                offset += data.sizes["chain"]
+            groups[name] = xr.concat(pieces, dim="chain", combine_attrs="override")
+    return az.InferenceData(**groups)

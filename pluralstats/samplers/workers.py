@@ -23,7 +23,8 @@ def run_workers(job: Any, runs: list[dict]) -> Any:
     each in its own worker process, all at once; return their chains joined, in order, as one InferenceData."""
     import arviz as az
     import cloudpickle
-    import xarray as xr
+
+    from .base import join_chains
 
     with tempfile.TemporaryDirectory(prefix="pluralstats-chains-") as tmp:
         folder = Path(tmp)
@@ -43,16 +44,9 @@ def run_workers(job: Any, runs: list[dict]) -> Any:
         parts = [az.from_netcdf(str(folder / f"out{i}.nc")) for i in range(len(runs))]
         for part in parts:
             part.load()
-    offset, groups = 0, {"posterior": [], "sample_stats": []}
-    for part in parts:
-        for name in groups:
-            data = getattr(part, name)
-            groups[name].append(data.assign_coords(chain=data["chain"].to_numpy() + offset))
-        offset += part.posterior.sizes["chain"]
-    joined = {name: xr.concat(items, dim="chain", combine_attrs="override") for name, items in groups.items()}
-    joined["posterior"].attrs["compile_seconds_workers"] = max(float(p.posterior.attrs["compile_seconds"])
-                                                               for p in parts)
-    return az.InferenceData(**joined)
+    joined = join_chains(parts)
+    joined.posterior.attrs["compile_seconds_workers"] = max(float(p.posterior.attrs["compile_seconds"]) for p in parts)
+    return joined
 
 
 def _work(folder: Path, index: int) -> None:
