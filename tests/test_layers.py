@@ -120,16 +120,14 @@ def test_every_module_imports():
 
 
 def test_the_data_contract_ships_as_table_schema_json():
-    """The bundle's and the preference dataset's contract are Table Schema files inside the package (package
-    data, so a plain ``pip install .`` ships them), each read into a pandera schema."""
-    from importlib import resources
-
+    """The bundle's and the preference dataset's contract are Table Schema files in the repository's data/schemas/
+    (a wheel carries them inside the package: tests/test_wheel.py), each read into a pandera schema."""
     from pluralstats.prefs.dataset import prefs_schema
     from pluralstats.prefs.registry import available_strategies
-    from pluralstats.schemas import available_tables, pandera_schema, table_schema
+    from pluralstats.schemas import available_tables, pandera_schema, schema_dir, table_schema
 
     assert {"ratings", "participants", "items", "preferences", "pairs"} <= set(available_tables())
-    assert resources.files("pluralstats.schemas").joinpath("ratings.json").is_file()
+    assert schema_dir().joinpath("ratings.json").is_file()
     for name in available_tables():
         spec = table_schema(name)
         assert spec["fields"] and all({"name", "type"} <= set(f) for f in spec["fields"])

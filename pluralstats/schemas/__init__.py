@@ -1,12 +1,14 @@
 """The data contract, declared once: the survey bundle's tables and the preference dataset.
 
-Columns, types, required and unique constraints, ranges and keys are Frictionless Table Schema files shipped
-with the package (``pluralstats/schemas/*.json``), read into pandera schemas by :mod:`.table`; the survey-
+Columns, types, required and unique constraints, ranges and keys are Frictionless Table Schema files
+(``data/schemas/*.json`` in the repository, shipped inside the wheel; :func:`.table.schema_dir` says where they are
+read from), read into pandera schemas by :mod:`.table`; the survey-
 and registry-dependent parts and cross-table checks are code (:mod:`.survey`, :mod:`.prefs`, and the bundle
 loader in :mod:`pluralstats.survey`).
 """
 
 from .common import problems_from_schema_errors, validate_frame
-from .table import available_tables, pandera_schema, table_schema
+from .table import available_tables, pandera_schema, schema_dir, table_schema
 
-__all__ = ["available_tables", "pandera_schema", "problems_from_schema_errors", "table_schema", "validate_frame"]
+__all__ = ["available_tables", "pandera_schema", "problems_from_schema_errors", "schema_dir", "table_schema",
+           "validate_frame"]

@@ -1,14 +1,14 @@
-"""The data contract as Frictionless Table Schema JSON files shipped in this package, read into pandera schemas.
+"""The data contract as Frictionless Table Schema JSON files shipped with this package, read into pandera schemas.
 
 Each table's columns, types, required/unique constraints, ranges and keys are declared once, in
-``pluralstats/schemas/<table>.json`` (Table Schema: ``fields``, ``constraints``, ``primaryKey``, and
-``fieldsMatch`` for whether other columns are allowed). What depends on the data at hand (a survey's
+``data/schemas/<table>.json`` at the top of the repository (Table Schema: ``fields``, ``constraints``,
+``primaryKey``, and ``fieldsMatch`` for whether other columns are allowed). What depends on the data at hand (a survey's
 dimensions and scale, the installed strategies) and checks across columns or tables stay in code and are
 added by the caller (``checks``, ``columns``, ``frame_checks``).
 
 pandera's own reader (``pandera.io.pandas_io.from_frictionless_schema``) needs the ``frictionless``
 package and always coerces and forbids extra columns; the subset of Table Schema used here is small, so
-it is read directly. Every ``*.json`` here must be valid Table Schema.
+it is read directly. Every ``*.json`` in :func:`schema_dir` must be valid Table Schema.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import json
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import pandera.pandas as pa
@@ -27,9 +29,36 @@ DTYPES: dict[str, Any] = {"string": str, "integer": "int64", "number": float, "b
 FIELDS_MATCH = {"exact": (True, True), "equal": (True, False), "superset": (False, False)}
 
 
+#: where a wheel puts ``data/schemas/`` inside this package (pyproject.toml, ``[tool.hatch.build.targets.wheel]``)
+INSTALLED_DIR = "json"
+
+
+@cache
+def schema_dir() -> Traversable:
+    """The folder the Table Schema JSON files are read from: the one place that decides it.
+
+    The files live in the repository's top-level ``data/schemas/``, outside the package, where users read them.
+    Two places, because the package runs two ways:
+
+    - installed from a wheel: the repository is not there, so the build copies ``data/schemas/`` into the package
+      as ``pluralstats/schemas/json/``; that copy is read (as package data, so zipped installs work too).
+    - an editable/development install (``pip install -e .``): the package is the source tree, which has no
+      ``json/`` folder (the copy is made only when a wheel is built), so ``<repo>/data/schemas/`` is read
+      directly and edits to it need no reinstall.
+    """
+    installed = resources.files(__package__).joinpath(INSTALLED_DIR)
+    if installed.is_dir():
+        return installed
+    source = Path(__file__).resolve().parents[2] / "data" / "schemas"
+    if source.is_dir():
+        return source
+    raise FileNotFoundError(f"the Table Schema files are in neither {installed} (an installed wheel) nor {source} "
+                            "(a source checkout); reinstall pluralstats")
+
+
 @cache
 def _read(name: str) -> str:
-    return resources.files(__package__).joinpath(f"{name}.json").read_text(encoding="utf-8")
+    return schema_dir().joinpath(f"{name}.json").read_text(encoding="utf-8")
 
 
 def table_schema(name: str) -> dict[str, Any]:
@@ -39,8 +68,7 @@ def table_schema(name: str) -> dict[str, Any]:
 
 def available_tables() -> list[str]:
     """Names of the tables whose contract ships with the package."""
-    return sorted(p.name.removesuffix(".json") for p in resources.files(__package__).iterdir()
-                  if p.name.endswith(".json"))
+    return sorted(p.name.removesuffix(".json") for p in schema_dir().iterdir() if p.name.endswith(".json"))
 
 
 def _number_check(name: str, c: Mapping[str, Any]) -> pa.Check | None:
