@@ -61,8 +61,8 @@ def main() -> None:
     from transformers.utils import logging as hf_logging
 
     from pluralstats.evaluate.rater import RaterModel
-    from pluralstats.finetune import dpo, grpo
-    from pluralstats.finetune.config import DPOTrainConfig, GRPOTrainConfig, resolve_device
+    from pluralstats.finetune import DPOTrainConfig, GRPOTrainConfig, dpo, grpo
+    from pluralstats.finetune.config import resolve_device
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
     from pluralstats.prefs import build_preferences
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey

@@ -14,7 +14,7 @@ import pytest
 
 from pluralstats.experiments.config import load_experiment
 from pluralstats.experiments.runner import run_experiment
-from pluralstats.finetune.config import DPOTrainConfig
+from pluralstats.finetune.dpo_config import DPOTrainConfig
 from pluralstats.finetune.registry import register_plugin, unregister_plugin
 
 TINY = """

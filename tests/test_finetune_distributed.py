@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from pluralstats.cli import cli
 from pluralstats.errors import InputError
-from pluralstats.finetune.config import DPOTrainConfig
 from pluralstats.finetune.distributed import available_workers, check_processes, train_data_parallel
 from pluralstats.finetune.dpo import DPOPlugin
+from pluralstats.finetune.dpo_config import DPOTrainConfig
 from tests.finetune_fixtures import max_change, parameters
 
 # Tolerances of the 2-process vs 1-process comparison: the two runs differ only in the order of float
@@ -67,7 +67,7 @@ def test_too_many_processes_exit_2_with_the_count(ft_prefs_path, tmp_path):
 def test_grpo_runs_data_parallel(tiny_dir, ft_pairs, hashing_rater, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from pluralstats.finetune.config import GRPOTrainConfig
+    from pluralstats.finetune.grpo_config import GRPOTrainConfig
 
     base_path, _ = tiny_dir
     hashing_rater.save(tmp_path / "rater")  # each process loads the rater from its folder

@@ -11,8 +11,8 @@ import torch
 from click.testing import CliRunner
 
 from pluralstats.errors import InputError
-from pluralstats.finetune.config import DPOTrainConfig
 from pluralstats.finetune.dpo import DPOPlugin, _PairWeighted
+from pluralstats.finetune.dpo_config import DPOTrainConfig
 from pluralstats.finetune.pairs import preference_margins
 from tests.finetune_fixtures import max_change, parameters
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pluralstats.errors import InputError
-from pluralstats.finetune.config import GRPOTrainConfig
 from pluralstats.finetune.grpo import GRPOPlugin, mean_sampled_reward, reward_functions
+from pluralstats.finetune.grpo_config import GRPOTrainConfig
 from tests.finetune_fixtures import max_change, parameters
 
 TOXIC = "Stop whining, it is pathetic. Honestly, this is a silly question."

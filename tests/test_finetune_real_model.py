@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from pluralstats.finetune.common import checkpoint_dir, lora_targets, policy_dtype, save_final, trl_arguments
-from pluralstats.finetune.config import DPOTrainConfig, resolve_device
+from pluralstats.finetune.config import resolve_device
 from pluralstats.finetune.dpo import DPOPlugin
+from pluralstats.finetune.dpo_config import DPOTrainConfig
 from tests.finetune_fixtures import max_change, parameters
 
 TEMPLATE = ("{% for m in messages %}{% if m['role'] == 'user' %}### User: {{ m['content'] }}\n"

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pluralstats.cli import cli
 from pluralstats.errors import InputError
-from pluralstats.finetune.config import DPOTrainConfig, GRPOTrainConfig, TrainConfig
+from pluralstats.finetune import DPOTrainConfig, GRPOTrainConfig, TrainConfig
 from pluralstats.finetune.kto import KTOPlugin
 from pluralstats.finetune.kto_config import KTOTrainConfig
 from pluralstats.finetune.orpo import ORPOPlugin

@@ -82,8 +82,8 @@ def test_rater_scorer_reward_equals_the_raters_own(hashing_rater):
 
 
 def test_grpo_refuses_an_unknown_reward_scorer(tmp_path):
-    from pluralstats.finetune.config import GRPOTrainConfig
     from pluralstats.finetune.grpo import build_trainer
+    from pluralstats.finetune.grpo_config import GRPOTrainConfig
 
     with pytest.raises(InputError, match="Unknown scorer 'judge'; installed scorers: .*rater"):
         build_trainer(["p"], "unused-model", GRPOTrainConfig(reward_scorer="judge"), tmp_path)

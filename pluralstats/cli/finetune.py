@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-import time
 from pathlib import Path
 
 import click
@@ -98,10 +96,41 @@ def _finetune_inputs(kwargs: dict) -> list:
             if kwargs.get(name) is not None and Path(kwargs[name]).exists()]
 
 
+class MethodCommand(click.Command):
+    """A command whose options include those of the ``--method`` it is given: the fields of that plugin's
+    config class (:func:`pluralstats.options.click_options`), so a plugin's own option is a flag with its help and
+    default, with no edit here. ``finetune --method M --help`` lists them."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["finetune.method"] = _peek(args, "--method")
+        return super().parse_args(ctx, args)
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        from pluralstats.finetune.config import TrainConfig
+        from pluralstats.finetune.registry import REGISTRY
+        from pluralstats.options import click_options
+
+        method = ctx.meta.get("finetune.method")
+        config_class = REGISTRY.get(method).config_class if method in REGISTRY.available() else TrainConfig
+        own = click_options(config_class, skip=("seed",))
+        return [*super().get_params(ctx)[:-1], *own, super().get_params(ctx)[-1]]  # --help stays last
+
+
+def _peek(args: list[str], name: str) -> str | None:
+    """The value of option ``name`` in raw ``args`` (``--name v`` or ``--name=v``), before parsing."""
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 @writes("folder", inputs=_finetune_inputs)
-@click.command("finetune")
+@click.command("finetune", cls=MethodCommand)
 @allow_outside_option
-@click.option("--method", required=True, help="Plugin name (see `pluralstats plugins`): dpo, grpo, kto, orpo, sft, ...")
+@click.option("--method", required=True, help="Plugin name (see `pluralstats plugins`): dpo, grpo, kto, orpo, sft, "
+                                               "...; `finetune --method M --help` lists M's options.")
 @click.option("--prefs", type=click.Path(),
               help="Preference parquet (prompt, chosen, rejected, weight, ...); GRPO uses its prompts, SFT its "
                    "chosen responses. Needed by every method but kto.")
@@ -109,104 +138,31 @@ def _finetune_inputs(kwargs: dict) -> list:
               help="KTO: survey bundle whose ratings label each response desirable or undesirable.")
 @click.option("--model", "base_model", required=True, help="Base model: local folder or hub id.")
 @click.option("--out", required=True, type=click.Path(), help="Checkpoint folder to write.")
-@click.option("--epochs", type=float, default=None, help="Training epochs [1].")
-@click.option("--max-steps", type=int, default=None, help="Stop after this many steps (overrides epochs).")
-@click.option("--lr", "learning_rate", type=float, default=None, help="Learning rate [5e-5].")
-@click.option("--beta", type=float, default=None, help="KL strength (DPO 0.1, GRPO 0.0).")
-@click.option("--batch-size", type=int, default=None, help="Per-device batch size [4].")
-@click.option("--grad-accum", type=int, default=None,
-              help="Gradient accumulation steps [1] (global batch = processes x batch size x this).")
-@click.option("--max-length", type=int, default=None, help="DPO: max prompt+completion tokens [256].")
 @seed_option
-@click.option("--device", default="auto", show_default=True, help="auto (cuda+bf16 if present), cpu, cuda.")
-@click.option("--lora/--no-lora", default=False, show_default=True, help="Train a LoRA adapter (merged at save).")
-@click.option("--lora-r", type=int, default=None, help="LoRA rank [16] (with --lora).")
-@click.option("--resume/--no-resume", default=False, help="Resume from the latest checkpoint in OUT.checkpoints.")
-@click.option("--save-steps", type=int, default=None, help="Checkpoint every this many steps [500] (for --resume).")
-@click.option("--rater", type=click.Path(), default=None, help="GRPO: rater folder (fit-rater).")
-@click.option("--objective", default=None,
-              help="GRPO: a dimension, or multi [toxicity]. KTO: dimension(s), comma-separated.")
-@click.option("--weights", default=None, help="GRPO multi: e.g. toxicity=1,emotional_awareness=0.5.")
-@click.option("--group", default=None,
-              help="GRPO: reward for this group's raters, e.g. political=liberal. KTO: whose ratings label "
-                   "(conditions joined by &).")
-@click.option("--num-generations", type=int, default=None, help="GRPO: completions per prompt [4].")
-@click.option("--max-completion-length", type=int, default=None, help="GRPO: new tokens per completion [32].")
-@click.option("--no-pair-weights", is_flag=True, help="DPO: ignore the pairs' weight column.")
 @click.option("--threads", type=int, default=None, help="CPU threads for torch (1 is fastest on a busy machine).")
 @click.option("--quiet", is_flag=True, help="No per-step log lines (only the summary and warnings).")
-@click.option("--report-to", default=None, metavar="TRACKER",
-              help="Experiment trackers TRL reports to (wandb, tensorboard, mlflow, ...; comma-separated) [none].")
 @click.option("--processes", type=int, default=1, show_default=True,
               help="Data-parallel processes (DDP: gloo on CPU, one GPU each on CUDA); the global batch is "
                    "processes x batch size x grad accum.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
-              help="Any field of the method's config (see `pluralstats plugins --options METHOD`), e.g. "
-                   "--set desirable_weight=1.5; repeatable; wins over the options above.")
-def finetune_cmd(method, prefs, survey_path, base_model, out, seed, weights, no_pair_weights, threads, quiet,
-                 processes, settings, **options):
-    """Fine-tune a causal LM with a plugin (TRL DPO / GRPO / KTO / ORPO / SFT)."""
-    from pluralstats.finetune.config import parse_overrides
-    from pluralstats.finetune.distributed import check_processes, train_data_parallel
-    from pluralstats.finetune.registry import get_plugin
-    from pluralstats.prefs.dataset import load_preferences
-    from pluralstats.readers import check_model_source
+              help="Any scalar field of the method's config (see `pluralstats plugins --options METHOD`), e.g. "
+                   "--set desirable_weight=1.5; repeatable; wins over the options.")
+def finetune_cmd(method, prefs, survey_path, base_model, out, seed, threads, quiet, processes, settings, **options):
+    """Fine-tune a causal LM with a plugin (TRL DPO / GRPO / KTO / ORPO / SFT, or any installed one)."""
+    from pluralstats.cli.survey import read_bundle
+    from pluralstats.finetune.run import finetune
 
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    plugin = get_plugin(method)()
-    overrides = parse_overrides(plugin.config_class, settings)
-    check_processes(processes, options.get("device") or "auto")
-    # fail fast (exit 2) on missing or bad data, before any model is loaded
-    if plugin.requires == "ratings":
-        from pluralstats.cli.survey import read_bundle
-
-        if not survey_path:
-            raise InputError(f"--method {method} needs --survey BUNDLE (its ratings label the responses)")
-        survey = read_bundle(survey_path)
-        data, inputs = survey, list(survey.sources)
-    else:
-        if not prefs:
-            raise InputError(f"--method {method} needs --prefs FILE (a preference parquet from `pluralstats prefs`)")
-        mean_weight = float(load_preferences(prefs, provenance=False)["weight"].mean())
-        data, inputs = prefs, [prefs]
-    check_model_source(base_model)
-    from pluralstats.prefs.build import parse_weights  # the one dimension=weight parser (prefs reads it too)
-
-    config = plugin.config_class.from_options(seed=seed, weights=parse_weights(weights) if weights else None,
-                                              use_pair_weights=not no_pair_weights, **options)
-    config = dataclasses.replace(config, **overrides)  # --set wins, None included
-    if plugin.requires == "reward" and not getattr(config, "rater", None):
-        raise InputError(f"--method {method} needs --rater DIR (a rater model from `pluralstats fit-rater`)")
-    start = time.perf_counter()
-    if processes > 1:
-        path = train_data_parallel(method, data, base_model, config, out, processes, threads=threads or 1)
-    else:
-        from pluralstats.finetune.common import quiet_libraries
-        from pluralstats.finetune.trl_plugin import TRLPlugin
-
-        quiet_libraries()  # one compact line per logged step instead of raw dicts and library progress bars
-        # the console, not its print: on a terminal the run gets one progress bar, in a pipe the plain lines
-        compact = {} if quiet or not isinstance(plugin, TRLPlugin) else {"log": console}
-        path = plugin.train(data, base_model, config, out, **compact)
-    inputs += [p for p in (base_model, getattr(config, "rater", None)) if p and Path(p).exists()]
-    write_manifest(path, "finetune", inputs=inputs, seed=seed,
-                   options={"method": method, "base_model": base_model, "processes": processes,
-                            **config.to_dict()},
-                   extra={"seconds": round(time.perf_counter() - start, 2)})
-    console.print(f"{method}: trained in {time.perf_counter() - start:.1f}s -> {path}")
-    from pluralstats.finetune.common import LN2, training_warnings
-
-    # the logged DPO loss is weighted by the pairs' weights: at zero margin it is ln 2 times their mean
-    weighted = prefs and getattr(config, "use_pair_weights", False)
-    for message in training_warnings(path, loss_at_zero_margin=LN2 * (mean_weight if weighted else 1.0)):
+    survey = read_bundle(survey_path) if survey_path else None
+    run = finetune(method, base_model, out, prefs=prefs, survey=survey, options={**options, "seed": seed},
+                   settings=settings, processes=processes, threads=threads, log=None if quiet else console)
+    console.print(f"{method}: trained in {run.seconds:.1f}s -> {run.path}")
+    for message in run.warnings:
         err_console.print(styled("[yellow]warning:[/] ", message))
 
 
 @click.command("plugins")
-@click.option("--options", "method", default=None, help="List this method's config fields (what --set takes).")
+@click.option("--options", "method", default=None,
+              help="List one fine-tuning method's or preference strategy's options (what their --set takes).")
 def plugins_cmd(method):
     """List every installed plugin, by kind: fine-tuning methods, samplers (fit-survey --backend), rating-model
     families (--family), preference strategies (prefs --strategy) and scorers; or one method's options."""
@@ -234,19 +190,23 @@ def plugins_cmd(method):
         console.print(table)
 
 
-def _options_table(method: str) -> Table:
-    """One fine-tuning method's settable config fields (what ``finetune --set`` takes)."""
-    from pluralstats.finetune.config import describe_fields, settable_fields
-    from pluralstats.finetune.registry import get_plugin
+def _options_table(name: str) -> Table:
+    """A fine-tuning method's config fields (``finetune`` options and ``--set`` keys) or a preference strategy's
+    options (``prefs --set`` keys), by name."""
+    from pluralstats.finetune.registry import REGISTRY as METHODS
+    from pluralstats.options import describe_fields
+    from pluralstats.prefs.registry import REGISTRY as STRATEGIES
 
-    config_class = get_plugin(method).config_class
-    settable = settable_fields(config_class)
-    table = Table(title=f"{method} options ({config_class.__name__}; --set KEY=VALUE)")
+    if name in STRATEGIES.available():
+        fields_of, title = STRATEGIES.get(name).Options, f"strategy {name} options (prefs --set KEY=VALUE)"
+    else:
+        fields_of = METHODS.get(name).config_class  # unknown names: InputError listing the methods
+        title = f"{name} options ({fields_of.__name__}; finetune --KEY VALUE or --set KEY=VALUE)"
+    table = Table(title=title)
     for column in ("key", "type", "default", "help"):
         table.add_column(column)
-    for row in describe_fields(config_class):
-        if row["name"] in settable:
-            table.add_row(row["name"], row["type"], row["default"], row["help"])
+    for row in describe_fields(fields_of):
+        table.add_row(row["name"], row["type"], row["default"], row["help"])
     return table
 
 

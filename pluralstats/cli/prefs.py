@@ -13,9 +13,10 @@ from rich.table import Table
 from pluralstats.cli.common import console, err_console, seed_option, styled, writes
 from pluralstats.cli.survey import bundle_argument, read_bundle, source_option
 from pluralstats.errors import InputError
-from pluralstats.prefs import PrefsSummary, available_strategies, build_preferences, split_path_for, write_preferences
+from pluralstats.options import parse_settings
+from pluralstats.prefs import PrefsSummary, build_preferences, split_path_for, write_preferences
 from pluralstats.prefs.build import SPLIT_USES, resolve_split
-from pluralstats.prefs.registry import describe_strategies
+from pluralstats.prefs.registry import describe_strategies, get_strategy
 from pluralstats.prefs.strategies import PAIRINGS
 
 WIDTH = 110  # when piped: wide enough for every column and the study's dimension names
@@ -71,8 +72,8 @@ def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
 @click.option("--scale", type=int, default=None,
               help="Points: as collected (default; 5 in the study), 3 or 2; collapsed before aggregation.")
 @click.option("--cuts", default=None, help="Collapse upper bounds, e.g. '2,3' for 3 points (1-2,3,4-5).")
-@click.option("--strategy", type=click.Choice(available_strategies()), default="majority", show_default=True,
-              help="How the raters' ratings become pairs: "
+@click.option("--strategy", default="majority", show_default=True,
+              help="How the raters' ratings become pairs (any installed strategy; `pluralstats plugins`): "
                    + "; ".join(f"{r['name']}: {r['help'].rstrip('.')}" for r in describe_strategies()) + ".")
 @click.option("--pairing", type=click.Choice(PAIRINGS), default="across", show_default=True,
               help="Rater evidence: every rating of one response against every rating of the other, "
@@ -84,12 +85,16 @@ def print_summary(summary: PrefsSummary, rows: int, out: Path) -> None:
 @click.option("--weights", default=None, help="For multi: 'toxicity=1,emotional_awareness=1,...'.")
 @click.option("--posterior", type=click.Path(exists=True, path_type=Path), default=None,
               help="Fitted posterior (NetCDF) for --strategy posterior.")
-@click.option("--max-draws", type=click.IntRange(1), default=None, help="Posterior draws to use (subsample).")
+@click.option("--max-draws", type=click.IntRange(1), default=None,
+              help="posterior: draws to use (subsample); the same as --set max_draws=N.")
 @click.option("--veto-share", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="minority-veto: share of raters (overall or in any group) that makes a response "
                    "harmful; default any rater.")
 @click.option("--veto-dimension", "veto_dimensions", multiple=True,
               help="minority-veto dimensions (default: every lower-is-better dimension).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Any option of the strategy (`pluralstats plugins --options STRATEGY`), e.g. --set veto_share=0.3; "
+                   "repeatable; wins over the flags above.")
 @click.option("--eval-fraction", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
               help="Share of prompts held out for evaluation.")
 @click.option("--use", type=click.Choice(SPLIT_USES), default="train", show_default=True,
@@ -107,29 +112,28 @@ def prefs(bundle: Path, out: Path, scale: int | None, cuts: str | None, strategy
           jury: str | None, objective: str, weights: str | None, posterior: Path | None,
           max_draws: int | None, veto_share: float | None, veto_dimensions: tuple[str, ...],
           eval_fraction: float, use: str, split_file: Path | None, allow_small_groups: bool,
-          allow_bad_diagnostics: bool, source: Path | None, seed: int) -> None:
+          allow_bad_diagnostics: bool, settings: tuple[str, ...], source: Path | None, seed: int) -> None:
     """Build a preference dataset (prompt/chosen/rejected/weight) from a survey bundle.
 
     Writes OUT, its held-out prompt split (OUT's stem + .split.csv; --seed seeds it) and a manifest.
     Every rule (scales, strategies, ties, jury weights) is in docs/preferences.md.
     """
+    own = {"max_draws": max_draws, "veto_share": veto_share, "veto_dimensions": list(veto_dimensions) or None}
+    own = {**{k: v for k, v in own.items() if v is not None}, **parse_settings(get_strategy(strategy).Options,
+                                                                               settings, owner=f"strategy {strategy}")}
     survey = read_bundle(bundle, source)
     side = resolve_split(survey, split_file, eval_fraction, seed)
     df, summary = build_preferences(
-        survey, scale=scale, strategy=strategy, groups=groups, jury=jury, objective=objective,
-        weights=weights,
-        posterior=posterior, seed=seed, cuts=_cuts(cuts), veto_share=veto_share,
-        veto_dimensions=veto_dimensions or None, use=use, split=side, allow_small_groups=allow_small_groups,
-        max_draws=max_draws, pairing=pairing, allow_bad_diagnostics=allow_bad_diagnostics,
-    )
+        survey, scale=scale, strategy=strategy, groups=groups, jury=jury, objective=objective, weights=weights,
+        posterior=posterior, seed=seed, cuts=_cuts(cuts), use=use, split=side, allow_small_groups=allow_small_groups,
+        pairing=pairing, allow_bad_diagnostics=allow_bad_diagnostics, **own)
     if summary.diagnostics not in (None, "passed"):
         err_console.print(styled("[yellow]warning:[/] ", summary.diagnostics))
     options = {"scale": summary.scale, "cuts": summary.cuts, "strategy": strategy, "pairing": pairing,
                "groups": list(groups),
                "jury": jury,
                "objective": objective, "weights": summary.weights, "posterior": posterior,
-               "max_draws": max_draws, "veto_share": veto_share, "veto_dimensions": list(veto_dimensions),
-               "eval_fraction": eval_fraction, "use": use, "split": split_file,
+               **summary.options, "eval_fraction": eval_fraction, "use": use, "split": split_file,
                "allow_small_groups": allow_small_groups, "allow_bad_diagnostics": allow_bad_diagnostics,
                "diagnostics": summary.diagnostics}
     inputs = [*survey.sources, *([posterior] if posterior else []), *([split_file] if split_file else [])]

@@ -81,11 +81,12 @@ def train_cell(cell: Cell, shared: Shared, survey, split: pd.Series, cell_dir: P
     plugin_cls = get_plugin(p["method"])
     if plugin_cls.requires == "ratings":
         return _train_unpaired(cell, plugin_cls, shared, survey, split, cell_dir, train)
+    # allow_bad_diagnostics: the runner gated the survey posterior once, before any cell (prepare_shared)
     prefs, summary = build_preferences(
         survey, scale=p["scale"], strategy=p["strategy"], groups=tuple(p["groups"]), jury=p.get("jury"),
         objective=p["objective"], weights=p.get("weights"), seed=cell.seed, split=split,
         posterior=shared.posterior if get_strategy(p["strategy"]).needs_posterior else None,
-        allow_bad_diagnostics=True)  # the runner gated the survey posterior once, before any cell (prepare_shared)
+        allow_bad_diagnostics=True, **p.get("prefs", {}))
     write_preferences(prefs, cell_dir / "prefs.parquet", split=split, summary=summary,
                       options={k: v for k, v in p.items() if v is not None}, seed=cell.seed)
     options = {**train, "seed": cell.seed, "rater": shared.rater, "objective": p["objective"],

@@ -25,8 +25,8 @@ CELL_KEYS = {"method": "dpo", "scale": 5, "strategy": "majority", "objective": "
              "weights": None, "jury": None}
 # two training runs per condition at least: with one, a difference between methods is also one between runs
 DEFAULT_SEEDS = (0, 1)
-SECTIONS = {"name", "description", "figure", "seeds", "data", "cell", "grid", "base_model", "train", "evaluate",
-            "survey_model", "compare"}
+SECTIONS = {"name", "description", "figure", "seeds", "data", "cell", "grid", "prefs", "base_model", "train",
+            "evaluate", "survey_model", "compare"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ class ExperimentConfig:
     data: dict[str, Any] = field(default_factory=dict)
     cell: dict[str, Any] = field(default_factory=dict)
     grid: dict[str, list[Any]] = field(default_factory=dict)
+    prefs: dict[str, Any] = field(default_factory=dict)  # the strategies' own options
     base_model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
     evaluate: dict[str, Any] = field(default_factory=dict)
@@ -82,6 +83,7 @@ class ExperimentConfig:
         out = []
         for values in itertools.product(*(self.grid[n] for n in names)):
             params = {**base, **dict(zip(names, values, strict=True))}
+            params["prefs"] = self.prefs_options(params["strategy"])
             label = "/".join(short(v) for v in values) if len(names) > 1 else (short(values[0]) if names else "tuned")
             out.append((label, params))
         labels = [label for label, _ in out]
@@ -93,6 +95,16 @@ class ExperimentConfig:
         """Controls first (one per seed), then every condition at every seed."""
         controls = [Cell("control", {}, s) for s in self.seeds]
         return controls + [Cell(label, params, s) for s in self.seeds for label, params in self.conditions()]
+
+    def prefs_options(self, strategy: str) -> dict[str, Any]:
+        """``[prefs]`` as one strategy's cells get it: the keys that are fields of its ``Options`` (e.g.
+        ``veto_share`` for minority-veto), so one table serves a grid of strategies."""
+        from dataclasses import fields
+
+        from pluralstats.prefs.registry import get_strategy
+
+        own = {f.name for f in fields(get_strategy(strategy).Options)}
+        return {k: v for k, v in self.prefs.items() if k in own}
 
     def train_options(self, method: str | None) -> dict[str, Any]:
         """``[train]`` as one method's cells get it: the keys every method shares, then the method's own
@@ -149,7 +161,7 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
     from pluralstats.finetune.registry import available_plugins, get_plugin
     from pluralstats.finetune.tiny import TinyModelConfig
     from pluralstats.models import fit_survey
-    from pluralstats.prefs.registry import available_strategies
+    from pluralstats.prefs.registry import available_strategies, get_strategy
     from pluralstats.prefs.scales import SCALES
 
     file = str(path)
@@ -166,24 +178,15 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
             schema.check_section(file, "data.simulate", data.simulate, schema.Simulate, problems)
     cell_model = schema.cell_model(available_strategies(), SCALES, available_plugins())
     cell = schema.check_section(file, "cell", raw.get("cell", {}), cell_model, problems)
-    methods: set[str] = set()
-    grid = raw.get("grid", {})
-    if not isinstance(grid, dict):
-        problems.append(Problem(file, "[grid] must be a table of factor = [values]"))
-        grid = {}
-    for name, values in grid.items():
-        if name not in cell_model.model_fields:
-            problems.append(Problem(file, f"[grid] unknown cell setting '{name}'"
-                                          f"{schema.suggest(name, cell_model.model_fields)}"))
-        elif not isinstance(values, list) or not values:
-            problems.append(Problem(file, f"[grid] {name} must be a non-empty list", value=schema.short(values)))
-        else:
-            for i, value in enumerate(values):
-                one = schema.check_section(file, f"grid.{name}[{i}]", {name: value}, cell_model, problems)
-                if one is not None and name == "method":
-                    methods.add(one.method)
-    if "method" not in grid and cell is not None:  # else the grid's methods replace [cell]'s
-        methods.add(cell.method)
+    chosen = _check_grid(file, raw.get("grid", {}), cell_model, problems)
+    grid = raw.get("grid", {}) if isinstance(raw.get("grid", {}), dict) else {}
+    for name in ("method", "strategy"):
+        if name not in grid and cell is not None:  # else the grid's values replace [cell]'s
+            chosen[name].add(getattr(cell, name))
+    methods = chosen["method"]
+    strategies = [get_strategy(s) for s in sorted(chosen["strategy"])]
+    schema.check_section(file, "prefs", raw.get("prefs", {}), schema.options_model(
+        "prefs", [s.Options for s in strategies]), problems)
     dimensions = _survey_dimensions(data, path)
     if dimensions and cell is not None:
         cells = [cell.model_dump()] + [{n: v} for n, vs in grid.items() if n in ("objective", "weights")
@@ -226,6 +229,28 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
     if not problems and data is not None:
         problems += _threshold_problems(file, data, raw, path)
     return problems
+
+
+def _check_grid(file: str, grid: object, cell_model: Any, problems: list[Problem]) -> dict[str, set[str]]:
+    """Check ``[grid]``'s factors against the cell settings; the methods and strategies its values name."""
+    from pluralstats.experiments import schema
+
+    chosen: dict[str, set[str]] = {"method": set(), "strategy": set()}
+    if not isinstance(grid, dict):
+        problems.append(Problem(file, "[grid] must be a table of factor = [values]"))
+        return chosen
+    for name, values in grid.items():
+        if name not in cell_model.model_fields:
+            problems.append(Problem(file, f"[grid] unknown cell setting '{name}'"
+                                          f"{schema.suggest(name, cell_model.model_fields)}"))
+        elif not isinstance(values, list) or not values:
+            problems.append(Problem(file, f"[grid] {name} must be a non-empty list", value=schema.short(values)))
+        else:
+            for i, value in enumerate(values):
+                one = schema.check_section(file, f"grid.{name}[{i}]", {name: value}, cell_model, problems)
+                if one is not None and name in chosen:
+                    chosen[name].add(getattr(one, name))
+    return chosen
 
 
 def judged_dimensions(params: dict[str, Any], dimensions: list[str]) -> list[str]:

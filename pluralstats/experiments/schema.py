@@ -95,7 +95,8 @@ def cell_model(strategies: Iterable[str], scales: Iterable[int], methods: Iterab
 def options_model(name: str, sources: Iterable[type | Callable], skip: set[str] = frozenset(),
                   extra: dict[str, tuple] | None = None) -> type[BaseModel]:
     """A strict model of the options a stage accepts: the fields of dataclasses / parameters of functions."""
-    fields: dict[str, tuple] = {"path": (str | None, None)} if name != "train" else {}
+    # the stages that read a file of their own (a model, a posterior) take its path
+    fields: dict[str, tuple] = {"path": (str | None, None)} if name not in ("train", "prefs") else {}
     for source in sources:
         hints = typing.get_type_hints(source)
         if dataclasses.is_dataclass(source):

@@ -4,7 +4,9 @@ Heavy dependencies (torch, transformers, trl) are imported only by the modules t
 """
 
 from .base import FinetunePlugin
-from .config import DPOTrainConfig, GRPOTrainConfig, TrainConfig
+from .config import TrainConfig
+from .dpo_config import DPOTrainConfig
+from .grpo_config import GRPOTrainConfig
 from .registry import available_plugins, get_plugin, register_plugin
 
 __all__ = ["FinetunePlugin", "TrainConfig", "DPOTrainConfig", "GRPOTrainConfig",

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pluralstats.errors import InputError
 
 from .common import load_policy, lora_config, shared_dataset, trl_arguments
-from .config import DPOTrainConfig
+from .dpo_config import DPOTrainConfig
 from .pairs import pairs_dataset, prepare_pairs
 from .trl_plugin import TRLPlugin
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from pluralstats.errors import InputError
 
 from .common import load_policy, lora_config, trl_arguments
-from .config import GRPOTrainConfig
+from .grpo_config import GRPOTrainConfig
 from .trl_plugin import TRLPlugin
 
 

@@ -10,14 +10,17 @@ judged by the strategy (looked up in :mod:`.registry`; built-in rules in :mod:`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
+from pluralstats.options import parse_weights
 from pluralstats.survey import Survey
 from pluralstats.survey.split import prompt_split
 
@@ -50,6 +53,8 @@ class PrefsSummary:
     #: the posterior's diagnostics verdict for the posterior strategy ("passed", or the note of a posterior
     #: used under allow_bad_diagnostics); None for empirical strategies
     diagnostics: str | None = None
+    #: the strategy's own settings as used (its ``Options``, defaults filled in)
+    options: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The summary as plain data (its tables as lists of records), for the manifest."""
@@ -78,20 +83,6 @@ def objective_weights(survey: Survey, objective: str,
     if any(not np.isfinite(w) or w < 0 for w in chosen.values()) or not any(w > 0 for w in chosen.values()):
         raise InputError(f"Objective weights must be >= 0 with at least one positive; got {chosen}")
     return {d: float(w) for d, w in chosen.items() if w > 0}
-
-
-def parse_weights(text: str) -> dict[str, float]:
-    """``"toxicity=1,emotional_awareness=0.5"`` -> dict."""
-    out = {}
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        name, sep, value = part.partition("=")
-        try:
-            out[name.strip()] = float(value)
-        except ValueError:
-            raise InputError(f"Weight '{part}' must be 'dimension=number'") from None
-        if not sep:
-            raise InputError(f"Weight '{part}' must be 'dimension=number'")
-    return out
 
 
 def resolve_split(survey: Survey, split: pd.Series | str | Path | None, eval_fraction: float,
@@ -137,85 +128,60 @@ def build_preferences(
     survey: Survey, *, scale: int | None = 5, strategy: str = "majority", groups: Sequence[str] = (),
     jury: str | Mapping[str, float] | None = None, objective: str = "toxicity",
     weights: Mapping[str, float] | str | None = None, posterior: object = None, seed: int = 0,
-    cuts: Sequence[int] | None = None, veto_share: float | None = None,
-    veto_dimensions: Sequence[str] | None = None, eval_fraction: float = 0.2, use: str = "train",
+    cuts: Sequence[int] | None = None, eval_fraction: float = 0.2, use: str = "train",
     split: pd.Series | str | Path | None = None, allow_small_groups: bool = False,
-    probability_fn: post.ProbabilityFn | None = None, max_draws: int | None = None, pairing: str = "across",
-    allow_bad_diagnostics: bool = False,
+    probability_fn: post.ProbabilityFn | None = None, pairing: str = "across", allow_bad_diagnostics: bool = False,
+    **options: Any,
 ) -> tuple[pd.DataFrame, PrefsSummary]:
     """Preference pairs (TRL form + provenance) and a summary; every rule is in the module docstrings.
 
-    ``seed`` seeds the prompt split (and the draw subsample with ``max_draws``); ``split`` reuses a
-    recorded split instead. ``probability_fn`` replaces :func:`pluralstats.models.category_probabilities`.
-    The posterior strategy refuses a posterior fitted to other ratings than ``survey``'s, or one without the
-    survey's fingerprint (:func:`~pluralstats.models.data.check_same_survey`), and one that failed (or could
-    not be given) its convergence checks (:class:`~pluralstats.errors.DiagnosticsError`) unless
-    ``allow_bad_diagnostics``.
+    ``options``: the strategy's own settings (the fields of its ``Options``, e.g. ``veto_share`` of
+    minority-veto, ``max_draws`` of posterior; None: the default); a key the strategy does not have is an
+    :class:`InputError`. ``seed`` seeds the prompt split (and a strategy's own randomness, e.g. the draw
+    subsample); ``split`` reuses a recorded split instead. ``probability_fn`` replaces
+    :func:`pluralstats.models.category_probabilities`. The posterior strategy refuses a posterior fitted to other
+    ratings than ``survey``'s, or one without the survey's fingerprint
+    (:func:`~pluralstats.models.data.check_same_survey`), and one that failed (or could not be given) its
+    convergence checks (:class:`~pluralstats.errors.DiagnosticsError`) unless ``allow_bad_diagnostics``.
     """
     config = survey.config
     scale = config.scale_max if scale is None else int(scale)
     rule = get_strategy(strategy)  # unknown names: InputError listing the installed strategies
+    settings = rule.make_options(**options)
+    rule.check_options(settings, survey)
     if pairing not in PAIRINGS or pairing not in rule.pairings:
         raise InputError(f"pairing must be one of {PAIRINGS} ('within' needs an empirical strategy; "
                          f"{strategy} takes {', '.join(rule.pairings)}), got '{pairing}'")
-    if use not in SPLIT_USES:
-        raise InputError(f"use must be one of {SPLIT_USES}, got '{use}'")
     if rule.needs_posterior and posterior is None:
         raise InputError(f"The {strategy} strategy needs a fitted posterior (--posterior posterior.nc)")
-    if veto_share is not None and not 0 < veto_share <= 1:
-        raise InputError(f"veto share must be in (0, 1], got {veto_share}")
     obj = objective_weights(survey, objective, weights)
     cut_map = collapse_cuts(config, scale, cuts)
-    lower = [d for d in survey.dimensions if config.dimensions[d].sign < 0]
-    vetoed = list(lower if veto_dimensions is None else veto_dimensions)
-    wrong = [d for d in vetoed if d not in lower]
-    if wrong:
-        raise InputError(f"Veto dimensions must be lower-is-better (harm) dimensions {lower}; got {wrong}")
-
     side, ratings, pool, frame, group_stats = select_ratings(survey, list(obj), groups=groups, jury=jury, use=use,
                                                              split=split, eval_fraction=eval_fraction, seed=seed,
                                                              allow_small_groups=allow_small_groups)
-
     # items judged: rated on every objective dimension (by the pool; by anyone for the model)
-    source = ratings if rule.needs_posterior else frame
-    rated = source.groupby("item_id").dimension.nunique()
-    complete = rated.index[rated == len(obj)]
-    items = survey.items[survey.items.item_id.isin(complete)].sort_values(["prompt_id", "item_id"])
-    items = items.reset_index(drop=True)
-    incomplete = int(source.item_id.nunique() - len(items))
+    items, incomplete = _judged_items(survey, ratings if rule.needs_posterior else frame, len(obj))
     a, b = candidate_pairs(items)
     if len(a) == 0:
         raise InputError(f"No prompt has two or more responses rated on {', '.join(obj)} by the selected "
                          f"raters (group {pool.label}, {use} prompts); nothing to pair")
-    index = pd.Index(items.item_id)
-    idata = post.load(posterior) if rule.needs_posterior else None
-    diagnostics = None
-    if idata is not None and probability_fn is None:  # a stand-in probability_fn (tests) has no posterior
-        from pluralstats.models.data import check_same_survey
-        from pluralstats.models.diagnostics import require_diagnostics
-
-        check_same_survey(idata, survey, "The posterior")
-        diagnostics = require_diagnostics(idata, allow_bad=allow_bad_diagnostics) or "passed"
-
+    idata, diagnostics = _posterior(rule, posterior, survey, probability_fn, allow_bad_diagnostics)
     shares = np.array([m.share for m in pool.members])
     total_w = sum(obj.values())
-    e_ab = np.zeros(len(a))
-    e_ba = np.zeros(len(a))
-    s_a = np.zeros(len(a))
-    s_b = np.zeros(len(a))
+    e_ab, e_ba, s_a, s_b = (np.zeros(len(a)) for _ in range(4))
     rows = []
     for dim, w in obj.items():
-        sign = config.dimensions[dim].sign
-        data = DimensionData(survey=survey, frame=frame, ratings=ratings, items=items, index=index, dimension=dim,
-                             scale=scale, cuts=cut_map[dim], sign=sign, pool=pool, pairing=pairing,
-                             vetoed=dim in vetoed, veto_share=veto_share, seed=seed, posterior=idata,
-                             probability_fn=probability_fn, max_draws=max_draws)
+        data = DimensionData(survey=survey, frame=frame, ratings=ratings, items=items, index=pd.Index(items.item_id),
+                             dimension=dim, scale=scale, cuts=cut_map[dim], sign=config.dimensions[dim].sign,
+                             pool=pool, pairing=pairing, seed=seed, options=settings, posterior=idata,
+                             probability_fn=probability_fn)
         probs = rule.distributions(data)
         mean_diff = None
         if pairing == "across":
             d_ab, d_ba = rule.across_evidence(probs, a, b)
         else:
-            d_ab, d_ba, mean_diff = within_evidence(frame, index, a, b, dim, scale, cut_map[dim], sign, shares)
+            d_ab, d_ba, mean_diff = within_evidence(frame, data.index, a, b, dim, scale, cut_map[dim], data.sign,
+                                                    shares)
         pair_scores = rule.pair_scores(data, probs, a, b, mean_diff)  # None: the strategy compares evidence
         e_ab += w * d_ab / total_w
         e_ba += w * d_ba / total_w
@@ -225,19 +191,42 @@ def build_preferences(
         one = rule.decide(a, b, d_ab, d_ba, *(pair_scores or (None, None)))
         rows.append(_stat_row(pool.label, dim, one, frame[frame.dimension == dim], items))
     final = rule.decide(a, b, e_ab, e_ba, s_a, s_b)
-    label = objective if objective == "multi" else next(iter(obj))
     if objective == "multi":
         rows.append(_stat_row(pool.label, "multi", final, frame, items))
-    df = assemble(final, items, dimension=label, group=pool.label, strategy=strategy, scale=scale)
-    by_dimension = pd.DataFrame(rows)
-    by_dimension = withhold_counts(by_dimension, [pool_hidden(pool, list(group_stats.suppressed))] * len(rows))
+    df = assemble(final, items, dimension=objective if objective == "multi" else next(iter(obj)), group=pool.label,
+                  strategy=strategy, scale=scale)
+    by_dimension = withhold_counts(pd.DataFrame(rows), [pool_hidden(pool, list(group_stats.suppressed))] * len(rows))
     summary = PrefsSummary(
         strategy=strategy, scale=scale, group=pool.label, objective=objective, weights=obj,
         cuts={d: list(cut_map[d]) for d in obj}, split_counts=side.value_counts().to_dict(), use=use,
-        pairing=pairing,
-        by_dimension=by_dimension, groups=group_stats, items_incomplete=incomplete, diagnostics=diagnostics,
+        pairing=pairing, by_dimension=by_dimension, groups=group_stats, items_incomplete=incomplete,
+        diagnostics=diagnostics, options=dataclasses.asdict(settings),
     )
     return df, summary
+
+
+def _judged_items(survey: Survey, source: pd.DataFrame, n_dimensions: int) -> tuple[pd.DataFrame, int]:
+    """The responses rated on every objective dimension in ``source`` (ordered by prompt), and how many of the
+    responses rated there are left out for lacking a dimension."""
+    rated = source.groupby("item_id").dimension.nunique()
+    complete = rated.index[rated == n_dimensions]
+    items = survey.items[survey.items.item_id.isin(complete)].sort_values(["prompt_id", "item_id"])
+    return items.reset_index(drop=True), int(source.item_id.nunique() - len(complete))
+
+
+def _posterior(rule, posterior: object, survey: Survey, probability_fn, allow_bad: bool) -> tuple[object, str | None]:
+    """The loaded posterior for a strategy that needs one (else None), checked to be this survey's and gated:
+    its verdict ("passed", or the note of one used under ``allow_bad``)."""
+    if not rule.needs_posterior:
+        return None, None
+    idata = post.load(posterior)
+    if probability_fn is not None:  # a stand-in probability_fn (tests) has no posterior to check
+        return idata, None
+    from pluralstats.models.data import check_same_survey
+    from pluralstats.models.diagnostics import require_diagnostics
+
+    check_same_survey(idata, survey, "The posterior")
+    return idata, require_diagnostics(idata, allow_bad=allow_bad) or "passed"
 
 
 def _stat_row(group: str, dimension: str, decision, frame: pd.DataFrame, items: pd.DataFrame) -> dict:

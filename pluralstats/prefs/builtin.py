@@ -5,7 +5,12 @@ Each is registered in ``pyproject.toml`` under ``pluralstats.strategies``, like 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+
+from pluralstats.errors import InputError
+from pluralstats.options import option
 
 from . import posterior as post
 from .pairs import Decision, by_scores, preserve_rows
@@ -25,20 +30,46 @@ class Majority(Strategy):
         return majority_labels(probs).astype(float)
 
 
+@dataclass(frozen=True)
+class VetoOptions:
+    """The ``minority-veto`` strategy's settings."""
+
+    veto_share: float | None = option(None, "Share of raters (overall or in any group) that makes a response "
+                                            "harmful; None: any rater.")
+    veto_dimensions: list[str] | None = option(None, "The veto dimensions; None: every lower-is-better "
+                                                           "(harm) dimension.")
+
+
 class MinorityVeto(Majority):
     """The ``minority-veto`` strategy (see ``help``)."""
 
     name = "minority-veto"
     help = ("Majority, except that a response flagged harmful by the veto share of raters (overall or in any "
             "group) gets the worst label on a veto dimension.")
+    Options = VetoOptions
+
+    def check_options(self, options: VetoOptions, survey) -> None:
+        """The share in (0, 1]; veto dimensions among the survey's lower-is-better ones."""
+        if options.veto_share is not None and not 0 < options.veto_share <= 1:
+            raise InputError(f"veto share must be in (0, 1], got {options.veto_share}")
+        lower = _harm_dimensions(survey)
+        wrong = [d for d in options.veto_dimensions or () if d not in lower]
+        if wrong:
+            raise InputError(f"Veto dimensions must be lower-is-better (harm) dimensions {lower}; got {wrong}")
 
     def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
         """Majority labels, with the worst label (1) for items flagged harmful when the dimension is vetoed."""
         labels = super().item_scores(data, probs)
-        if not data.vetoed:
+        vetoed = data.options.veto_dimensions
+        if data.dimension not in (_harm_dimensions(data.survey) if vetoed is None else vetoed):
             return labels
-        harm = harmful(data.frame, data.survey, data.index, data.dimension, data.cuts, data.veto_share)
+        harm = harmful(data.frame, data.survey, data.index, data.dimension, data.cuts, data.options.veto_share)
         return np.where(harm, 1.0, labels)
+
+
+def _harm_dimensions(survey) -> list[str]:
+    """The survey's lower-is-better dimensions."""
+    return [d for d in survey.dimensions if survey.config.dimensions[d].sign < 0]
 
 
 class Mean(Strategy):
@@ -72,6 +103,13 @@ class Preserve(Strategy):
         return preserve_rows(a, b, e_ab, e_ba)
 
 
+@dataclass(frozen=True)
+class PosteriorOptions:
+    """The ``posterior`` strategy's settings."""
+
+    max_draws: int | None = option(None, "Posterior draws used (an evenly spread subsample, seeded); None: all.")
+
+
 class Posterior(Strategy):
     """The ``posterior`` strategy (see ``help``)."""
 
@@ -80,12 +118,18 @@ class Posterior(Strategy):
             "better (needs --posterior).")
     needs_posterior = True
     pairings = ("across",)  # the model's new rater has no observed 'own two ratings' to pair within
+    Options = PosteriorOptions
+
+    def check_options(self, options: PosteriorOptions, survey) -> None:
+        """At least one draw."""
+        if options.max_draws is not None and options.max_draws < 1:
+            raise InputError(f"max_draws must be at least 1, got {options.max_draws}")
 
     def distributions(self, data: DimensionData) -> post.RaterMixture:
         """Per draw, the pool's new rater as a mixture of raters (:mod:`.posterior`), from the fitted model."""
         return post.distributions(data.posterior, data.pool, data.dimension, list(data.index),
                                   data.survey.config.scale_max, data.scale, data.cuts, data.sign,
-                                  probability_fn=data.probability_fn, max_draws=data.max_draws, seed=data.seed)
+                                  probability_fn=data.probability_fn, max_draws=data.options.max_draws, seed=data.seed)
 
     def across_evidence(self, probs: post.RaterMixture, a: np.ndarray,
                         b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -83,7 +83,7 @@ def load_split(path: str | os.PathLike) -> pd.Series:
 def load_preferences(data: str | os.PathLike | pd.DataFrame, *, provenance: bool = True) -> pd.DataFrame:
     """Read (a parquet path) or take (a DataFrame or ``datasets.Dataset``) preference pairs and validate them.
 
-    The one reader of preference data, so every stage applies the same rules (pluralstats/schemas/preferences.json):
+    The one reader of preference data, so every stage applies the same rules (data/schemas/preferences.json):
     ``prompt``, ``chosen``, ``rejected`` non-empty strings, ``weight`` a number in (0, 1]. With
     ``provenance`` the whole schema ``pluralstats prefs`` writes is required; without it only the TRL
     columns are (any others are kept), and a missing ``weight`` column means 1.0 for every pair.

@@ -13,6 +13,12 @@ every hook a default, so a new strategy overrides only what it changes:
 * ``decide(a, b, e_ab, e_ba, s_a, s_b)``: the pair rule (:mod:`.pairs`): by default the larger score is
   chosen, with weight 1 (``unit_weight``) or the share of decided comparisons favouring it.
 
+A strategy's own settings are the fields of its ``Options`` dataclass (each with a default and a
+``metadata["help"]``, e.g. made with :func:`pluralstats.options.option`): ``build_preferences(...,
+my_option=3)``, ``prefs --set my_option=3`` and an experiment config's ``[prefs]`` table reach them, and
+``pluralstats plugins --options NAME`` lists them; the builder hands the filled instance to every hook as
+``data.options`` after ``check_options(options, survey)`` has refused values that cannot work.
+
 Adding a strategy is one module plus one entry point in ``pyproject.toml``::
 
     [project.entry-points."pluralstats.strategies"]
@@ -28,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from pluralstats.options import check_values
 from pluralstats.registry import Registry
 
 from .pairs import Decision, by_scores
@@ -51,12 +58,15 @@ class DimensionData:
     sign: int  # +1 higher is better, -1 lower is better
     pool: Any  # the pluralstats.prefs.groups.Pool of raters
     pairing: str
-    vetoed: bool  # a minority-veto dimension
-    veto_share: float | None
     seed: int
+    options: Any  # the strategy's ``Options`` instance
     posterior: Any = None  # the loaded posterior, for strategies with ``needs_posterior``
     probability_fn: Any = None
-    max_draws: int | None = None
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """A strategy without settings of its own."""
 
 
 class Strategy:
@@ -69,6 +79,17 @@ class Strategy:
     pairings: ClassVar[tuple[str, ...]] = PAIRINGS
     #: every pair decided by scores has weight 1 (labels); otherwise the share of decided comparisons
     unit_weight: ClassVar[bool] = False
+    #: the strategy's own settings: a dataclass whose fields have defaults and help
+    Options: ClassVar[type] = NoOptions
+
+    def make_options(self, **values: Any) -> Any:
+        """The ``Options`` instance from keyword values (None: the default); an unknown key is an InputError
+        naming the strategy's options."""
+        return self.Options(**check_values(self.Options, values, f"Strategy '{self.name}'"))
+
+    def check_options(self, options: Any, survey: Any) -> None:
+        """Refuse settings that cannot work on ``survey`` (an :class:`~pluralstats.errors.InputError`); the base
+        accepts any."""
 
     def distributions(self, data: DimensionData) -> np.ndarray:
         """Each item's empirical rating distribution from ``data.frame``, collapsed to the scale and oriented."""
