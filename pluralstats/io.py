@@ -1,4 +1,4 @@
-"""Atomic writes, output protection and run manifests.
+"""Atomic writes and output protection.
 
 Outputs are written to a temporary sibling and swapped into place only when the work succeeded, so a
 failed or interrupted run never leaves a half-written file and never removes what was there. Before any
@@ -6,8 +6,8 @@ work starts, :func:`check_outputs` checks every path a command declared it write
 files beside it): it refuses a path that is, lies inside or holds one of the command's inputs (symlinks
 followed), and one that holds something this command did not write (an earlier output is recognised by
 its manifest, which lists the files it consists of), unless the user passed ``--overwrite``. Each output
-gets a small JSON manifest (input hashes, package versions, options, seed, files) so a result can be
-traced and rerun.
+gets a small JSON manifest (:func:`write_manifest`; its content and whereabouts are :mod:`pluralstats.manifest`)
+so a result can be traced and rerun.
 """
 
 from __future__ import annotations
@@ -15,33 +15,29 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import datetime as _dt
-import hashlib
 import json
 import os
-import platform
 import re
 import shutil
-import sys
 import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from pluralstats.errors import InputError
-
-TRACKED_PACKAGES = (
-    "pluralstats", "numpy", "pandas", "pandera", "pymc", "pytensor", "bambi", "arviz", "nutpie",
-    "torch", "transformers", "trl", "peft", "datasets",
+from pluralstats.manifest import (
+    CLAIM_FILE,
+    _listed_files,
+    _manifest_command,
+    _manifest_of,
+    _read_manifest,
+    build_manifest,
+    manifest_path_for,
+    sidecar_manifest,
 )
-# Written first into a folder that a resumable command (experiment run, demo) fills step by step, so a
-# rerun after an interruption recognises the half-filled folder as its own before the final manifest exists.
-CLAIM_FILE = ".pluralstats-output"
-
 
 # An interrupt (SIGINT, SIGTERM) can land where a library swallows the exception it raises (a compiler's
 # finaliser, a sampler that returns what it has drawn so far): the signal is also recorded here, so that no
@@ -139,38 +135,6 @@ def short_path(path: str | os.PathLike, limit: int = 100) -> str:
     keep = (limit - 3) // 2
     return f"{text[:keep]}...{text[-keep:]}"
 
-
-def _read_manifest(candidate: Path) -> dict | None:
-    """A pluralstats manifest's content (a JSON object naming its command), else None."""
-    with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
-        data = json.loads(candidate.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and isinstance(data.get("command"), str) and data["command"].strip():
-            return data
-    return None
-
-
-def _manifest_of(path: Path) -> tuple[Path, dict] | None:
-    """Where the manifest of an earlier output at ``path`` is, and what it says (None: no pluralstats manifest)."""
-    candidate = path / "manifest.json" if path.is_dir() else sidecar_manifest(path)
-    data = _read_manifest(candidate)
-    return (candidate, data) if data is not None else None
-
-
-def _manifest_command(path: Path) -> str | None:
-    """The command recorded in the manifest (or claim file) of an earlier output at ``path``, if any."""
-    if path.is_dir() and (path / CLAIM_FILE).is_file():
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            return (path / CLAIM_FILE).read_text(encoding="utf-8").strip() or None
-    found = _manifest_of(path)
-    return found[1]["command"] if found else None
-
-
-def _listed_files(manifest: Path, data: dict) -> set[Path] | None:
-    """The resolved paths of the files a manifest says its output consists of (None: it does not say)."""
-    files = data.get("files")
-    if not isinstance(files, list):
-        return None
-    return {(manifest.parent / str(name)).resolve() for name in files}
 
 
 def _is_relative_to(path: Path, other: Path) -> bool:
@@ -391,78 +355,6 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
         tmp.write_text(text)
     return Path(path)
 
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a file, or of a folder's files' contents in sorted path order."""
-    digest = hashlib.sha256()
-    path = Path(path)
-    paths = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for p in paths:
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-def package_versions(names: Sequence[str] = TRACKED_PACKAGES) -> dict[str, str]:
-    """Installed versions of ``names`` (those not installed are left out)."""
-    found = {}
-    for name in names:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    return found
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
-
-
-def build_manifest(
-    command: str,
-    *,
-    inputs: Sequence[str | os.PathLike] = (),
-    options: Mapping[str, object] | None = None,
-    seed: int | None = None,
-    extra: Mapping[str, object] | None = None,
-) -> dict:
-    """A record of what produced an output: command, options, seed, input hashes, versions."""
-    return {
-        "command": command,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "seed": seed,
-        "options": _jsonable(dict(options or {})),
-        "inputs": {str(p): file_sha256(p) for p in inputs if Path(p).exists()},
-        "versions": package_versions(),
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        **_jsonable(dict(extra or {})),
-    }
-
-
-def sidecar_manifest(output: str | os.PathLike) -> Path:
-    """Where a file output's manifest goes: ``x.nc`` -> ``x.nc.manifest.json``, ``cfile`` -> ``cfile.manifest.json``."""
-    output = Path(output)
-    return output.with_name(output.name + ".manifest.json")
-
-
-def manifest_path_for(output: str | os.PathLike) -> Path:
-    """A folder's manifest is inside it (``out/manifest.json``), a file's beside it (``x.nc.manifest.json``).
-
-    Decided by what is on disk, never by the name: a file called ``cfile`` gets ``cfile.manifest.json``. A path
-    not yet written is taken as a folder only when it has no suffix.
-    """
-    output = Path(output)
-    if output.is_dir() or (not output.exists() and output.suffix == ""):
-        return output / "manifest.json"
-    return sidecar_manifest(output)
 
 
 def _own_files(output: Path, manifest: Path) -> list[str]:

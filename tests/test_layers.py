@@ -38,7 +38,7 @@ RANKS = {
 #: top-level modules and subpackages of the survey stage and of the base layer
 SURVEY_STAGE = {"survey"}
 BASE = {"errors", "families", "io", "privacy", "readers", "report", "plots", "chat", "scoring", "resources", "registry",
-        "options",
+        "options", "manifest",
         "samplers"}
 
 

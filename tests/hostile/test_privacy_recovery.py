@@ -129,7 +129,7 @@ def test_compare_from_a_bundle_refuses_the_weights_before_fitting(run_bad, surve
 
 
 def _manifest_summary(out: Path) -> dict:
-    from pluralstats.io import manifest_path_for
+    from pluralstats.manifest import manifest_path_for
 
     return json.loads(manifest_path_for(out).read_text())["summary"]
 
