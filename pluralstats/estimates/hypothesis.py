@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
+from pluralstats.models.composition import Composition
 from pluralstats.models.data import ModelMeta, meta_of
 from pluralstats.models.groups import (
-    Composition,
     composition,
     group_draws,
     group_name,

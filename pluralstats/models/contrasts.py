@@ -31,14 +31,13 @@ import xarray as xr
 from pluralstats.errors import InputError
 from pluralstats.privacy import mask_rows, suppressed_levels
 
+from .composition import Composition, level_sizes
 from .data import meta_of
 from .groups import (
-    Composition,
     composition,
     group_draws,
     group_name,
     group_size,
-    level_sizes,
     match_attribute,
     parse_group,
     quantity_label,

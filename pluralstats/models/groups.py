@@ -40,34 +40,26 @@ Every table labels its numbers with the estimand and composition (``standardisat
 no weight in a standardised composition still get estimates (the attribute effects are in the model), but a
 group's numbers are only as good as the population the cells describe.
 
-Weights rule (privacy). A composition that puts most of its weight on one attribute's levels with fewer than k
-raters (survey.toml ``min_group_size``) makes every number averaged over it mostly those small groups'
-estimates: margins whose every cell is gender=non_binary turn each political level's expected rating into
-non_binary's, and the mean of the political levels into the suppressed non_binary expectation. So, per attribute,
-the weight on its small levels together may be at most :data:`SMALL_WEIGHT_SHARE` (one half: the small groups
-then weigh no more than the groups of at least k raters do), or their share of the survey's own raters where that
-is larger (the sample composition, every rater with weight 1/n, is always allowed). A poststratified number
-weights a group's own cells only, so there the rule holds within each level of every other attribute as well
-(the level's cells renormalised; levels that are themselves small are suppressed anyway). A composition beyond
-it is refused (:func:`refuse_small_weight`, InputError naming the weights and the attribute, never a rater)
-unless suppression is turned off. This keeps a published number from being a small group's; it does not stop an
-analyst holding the posterior from computing that group's estimate, which the posterior's draws contain.
+The pieces live beside this module: :mod:`.composition` (:class:`Composition`, the equal composition and the
+weights rule that keeps a published number from being a small group's) and :mod:`.margins` (margins files, joint
+or raked).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pluralstats.errors import InputError
-from pluralstats.survey import match_level, resolve_level
+from pluralstats.survey import resolve_level
 
+from .composition import Composition, equal_composition, level_sizes, refuse_small_weight
 from .data import ModelMeta, family_of, meta_of
+from .margins import margins_composition, read_margins
 from .predict import (
     _check_dimension,
     _check_group,
@@ -80,40 +72,7 @@ from .predict import (
 )
 
 QUANTITIES = ("mean", "share")
-#: tolerance on the sum of a margins file's shares
-SHARE_TOLERANCE = 1e-3
-
-
 ESTIMANDS = ("poststratified", "standardised")
-#: the most weight a composition may put on one attribute's levels with fewer than k raters (module notes)
-SMALL_WEIGHT_SHARE = 0.5
-#: raking stops when every margin is within this of its target, and gives up after RAKE_ITERATIONS sweeps
-RAKE_TOLERANCE = 1e-10
-RAKE_ITERATIONS = 10_000
-
-
-@dataclass
-class Composition:
-    """Units standing in for the population (level index per attribute), their weights, what they describe
-    (``target``), the estimand, and the raked joint table when the composition was raked from margins."""
-
-    levels: np.ndarray  # (n_units, n_attributes) level indices, the model's attribute order
-    weights: np.ndarray  # (n_units,), summing to 1
-    target: str  # "the sample", "margins.csv", ...
-    estimand: str = "standardised"
-    table: pd.DataFrame | None = None  # the raked joint table (attributes, sample_raters, sample_share, share)
-
-    @property
-    def label(self) -> str:
-        """"adjusted (poststratified to ...)", shown in every table, CSV and figure."""
-        return standardisation_label(self.target, self.estimand)
-
-
-def standardisation_label(target: str, estimand: str = "standardised") -> str:
-    """How an adjusted quantity is labelled on tables and figure axes."""
-    if estimand == "poststratified":
-        return f"adjusted (poststratified to {target}: each group's own cells)"
-    return f"adjusted (standardised to {target})"
 
 
 def _with_estimand(comp: Composition, estimand: str | None, default: str) -> Composition:
@@ -129,8 +88,8 @@ def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sampl
     (joint cells or margins only, raked from the survey's raters; module notes). ``estimand``:
     "poststratified" or "standardised" (None: poststratified for margins, standardised otherwise).
 
-    Unless not ``suppress_small``, one weighting an attribute's small levels beyond the module's weights rule is
-    refused (:func:`refuse_small_weight`); a built Composition is returned as it is.
+    Unless not ``suppress_small``, one weighting an attribute's small levels beyond the weights rule
+    (:mod:`.composition`) is refused (:func:`refuse_small_weight`); a built Composition is returned as it is.
     """
     if isinstance(weights, Composition):
         return weights if estimand is None else _with_estimand(weights, estimand, weights.estimand)
@@ -151,220 +110,6 @@ def composition(idata, weights: str | Path | pd.DataFrame | Composition = "sampl
     if suppress_small:
         refuse_small_weight(comp, meta, level_sizes(idata), sample, name)
     return comp
-
-
-def equal_composition(attributes: Mapping[str, Sequence[str]]) -> Composition:
-    """Every combination of the attributes' levels with the same weight."""
-    levels = np.array(list(itertools.product(*(range(len(v)) for v in attributes.values()))), dtype=int)
-    return Composition(levels.reshape(len(levels), len(attributes)), np.full(len(levels), 1.0 / len(levels)),
-                       "equal cells of every attribute")
-
-
-def level_sizes(idata) -> dict[tuple[str, str], dict[str, int]]:
-    """Raters per level, per (attribute, dimension), counted from the posterior's constant data (a
-    rater counts in a dimension they rated): the group sizes small-cell suppression needs."""
-    meta = meta_of(idata)
-    cd = idata.constant_data
-    rater_level = cd["rater_level"].to_numpy()
-    obs_dim, obs_rater = cd["obs_dimension"].to_numpy(), cd["obs_rater"].to_numpy()
-    sizes = {}
-    for d, dim in enumerate(meta.dimensions):
-        raters = np.unique(obs_rater[obs_dim == d])
-        for j, (attr, levels) in enumerate(meta.attributes.items()):
-            counts = np.bincount(rater_level[raters, j], minlength=len(levels))
-            sizes[(attr, dim)] = {lv: int(n) for lv, n in zip(levels, counts, strict=True)}
-    return sizes
-
-
-def refuse_small_weight(comp: Composition, meta: ModelMeta, sizes: Mapping[tuple[str, str], Mapping[str, int]],
-                        sample: np.ndarray, name: str) -> None:
-    """InputError when ``comp`` weights an attribute's levels with fewer than k raters (in any dimension of
-    ``sizes``, (attribute, dimension) -> level -> raters) beyond the module's weights rule: overall, and for a
-    poststratified composition within each level of every other attribute that is not small itself.
-    ``sample``: the raters' level indices (n_raters, n_attributes), whose own shares are always allowed."""
-    k = meta.min_group_size
-    names = list(meta.attributes)
-    small = {a: sorted({lv for (b, _), counts in sizes.items() if b == a for lv, n in counts.items() if n < k})
-             for a in names}
-    index = {a: [meta.attributes[a].index(lv) for lv in small[a]] for a in names}
-    # the slices a number can be averaged over: everything, and (poststratified) each large level's own cells
-    slices: list[tuple[str, np.ndarray, np.ndarray]] = [("", np.ones(len(comp.weights), bool),
-                                                         np.ones(len(sample), bool))]
-    if comp.estimand == "poststratified":
-        slices += [(f" within {a}={lv}", comp.levels[:, c] == m, sample[:, c] == m)
-                   for c, a in enumerate(names) for m, lv in enumerate(meta.attributes[a]) if lv not in small[a]]
-    for j, attr in enumerate(names):
-        if not small[attr]:
-            continue
-        on_small, sample_small = np.isin(comp.levels[:, j], index[attr]), np.isin(sample[:, j], index[attr])
-        for where, cells, raters in slices:
-            mass = float(comp.weights[cells].sum())
-            if mass <= 0:  # (within a level of attr itself, attr's small levels weigh nothing)
-                continue
-            weight = float(comp.weights[cells & on_small].sum()) / mass
-            allowed = max(SMALL_WEIGHT_SHARE, float(sample_small[raters].mean()) if raters.any() else 0.0)
-            if weight > allowed + 1e-9:
-                raise InputError(
-                    f"{name} puts {weight:.0%} of its weight{where} on {attr} levels with fewer than k={k} raters "
-                    f"({', '.join(small[attr])}); at most {allowed:.0%} is allowed, or numbers averaged over it "
-                    "would be mostly those small groups' suppressed estimates. Give them less weight, or pass "
-                    "--no-suppress-small to show small groups")
-
-
-def read_margins(path: str | Path, meta: ModelMeta, sample_levels: np.ndarray | None = None) -> Composition:
-    """:func:`margins_composition` of a margins CSV file (InputError when it is not a file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"--weights must be sample, equal or a margins CSV file; '{path}' is none of these")
-    return margins_composition(pd.read_csv(path, dtype=str, keep_default_na=False), meta, path.name, sample_levels)
-
-
-def _is_long(frame: pd.DataFrame, meta: ModelMeta) -> bool:
-    names = {str(c).strip().casefold() for c in frame.columns}
-    own = {a.casefold() for a in meta.attributes}
-    return names == {"attribute", "level", "share"} and own != {"attribute", "level"}
-
-
-def _share(value: object, name: str, line: int) -> float:
-    try:
-        share = float(str(value).strip())
-    except (TypeError, ValueError):
-        raise InputError(f"{name}, line {line}: share '{str(value)[:30]}' is not a number") from None
-    if not np.isfinite(share) or share < 0:
-        raise InputError(f"{name}, line {line}: share {share} is not a non-negative number")
-    return share
-
-
-def margins_composition(frame: pd.DataFrame, meta: ModelMeta, name: str,
-                        sample_levels: np.ndarray | None = None) -> Composition:
-    """Validate population shares against the model: joint cells, or margins only (then raked, module notes).
-
-    Joint: every model attribute must be a column (names matched case-insensitively) and no other column is
-    allowed; every cell's levels must be levels of the model (case-insensitive), cells must be unique and
-    shares non-negative numbers summing to 1 (within :data:`SHARE_TOLERANCE`); cells left out have share 0.
-    Margins only (columns ``attribute``, ``level``, ``share``): raked from ``sample_levels`` (the survey raters'
-    level indices; None: every cell equally, enough to validate the file before a fit). Errors name the
-    offending line of the file (header = line 1).
-    """
-    if _is_long(frame, meta):
-        return _raked_composition(frame, meta, name, sample_levels)
-    columns = {str(c).strip().casefold(): c for c in frame.columns}
-    missing = [a for a in meta.attributes if a.casefold() not in columns]
-    extra = [str(c) for c in frame.columns if str(c).strip().casefold() not in
-             {a.casefold() for a in meta.attributes} | {"share"}]
-    if missing or extra or "share" not in columns:
-        raise InputError(f"{name}: the columns must be the model's attributes ({', '.join(meta.attributes)}) and "
-                         f"share, or attribute, level and share (margins only); missing: "
-                         f"{', '.join(missing + ([] if 'share' in columns else ['share'])) or '-'}; "
-                         f"not in the model: {', '.join(extra) or '-'}")
-    if frame.empty:
-        raise InputError(f"{name}: no cells")
-    levels = np.zeros((len(frame), len(meta.attributes)), dtype=int)
-    shares = np.zeros(len(frame))
-    seen: dict[tuple[int, ...], int] = {}
-    for i, row in enumerate(frame.itertuples(index=False)):
-        line = i + 2
-        values = dict(zip(frame.columns, row, strict=True))
-        for j, attr in enumerate(meta.attributes):
-            try:
-                levels[i, j] = meta.attributes[attr].index(
-                    match_level(meta.attributes, attr, str(values[columns[attr.casefold()]]).strip()))
-            except InputError as exc:
-                raise InputError(f"{name}, line {line}: {exc}") from None
-        shares[i] = _share(values[columns["share"]], name, line)
-        cell = tuple(levels[i])
-        if cell in seen:
-            raise InputError(f"{name}, line {line}: the same cell as line {seen[cell]}")
-        seen[cell] = line
-    if abs(shares.sum() - 1) > SHARE_TOLERANCE:
-        raise InputError(f"{name}: the shares sum to {shares.sum():.6g}, not 1 (tolerance {SHARE_TOLERANCE})")
-    return Composition(levels, shares / shares.sum(), name)
-
-
-def read_long_margins(frame: pd.DataFrame, meta: ModelMeta, name: str) -> dict[str, np.ndarray]:
-    """A margins-only frame (attribute, level, share) -> {attribute: share per level, in the model's order};
-    a level left out has share 0. Each listed attribute's shares must sum to 1."""
-    columns = {str(c).strip().casefold(): c for c in frame.columns}
-    if frame.empty:
-        raise InputError(f"{name}: no margins")
-    margins: dict[str, np.ndarray] = {}
-    seen: dict[tuple[str, int], int] = {}
-    for i, row in enumerate(frame.itertuples(index=False)):
-        line = i + 2
-        values = dict(zip(frame.columns, row, strict=True))
-        try:
-            attr, level = resolve_level(meta.attributes, f"{str(values[columns['attribute']]).strip()}="
-                                                         f"{str(values[columns['level']]).strip()}")
-        except InputError as exc:
-            raise InputError(f"{name}, line {line}: {exc}") from None
-        k = meta.attributes[attr].index(level)
-        if (attr, k) in seen:
-            raise InputError(f"{name}, line {line}: {attr}={level} again (line {seen[(attr, k)]})")
-        seen[(attr, k)] = line
-        margins.setdefault(attr, np.zeros(len(meta.attributes[attr])))[k] = _share(values[columns["share"]], name,
-                                                                                  line)
-    for attr, shares in margins.items():
-        if abs(shares.sum() - 1) > SHARE_TOLERANCE:
-            raise InputError(f"{name}: the shares of {attr} sum to {shares.sum():.6g}, not 1 "
-                             f"(tolerance {SHARE_TOLERANCE})")
-        margins[attr] = shares / shares.sum()
-    return margins
-
-
-def rake(seed: np.ndarray, cells: np.ndarray, margins: Mapping[int, np.ndarray]) -> np.ndarray:
-    """Iterative proportional fitting: the shares (summing to 1) closest to ``seed`` (counts per cell) whose
-    margins are ``margins`` ({attribute index: share per level}); ``cells``: (n_cells, n_attributes) level
-    indices. A cell with seed 0 stays 0. InputError when a level with a target share has no seed mass or the
-    margins cannot all be met on the seed's cells."""
-    table = np.asarray(seed, dtype=float) / np.sum(seed)
-    for j, target in margins.items():
-        have = np.bincount(cells[:, j], weights=table, minlength=len(target))
-        empty = (have <= 0) & (target > 0)
-        if empty.any():
-            raise InputError(f"level {int(np.flatnonzero(empty)[0])} of attribute {j} has a share but no rater")
-    for _ in range(RAKE_ITERATIONS):
-        worst = 0.0
-        for j, target in margins.items():
-            have = np.bincount(cells[:, j], weights=table, minlength=len(target))
-            worst = max(worst, float(np.abs(have - target).max()))
-            factor = np.divide(target, have, out=np.zeros_like(target), where=have > 0)
-            table = table * factor[cells[:, j]]
-        if worst < RAKE_TOLERANCE:
-            return table / table.sum()
-    raise InputError("the margins cannot all be met on the cells the survey's raters fill (raking did not "
-                     "converge)")
-
-
-def _raked_composition(frame: pd.DataFrame, meta: ModelMeta, name: str,
-                       sample_levels: np.ndarray | None) -> Composition:
-    """Margins only: raked from the survey's raters (or every cell equally when they are not known yet)."""
-    margins = read_long_margins(frame, meta, name)
-    names = list(meta.attributes)
-    if sample_levels is None:
-        cells = np.array(list(itertools.product(*(range(len(v)) for v in meta.attributes.values()))), dtype=int)
-        cells = cells.reshape(len(cells), len(names))
-        seed = np.ones(len(cells))
-    else:
-        cells, seed = np.unique(np.asarray(sample_levels, dtype=int).reshape(-1, len(names)), axis=0,
-                                return_counts=True)
-    for attr, shares in margins.items():
-        have = np.bincount(cells[:, names.index(attr)], weights=seed, minlength=len(shares))
-        empty = [lv for lv, h, t in zip(meta.attributes[attr], have, shares, strict=True) if h <= 0 and t > 0]
-        if empty:
-            raise InputError(f"{name}: no rater of the survey has {attr}={empty[0]}, so raking from the survey's "
-                             "raters cannot give it its share; give joint cells instead")
-    try:
-        shares = rake(seed, cells, {names.index(a): v for a, v in margins.items()})
-    except InputError as exc:
-        raise InputError(f"{name}: {exc}") from None
-    table = pd.DataFrame({a: np.asarray(meta.attributes[a], dtype=object)[cells[:, j]] for j, a in enumerate(names)})
-    table["sample_raters"] = seed.astype(int) if sample_levels is not None else 0
-    table["small_cell"] = (table["sample_raters"] < meta.min_group_size) if sample_levels is not None else False
-    table["sample_share"] = seed / seed.sum()
-    table["share"] = shares
-    keep = shares > 0
-    label = f"{name} ({', '.join(margins)} raked from the survey's raters)"
-    return Composition(cells[keep], shares[keep] / shares[keep].sum(), label, table=table)
 
 
 def match_attribute(meta: ModelMeta, name: str) -> str:

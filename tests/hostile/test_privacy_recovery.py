@@ -84,8 +84,8 @@ def test_equal_weights_pass_on_this_survey(posterior_copy, tmp_path):
 
 
 def test_weights_rule_hand_worked():
+    from pluralstats.models.composition import Composition, refuse_small_weight
     from pluralstats.models.data import ModelMeta
-    from pluralstats.models.groups import Composition, refuse_small_weight
 
     meta = ModelMeta(dimensions=["tox", "help"], scale_max=5, polarity={}, min_group_size=K,
                      attributes={"g": ["a", "b", "c"], "h": ["x", "y"]})
