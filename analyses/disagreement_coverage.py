@@ -55,7 +55,7 @@ def _config(n_participants: int, tau: float, design: str = "two-level"):
 
 def true_item_means(sim, item_ids, attribute: str, level: str, nodes: int = 41) -> np.ndarray:
     """The true expected rating of a new rater of ``attribute=level`` on each item (module docstring)."""
-    from pluralstats.survey.simulate import expected_rating
+    from pluralstats.survey.simulation_truth import expected_rating
 
     truth, people = sim.truth, sim.survey.participants
     beta = truth["beta"][DIM]

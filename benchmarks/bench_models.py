@@ -70,7 +70,7 @@ def load_data(name: str, sim_seed: int = 0, scale: float = 1.0, disagreement: fl
         return simulate_survey(SimulationConfig(n_participants=round(STUDY_RATERS * scale), **planted),
                                seed=sim_seed).survey
     if name == "binary-toxicity":  # the stand-in for a held-out binary annotation export (simulate --preset)
-        from pluralstats.survey.simulate import PRESETS
+        from pluralstats.survey.simulation_config import PRESETS
 
         return simulate_survey(SimulationConfig(**PRESETS["binary-toxicity"]), seed=sim_seed).survey
     if name == "small":  # for checking this script quickly
@@ -217,7 +217,7 @@ def _taus(idata, survey, args) -> list[dict]:
 
     planted = {}
     if survey is not None:
-        from pluralstats.survey.simulate import PRESETS
+        from pluralstats.survey.simulation_config import PRESETS
 
         planted = PRESETS[args.data]["disagreement_by"]
     rows = []

@@ -16,7 +16,7 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
 _EXPORTS = {
     # survey
     "Survey": "pluralstats.survey", "load_survey": "pluralstats.survey", "save_survey": "pluralstats.survey",
-    "SimulationConfig": "pluralstats.survey.simulate", "simulate_survey": "pluralstats.survey.simulate",
+    "SimulationConfig": "pluralstats.survey.simulation_config", "simulate_survey": "pluralstats.survey.simulate",
     "describe": "pluralstats.survey.describe",
     # rating model
     "fit_survey": "pluralstats.models", "save_posterior": "pluralstats.models", "load_posterior": "pluralstats.models",

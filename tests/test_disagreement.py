@@ -32,7 +32,8 @@ from pluralstats.prefs import build_preferences
 from pluralstats.prefs.posterior import SharedOrderWarning
 from pluralstats.report import build_report
 from pluralstats.survey import save_survey
-from pluralstats.survey.simulate import PlantedEffect, SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulation_config import PlantedEffect
 
 DIM = "toxicity"
 TAU = 1.0

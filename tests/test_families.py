@@ -189,7 +189,8 @@ def test_probit_recovers_a_planted_effect_on_probit_data():
     from pluralstats.estimates.loo import rater_log_likelihood
     from pluralstats.estimates.ppc import replicate_ratings
     from pluralstats.models import fit_survey, group_contrasts, meta_of
-    from pluralstats.survey.simulate import PlantedEffect, SimulationConfig, simulate_survey
+    from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+    from pluralstats.survey.simulation_config import PlantedEffect
 
     effect = PlantedEffect("toxicity", "gender", "male", "female", -25.0)
     cfg = SimulationConfig(n_participants=240, prompts_per_language=8, responses_per_prompt=4,

@@ -14,7 +14,8 @@ from scipy.stats import norm
 from pluralstats.errors import InputError
 from pluralstats.estimates.loo import add_log_likelihood, compare_models, rater_log_likelihood
 from pluralstats.models import fit_survey
-from pluralstats.survey.simulate import PlantedEffect, SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulation_config import PlantedEffect
 
 # a strong planted gender effect on toxicity, nothing planted on age
 PLANTED = SimulationConfig(n_participants=160, prompts_per_language=6, responses_per_prompt=3,

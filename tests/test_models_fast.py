@@ -405,7 +405,7 @@ def test_example_margins_file_fits_its_attributes():
 
     from pluralstats.models.data import ModelMeta
     from pluralstats.models.margins import margins_composition
-    from pluralstats.survey.simulate import ATTRIBUTE_SHARES
+    from pluralstats.survey.simulation_config import ATTRIBUTE_SHARES
 
     path = Path(__file__).resolve().parents[1] / "analyses" / "margins" / "us_gender_age_education.csv"
     meta = ModelMeta(dimensions=["toxicity"], scale_max=5, polarity={},

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from pluralstats.models import all_contrasts, category_probabilities, diagnose, fit_survey, group_contrasts
-from pluralstats.survey.simulate import PlantedEffect, SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulation_config import PlantedEffect
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from pluralstats.prefs import build_preferences
-from pluralstats.survey.simulate import PlantedEffect, SimulationConfig, simulate_survey
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulation_config import PlantedEffect
 
 DIMS = ("emotional_awareness", "toxicity", "helpfulness")
 SMALL = {"n_participants": 400, "prompts_per_language": 8, "prompts_per_participant": 4}

@@ -12,13 +12,8 @@ from click.testing import CliRunner
 from pluralstats.cli import cli
 from pluralstats.survey import load_survey
 from pluralstats.survey.describe import agreement, conditional_positive_matrix, group_means, rating_distribution
-from pluralstats.survey.simulate import (
-    PAPER_EFFECTS,
-    PlantedEffect,
-    SimulationConfig,
-    simulate_survey,
-    with_interactions,
-)
+from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+from pluralstats.survey.simulation_config import PAPER_EFFECTS, PlantedEffect, with_interactions
 
 
 def test_paper_scale_counts(paper_survey):

@@ -48,7 +48,8 @@ def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, in
 
     from pluralstats.errors import InputError
     from pluralstats.survey import save_survey
-    from pluralstats.survey.simulate import PAPER_EFFECTS, SimulationConfig, simulate_survey, with_interactions
+    from pluralstats.survey.simulate import SimulationConfig, simulate_survey
+    from pluralstats.survey.simulation_config import PAPER_EFFECTS, with_interactions
 
     thresholds = thresholds or {}
     if (out / "survey.toml").exists():

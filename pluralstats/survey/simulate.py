@@ -26,34 +26,31 @@ of expected ratings (the study's "male raters rated responses 18% less toxic") a
 logits with the same contrast definition the rating model estimates: the expected rating of a new
 rater of group A vs group B, averaged over the survey's items, the rater-effect distribution and the
 survey's composition on the other attributes.
+
+What to simulate (:class:`SimulationConfig`, the planted effects, the presets) is :mod:`.simulation_config`; the
+true expected ratings and the calibration of planted effects are :mod:`.simulation_truth`.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from importlib import resources
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
 from pluralstats.errors import InputError
-from pluralstats.families import DEFAULT_FAMILY, Family, get_family
+from pluralstats.families import Family, get_family
 
 from .bundle import Survey
 from .config import STUDY_DIMENSIONS, Dimension, SurveyConfig
+from .simulation_config import PAPER_EFFECTS, PRESETS, REFERENCE_LEVELS, SimulationConfig, with_interactions
+from .simulation_truth import _ContrastTruth, cutpoints
 
-ATTRIBUTE_SHARES: dict[str, dict[str, float]] = {
-    "gender": {"female": 0.5, "male": 0.47, "non_binary": 0.03},
-    "race_ethnicity": {"white": 0.55, "black": 0.2, "asian": 0.1, "hispanic": 0.1, "other": 0.05},
-    "political": {"liberal": 0.5, "conservative": 0.5},
-    "age_group": {"18-29": 0.25, "30-44": 0.3, "45-59": 0.25, "60+": 0.2},
-    "education": {"secondary": 0.35, "bachelor": 0.4, "graduate": 0.25},
-}
-REFERENCE_LEVELS = {"gender": "female", "race_ethnicity": "white", "political": "liberal", "politics": "democrat",
-                    "race": "white",
-                    "age_group": "30-44", "education": "bachelor", "country": "us"}
+# the simulate command (pluralstats.cli.survey) takes the config and its presets from here
+__all__ = ["PAPER_EFFECTS", "PRESETS", "SimulatedSurvey", "SimulationConfig", "simulate_survey", "with_interactions"]
+
 # order of the latent quality correlation matrix below
 QUALITIES = ["toxicity", "emotional_awareness", "sensitivity", "stereotypical_bias", "helpfulness"]
 QUALITY_CORRELATION = np.array([
@@ -66,87 +63,7 @@ QUALITY_CORRELATION = np.array([
 # share of responses at quality level 0..3: harmful qualities are rarer
 LEVEL_SHARES = {"toxicity": [0.45, 0.25, 0.18, 0.12], "stereotypical_bias": [0.5, 0.22, 0.16, 0.12]}
 DEFAULT_LEVEL_SHARES = [0.2, 0.3, 0.3, 0.2]
-CUTPOINT_SHIFT = {"toxicity": 0.9, "stereotypical_bias": 1.1, "emotional_awareness": 0.6,
-                  "sensitivity": 0.0, "helpfulness": -0.2}
 SOURCE_MODELS = ["gpt-4o", "llama-3-70b", "mistral-large"]
-
-
-@dataclass(frozen=True)
-class PlantedEffect:
-    """Raters of ``level_a`` rate ``dimension`` ``rel_pct`` percent higher than ``level_b`` (the reference)."""
-
-    dimension: str
-    attribute: str
-    level_a: str
-    level_b: str
-    rel_pct: float
-    slope_ratio: float = 1.0  # level_a raters' sensitivity to response quality on this dimension
-
-
-def with_interactions(effects: tuple[PlantedEffect, ...], slope_ratio: float = 0.7) -> tuple[PlantedEffect, ...]:
-    """The same planted effects, each group also following response quality ``slope_ratio`` times as much."""
-    return tuple(PlantedEffect(e.dimension, e.attribute, e.level_a, e.level_b, e.rel_pct, slope_ratio)
-                 for e in effects)
-
-
-PAPER_EFFECTS = (
-    PlantedEffect("toxicity", "gender", "male", "female", -18.0),
-    PlantedEffect("emotional_awareness", "political", "conservative", "liberal", 27.9),
-    PlantedEffect("emotional_awareness", "race_ethnicity", "black", "white", 44.0),
-)
-
-
-@dataclass(frozen=True)
-class SimulationConfig:
-    """How to simulate a survey (defaults: the study's scale). Participants each rate
-    ``prompts_per_participant`` prompts x ``responses_per_prompt`` responses of their language on every dimension;
-    ``share_us`` of them are in the US (English), the rest in Germany. Ratings follow an ordinal model with the
-    planted ``effects``, other attribute effects ~ N(0, ``other_effect_sd``), rater and item effects with sds
-    ``sigma_rater`` and ``sigma_item`` and an item quality slope ``item_slope``; ``disagreement_sd`` > 0 adds group
-    x item terms for ``disagreement_attributes``; ``family`` is the latent error's distribution (a name in
-    :mod:`pluralstats.families`; ``logit`` is the rating model's default)."""
-
-    n_participants: int = 1095
-    prompts_per_participant: int = 5
-    responses_per_prompt: int = 5
-    prompts_per_language: int = 40
-    share_us: float = 0.55
-    scale_max: int = 5
-    effects: tuple[PlantedEffect, ...] = PAPER_EFFECTS
-    other_effect_sd: float = 0.08
-    sigma_rater: float = 0.7
-    sigma_item: float = 0.4
-    item_slope: float = 0.9
-    min_group_size: int = 5
-    attribute_shares: dict[str, dict[str, float]] = field(default_factory=lambda: ATTRIBUTE_SHARES)
-    #: sd (tau, logits) of the planted group x item terms of the attributes in ``disagreement_attributes``
-    disagreement_sd: float = 0.0
-    disagreement_attributes: tuple[str, ...] | None = None  # None: every attribute in ``attribute_shares``
-    family: str = DEFAULT_FAMILY
-    #: rater-effect sds of some levels of one attribute, e.g. ``{"political": {"conservative": 1.6}}`` (the other
-    #: levels keep ``sigma_rater``); what ``fit-survey --rater-variance-by`` estimates
-    sigma_rater_by: dict[str, dict[str, float]] = field(default_factory=dict)
-    #: the dimensions rated (None: the study's five)
-    dimensions: tuple[str, ...] | None = None
-    #: per-attribute sds of planted group x item terms; when given, instead of ``disagreement_sd`` and
-    #: ``disagreement_attributes``
-    disagreement_by: dict[str, float] = field(default_factory=dict)
-
-
-#: a stand-in for a public binary toxicity export: one binary dimension, 545 raters who each rate 24 of 120
-#: comments (one language), politics in three groups of about 50/35/15%, gender, race with two tiny groups,
-#: item sd 3 and rater sd 1 (logits), group x item disagreement sd 0.27 (politics) and 0.12 (gender)
-BINARY_TOXICITY = dict(
-    n_participants=545, prompts_per_language=60, responses_per_prompt=2, prompts_per_participant=12,
-    share_us=1.0, scale_max=2, effects=(), sigma_item=3.0, item_slope=0.0, sigma_rater=1.0,
-    dimensions=("toxicity",), disagreement_by={"politics": 0.27, "gender": 0.12},
-    attribute_shares={"politics": {"democrat": 0.5, "independent": 0.35, "republican": 0.15},
-                      "gender": {"female": 0.5, "male": 0.5},
-                      "race": {"white": 0.62, "black": 0.2, "asian": 0.15, "native": 0.015, "pacific": 0.015}},
-)
-
-#: named designs ``simulate --preset`` knows
-PRESETS = {"binary-toxicity": BINARY_TOXICITY}
 
 
 def _languages(cfg: SimulationConfig) -> tuple[str, ...]:
@@ -209,114 +126,6 @@ def _participants(cfg: SimulationConfig, rng: np.random.Generator) -> pd.DataFra
         frame[attribute] = rng.choice(levels, size=n, p=np.array(list(shares.values())) / sum(shares.values()))
     return frame
 
-
-def cutpoints(scale_max: int, dimension: str) -> np.ndarray:
-    """The simulator's ordinal cutpoints for ``dimension``: evenly spaced, shifted per dimension."""
-    return np.linspace(-1.8, 1.8, scale_max - 1) + CUTPOINT_SHIFT.get(dimension, 0.0)
-
-
-def expected_rating(eta: np.ndarray, cuts: np.ndarray, family: str | Family | None = None) -> np.ndarray:
-    """E[y | eta] under the cumulative model of ``family`` (None: logit): 1 + sum_k P(y > k)."""
-    return 1.0 + get_family(family).sf(cuts - eta[..., None]).sum(axis=-1)
-
-
-class _ContrastTruth:
-    """Expected rating of a new rater of a level, averaged over items, rater effects, composition.
-
-    For each dimension the average over items and rater effects is a smooth function of the fixed
-    part of eta, F(x) = mean_{i,u} E[y | x + v_i + u]; it is tabulated once on a fine grid (Gauss-Hermite
-    nodes for u) and interpolated, which keeps calibration fast and accurate to ~1e-4 rating points.
-    """
-
-    GRID = np.linspace(-10.0, 10.0, 801)
-
-    def __init__(self, participants: pd.DataFrame, item_effects: dict, beta: dict, cuts: dict, sigma: float,
-                 effects: tuple[PlantedEffect, ...] = (), family: Family | None = None,
-                 sigma_by: dict[str, dict[str, float]] | None = None):
-        self.participants, self.beta, self.effects = participants, beta, effects
-        self.family = get_family(family)
-        self.item_effects, self.cuts = item_effects, cuts
-        self.sigma, self.sigma_by = sigma, dict(sigma_by or {})
-        self.unit_nodes, weights = np.polynomial.hermite_e.hermegauss(11)
-        self.weights = weights / weights.sum()
-        self.tables: dict[tuple, np.ndarray] = {}
-
-    def table(self, dimension: str, slope: float, sd: float | None = None) -> np.ndarray:
-        """F(x) on GRID for raters whose item effects are scaled by ``slope`` and whose own effects have sd
-        ``sd`` (default the config's sigma_rater; computed once)."""
-        sd = self.sigma if sd is None else sd
-        key = (dimension, round(float(slope), 12), round(float(sd), 12))
-        if key not in self.tables:
-            nodes = sd * self.unit_nodes
-            v = slope * self.item_effects[dimension]
-            shifts = (v[:, None] + nodes[None, :]).ravel()
-            w = np.broadcast_to(self.weights[None, :] / v.size, (v.size, nodes.size)).ravel()
-            self.tables[key] = np.concatenate([expected_rating(chunk[:, None] + shifts[None, :], self.cuts[dimension],
-                                                               self.family) @ w
-                                               for chunk in np.array_split(self.GRID, 8)])
-        return self.tables[key]
-
-    def slopes(self, dimension: str, attribute: str | None = None, level: str | None = None) -> np.ndarray:
-        """Each participant's slope on ``dimension``, with ``attribute`` set to ``level`` if given."""
-        out = np.ones(len(self.participants))
-        for eff in self.effects:
-            if eff.dimension != dimension or eff.slope_ratio == 1.0:
-                continue
-            if eff.attribute == attribute:
-                out *= eff.slope_ratio if level == eff.level_a else 1.0
-            else:
-                out *= np.where(self.participants[eff.attribute].to_numpy() == eff.level_a, eff.slope_ratio, 1.0)
-        return out
-
-    def sds(self, attribute: str | None = None, level: str | None = None) -> np.ndarray:
-        """Each participant's rater-effect sd, with ``attribute`` set to ``level`` if given."""
-        out = np.full(len(self.participants), float(self.sigma))
-        for attr, by_level in self.sigma_by.items():
-            values = self.participants[attr].astype(str).to_numpy()
-            if attr == attribute:
-                values = np.full(len(values), level)
-            out = np.array([by_level.get(v, self.sigma) for v in values], dtype=float)
-        return out
-
-    def mean_rating(self, dimension: str, attribute: str, level: str, beta_level: float | None = None) -> float:
-        beta_d = self.beta[dimension]
-        others = np.zeros(len(self.participants))
-        for a, effects in beta_d.items():
-            if a != attribute:
-                others += self.participants[a].map(effects).to_numpy()
-        b = beta_d[attribute][level] if beta_level is None else beta_level
-        slopes = self.slopes(dimension, attribute, level)
-        sds = self.sds(attribute, level)
-        total = 0.0
-        for slope, sd in np.unique(np.column_stack([slopes, sds]), axis=0):
-            mask = (slopes == slope) & (sds == sd)
-            total += np.interp(b + others[mask], self.GRID, self.table(dimension, slope, sd)).sum()
-        return float(total / len(self.participants))
-
-    def contrast(self, dimension: str, attribute: str, level_a: str, level_b: str) -> dict:
-        mean_a = self.mean_rating(dimension, attribute, level_a)
-        mean_b = self.mean_rating(dimension, attribute, level_b)
-        return {"dimension": dimension, "attribute": attribute, "level_a": level_a, "level_b": level_b,
-                "mean_a": mean_a, "mean_b": mean_b, "diff": mean_a - mean_b,
-                "rel_pct": 100.0 * (mean_a / mean_b - 1.0)}
-
-    def calibrate(self, effect: PlantedEffect) -> float:
-        """The logit effect of level_a that yields the planted relative difference."""
-        mean_b = self.mean_rating(effect.dimension, effect.attribute, effect.level_b)
-        target = mean_b * (1 + effect.rel_pct / 100.0)
-
-        def gap(b: float) -> float:
-            return self.mean_rating(effect.dimension, effect.attribute, effect.level_a, b) - target
-
-        lo, hi = gap(-8.0) + target, gap(8.0) + target
-        if not lo < target < hi:
-            # small designs: the item effects and the other planted effects leave no room on the scale
-            raise InputError(
-                f"impossible design: the planted {effect.rel_pct:+g}% on {effect.dimension} "
-                f"({effect.attribute}={effect.level_a} vs {effect.level_b}) needs a mean rating of {target:.2f}, "
-                f"but only {lo:.2f}..{hi:.2f} can be reached with these participants and responses; "
-                "use more participants (--participants) or prompts (--prompts-per-language)")
-        return float(brentq(gap, -8.0, 8.0, xtol=1e-8))
 
 
 def _require_levels(cfg: SimulationConfig, participants: pd.DataFrame, attributes: list[str]) -> None:
