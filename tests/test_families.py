@@ -186,8 +186,8 @@ def test_probit_recovers_a_planted_effect_on_probit_data():
     """A survey simulated with probit noise, fitted with the probit family: the planted contrast (computed by
     the simulator with the same family) and the latent effect lie in their 95% intervals, and the family is
     recorded and used by prediction, replication and LOO."""
-    from pluralstats.estimates.loo import rater_log_likelihood
     from pluralstats.estimates.ppc import replicate_ratings
+    from pluralstats.estimates.rater_likelihood import rater_log_likelihood
     from pluralstats.models import fit_survey, group_contrasts, meta_of
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey
     from pluralstats.survey.simulation_config import PlantedEffect

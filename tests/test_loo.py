@@ -12,7 +12,8 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from pluralstats.errors import InputError
-from pluralstats.estimates.loo import add_log_likelihood, compare_models, rater_log_likelihood
+from pluralstats.estimates.loo import add_log_likelihood, compare_models
+from pluralstats.estimates.rater_likelihood import rater_log_likelihood
 from pluralstats.models import fit_survey
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 from pluralstats.survey.simulation_config import PlantedEffect

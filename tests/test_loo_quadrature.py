@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import logsumexp
 
-from pluralstats.estimates.loo import marginal_log_likelihood
+from pluralstats.estimates.rater_likelihood import marginal_log_likelihood
 from pluralstats.families import get_family
 
 

@@ -51,8 +51,8 @@ def test_unknown_or_joint_rater_variance_attribute_is_refused():
 
 @pytest.mark.slow
 def test_a_wider_group_of_raters_gets_a_larger_fitted_sd():
-    from pluralstats.estimates.loo import rater_log_likelihood
     from pluralstats.estimates.ppc import replicate_ratings
+    from pluralstats.estimates.rater_likelihood import rater_log_likelihood
     from pluralstats.models import diagnose, fit_survey, group_contrasts, meta_of
 
     sim = simulate_survey(SPREAD, seed=1)

@@ -27,7 +27,7 @@ import xarray as xr
 
 from pluralstats.models.data import family_of, meta_of
 
-from .loo import observation_eta, rater_sigmas, stacked_draws
+from .rater_likelihood import observation_eta, rater_sigmas, stacked_draws
 
 CHUNK_VALUES = 4_000_000  # draws x ratings per block
 
