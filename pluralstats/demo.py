@@ -176,42 +176,23 @@ def fit_step(bundle: Path, posterior: Path, sizes: DemoSizes, seed: int) -> None
 def compare_step(posterior: Path, out: Path, sizes: DemoSizes, seed: int, eval_path: Path | None = None,
                  console=None) -> None:
     """The two groups' survey difference (``compare``), beside the tuned models' when ``eval_path`` is given
-    (Figure 2)."""
-    from pluralstats.estimates.group_comparison import (
-        compare_groups,
-        comparison_quantities,
-        suppress_compare,
-        write_comparison,
-    )
-    from pluralstats.models import load_posterior
-    from pluralstats.models.diagnostics import require_diagnostics
+    (Figure 2, and the agreement table printed to ``console``)."""
+    from pluralstats.evaluate.compare_models import agreement_view
+    from pluralstats.evaluate.comparison_report import comparison_report
 
-    a, b = sizes.groups
     inputs = [posterior, *([eval_path] if eval_path else [])]
     with output_policy("compare", inputs):
         check_output(out)
-        idata = load_posterior(posterior)
-        note = require_diagnostics(idata, allow_bad=sizes.allow_bad_diagnostics)
-        dimensions = list(sizes.survey_dimensions) if eval_path is not None else None
-        if eval_path is not None:
-            from pluralstats.evaluate.compare_models import compare_with_models, print_agreement
+        report = comparison_report(posterior, sizes.groups, out, allow_bad=sizes.allow_bad_diagnostics,
+                                   dimensions=list(sizes.survey_dimensions) if eval_path is not None else None,
+                                   eval_path=eval_path, seed=seed)
+    shown = report.table[~report.table["suppressed"]]
+    if eval_path is not None and not shown.empty:
+        if console is None:
+            from rich.console import Console
 
-            table = compare_with_models(idata, a, b, eval_path, dimensions=dimensions, seed=seed)
-        else:
-            table = compare_groups(idata, a, b, quantities=comparison_quantities(idata))
-        table = suppress_compare(table, idata)
-        figures = write_comparison(table, out)
-        shown = table[~table["suppressed"]]
-        if eval_path is not None and not shown.empty:
-            if console is None:
-                from rich.console import Console
-
-                console = Console(highlight=False, markup=False)  # as the CLI's: names print as written
-            figures += print_agreement(shown, out, console)
-        write_manifest(out, "compare", inputs=inputs, seed=seed,
-                       options={"groups": [a, b], "dimensions": dimensions, "prob": 0.95, "weights": "sample",
-                                "suppress_small": True},
-                       extra={"diagnostics": note or "passed"})
+            console = Console(highlight=False, markup=False)  # as the CLI's: names print as written
+        console.print(agreement_view(shown))
 
 
 def disagreements_step(posterior: Path, out: Path, sizes: DemoSizes) -> list[str]:

@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "pluralstats.cli.survey",
     "pluralstats.cli.prefs",
     "pluralstats.cli.models",
+    "pluralstats.cli.estimates",
     "pluralstats.cli.checking",
     "pluralstats.cli.finetune",
     "pluralstats.cli.evaluate",

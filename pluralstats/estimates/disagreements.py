@@ -236,3 +236,22 @@ def write_disagreements(result: Disagreements, out: str | Path, *, top: int = 20
                             "prob": result.prob, **(options or {})},
                    extra={"diagnostics": result.diagnostics})
     return written
+
+
+def disagreements_report(posterior: str | Path, groups: Sequence[str], out: str | Path, *, top: int = 20,
+                         delta: float = DELTA, dimensions: Sequence[str] | None = None, prob: float = 0.95,
+                         allow_bad: bool = False, suppress_small: bool = True) -> tuple[Disagreements, list[Path]]:
+    """The ``disagreements`` command as one call: the posterior at ``posterior`` loaded, ``groups`` (two levels
+    of one attribute with group x item terms) resolved, :func:`find_disagreements` (gated) and
+    :func:`write_disagreements` into ``out``; returns the result and the files written."""
+    from pluralstats.models import load_posterior
+
+    from .group_comparison import resolve_groups
+
+    idata = load_posterior(posterior)
+    attribute, level_a, level_b = resolve_groups(idata, *groups)
+    found = find_disagreements(idata, attribute, level_a, level_b, dimensions=dimensions, prob=prob, delta=delta,
+                               suppress_small=suppress_small, allow_bad=allow_bad)
+    figures = write_disagreements(found, out, top=top, inputs=[Path(posterior)],
+                                  options={"dimensions": dimensions, "suppress_small": suppress_small})
+    return found, figures

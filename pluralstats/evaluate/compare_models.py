@@ -310,11 +310,13 @@ def compare_with_models(survey_idata, group_a: str, group_b: str, eval_path: str
     return suppress_compare(table, survey_idata, suppress_small)
 
 
-def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
-    """Print the model-vs-survey agreement per dimension (and the one-seed note) and draw Figure 2 into ``out``."""
+def agreement_view(table: pd.DataFrame):
+    """The model-vs-survey agreement per dimension as console renderables (a table and its notes, the one-seed
+    note included), for the ``compare`` command and the demo to print."""
+    from rich.console import Group
     from rich.table import Table
+    from rich.text import Text
 
-    from pluralstats.plots.figures import figure2
     from pluralstats.report import ONE_RUN_NOTE
 
     implied = "implied" in table
@@ -338,14 +340,13 @@ def print_agreement(table: pd.DataFrame, out: Path, console) -> list[Path]:
                          if np.isfinite(r.model_cal) else "-")
         view.add_row(r.dimension, *cells, f"{r.p_same_sign:.2f}", ratio,
                      f"{r.gap:+.3f} [{r.gap_lo:+.3f}, {r.gap_hi:+.3f}]")
-    console.print(view)
-    console.print("[dim]Both sides rest on the same survey ratings; P(same sign) and the gap and ratio intervals "
-                  "pair their draws as if independent, so they overstate the evidence.[/]", markup=True)
-    console.print(f"Direction: {direction_text(direction_agreement(table))}. No scale links a preference "
-                  "gap to a tuned shift: read the sizes for direction only.")
+    parts = [view, Text("Both sides rest on the same survey ratings; P(same sign) and the gap and ratio intervals "
+                        "pair their draws as if independent, so they overstate the evidence.", style="dim"),
+             Text(f"Direction: {direction_text(direction_agreement(table))}. No scale links a preference "
+                  "gap to a tuned shift: read the sizes for direction only.")]
     if calibrated:
-        console.print("[dim]Calibrated: the scorer's difference times its slope (xb) on the held-out prompts' "
-                      "survey ratings; agreement uses the calibrated difference where there is one.[/]", markup=True)
+        parts.append(Text("Calibrated: the scorer's difference times its slope (xb) on the held-out prompts' "
+                          "survey ratings; agreement uses the calibrated difference where there is one.", style="dim"))
     if "model_n_runs" in table and (table.model_n_runs == 1).any():
-        console.print(f"[yellow]note:[/] {ONE_RUN_NOTE}", markup=True)
-    return figure2([table], Path(out) / "figure2", direction=direction_caption)
+        parts.append(Text.assemble(("note: ", "yellow"), ONE_RUN_NOTE))
+    return Group(*parts)

@@ -275,13 +275,14 @@ def test_prefs_posterior_outputs_hold_no_participant_id(hostile_survey_dir, host
 def test_fit_summary_hides_small_levels(hostile_posterior):
     from rich.console import Console
 
-    from pluralstats.cli.models import _parameter_table
-    from pluralstats.models import load_posterior
+    from pluralstats.cli.views import parameter_table
+    from pluralstats.estimates.fit_summary import parameter_summary
+    from pluralstats.models import load_posterior, meta_of
 
     idata = load_posterior(hostile_posterior)
     console = Console(width=200, record=True, file=io.StringIO(), markup=False)  # as the CLI's consoles
     for suppress in (True, False):
-        console.print(_parameter_table(idata, suppress))
+        console.print(parameter_table(parameter_summary(idata, suppress), meta_of(idata).family, 5))
     hidden, shown = console.export_text().split("Posterior summary")[1:]
     nb = next(line for line in hidden.splitlines() if "non_binary" in line)
     assert "<5" in nb and not any(ch.isdigit() for ch in nb.replace("<5", ""))
