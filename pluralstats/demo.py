@@ -152,9 +152,10 @@ def describe_step(bundle: Path, out: Path, seed: int) -> None:
 
 def fit_step(bundle: Path, posterior: Path, sizes: DemoSizes, seed: int) -> None:
     """Fit the rating model and save the posterior, as ``fit-survey`` does (its diagnostics gate included)."""
-    from pluralstats.models import fit_survey, save_posterior
-    from pluralstats.models.diagnostics import recorded_diagnostics, require_diagnostics, verdict_of
-    from pluralstats.models.fit import MAX_CHAINS, resolved_settings
+    from pluralstats.models import fit_survey
+    from pluralstats.models.diagnostics import require_diagnostics
+    from pluralstats.models.fit import MAX_CHAINS
+    from pluralstats.models.fit_output import write_fit
     from pluralstats.survey import load_survey
 
     options = {"dimensions": list(sizes.survey_dimensions), "attributes": list(sizes.survey_attributes),
@@ -164,12 +165,7 @@ def fit_step(bundle: Path, posterior: Path, sizes: DemoSizes, seed: int) -> None
     with output_policy("fit-survey", [bundle]):
         check_output(posterior)
         idata = fit_survey(load_survey(bundle), progress=False, **options)
-        save_posterior(idata, posterior)
-        _, problems = verdict_of(idata)
-        write_manifest(posterior, "fit-survey", inputs=[bundle], seed=seed,
-                       options={**options, **resolved_settings(idata)},
-                       extra={"diagnostics": recorded_diagnostics(idata)[0], "diagnostics_problems": problems,
-                              "sampling_seconds": idata.posterior.attrs.get("sampling_seconds")})
+        write_fit(idata, posterior, inputs=[bundle], seed=seed, options=options)
     require_diagnostics(idata, allow_bad=sizes.allow_bad_diagnostics)
 
 

@@ -121,45 +121,35 @@ def evaluate_cmd(bundle, models, out, control, split_file, eval_fraction, rater,
     (R-hat > 1.01, bulk ESS < 400 or any divergence), unless --allow-bad-diagnostics.
     """
     from pluralstats.cli.survey import read_bundle
-    from pluralstats.evaluate.evaluation import ShiftSettings, write_results
+    from pluralstats.evaluate.evaluation import ShiftSettings
     from pluralstats.evaluate.generate import GenerationConfig
-    from pluralstats.evaluate.reasoning import write_reasoning_summary
-    from pluralstats.evaluate.run import check_models, evaluate_models
+    from pluralstats.evaluate.run import check_models, evaluate_models, write_evaluation
     from pluralstats.evaluate.scorers import RaterScorer, load_scorer
-    from pluralstats.prefs import load_split
 
     gen = GenerationConfig(completions=completions, max_new_tokens=max_new_tokens, batch_size=batch_size,
                            temperature=temperature, thinking=thinking)
-    check_models(models, control)  # before the survey is read, the rater fitted and anything generated
-    survey = read_bundle(bundle)
-    chosen = load_scorer(scorer) if scorer else (RaterScorer.load(rater) if rater else None)
     settings = ShiftSettings(draws=draws, tune=tune, chains=chains, backend=backend, bootstrap=bootstrap,
                              population=INFERENCE[inference])
+    check_models(models, control)  # before the survey is read, the rater fitted and anything generated
+    survey = read_bundle(bundle)
     start = time.perf_counter()
     with Progress(console=console, transient=True) as progress:
-        evaluation = evaluate_models(survey, models, control=control,
-                                     split=load_split(split_file) if split_file else None,
-                                     eval_fraction=eval_fraction, max_prompts=max_prompts, scorer=chosen,
-                                     generation=gen, settings=settings, seed=seed, progress=progress)
-    result, reasoning, prompts = evaluation.result, evaluation.reasoning, evaluation.prompts
-    console.print(f"{len(models)} models x {len(prompts)} prompts x {completions} completions scored and the "
-                  f"shift model fitted in {time.perf_counter() - start:.0f} s")
-    paths = write_results(result, out)
-    if len(reasoning):
-        paths["reasoning"] = write_reasoning_summary(reasoning, out)
-    diag = result.diagnostics
-    write_manifest(out, "evaluate", inputs=[bundle, *models.values()] + ([rater] if rater else []), seed=seed,
-                   options={"models": models, "control": control, "generation": gen.to_dict(),
-                            "shift_model": settings.__dict__, "scorer": scorer or str(rater or "rater (fitted)"),
-                            "prompts": len(prompts)},
-                   extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems,
-                          "reasoning": reasoning.to_dict(orient="records")})
-    console.print(shift_table(result.table, f"Shift vs {control} (rating points, 95% intervals)"))
-    if len(reasoning):
-        console.print("Thinking segments per model (unclosed ones scored as empty answers):")
-        console.print(reasoning.to_string(index=False))
+        evaluation = evaluate_models(
+            survey, models, control=control, split=split_file, eval_fraction=eval_fraction, max_prompts=max_prompts,
+            scorer=load_scorer(scorer) if scorer else (RaterScorer.load(rater) if rater else None), generation=gen,
+            settings=settings, seed=seed, progress=progress)
+    console.print(f"{len(models)} models x {len(evaluation.prompts)} prompts x {completions} completions scored and "
+                  f"the shift model fitted in {time.perf_counter() - start:.0f} s")
+    paths = write_evaluation(evaluation, out, inputs=[bundle, *models.values(), *([rater] if rater else [])],
+                             seed=seed, options={"models": models, "control": control, "generation": gen.to_dict(),
+                                                 "shift_model": settings.__dict__,
+                                                 "scorer": scorer or str(rater or "rater (fitted)")})
+    console.print(shift_table(evaluation.result.table, f"Shift vs {control} (rating points, 95% intervals)"))
+    if len(evaluation.reasoning):
+        console.print("Thinking segments per model (unclosed ones scored as empty answers):\n"
+                      + evaluation.reasoning.to_string(index=False))
     console.print("Wrote " + ", ".join(str(p) for p in paths.values()))
-    gate_shift_model(diag, allow_bad_diagnostics, "rerun with more --draws/--tune")
+    gate_shift_model(evaluation.result.diagnostics, allow_bad_diagnostics, "rerun with more --draws/--tune")
 
 
 def gate_shift_model(diag, allow_bad: bool, remedy: str) -> None:

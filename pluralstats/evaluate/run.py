@@ -49,12 +49,14 @@ def check_models(models: Mapping[str, str | Path], control: str) -> None:
 
 
 def evaluate_models(survey, models: Mapping[str, str | Path], *, control: str | None = "control",
-                    split: pd.Series | None = None, eval_fraction: float = 0.2, max_prompts: int | None = None,
+                    split: pd.Series | str | Path | None = None, eval_fraction: float = 0.2,
+                    max_prompts: int | None = None,
                     scorer: Scorer | None = None, generation: GenerationConfig | None = None,
                     settings: ShiftSettings | None = None, seed: int = 0, progress=None) -> Evaluation:
     """Generate on held-out prompts, score every dimension, estimate shifts vs ``control``.
 
-    ``split``: the recorded train/eval split of the prompts (from the preference data); without it one is
+    ``split``: the recorded train/eval split of the prompts (from the preference data; a Series or its file);
+    without it one is
     drawn with ``eval_fraction`` and ``seed``. ``scorer``: default a rater model fitted on the train prompts.
     ``control=None``: score the models only (any number, folders or hub ids) and fit no shift model
     (``evaluation.result`` is None). ``progress``: an optional ``rich.progress.Progress`` for generation and
@@ -70,6 +72,10 @@ def evaluate_models(survey, models: Mapping[str, str | Path], *, control: str | 
     else:
         for name, path in models.items():
             check_model_source(path, f"model {name}")
+    if isinstance(split, (str, Path)):  # a recorded split file (a *.split.csv, or a preference parquet beside one)
+        from pluralstats.prefs import load_split
+
+        split = load_split(split)
     split = split if split is not None else prompt_split(survey.items, eval_fraction, seed)
     prompts = eval_prompts(survey.items, split, max_prompts)
     scorer = scorer or RaterScorer.fit(survey, split=split, seed=seed)
@@ -80,3 +86,22 @@ def evaluate_models(survey, models: Mapping[str, str | Path], *, control: str | 
         result = shift_results(scores, control=control, scale_max=scorer.scale_max, settings=settings,
                                signs=signs, seed=seed, calibration=scorer_calibration(scorer, survey, split))
     return Evaluation(result, prompts, reasoning_summary(scores), scorer, scores)
+
+
+def write_evaluation(evaluation: Evaluation, out: str | Path, *, inputs: list, seed: int,
+                     options: Mapping) -> dict[str, Path]:
+    """``evaluate``'s outputs into the folder ``out``: the results and shift table
+    (:func:`~pluralstats.evaluate.evaluation.write_results`), the thinking-segment summary when any model
+    thought, and the manifest with the shift model's diagnostics; returns the files by kind."""
+    from pluralstats.evaluate.evaluation import write_results
+    from pluralstats.evaluate.reasoning import write_reasoning_summary
+    from pluralstats.io import write_manifest
+
+    paths = write_results(evaluation.result, out)
+    if len(evaluation.reasoning):
+        paths["reasoning"] = write_reasoning_summary(evaluation.reasoning, out)
+    diag = evaluation.result.diagnostics
+    write_manifest(out, "evaluate", inputs=inputs, seed=seed, options={**options, "prompts": len(evaluation.prompts)},
+                   extra={"diagnostics": diag.summary(), "diagnostics_problems": diag.problems,
+                          "reasoning": evaluation.reasoning.to_dict(orient="records")})
+    return paths
