@@ -109,7 +109,7 @@ def compare_groups(idata_or_survey, group_a: str, group_b: str, *, dimensions: S
 
 
 def comparison_quantities(idata) -> tuple[str, ...]:
-    """``mean``, and ``share`` when the posterior stores every dimension's positive threshold (older ones do not)."""
+    """``mean``, and ``share`` when the posterior stores every dimension's positive threshold (survey.toml sets one)."""
     from pluralstats.models import meta_of
 
     meta = meta_of(idata)
