@@ -213,105 +213,142 @@ def build_model(data: ModelData, *, joint: bool = False, centered_items: bool | 
     if centered_interactions is None:
         centered_interactions = use_centred_interactions(data)
     n_dim, n_cut = len(meta.dimensions), meta.n_cut
-    n_raters = len(data.rater_ids)
-    coords = {
-        "dimension": meta.dimensions,
-        "dimension_bis": meta.dimensions,
-        "cutpoint": np.arange(1, n_cut + 1),
-        "rater": data.rater_ids.astype(str),
-        "item": data.item_ids.astype(str),
-    }
-    for attr, levels in meta.attributes.items():
-        coords[f"{attr}_level"] = levels
-    with pm.Model(coords=coords) as model:
+    with pm.Model(coords=_coords(data)) as model:
         arrays = {name: pm.Data(name, value) for name, value in data_arrays(data).items()}
-        rater_levels = arrays["rater_levels"]
-        rater_eta = pt.zeros((n_raters, n_dim))
-        shift = pt.zeros(n_dim)  # the average rater's demographic effect, per dimension
-        for j, (attr, levels) in enumerate(meta.attributes.items()):
-            if pooled_levels:
-                # every level a draw around the attribute's mean (zero-sum over levels: the mean is the cut
-                # points' business), with a learnt spread: a level with few raters is shrunk toward the mean
-                tau = pm.HalfNormal(f"tau_level_{attr}", priors.pooled_tau_sd, dims="dimension")
-                z = pm.ZeroSumNormal(f"beta_{attr}_raw", sigma=1.0, dims=("dimension", f"{attr}_level"))
-                beta = pm.Deterministic(f"beta_{attr}", z * tau[:, None], dims=("dimension", f"{attr}_level"))
-            else:
-                raw = pm.Normal(f"beta_{attr}_raw", 0.0, priors.beta_sd, shape=(n_dim, len(levels) - 1))
-                beta = pm.Deterministic(f"beta_{attr}", pt.concatenate([pt.zeros((n_dim, 1)), raw], axis=1),
-                                        dims=("dimension", f"{attr}_level"))
-            rater_eta = rater_eta + beta[:, rater_levels[:, j]].T
-            shift = shift + (beta * arrays[f"level_share_{attr}"]).sum(axis=1)
-        if joint and n_dim > 1:
-            chol, corr, sds = pm.LKJCholeskyCov(
-                "rater_chol", n=n_dim, eta=priors.lkj_eta, compute_corr=True,
-                sd_dist=pm.HalfNormal.dist(priors.sigma_rater_sd, shape=n_dim))
-            pm.Deterministic("sigma_rater", sds, dims="dimension")
-            pm.Deterministic("rater_corr", corr, dims=("dimension", "dimension_bis"))
-            z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
-            rater_eta = rater_eta + z_rater @ chol.T
-        elif meta.rater_variance_by:
-            # each level of one attribute has its own rater sd; non-centred (ZeroSumNormal takes one sigma
-            # along its zero-sum axis, so the centred form cannot have per-rater scales)
-            attr = meta.rater_variance_by
-            j = list(meta.attributes).index(attr)
-            sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims=("dimension", f"{attr}_level"))
-            z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
-            rater_eta = rater_eta + z_rater * sigma_rater[:, rater_levels[:, j]].T
-        elif centered_raters:
-            sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims="dimension")
-            rater_t = pm.ZeroSumNormal("rater_effect_t", sigma=sigma_rater[:, None], dims=("dimension", "rater"))
-            rater_eta = rater_eta + rater_t.T
-        else:
-            sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims="dimension")
-            z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
-            rater_eta = rater_eta + z_rater * sigma_rater
-        sigma_item = pm.HalfNormal("sigma_item", priors.sigma_item_sd, dims="dimension")
-        # item effects sum to zero per dimension: their mean is the cut points' location, and leaving
-        # it free makes a long ridge (all cut points and all item effects shifting together)
-        if centered_items:
-            item_t = pm.ZeroSumNormal("item_effect_t", sigma=sigma_item[:, None], dims=("dimension", "item"))
-            item_effect = pm.Deterministic("item_effect", item_t.T, dims=("item", "dimension"))
-        else:
-            z_item = pm.ZeroSumNormal("z_item", sigma=1.0, dims=("dimension", "item"))
-            item_effect = pm.Deterministic("item_effect", (z_item * sigma_item[:, None]).T,
-                                           dims=("item", "dimension"))
-        # The cut points are sampled for the average rater (predictors centred, as brms and Bambi do):
-        # with reference-level cut points every dummy coefficient trades against them, worst when the
-        # reference group is small. ``cutpoints`` (reference-level rater) is recovered exactly.
-        centred_cuts = pm.Normal(
-            "cutpoints_centered", 0.0, priors.cutpoint_sd, dims=("dimension", "cutpoint"),
-            transform=pm.distributions.transforms.ordered,
-            initval=np.tile(np.linspace(-2.0, 2.0, n_cut) if n_cut > 1 else [0.0], (n_dim, 1)).astype(
-                pytensor_config.floatX),
-        )
+        rater_eta, shift = _attribute_effects(meta, arrays, priors, n_raters=len(data.rater_ids),
+                                              pooled_levels=pooled_levels)
+        rater_eta = _rater_effects(rater_eta, meta, arrays["rater_levels"], priors, joint=joint,
+                                   centered_raters=centered_raters)
+        item_effect = _item_effects(priors, centered_items)
+        centred_cuts = _centred_cutpoints(priors, n_dim, n_cut)
         pm.Deterministic("cutpoints", centred_cuts + shift[:, None], dims=("dimension", "cutpoint"))
         rater_eta = rater_eta - shift[None, :]
         padded = pt.concatenate([pt.fill(centred_cuts[:, :1], -BIG), centred_cuts,
                                  pt.fill(centred_cuts[:, :1], BIG)], axis=1)
         eta = rater_eta.flatten()[arrays["rater_cell"]] + item_effect.flatten()[arrays["item_cell"]]
-        for attr in meta.disagreement:
-            dims = ("dimension", "item", f"{attr}_level")
-            if centered_interactions or not signed_scale:
-                tau = pm.HalfNormal(f"tau_{attr}", priors.tau_sd, dims="dimension")
-                if centered_interactions:
-                    w = pm.ZeroSumNormal(f"w_{attr}", sigma=tau[:, None, None], n_zerosum_axes=2, dims=dims)
-                else:
-                    z = pm.ZeroSumNormal(f"z_w_{attr}", sigma=1.0, n_zerosum_axes=2, dims=dims)
-                    w = pm.Deterministic(f"w_{attr}", z * tau[:, None, None], dims=dims)
-            else:
-                # a signed scale s ~ Normal(0, tau_sd) with tau = |s| and w = s z: the same prior as tau ~
-                # HalfNormal(tau_sd), w = tau z, since z is symmetric. On the log scale a HalfNormal tau whose
-                # posterior reaches toward 0 has a long left tail that NUTS crosses slowly; s passes through 0
-                # as through any other point (docs/speed.md, "The disagreement scale"). Its sign is not
-                # identified (s, z and -s, -z give the same w) and is dropped: every result reads tau and w
-                signed = pm.Normal(f"w_scale_{attr}", 0.0, priors.tau_sd, dims="dimension")
-                pm.Deterministic(f"tau_{attr}", pt.abs(signed), dims="dimension")
-                z = pm.ZeroSumNormal(f"z_w_{attr}", sigma=1.0, n_zerosum_axes=2, dims=dims)
-                w = pm.Deterministic(f"w_{attr}", z * signed[:, None, None], dims=dims)
-            eta = eta + w.flatten()[arrays[f"w_cell_{attr}"]]
+        eta = _interaction_terms(eta, meta, arrays, priors, centered_interactions=centered_interactions,
+                                 signed_scale=signed_scale)
         loglik = family.graph_loglik(eta, padded, arrays["category_cell"], arrays["category_count"])
         pm.Potential("rating_loglik", loglik)
     return model
+
+
+def _coords(data: ModelData) -> dict:
+    """The model's named axes: dimensions, cut points, raters, items and each attribute's levels."""
+    meta = data.meta
+    coords = {
+        "dimension": meta.dimensions,
+        "dimension_bis": meta.dimensions,
+        "cutpoint": np.arange(1, meta.n_cut + 1),
+        "rater": data.rater_ids.astype(str),
+        "item": data.item_ids.astype(str),
+    }
+    for attr, levels in meta.attributes.items():
+        coords[f"{attr}_level"] = levels
+    return coords
+
+
+def _attribute_effects(meta, arrays: dict, priors: Priors, *, n_raters: int, pooled_levels: bool):
+    """Inside the model: each attribute's ``beta``; returns the raters' summed effects and the average rater's."""
+    n_dim = len(meta.dimensions)
+    rater_levels = arrays["rater_levels"]
+    rater_eta = pt.zeros((n_raters, n_dim))
+    shift = pt.zeros(n_dim)  # the average rater's demographic effect, per dimension
+    for j, (attr, levels) in enumerate(meta.attributes.items()):
+        if pooled_levels:
+            # every level a draw around the attribute's mean (zero-sum over levels: the mean is the cut
+            # points' business), with a learnt spread: a level with few raters is shrunk toward the mean
+            tau = pm.HalfNormal(f"tau_level_{attr}", priors.pooled_tau_sd, dims="dimension")
+            z = pm.ZeroSumNormal(f"beta_{attr}_raw", sigma=1.0, dims=("dimension", f"{attr}_level"))
+            beta = pm.Deterministic(f"beta_{attr}", z * tau[:, None], dims=("dimension", f"{attr}_level"))
+        else:
+            raw = pm.Normal(f"beta_{attr}_raw", 0.0, priors.beta_sd, shape=(n_dim, len(levels) - 1))
+            beta = pm.Deterministic(f"beta_{attr}", pt.concatenate([pt.zeros((n_dim, 1)), raw], axis=1),
+                                    dims=("dimension", f"{attr}_level"))
+        rater_eta = rater_eta + beta[:, rater_levels[:, j]].T
+        shift = shift + (beta * arrays[f"level_share_{attr}"]).sum(axis=1)
+    return rater_eta, shift
+
+
+def _rater_effects(rater_eta, meta, rater_levels, priors: Priors, *, joint: bool, centered_raters: bool):
+    """Inside the model: the raters' own effects (joint, per-level sds, centred or not) added to ``rater_eta``."""
+    n_dim = len(meta.dimensions)
+    if joint and n_dim > 1:
+        chol, corr, sds = pm.LKJCholeskyCov(
+            "rater_chol", n=n_dim, eta=priors.lkj_eta, compute_corr=True,
+            sd_dist=pm.HalfNormal.dist(priors.sigma_rater_sd, shape=n_dim))
+        pm.Deterministic("sigma_rater", sds, dims="dimension")
+        pm.Deterministic("rater_corr", corr, dims=("dimension", "dimension_bis"))
+        z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
+        rater_eta = rater_eta + z_rater @ chol.T
+    elif meta.rater_variance_by:
+        # each level of one attribute has its own rater sd; non-centred (ZeroSumNormal takes one sigma
+        # along its zero-sum axis, so the centred form cannot have per-rater scales)
+        attr = meta.rater_variance_by
+        j = list(meta.attributes).index(attr)
+        sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims=("dimension", f"{attr}_level"))
+        z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
+        rater_eta = rater_eta + z_rater * sigma_rater[:, rater_levels[:, j]].T
+    elif centered_raters:
+        sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims="dimension")
+        rater_t = pm.ZeroSumNormal("rater_effect_t", sigma=sigma_rater[:, None], dims=("dimension", "rater"))
+        rater_eta = rater_eta + rater_t.T
+    else:
+        sigma_rater = pm.HalfNormal("sigma_rater", priors.sigma_rater_sd, dims="dimension")
+        z_rater = pm.ZeroSumNormal("z_rater", sigma=1.0, dims=("dimension", "rater")).T
+        rater_eta = rater_eta + z_rater * sigma_rater
+    return rater_eta
+
+
+def _item_effects(priors: Priors, centered_items: bool):
+    """Inside the model: ``sigma_item`` and the zero-sum ``item_effect`` (item, dimension), centred or not."""
+    sigma_item = pm.HalfNormal("sigma_item", priors.sigma_item_sd, dims="dimension")
+    # item effects sum to zero per dimension: their mean is the cut points' location, and leaving
+    # it free makes a long ridge (all cut points and all item effects shifting together)
+    if centered_items:
+        item_t = pm.ZeroSumNormal("item_effect_t", sigma=sigma_item[:, None], dims=("dimension", "item"))
+        return pm.Deterministic("item_effect", item_t.T, dims=("item", "dimension"))
+    z_item = pm.ZeroSumNormal("z_item", sigma=1.0, dims=("dimension", "item"))
+    return pm.Deterministic("item_effect", (z_item * sigma_item[:, None]).T, dims=("item", "dimension"))
+
+
+def _centred_cutpoints(priors: Priors, n_dim: int, n_cut: int):
+    """Inside the model: the ordered cut points of the average rater, which ``cutpoints`` shifts to the reference."""
+    # The cut points are sampled for the average rater (predictors centred, as brms and Bambi do):
+    # with reference-level cut points every dummy coefficient trades against them, worst when the
+    # reference group is small. ``cutpoints`` (reference-level rater) is recovered exactly.
+    return pm.Normal(
+        "cutpoints_centered", 0.0, priors.cutpoint_sd, dims=("dimension", "cutpoint"),
+        transform=pm.distributions.transforms.ordered,
+        initval=np.tile(np.linspace(-2.0, 2.0, n_cut) if n_cut > 1 else [0.0], (n_dim, 1)).astype(
+            pytensor_config.floatX),
+    )
+
+
+def _interaction_terms(eta, meta, arrays: dict, priors: Priors, *, centered_interactions: bool,
+                       signed_scale: bool):
+    """Inside the model: each disagreement attribute's group x item terms ``w_<attr>`` added to ``eta``."""
+    for attr in meta.disagreement:
+        dims = ("dimension", "item", f"{attr}_level")
+        if centered_interactions or not signed_scale:
+            tau = pm.HalfNormal(f"tau_{attr}", priors.tau_sd, dims="dimension")
+            if centered_interactions:
+                w = pm.ZeroSumNormal(f"w_{attr}", sigma=tau[:, None, None], n_zerosum_axes=2, dims=dims)
+            else:
+                z = pm.ZeroSumNormal(f"z_w_{attr}", sigma=1.0, n_zerosum_axes=2, dims=dims)
+                w = pm.Deterministic(f"w_{attr}", z * tau[:, None, None], dims=dims)
+        else:
+            # a signed scale s ~ Normal(0, tau_sd) with tau = |s| and w = s z: the same prior as tau ~
+            # HalfNormal(tau_sd), w = tau z, since z is symmetric. On the log scale a HalfNormal tau whose
+            # posterior reaches toward 0 has a long left tail that NUTS crosses slowly; s passes through 0
+            # as through any other point (docs/speed.md, "The disagreement scale"). Its sign is not
+            # identified (s, z and -s, -z give the same w) and is dropped: every result reads tau and w
+            signed = pm.Normal(f"w_scale_{attr}", 0.0, priors.tau_sd, dims="dimension")
+            pm.Deterministic(f"tau_{attr}", pt.abs(signed), dims="dimension")
+            z = pm.ZeroSumNormal(f"z_w_{attr}", sigma=1.0, n_zerosum_axes=2, dims=dims)
+            w = pm.Deterministic(f"w_{attr}", z * signed[:, None, None], dims=dims)
+        eta = eta + w.flatten()[arrays[f"w_cell_{attr}"]]
+    return eta
 
 
 #: posterior variables that are sampling devices, not results; dropped before saving
