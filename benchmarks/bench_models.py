@@ -41,7 +41,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 warnings.filterwarnings("ignore")
 POPQUORN = Path(__file__).resolve().parents[1] / "analyses" / "popquorn" / "survey.toml"
@@ -83,43 +82,15 @@ def load_data(name: str, sim_seed: int = 0, scale: float = 1.0, disagreement: fl
 
 def bambi_idata(survey, dimension: str, attributes: list[str], draws: int, tune: int, chains: int, seed: int,
                 sampler: str = "pymc"):
-    """Bambi's cumulative model with its defaults (``sampler``: Bambi's inference method, its default PyMC
-    NUTS or nutpie), re-expressed in pluralstats' posterior layout."""
-    import bambi as bmb
+    """Bambi's cumulative model with its default priors (``sampler``: Bambi's inference method, its default PyMC
+    NUTS or nutpie with nutpie's own defaults), re-expressed in pluralstats' posterior layout by
+    :func:`pluralstats.models.to_bambi`. Not diagnosed there: ``run`` judges every backend by the same rule."""
+    from pluralstats.models import to_bambi
 
-    from pluralstats.models.data import build_model_data
-    from pluralstats.models.fit import finish_idata
-
-    data = build_model_data(survey, [dimension], attributes)
-    frame = survey.ratings_with_attributes()
-    frame = frame[frame.dimension == dimension].copy()
-    frame["rating"] = pd.Categorical(frame.rating, categories=range(1, survey.config.scale_max + 1), ordered=True)
-    for attr in attributes:  # formulae takes the alphabetically first level as reference: prefix the order
-        order = {lv: f"{i:02d}_{lv}" for i, lv in enumerate(data.meta.attributes[attr])}
-        frame[attr] = frame[attr].astype(str).map(order)
-    formula = "rating ~ " + " + ".join(attributes) + " + (1|participant_id) + (1|item_id)"
-    model = bmb.Model(formula, frame, family="cumulative")
-    fitted = model.fit(draws=draws, tune=tune, chains=chains, cores=min(chains, 2), random_seed=seed,
-                       progressbar=False, inference_method=sampler)
-    post = fitted.posterior
-    out = {}
-    for attr in attributes:
-        levels = data.meta.attributes[attr]
-        b = post[attr].rename({f"{attr}_dim": "level"})
-        b = b.assign_coords(level=[str(v)[3:] for v in b["level"].to_numpy()]).reindex(level=levels[1:])
-        full = xr.concat([xr.zeros_like(b.isel(level=[0])).assign_coords(level=[levels[0]]), b], dim="level")
-        out[f"beta_{attr}"] = full.rename({"level": f"{attr}_level"}).expand_dims(dimension=[dimension], axis=2)
-    thr = [d for d in post["threshold"].dims if d not in ("chain", "draw")][0]
-    out["cutpoints"] = post["threshold"].rename({thr: "cutpoint"}).expand_dims(dimension=[dimension], axis=2)
-    out["sigma_rater"] = post["1|participant_id_sigma"].expand_dims(dimension=[dimension], axis=2)
-    out["sigma_item"] = post["1|item_id_sigma"].expand_dims(dimension=[dimension], axis=2)
-    item = post["1|item_id"]
-    item_dim = [d for d in item.dims if d not in ("chain", "draw")][0]
-    item = item.rename({item_dim: "item"}).reindex(item=data.item_ids.astype(str))
-    out["item_effect"] = item.expand_dims(dimension=[dimension], axis=3)
-    raw = fitted.copy()
-    raw.posterior = xr.Dataset(out)
-    return finish_idata(raw, data, backend="bambi", joint=False, seconds=0.0)
+    formula = "rating ~ " + " + ".join(attributes) + " + (1|rater) + (1|item)"
+    return to_bambi(survey, formula, dimension=dimension, draws=draws, tune=tune, chains=chains, seed=seed,
+                    sampler=sampler, priors="bambi", sampler_options={} if sampler == "nutpie" else None,
+                    log_likelihood=False, check=False)
 
 
 def run(args) -> dict:

@@ -11,6 +11,7 @@ Public API (stable; other stages call it)::
     group_contrasts(idata, attribute, level_a, level_b) -> DataFrame
     contrast_draws(idata, attribute, level_a, level_b) -> xarray.Dataset (dimension, chain, draw)
     all_contrasts(idata) -> DataFrame;  diagnose(idata) -> Diagnostics
+    to_bambi(survey, formula, dimension=...) -> InferenceData (any Bambi formula, same gate; :mod:`.formula`)
 
 Contrasts are adjusted: standardised to the sample's raters, or to ``weights`` ("equal" or population
 margins, :mod:`.groups`), with ``mean`` and ``share>=k`` quantities (:mod:`.contrasts`).
@@ -22,6 +23,7 @@ from .contrasts import CONTRAST_COLUMNS, all_contrasts, contrast_draws, group_co
 from .data import ModelMeta, build_model_data, meta_of
 from .diagnostics import Diagnostics, check_diagnostics, diagnose
 from .fit import fit_survey, load_posterior, save_posterior
+from .formula import to_bambi
 from .predict import category_probabilities, expected_rating
 
 # PyTensor warns when pip installed it without a BLAS to link. The rating models compile to almost no BLAS
@@ -34,4 +36,5 @@ __all__ = [
     "CONTRAST_COLUMNS", "Diagnostics", "ModelMeta", "all_contrasts", "build_model_data",
     "category_probabilities", "check_diagnostics", "contrast_draws", "diagnose", "expected_rating",
     "fit_survey", "group_contrasts", "load_posterior", "meta_of", "save_posterior", "summarize_draws",
+    "to_bambi",
 ]
