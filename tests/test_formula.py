@@ -189,3 +189,24 @@ def test_ess_top_up_keeps_the_first_batch_rhat(survey, monkeypatch):
     assert idata.posterior.sizes["chain"] == 8 and summary["rhat_chains"] == 4 and summary["chains"] == 8
     assert "4 more chains (each 500 draws)" in idata.posterior.attrs["auto_choices"]
     assert verdict_of(idata)[0] == "failed" and "ESS < 3000" in verdict_of(idata)[1]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--disagreement", "political"], "--formula states the model; leave out --disagreement"),
+    (["--joint"], "leave out --joint"),
+    (["--dimensions", "toxicity,sensitivity"], "--formula fits one dimension"),
+    (["--backend", "advi"], "not --backend advi"),
+])
+def test_fit_survey_formula_refuses_what_the_formula_states(tmp_path, extra, message):
+    from click.testing import CliRunner
+
+    from pluralstats.cli import cli
+
+    bundle = tmp_path / "b"
+    assert CliRunner().invoke(cli, ["simulate", "--out", str(bundle), "--participants", "30"]).exit_code == 0
+    args = ["fit-survey", str(bundle), "--out", str(tmp_path / "p.nc"), "--formula",
+            "rating ~ gender + (1|rater) + (1|item)"]
+    result = CliRunner().invoke(cli, [*args, *(["--dimensions", "toxicity"] if "--dimensions" not in extra else []),
+                                      *extra])
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert not (tmp_path / "p.nc").exists()

@@ -130,15 +130,44 @@ def _priors(items: tuple[str, ...], beta_prior_sd: float) -> dict:
     return out
 
 
+#: options that set the built-in model's form, which a formula states itself
+FORMULA_SETS = ("attributes", "disagreement", "joint", "pooled_levels", "rater_variance_by", "centered_interactions",
+                "centered_items", "centered_raters", "split_dimensions")
+
+
+def _fit_formula(survey, formula: str, dimensions, options: dict):
+    """``fit-survey --formula``: :func:`~pluralstats.models.to_bambi` with the sampler options that apply."""
+    from pluralstats.models import to_bambi
+    from pluralstats.models.priors import Priors, parse_priors
+
+    given = [name for name in FORMULA_SETS if options.get(name) not in (None, False)]
+    if given:
+        raise InputError(f"--formula states the model; leave out --{given[0].replace('_', '-')}")
+    if dimensions and len(dimensions) > 1:
+        raise InputError("--formula fits one dimension: give --dimensions NAME")
+    if options["backend"] not in ("auto", "nutpie", "pymc"):
+        raise InputError(f"--formula samples with nutpie (auto) or pymc, not --backend {options['backend']}")
+    priors, _ = parse_priors(options.get("prior", ()), base=Priors(beta_sd=options["beta_prior_sd"]))
+    console.print(f"Fitting {formula!r} with Bambi ({len(survey.ratings)} ratings)")
+    return to_bambi(survey, formula, dimension=dimensions[0] if dimensions else None, draws=options["draws"],
+                    tune=options["tune"], chains=options["chains"], seed=options["seed"],
+                    max_chains=options["max_chains"], priors=priors, family=options["family"],
+                    sampler="pymc" if options["backend"] == "pymc" else "nutpie", progress=True)
+
+
 @writes("file")
 @click.command("fit-survey")
 @click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Posterior NetCDF file to write.")
 @dimensions_option
 @fit_options
+@click.option("--formula", default=None, metavar="FORMULA",
+              help="Fit this Bambi formula (cumulative family) on one dimension instead of the built-in model, e.g. "
+                   "'rating ~ gender * political + (1|rater) + (1|item)' (columns: rating, rater, item, prompt, "
+                   "language and the attributes); gated alike; loo reads it, and contrasts an additive one.")
 @allow_bad_option
 @suppress_option
-def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_small, **options):
+def fit_survey_cmd(bundle, out, dimensions, formula, allow_bad_diagnostics, suppress_small, **options):
     """Fit the hierarchical rating model; write the posterior (all dimensions, one NetCDF file).
 
     Exits 3 (after writing, so the fit can be inspected) when R-hat > 1.01, bulk/tail ESS < 400, any
@@ -152,8 +181,8 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
     from pluralstats.models.fit_output import write_fit
 
     survey = read_bundle(bundle)
-    idata = fit_survey(survey, dimensions=dimensions, progress=True, seed=options["seed"],
-                       **fit_progress(survey, dimensions, options))
+    idata = _fit_formula(survey, formula, dimensions, options) if formula else fit_survey(
+        survey, dimensions=dimensions, progress=True, seed=options["seed"], **fit_progress(survey, dimensions, options))
     attrs = idata.posterior.attrs
     console.print(f"Sampled {idata.posterior.sizes['chain']} chains x {idata.posterior.sizes['draw']} draws after "
                   f"{attrs.get('tune', 0)} tuning steps in {attrs.get('sampling_seconds', 0):.0f} s"
@@ -163,7 +192,8 @@ def fit_survey_cmd(bundle, out, dimensions, allow_bad_diagnostics, suppress_smal
                                   meta_of(idata).min_group_size))
     console.print(diagnostics_view(idata))
     status, problems = write_fit(idata, out, inputs=[bundle], seed=options["seed"],
-                                 options={"dimensions": dimensions, **options, "suppress_small": suppress_small})
+                                 options={"dimensions": dimensions, **options, "suppress_small": suppress_small,
+                                          **({"formula": formula} if formula else {})})
     console.print(f"Wrote {out} ({attrs['sampling_seconds']:.0f} s sampling)")
     if status != "passed" and not allow_bad_diagnostics:
         raise DiagnosticsError(f"{status}: {problems}")

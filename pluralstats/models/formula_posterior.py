@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 from scipy import sparse
-from scipy.special import logsumexp
 
 from pluralstats.errors import InputError, shorten
 from pluralstats.families import get_family
@@ -20,13 +19,9 @@ from pluralstats.survey import Survey
 
 from .diagnostics import Diagnostics, _family, _flatten, _judge, _rows, diagnose, require_diagnostics
 from .formula_data import FormulaSpec, additive, build_bambi, spec_of
+from .marginal_likelihood import GH_NODES, LL_VAR, marginal_log_likelihood
 
-GH_NODES = 12  # Gauss-Hermite nodes of the rater integral (as pluralstats.estimates.loo)
-NEWTON_STEPS = 30
-NEWTON_TOL = 1e-4
-FD_STEP = 1e-4
 CHUNK_CELLS = 2_000_000  # draws x ratings per block of the log-likelihood
-LL_VAR = "ratings"  # the log_likelihood variable the package's LOO reads (dimension "rater")
 
 
 def _decode(var: xr.DataArray, decoded: Mapping[str, str]) -> xr.DataArray:
@@ -138,43 +133,10 @@ def rater_log_likelihood(model: Any, raw: az.InferenceData, spec: FormulaSpec, *
             out[block] = np.stack([np.bincount(rater, weights=row, minlength=n_raters) for row in logp])
         else:
             s = np.broadcast_to(sigma[block][:, None], eta.shape)
-            out[block] = _marginal(eta, lo, hi, s, rater, n_raters, family, nodes=nodes)
+            out[block] = marginal_log_likelihood(eta, lo, hi, s, rater, n_raters, family, nodes=nodes)
     return xr.DataArray(out.reshape(n_chain, n_draw, n_raters), dims=("chain", "draw", "rater"),
                         coords={"chain": post["chain"].to_numpy(), "draw": post["draw"].to_numpy(),
                                 "rater": data.rater_ids.astype(str)}, name=LL_VAR)
-
-
-def _marginal(eta: np.ndarray, lo: np.ndarray, hi: np.ndarray, sigma: np.ndarray, cell: np.ndarray, n_cells: int,
-              family: Any, *, nodes: int = GH_NODES) -> np.ndarray:
-    """``(b, n_cells)``: ``log integral prod P(lo < eta + u + e <= hi) Normal(u | 0, sigma) du`` over each cell's
-    ratings, by adaptive Gauss-Hermite quadrature: the rule of
-    :func:`pluralstats.estimates.loo.marginal_log_likelihood` (Newton's method for the integrand's mode and
-    curvature, the nodes centred and scaled there), which this layer cannot import."""
-    b, n_obs = eta.shape
-    cells = sparse.csr_matrix((np.ones(n_obs), (cell, np.arange(n_obs))), shape=(n_cells, n_obs))
-    counts = np.asarray(cells.sum(axis=1)).ravel()
-
-    def summed(t: np.ndarray) -> np.ndarray:
-        return (cells @ family.category_logp(eta + sigma * t[:, cell], lo, hi).T).T
-
-    t = np.zeros((b, n_cells))
-    curvature = np.ones((b, n_cells))
-    for _ in range(NEWTON_STEPS):
-        below, here, above = summed(t - FD_STEP), summed(t), summed(t + FD_STEP)
-        slope = (above - below) / (2 * FD_STEP) - t
-        curvature = np.maximum(1.0 - (above - 2 * here + below) / FD_STEP**2, 1.0)
-        move = np.clip(slope / curvature, -2.0, 2.0)
-        t = t + move
-        if np.abs(move).max() < NEWTON_TOL:
-            break
-    x, w = np.polynomial.hermite.hermgauss(nodes)
-    scale = np.sqrt(2.0 / curvature)
-    logs = np.empty((nodes, b, n_cells))
-    for k in range(nodes):
-        tk = t + scale * x[k]
-        logs[k] = np.log(w[k]) + x[k] ** 2 + summed(tk) - 0.5 * tk**2
-    total = np.log(scale) - 0.5 * np.log(2 * np.pi) + logsumexp(logs, axis=0)
-    return np.where(counts[None, :] > 0, total, 0.0)
 
 
 def _families(idata: az.InferenceData) -> dict[str, int]:
