@@ -28,8 +28,8 @@ def one_scale(scale: float, draws: int, tune: int, chains: int, seed: int) -> di
 
     from pluralstats.models import mcmc
     from pluralstats.models.data import build_model_data
-    from pluralstats.models.fit import finish_idata, stored_variables
     from pluralstats.models.rating import build_model, set_disagreement
+    from pluralstats.models.sampling import finish_idata, stored_variables
     from pluralstats.samplers import get_sampler
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 

@@ -37,7 +37,7 @@ def pm_sample(model, sampler: str, draws: int, tune: int, chains: int, seed: int
     """``sampler``: "numpyro" or "blackjax", optionally "-vectorized" (chains vmapped in one loop), "-parallel"
     (one chain per host device: XLA_FLAGS=--xla_force_host_platform_device_count=2 before JAX starts) or
     "-sequential"."""
-    from pluralstats.models.fit import stored_variables
+    from pluralstats.models.sampling import stored_variables
     from pluralstats.samplers.numpyro import Numpyro
 
     name, _, method = sampler.partition("-")
@@ -49,7 +49,7 @@ def flow_sample(model, draws: int, tune: int, chains: int, seed: int):
     import nutpie
     from pymc.model.transform.optimization import freeze_dims_and_data
 
-    from pluralstats.models.fit import stored_variables
+    from pluralstats.models.sampling import stored_variables
 
     # nutpie's flow adapter calls the log density without the model's data: freeze the data in (initial values
     # set aside first, as pm_sample does, since freezing refuses them; nutpie then starts from its own draws)

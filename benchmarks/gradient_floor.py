@@ -24,8 +24,8 @@ import numba
 import numpy as np
 
 from pluralstats.models.data import build_model_data
-from pluralstats.models.fit import dimension_parts
 from pluralstats.models.rating import build_model, data_arrays, use_centred, use_centred_raters
+from pluralstats.models.sampling import dimension_parts
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 
@@ -63,7 +63,7 @@ def nutpie_jax_ms(make_model, x: np.ndarray) -> dict[str, float]:
     each: nutpie records the dimensions of a model it compiles in the model itself)."""
     import nutpie
 
-    from pluralstats.models.fit import stored_variables
+    from pluralstats.models.sampling import stored_variables
 
     out = {}
     for graph in ("pytensor", "jax"):

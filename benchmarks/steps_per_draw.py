@@ -20,8 +20,8 @@ import numpy as np
 
 from pluralstats.models.data import build_model_data
 from pluralstats.models.diagnostics import diagnose
-from pluralstats.models.fit import finish_idata, nutpie_compile
 from pluralstats.models.rating import build_model
+from pluralstats.models.sampling import finish_idata, nutpie_compile
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 

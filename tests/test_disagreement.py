@@ -25,9 +25,9 @@ from pluralstats.errors import InputError
 from pluralstats.estimates.disagreements import disagreement_tables
 from pluralstats.models import category_probabilities, meta_of, save_posterior
 from pluralstats.models.data import META_KEY, build_model_data
-from pluralstats.models.fit import finish_idata, nutpie_compile, nutpie_sample
 from pluralstats.models.predict import flat_draws
 from pluralstats.models.rating import build_model, data_arrays, set_disagreement
+from pluralstats.models.sampling import finish_idata, nutpie_compile, nutpie_sample
 from pluralstats.prefs import build_preferences
 from pluralstats.prefs.posterior import SharedOrderWarning
 from pluralstats.report import build_report

@@ -13,7 +13,8 @@ import pytest
 
 from pluralstats.models import diagnose
 from pluralstats.models.data import build_model_data
-from pluralstats.models.fit import dimension_parts, fit_survey
+from pluralstats.models.fit import fit_survey
+from pluralstats.models.sampling import dimension_parts
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 pytest.importorskip("jax")

@@ -15,8 +15,9 @@ import pytest
 
 from pluralstats.errors import InputError
 from pluralstats.models.data import build_model_data
-from pluralstats.models.fit import fit_survey, nutpie_compile
+from pluralstats.models.fit import fit_survey
 from pluralstats.models.rating import build_model, set_disagreement
+from pluralstats.models.sampling import nutpie_compile
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 jax = pytest.importorskip("jax")  # installed by `make install` (the project's jax extra)

@@ -11,9 +11,9 @@ from scipy.special import expit
 
 from pluralstats.errors import InputError
 from pluralstats.models.data import build_model_data, meta_of
-from pluralstats.models.fit import finish_idata
 from pluralstats.models.groups import composition, group_draws
 from pluralstats.models.margins import rake
+from pluralstats.models.sampling import finish_idata
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 DIM = "toxicity"

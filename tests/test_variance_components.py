@@ -16,7 +16,7 @@ from pluralstats.estimates.variance import variance_components, variance_markdow
 from pluralstats.models import save_posterior
 from pluralstats.models.data import build_model_data
 from pluralstats.models.diagnostics import DIGEST_ATTR, PROBLEMS_ATTR, STATUS_ATTR, draws_digest
-from pluralstats.models.fit import finish_idata
+from pluralstats.models.sampling import finish_idata
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 
 DIMS = ["toxicity", "helpfulness"]

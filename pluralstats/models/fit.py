@@ -4,8 +4,9 @@ Samplers (``backend``) live in :mod:`pluralstats.samplers`: ``nutpie`` (NUTS in 
 gradient), ``jax`` (the same sampler on a JAX-compiled gradient: fast to compile, and for GPUs; needs the
 ``jax`` extra), ``pymc`` (PyMC's own NUTS), ``advi`` (mean-field ADVI: minutes faster, intervals too narrow;
 for a first look only, never for reported numbers), and any installed by entry point. This module owns what
-is the model's business whatever the sampler: the choice of backend and tuning, the per-dimension split,
-and the gate's rule (:func:`sample_gated`).
+is the model's business whatever the sampler: the choice of backend and tuning and whether to split the
+dimensions; compiling and sampling the model (whole or per dimension) and the gate's rule
+(:func:`~.sampling.sample_gated`) are :mod:`.sampling`'s.
 """
 
 from __future__ import annotations
@@ -16,25 +17,20 @@ import time
 from pathlib import Path
 
 import arviz as az
-import numpy as np
-import pymc as pm
-import xarray as xr
 
 from pluralstats.errors import InputError
-from pluralstats.families import DEFAULT_FAMILY, get_family
-from pluralstats.samplers import Sampler, get_sampler, quiet
-from pluralstats.samplers.base import join_chains
+from pluralstats.families import DEFAULT_FAMILY, Family, get_family
+from pluralstats.samplers import Sampler, get_sampler
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
-from .diagnostics import GATE_CHAINS, MIN_ESS, Diagnostics, diagnose, gate_draws, record_verdict
+from .diagnostics import GATE_CHAINS, MIN_ESS, diagnose, gate_draws, record_verdict
 from .priors import DEFAULT_PRIORS, Priors
 from .rating import (
     BETA_PRIOR_SD,
     CENTRED_MIN_RATINGS,
     build_model,
     data_arrays,
-    is_auxiliary,
     ratings_per_unit,
     set_disagreement,
     set_rater_variance,
@@ -42,6 +38,7 @@ from .rating import (
     use_centred_interactions,
     use_centred_raters,
 )
+from .sampling import _split_sampler, _whole_sampler, dimension_parts, finish_idata, sample_gated, stored_variables
 
 #: nutpie tuning steps when raters give many ratings each (see :func:`default_tune`)
 LONG_TUNE = 1000
@@ -95,106 +92,6 @@ def use_low_rank(data: ModelData) -> bool:
     return MASS_MATRIX != "diag"
 
 
-def nutpie_sample(compiled, *, draws: int, tune: int, chains: int, seed: int, progress: bool,
-                  low_rank: bool = True):
-    """nutpie with its low-rank (``low_rank``) or diagonal mass matrix. ``compiled``: :func:`nutpie_compile`'s
-    result, or that with ``with_data`` (the coverage study refits surveys of one shape without recompiling)."""
-    return get_sampler("nutpie").draw(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress,
-                                      low_rank=low_rank)
-
-
-def nutpie_compile(model: pm.Model, backend: str = "nutpie"):
-    """``model`` compiled by the nutpie sampler ``backend`` ("nutpie" or "jax") in this process, storing only
-    :func:`stored_variables`."""
-    sampler = get_sampler(backend)
-    return sampler.compile_here(sampler.compile(model, stored_variables(model)))
-
-
-def _whole_sampler(model: pm.Model, sampler: Sampler, *, draws: int, tune: int, progress: bool,
-                   low_rank: bool = True):
-    """Return a function sampling ``(chains, seed)`` from ``model``: compiled once when the sampler is
-    ``reusable``, else sampled afresh on each call."""
-    names = stored_variables(model)
-    if not sampler.reusable:
-        def sample_once(chains: int, seed: int) -> az.InferenceData:
-            with quiet(progress):
-                return sampler.sample(model, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress,
-                                      var_names=names)
-        return sample_once
-    compiled = sampler.compile(model, names)
-
-    def sample(chains: int, seed: int) -> az.InferenceData:
-        with quiet(progress):
-            return sampler.draw(compiled, draws=draws, tune=tune, chains=chains, seed=seed, progress=progress,
-                                low_rank=low_rank)
-    return sample
-
-
-def _split_sampler(parts: list[ModelData], sampler: Sampler, model_options: dict, *, draws: int, tune: int,
-                   progress: bool, low_rank: bool = True):
-    """One model per dimension, compiled once: the parts share every rater, item and level
-    (:func:`dimension_parts`), so only the per-rating arrays differ, in length too, and the sampler's
-    ``with_data`` swaps them in (a refit gives the draws of a model compiled for that part). Return a function
-    sampling ``(chains, seed)`` from every dimension's model in turn, joined along ``dimension`` as one
-    posterior (``sample_stats`` gain a ``dimension`` axis: each dimension's chains are separate runs of the
-    sampler)."""
-    model = build_model(parts[0], **model_options)
-    compiled = sampler.compile(model, stored_variables(model))
-    names = [part.meta.dimensions[0] for part in parts]
-
-    def sample(chains: int, seed: int) -> az.InferenceData:
-        posteriors, stats = [], []
-        for j, part in enumerate(parts):
-            run_seed = int(np.random.SeedSequence([seed, j]).generate_state(1)[0])
-            with quiet(progress):
-                raw = sampler.draw(sampler.with_data(compiled, data_arrays(part)), draws=draws, tune=tune,
-                                   chains=chains, seed=run_seed, progress=progress, low_rank=low_rank)
-            # the compiled model keeps the coordinate of the dimension it was built for
-            posteriors.append(raw.posterior.assign_coords(dimension=[names[j]]))
-            stats.append(raw.sample_stats)
-        posterior = _join_dimensions(posteriors)
-        sample_stats = xr.concat(stats, dim=xr.DataArray(names, dims="dimension", name="dimension"),
-                                 combine_attrs="override").transpose("chain", "draw", ...)
-        return az.InferenceData(posterior=posterior, sample_stats=sample_stats)
-    return sample
-
-
-def _join_dimensions(posteriors: list[xr.Dataset]) -> xr.Dataset:
-    """One dimension's posteriors joined as the whole model's: along ``dimension``, or for a variable without
-    named dimensions (a raw parameter of shape (dimension, ...)) along its first axis, renumbered."""
-    joined = {}
-    for name in posteriors[0].data_vars:
-        parts = [p[name] for p in posteriors]
-        axes = [d for d in parts[0].dims if d not in ("chain", "draw")]
-        along = "dimension" if "dimension" in axes else axes[0]
-        var = xr.concat(parts, dim=along, combine_attrs="override")
-        if along != "dimension":
-            var = var.assign_coords({along: np.arange(var.sizes[along])})
-        joined[name] = var
-    return xr.Dataset(joined, attrs=posteriors[0].attrs)
-
-
-def dimension_parts(data: ModelData) -> list[ModelData] | None:
-    """The model's data one dimension at a time (None with one dimension). Without ``joint`` nothing in the
-    model links dimensions (every parameter has its own per dimension, priors are independent), so the
-    posterior is the product of the parts' posteriors. Each part keeps every rater and item of the whole
-    (one without ratings on a dimension keeps its prior there, as in the whole model), so the parts' draws
-    join into the whole model's layout."""
-    dims = data.meta.dimensions
-    if len(dims) < 2:
-        return None
-    parts = []
-    for j, dim in enumerate(dims):
-        keep = data.obs_dim == j
-        meta = dataclasses.replace(data.meta, dimensions=[dim], disagreement=list(data.meta.disagreement),
-                                   polarity={k: v for k, v in data.meta.polarity.items() if k == dim},
-                                   thresholds={k: v for k, v in data.meta.thresholds.items() if k == dim})
-        parts.append(dataclasses.replace(data, meta=meta, obs_dim=np.zeros(int(keep.sum()), dtype=data.obs_dim.dtype),
-                                         obs_rater=data.obs_rater[keep], obs_item=data.obs_item[keep],
-                                         y=data.y[keep]))
-    return parts
-
-
 _REFIT: dict = {}
 
 
@@ -222,55 +119,6 @@ def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int 
     if "item" in raw.posterior.dims:  # the compiled model keeps the first survey's item ids as coordinates
         raw.posterior = raw.posterior.assign_coords(item=list(data.item_ids))
     return finish_idata(raw, data, backend=backend, joint=False, seconds=time.perf_counter() - start)
-
-
-def sample_gated(sample, data: ModelData, backend: str, *, chains: int, seed: int, joint: bool, max_chains: int,
-                 start: float, check: bool = True) -> tuple[az.InferenceData, int, Diagnostics | None]:
-    """``sample(chains, seed)``'s draws (:func:`_whole_sampler` or :func:`_split_sampler`, compiled once), judged by
-    the gate's rule (:mod:`~pluralstats.models.diagnostics`): R-hat on exactly these ``chains``. When they pass every
-    check but ESS, another batch of ``chains`` chains (each tuned afresh, as independent chains must be) while the
-    total stays within ``max_chains``; ESS is then judged over all draws and R-hat stays the first batch's. Nothing
-    is added for any other failure: R-hat is never recomputed over more chains, which would let a stuck chain be
-    diluted.
-
-    Returns the finished posterior, the number of chains added, and its diagnostics (None without ``check``).
-    """
-    raw = sample(chains, seed)
-    added = 0
-    while True:
-        idata = finish_idata(raw, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
-        if not check:
-            return idata, added, None
-        diag = diagnose(idata, rhat_chains=chains)
-        if not diag.only_ess_failed or raw.posterior.sizes["chain"] + chains > max_chains:
-            return idata, added, diag
-        run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
-        raw = join_chains([raw, sample(chains, run_seed)])
-        added += chains
-
-
-def stored_variables(model: pm.Model) -> list[str]:
-    """The variables worth keeping per draw: results, not sampling devices."""
-    return [v.name for v in model.free_RVs + model.deterministics if not is_auxiliary(v.name)]
-
-
-def finish_idata(idata: az.InferenceData, data: ModelData, *, backend: str, joint: bool,
-                 seconds: float) -> az.InferenceData:
-    """Drop sampling devices, attach the metadata and the data contrasts and prediction need."""
-    drop = [v for v in idata.posterior.data_vars if is_auxiliary(v)]
-    posterior = idata.posterior.drop_vars(drop)
-    posterior.attrs["sampling_seconds"] = seconds
-    posterior.attrs["backend"] = backend
-    groups = {"posterior": posterior, "constant_data": data.constant_data()}
-    if "sample_stats" in idata.groups():
-        keep = [v for v in ("diverging", "tree_depth", "depth", "maxdepth_reached", "reached_max_treedepth",
-                            "n_steps", "step_size", "lp", "energy")
-                if v in idata.sample_stats]
-        groups["sample_stats"] = idata.sample_stats[keep]
-    data.meta.joint = joint
-    data.meta.backend = backend
-    groups["constant_data"].attrs["pluralstats"] = data.meta.to_json()
-    return az.InferenceData(**groups)
 
 
 def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,
@@ -329,13 +177,55 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     worse per draw than in the whole model, and centring more than makes up for it (see
     docs/model-checking.md).
     """
-    draws = gate_draws(chains, bool(disagreement)) if draws is None else draws
-    if draws < 1 or (tune is not None and tune < 0) or chains < 1:
-        raise InputError("draws and chains must be >= 1 and tune >= 0")
+    draws = _draws_per_chain(draws, tune, chains, disagreement)
     if backend != AUTO_BACKEND:
         get_sampler(backend)
     chosen = get_family(family)
     data = build_model_data(survey, dimensions, attributes)
+    plan = _plan_fit(data, chosen, backend=backend, tune=tune, joint=joint, disagreement=disagreement,
+                     rater_variance_by=rater_variance_by, centered_items=centered_items,
+                     centered_interactions=centered_interactions, centered_raters=centered_raters,
+                     split_dimensions=split_dimensions, beta_prior_sd=beta_prior_sd, pooled_levels=pooled_levels,
+                     priors=priors)
+    start = time.perf_counter()
+    sample, parts = _compiled_sampler(data, plan, joint=joint, draws=draws, progress=progress)
+    compile_seconds = time.perf_counter() - start
+    # an approximation (ADVI) is never topped up: more of its draws change nothing the gate could certify
+    most = max(chains, max_chains or chains) if plan.sampler.exact else chains
+    idata, added, diag = sample_gated(sample, data, plan.backend, chains=chains, seed=seed, joint=joint, start=start,
+                                      max_chains=most, check=check)
+    _record_fit(idata, data, plan, compile_seconds=compile_seconds, split=parts is not None, added=added,
+                chains=chains, draws=draws, rater_variance_by=rater_variance_by)
+    if check:
+        record_verdict(idata, diag if diag is not None else diagnose(idata, rhat_chains=chains))
+    return idata
+
+
+def _draws_per_chain(draws: int | None, tune: int | None, chains: int, disagreement: list[str] | None) -> int:
+    """The draws per chain (None: the gate's default), after refusing draws, tune or chains out of range."""
+    draws = gate_draws(chains, bool(disagreement)) if draws is None else draws
+    if draws < 1 or (tune is not None and tune < 0) or chains < 1:
+        raise InputError("draws and chains must be >= 1 and tune >= 0")
+    return draws
+
+
+@dataclasses.dataclass
+class _FitPlan:
+    """What :func:`fit_survey` settled before sampling: the sampler, its tuning, the split and the model's options."""
+
+    backend: str
+    tune: int
+    sampler: Sampler
+    split_dimensions: bool
+    options: dict  # build_model's keyword arguments
+    auto: list[str]  # the choices made from the data, recorded as posterior.attrs["auto_choices"]
+
+
+def _plan_fit(data: ModelData, chosen: Family, *, backend: str, tune: int | None, joint: bool,
+              disagreement: list[str] | None, rater_variance_by: str | None, centered_items: bool | None,
+              centered_interactions: bool | None, centered_raters: bool | None, split_dimensions: bool | None,
+              beta_prior_sd: float, pooled_levels: bool, priors: Priors | None) -> _FitPlan:
+    """Settle what the caller left to the data (backend, tuning, parametrisations, the split), noting each choice."""
     auto = []
     if backend == AUTO_BACKEND:
         backend, why = choose_backend(data)
@@ -366,44 +256,46 @@ def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attribute
     options = dict(centered_items=centered_items, centered_raters=centered_raters, beta_prior_sd=beta_prior_sd,
                    centered_interactions=centered_interactions, pooled_levels=pooled_levels, family=chosen,
                    priors=priors or DEFAULT_PRIORS)
-    start = time.perf_counter()
-    parts = dimension_parts(data) if split_dimensions else None
+    return _FitPlan(backend, tune, sampler, split_dimensions, options, auto)
+
+
+def _compiled_sampler(data: ModelData, plan: _FitPlan, *, joint: bool, draws: int, progress: bool):
+    """The planned model(s) compiled once, as a function sampling ``(chains, seed)``; and the parts when split."""
+    parts = dimension_parts(data) if plan.split_dimensions else None
     low_rank = use_low_rank(data)
     if parts is None:
-        sample = _whole_sampler(build_model(data, joint=joint, **options), sampler, draws=draws, tune=tune,
-                                progress=progress, low_rank=low_rank)
+        sample = _whole_sampler(build_model(data, joint=joint, **plan.options), plan.sampler, draws=draws,
+                                tune=plan.tune, progress=progress, low_rank=low_rank)
     else:
-        sample = _split_sampler(parts, sampler, options, draws=draws, tune=tune, progress=progress,
+        sample = _split_sampler(parts, plan.sampler, plan.options, draws=draws, tune=plan.tune, progress=progress,
                                 low_rank=low_rank)
-    compile_seconds = time.perf_counter() - start
-    # an approximation (ADVI) is never topped up: more of its draws change nothing the gate could certify
-    most = max(chains, max_chains or chains) if sampler.exact else chains
-    idata, added, diag = sample_gated(sample, data, backend, chains=chains, seed=seed, joint=joint, start=start,
-                                      max_chains=most, check=check)
-    if sampler.reusable:  # and what chains' worker processes spent compiling it there
-        idata.posterior.attrs["compile_seconds"] = compile_seconds + float(
-            idata.posterior.attrs.pop("compile_seconds_workers", 0.0))
-    idata.posterior.attrs["split_dimensions"] = int(parts is not None)
+    return sample, parts
+
+
+def _record_fit(idata: az.InferenceData, data: ModelData, plan: _FitPlan, *, compile_seconds: float, split: bool,
+                added: int, chains: int, draws: int, rater_variance_by: str | None) -> None:
+    """Record in the posterior's attrs the settings the fit used and the choices made for it (resolved_settings)."""
+    attrs, options = idata.posterior.attrs, plan.options
+    if plan.sampler.reusable:  # and what chains' worker processes spent compiling it there
+        attrs["compile_seconds"] = compile_seconds + float(attrs.pop("compile_seconds_workers", 0.0))
+    attrs["split_dimensions"] = int(split)
     if added:
-        auto.append(f"{added} more chains (each {draws} draws): the first {chains} passed every check but ESS "
-                    f">= {MIN_ESS:g}; R-hat is the first {chains} chains'")
-    idata.posterior.attrs["auto_choices"] = "; ".join(auto)
-    idata.posterior.attrs["centered_items"] = int(centered_items)
-    idata.posterior.attrs["centered_raters"] = int(centered_raters)
-    idata.posterior.attrs["beta_prior_sd"] = float(beta_prior_sd)
-    idata.posterior.attrs["priors"] = json.dumps(dataclasses.asdict(dataclasses.replace(
-        priors or DEFAULT_PRIORS, beta_sd=float(beta_prior_sd))))
-    idata.posterior.attrs["pooled_levels"] = int(pooled_levels)
-    idata.posterior.attrs["tune"] = int(tune)
-    idata.posterior.attrs["family"] = chosen.name
+        plan.auto.append(f"{added} more chains (each {draws} draws): the first {chains} passed every check but ESS "
+                         f">= {MIN_ESS:g}; R-hat is the first {chains} chains'")
+    attrs["auto_choices"] = "; ".join(plan.auto)
+    attrs["centered_items"] = int(options["centered_items"])
+    attrs["centered_raters"] = int(options["centered_raters"])
+    attrs["beta_prior_sd"] = float(options["beta_prior_sd"])
+    attrs["priors"] = json.dumps(dataclasses.asdict(dataclasses.replace(
+        options["priors"], beta_sd=float(options["beta_prior_sd"]))))
+    attrs["pooled_levels"] = int(options["pooled_levels"])
+    attrs["tune"] = int(plan.tune)
+    attrs["family"] = options["family"].name
     if rater_variance_by:
-        idata.posterior.attrs["rater_variance_by"] = rater_variance_by
+        attrs["rater_variance_by"] = rater_variance_by
     if data.meta.disagreement:
-        idata.posterior.attrs["disagreement"] = ",".join(data.meta.disagreement)
-        idata.posterior.attrs["centered_interactions"] = int(centered_interactions)
-    if check:
-        record_verdict(idata, diag if diag is not None else diagnose(idata, rhat_chains=chains))
-    return idata
+        attrs["disagreement"] = ",".join(data.meta.disagreement)
+        attrs["centered_interactions"] = int(options["centered_interactions"])
 
 
 def resolved_settings(idata: az.InferenceData) -> dict[str, int | bool | str]:
