@@ -4,9 +4,9 @@ Samplers (``backend``) live in :mod:`pluralstats.samplers`: ``nutpie`` (NUTS in 
 gradient), ``jax`` (the same sampler on a JAX-compiled gradient: fast to compile, and for GPUs; needs the
 ``jax`` extra), ``pymc`` (PyMC's own NUTS), ``advi`` (mean-field ADVI: minutes faster, intervals too narrow;
 for a first look only, never for reported numbers), and any installed by entry point. This module owns what
-is the model's business whatever the sampler: the choice of backend and tuning and whether to split the
-dimensions; compiling and sampling the model (whole or per dimension) and the gate's rule
-(:func:`~.sampling.sample_gated`) are :mod:`.sampling`'s.
+is the model's business whatever the sampler: the choice of backend and tuning, the per-dimension split,
+and the gate's rule (:func:`sample_gated`); compiling and sampling the model, whole or a dimension at a time,
+is :mod:`.sampling`'s.
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ import time
 from pathlib import Path
 
 import arviz as az
+import numpy as np
 
 from pluralstats.errors import InputError
 from pluralstats.families import DEFAULT_FAMILY, Family, get_family
 from pluralstats.samplers import Sampler, get_sampler
+from pluralstats.samplers.base import join_chains
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of
-from .diagnostics import GATE_CHAINS, MIN_ESS, diagnose, gate_draws, record_verdict
+from .diagnostics import GATE_CHAINS, MIN_ESS, Diagnostics, diagnose, gate_draws, record_verdict
 from .priors import DEFAULT_PRIORS, Priors
 from .rating import (
     BETA_PRIOR_SD,
@@ -38,7 +40,7 @@ from .rating import (
     use_centred_interactions,
     use_centred_raters,
 )
-from .sampling import _split_sampler, _whole_sampler, dimension_parts, finish_idata, sample_gated, stored_variables
+from .sampling import _split_sampler, _whole_sampler, dimension_parts, finish_idata, stored_variables
 
 #: nutpie tuning steps when raters give many ratings each (see :func:`default_tune`)
 LONG_TUNE = 1000
@@ -119,6 +121,31 @@ def refit(data: ModelData, *, draws: int, tune: int, chains: int = 2, seed: int 
     if "item" in raw.posterior.dims:  # the compiled model keeps the first survey's item ids as coordinates
         raw.posterior = raw.posterior.assign_coords(item=list(data.item_ids))
     return finish_idata(raw, data, backend=backend, joint=False, seconds=time.perf_counter() - start)
+
+
+def sample_gated(sample, data: ModelData, backend: str, *, chains: int, seed: int, joint: bool, max_chains: int,
+                 start: float, check: bool = True) -> tuple[az.InferenceData, int, Diagnostics | None]:
+    """``sample(chains, seed)``'s draws (:func:`_whole_sampler` or :func:`_split_sampler`, compiled once), judged by
+    the gate's rule (:mod:`~pluralstats.models.diagnostics`): R-hat on exactly these ``chains``. When they pass every
+    check but ESS, another batch of ``chains`` chains (each tuned afresh, as independent chains must be) while the
+    total stays within ``max_chains``; ESS is then judged over all draws and R-hat stays the first batch's. Nothing
+    is added for any other failure: R-hat is never recomputed over more chains, which would let a stuck chain be
+    diluted.
+
+    Returns the finished posterior, the number of chains added, and its diagnostics (None without ``check``).
+    """
+    raw = sample(chains, seed)
+    added = 0
+    while True:
+        idata = finish_idata(raw, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
+        if not check:
+            return idata, added, None
+        diag = diagnose(idata, rhat_chains=chains)
+        if not diag.only_ess_failed or raw.posterior.sizes["chain"] + chains > max_chains:
+            return idata, added, diag
+        run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
+        raw = join_chains([raw, sample(chains, run_seed)])
+        added += chains
 
 
 def fit_survey(survey: Survey, *, dimensions: list[str] | None = None, attributes: list[str] | None = None,

@@ -1,14 +1,13 @@
 """Compiling and sampling the rating model, whatever the sampler: the whole model compiled once, or one model per
-dimension compiled once with each dimension's data swapped in (:func:`dimension_parts`), the gate's rule for adding
-chains (:func:`sample_gated`), and the posterior kept from a run (:func:`finish_idata`).
+dimension compiled once with each dimension's data swapped in (:func:`dimension_parts`), and the posterior kept
+from a run (:func:`finish_idata`).
 
-What to sample with which settings is :mod:`.fit`'s business.
+What to sample with which settings, and the gate's rule for adding chains, are :mod:`.fit`'s business.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import arviz as az
 import numpy as np
@@ -16,10 +15,8 @@ import pymc as pm
 import xarray as xr
 
 from pluralstats.samplers import Sampler, get_sampler, quiet
-from pluralstats.samplers.base import join_chains
 
 from .data import ModelData
-from .diagnostics import Diagnostics, diagnose
 from .rating import build_model, data_arrays, is_auxiliary
 
 
@@ -121,31 +118,6 @@ def dimension_parts(data: ModelData) -> list[ModelData] | None:
                                          obs_rater=data.obs_rater[keep], obs_item=data.obs_item[keep],
                                          y=data.y[keep]))
     return parts
-
-
-def sample_gated(sample, data: ModelData, backend: str, *, chains: int, seed: int, joint: bool, max_chains: int,
-                 start: float, check: bool = True) -> tuple[az.InferenceData, int, Diagnostics | None]:
-    """``sample(chains, seed)``'s draws (:func:`_whole_sampler` or :func:`_split_sampler`, compiled once), judged by
-    the gate's rule (:mod:`~pluralstats.models.diagnostics`): R-hat on exactly these ``chains``. When they pass every
-    check but ESS, another batch of ``chains`` chains (each tuned afresh, as independent chains must be) while the
-    total stays within ``max_chains``; ESS is then judged over all draws and R-hat stays the first batch's. Nothing
-    is added for any other failure: R-hat is never recomputed over more chains, which would let a stuck chain be
-    diluted.
-
-    Returns the finished posterior, the number of chains added, and its diagnostics (None without ``check``).
-    """
-    raw = sample(chains, seed)
-    added = 0
-    while True:
-        idata = finish_idata(raw, data, backend=backend, joint=joint, seconds=time.perf_counter() - start)
-        if not check:
-            return idata, added, None
-        diag = diagnose(idata, rhat_chains=chains)
-        if not diag.only_ess_failed or raw.posterior.sizes["chain"] + chains > max_chains:
-            return idata, added, diag
-        run_seed = int(np.random.SeedSequence([seed, added + chains]).generate_state(1)[0])
-        raw = join_chains([raw, sample(chains, run_seed)])
-        added += chains
 
 
 def stored_variables(model: pm.Model) -> list[str]:
