@@ -16,7 +16,8 @@ from pluralstats.privacy import small_mark, suppressed_levels
 from pluralstats.survey import SmallGroupWarning, Survey, load_survey, save_survey
 from pluralstats.survey.describe import describe as describe_survey
 from pluralstats.survey.describe import write_descriptives
-from pluralstats.survey.simulate import PAPER_EFFECTS, PRESETS, SimulationConfig, simulate_survey, with_interactions
+from pluralstats.survey.simulate import simulate_survey
+from pluralstats.survey.simulation_config import PAPER_EFFECTS, PRESETS, SimulationConfig, with_interactions
 
 bundle_argument = click.argument("bundle", type=click.Path(exists=True, path_type=Path))
 _source = click.option("--source", type=click.Path(path_type=Path), default=None,

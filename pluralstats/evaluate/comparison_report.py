@@ -136,8 +136,9 @@ def _check_weights(survey, weights: str, attributes: list[str], suppress_small: 
     """The checks :func:`~pluralstats.models.groups.composition` makes on a posterior, made on the survey before a
     fit: the margins fit its attributes and levels, and (unless not ``suppress_small``) do not weight a small
     group beyond the weights rule."""
+    from pluralstats.models.composition import equal_composition, refuse_small_weight
     from pluralstats.models.data import ModelMeta
-    from pluralstats.models.groups import equal_composition, read_margins, refuse_small_weight
+    from pluralstats.models.margins import read_margins
 
     levels = {a: survey.levels(a) for a in attributes}
     meta = ModelMeta(dimensions=survey.dimensions, scale_max=survey.config.scale_max, polarity={},
