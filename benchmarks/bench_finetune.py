@@ -67,7 +67,7 @@ def run_direct(method: str, model: str, data, cfg, out: Path, rater=None) -> tup
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from pluralstats.finetune.common import trl_arguments
+    from pluralstats.finetune.trl_helpers import trl_arguments
 
     start, cpu = time.perf_counter(), time.process_time()
     tok = AutoTokenizer.from_pretrained(model, padding_side="left")
@@ -130,7 +130,7 @@ def run_direct(method: str, model: str, data, cfg, out: Path, rater=None) -> tup
 
 def run_plugin(method: str, model: str, data, cfg, out: Path, rater=None) -> tuple[float, float]:
     """The plugin's ``train`` (GRPO with the same rater object as the direct side). Returns (wall, CPU) seconds."""
-    from pluralstats.finetune.registry import get_plugin
+    from pluralstats.finetune.plugin_registry import get_plugin
 
     options = {"rater": rater} if method == "grpo" else {}
     start, cpu = time.perf_counter(), time.process_time()
@@ -150,8 +150,8 @@ def main() -> None:
     warnings.simplefilter("ignore")
     import torch
 
-    from pluralstats.finetune.common import quiet_libraries
-    from pluralstats.finetune.registry import get_plugin
+    from pluralstats.finetune.plugin_registry import get_plugin
+    from pluralstats.finetune.trl_helpers import quiet_libraries
 
     torch.set_num_threads(opts.threads)
     quiet_libraries()  # no bars or info logs on either side: both sides print nothing while timed

@@ -62,8 +62,8 @@ def main() -> None:
 
     from pluralstats.evaluate.rater import RaterModel
     from pluralstats.finetune import DPOTrainConfig, GRPOTrainConfig, dpo, grpo
-    from pluralstats.finetune.config import resolve_device
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
+    from pluralstats.finetune.train_config import resolve_device
     from pluralstats.prefs import build_preferences
     from pluralstats.survey.simulate import SimulationConfig, simulate_survey
 

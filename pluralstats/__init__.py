@@ -31,7 +31,7 @@ _EXPORTS = {
     "load_preferences": "pluralstats.prefs",
     # fine-tuning
     "TinyModelConfig": "pluralstats.finetune.tiny", "build_tiny_model": "pluralstats.finetune.tiny",
-    "get_plugin": "pluralstats.finetune.registry", "available_plugins": "pluralstats.finetune.registry",
+    "get_plugin": "pluralstats.finetune.plugin_registry", "available_plugins": "pluralstats.finetune.plugin_registry",
     # evaluation
     "evaluate_models": "pluralstats.evaluate.run", "write_results": "pluralstats.evaluate.evaluation",
     "GenerationConfig": "pluralstats.evaluate.generate", "ShiftSettings": "pluralstats.evaluate.evaluation",

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pluralstats.experiments.config import ExperimentConfig
+from pluralstats.experiments.experiment_config import ExperimentConfig
 from pluralstats.io import check_output, claim_output_dir, output_policy, write_manifest
 
 

@@ -1,7 +1,7 @@
 """Options declared once, on a dataclass: each field's type, default and ``metadata["help"]`` make the
 ``--set KEY=VALUE`` parser, the generated command-line options, the ``plugins --options`` table and the
-experiment configs' keys. Fine-tuning configs (:class:`pluralstats.finetune.config.TrainConfig`) and
-preference strategies' ``Options`` (:class:`pluralstats.prefs.registry.Strategy`) are such dataclasses.
+experiment configs' keys. Fine-tuning configs (:class:`pluralstats.finetune.train_config.TrainConfig`) and
+preference strategies' ``Options`` (:class:`pluralstats.prefs.strategy_registry.Strategy`) are such dataclasses.
 """
 
 from __future__ import annotations

@@ -40,8 +40,8 @@ def test_top_level_commands_in_pipeline_order():
 
 def test_report_to_reaches_trl_arguments(tmp_path):
     """``finetune --report-to`` is a config field, and several trackers become the list transformers expects."""
-    from pluralstats.finetune.common import trl_arguments
     from pluralstats.finetune.dpo_config import DPOTrainConfig
+    from pluralstats.finetune.trl_helpers import trl_arguments
 
     one = DPOTrainConfig.from_options(report_to="tensorboard", device="cpu")
     two = DPOTrainConfig.from_options(report_to="wandb, tensorboard", device="cpu")

@@ -29,7 +29,7 @@ from pluralstats.models.predict import flat_draws
 from pluralstats.models.rating import build_model, data_arrays, set_disagreement
 from pluralstats.models.sampling import finish_idata, nutpie_compile, nutpie_sample
 from pluralstats.prefs import build_preferences
-from pluralstats.prefs.posterior import SharedOrderWarning
+from pluralstats.prefs.predictive import SharedOrderWarning
 from pluralstats.report import build_report
 from pluralstats.survey import save_survey
 from pluralstats.survey.simulate import SimulationConfig, simulate_survey
@@ -317,7 +317,7 @@ def test_pair_probability_is_one_raters(fits, case):
     """The posterior strategy's E(a > b) integrates ONE rater effect per pair: it matches a simulation of people
     rating both responses, and the product of the marginals (two different raters) does not."""
     from pluralstats.models.predict import rater_mixture
-    from pluralstats.prefs.strategies import evidence
+    from pluralstats.prefs.evidence import evidence
 
     idata = fits[0] if case == "one sd" else _with_rater_sd_by_level(fits[0], {"liberal": 0.6, "conservative": 1.6})
     group = {} if case == "sd by level, all raters" else {"political": "conservative"}

@@ -117,7 +117,7 @@ def test_markdown_table_formats_numbers():
 @pytest.fixture
 def drawn_posterior(monkeypatch) -> list:
     """The matplotlib figures the posterior plots save, kept for inspection."""
-    import pluralstats.plots.posterior as posterior_module
+    import pluralstats.plots.posterior_plots as posterior_module
 
     figs = []
     save = posterior_module.save_figure
@@ -156,7 +156,7 @@ def five_dimension_idata():
 def test_rank_plot_is_a_readable_size(tmp_path):
     from PIL import Image
 
-    from pluralstats.plots.posterior import plot_rank
+    from pluralstats.plots.posterior_plots import plot_rank
 
     idata, _ = five_dimension_idata()
     png = next(p for p in plot_rank(idata, tmp_path / "rank") if p.suffix == ".png")
@@ -165,7 +165,7 @@ def test_rank_plot_is_a_readable_size(tmp_path):
 
 
 def test_trace_plot_names_every_dimension_in_a_legend(tmp_path, drawn_posterior):
-    from pluralstats.plots.posterior import plot_trace
+    from pluralstats.plots.posterior_plots import plot_trace
 
     idata, dims = five_dimension_idata()
     plot_trace(idata, tmp_path / "trace")
@@ -175,7 +175,7 @@ def test_trace_plot_names_every_dimension_in_a_legend(tmp_path, drawn_posterior)
 
 
 def test_compare_and_forest_labels_are_readable(tmp_path, drawn_posterior):
-    from pluralstats.plots.posterior import plot_compare, plot_forest
+    from pluralstats.plots.posterior_plots import plot_compare, plot_forest
 
     table = pd.DataFrame({
         "dimension": ["toxicity", "emotional_awareness"], "attribute": "political_view", "level_a": "very_liberal",
@@ -197,7 +197,7 @@ def test_compare_and_forest_labels_are_readable(tmp_path, drawn_posterior):
 
 
 def test_heatmap_labels_are_readable(tmp_path, monkeypatch):
-    import pluralstats.plots.contrasts as contrasts_module
+    import pluralstats.plots.group_plots as contrasts_module
 
     figs = []
     save = contrasts_module.save_figure

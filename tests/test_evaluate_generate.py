@@ -95,7 +95,7 @@ def test_an_experiment_cell_scores_with_the_evaluate_function(setup, tmp_path):
     from pluralstats.evaluate.rater import RaterModel
     from pluralstats.evaluate.run import evaluate_models
     from pluralstats.experiments.cell import run_cell
-    from pluralstats.experiments.config import Cell
+    from pluralstats.experiments.experiment_config import Cell
     from pluralstats.experiments.shared import Shared
     from pluralstats.survey import save_survey
 

@@ -262,7 +262,7 @@ def test_experiment_run_prints_no_shifts_from_a_failed_shift_model(tmp_path, mon
     from click.testing import CliRunner
 
     import pluralstats.evaluate.evaluation as evaluation
-    import pluralstats.experiments.config as config
+    import pluralstats.experiments.experiment_config as config
     import pluralstats.experiments.runner as runner
     from pluralstats.cli import cli
 

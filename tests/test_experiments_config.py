@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pluralstats.errors import InputError
-from pluralstats.experiments.config import load_experiment
+from pluralstats.experiments.experiment_config import load_experiment
 
 ANALYSES = Path(__file__).resolve().parents[1] / "analyses" / "experiments"
 

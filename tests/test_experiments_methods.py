@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pluralstats.errors import InputError
-from pluralstats.experiments.config import judged_dimensions, load_experiment
+from pluralstats.experiments.experiment_config import judged_dimensions, load_experiment
 
 BASE = """
 name = "t"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pluralstats.experiments.config import load_experiment
+from pluralstats.experiments.experiment_config import load_experiment
 from pluralstats.experiments.runner import run_experiment
 from pluralstats.finetune.dpo_config import DPOTrainConfig
-from pluralstats.finetune.registry import register_plugin, unregister_plugin
+from pluralstats.finetune.plugin_registry import register_plugin, unregister_plugin
 
 TINY = """
 name = "tiny"

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from pluralstats.errors import InputError
 from pluralstats.finetune.dpo import DPOPlugin, _PairWeighted
 from pluralstats.finetune.dpo_config import DPOTrainConfig
-from pluralstats.finetune.pairs import preference_margins
+from pluralstats.finetune.pair_datasets import preference_margins
 from tests.finetune_fixtures import max_change, parameters
 
 
@@ -76,8 +76,8 @@ def test_logged_loss_is_the_weighted_mean_of_pair_losses(tiny_dir, ft_pairs, tmp
     """The logged loss is mean_i(w_i * loss_i), each pair's sigmoid DPO loss computed here independently."""
     import torch.nn.functional as F
 
-    from pluralstats.finetune.common import checkpoint_dir
     from pluralstats.finetune.dpo import build_trainer
+    from pluralstats.finetune.trl_helpers import checkpoint_dir
 
     base_path, _ = tiny_dir
     pairs = ft_pairs.head(4).assign(weight=[0.2, 1.0, 0.5, 0.8])
@@ -100,8 +100,8 @@ def test_logged_loss_is_the_weighted_mean_of_pair_losses(tiny_dir, ft_pairs, tmp
 
 
 def test_lora_and_resume(tiny_dir, ft_pairs, tmp_path):
-    from pluralstats.finetune.common import checkpoint_dir
     from pluralstats.finetune.dpo import build_trainer
+    from pluralstats.finetune.trl_helpers import checkpoint_dir
     from pluralstats.io import claim_output_dir
 
     base_path, _ = tiny_dir
@@ -141,7 +141,7 @@ def test_cli_finetune_dpo_writes_checkpoint_and_manifest(tiny_dir, ft_prefs_path
 @pytest.mark.slow
 def test_dpo_on_preserve_pairs_from_prefs_module(tiny_dir, ft_survey, tmp_path):
     """With the preference builder's own dataset (preserve strategy): margins rise."""
-    prefs = pytest.importorskip("pluralstats.prefs.pairs")
+    prefs = pytest.importorskip("pluralstats.prefs.pairing")
     del prefs
     from click.testing import CliRunner as Runner
 

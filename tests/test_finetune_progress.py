@@ -17,7 +17,7 @@ pytest.importorskip("transformers")
 
 from transformers import TrainerControl, TrainerState  # noqa: E402
 
-from pluralstats.finetune.common import compact_line, training_progress_callback  # noqa: E402
+from pluralstats.finetune.trl_helpers import compact_line, training_progress_callback  # noqa: E402
 
 MAX_STEPS, LOGGING_STEPS = 60, 10
 

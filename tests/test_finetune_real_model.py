@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pluralstats.finetune.common import checkpoint_dir, lora_targets, policy_dtype, save_final, trl_arguments
-from pluralstats.finetune.config import resolve_device
 from pluralstats.finetune.dpo import DPOPlugin
 from pluralstats.finetune.dpo_config import DPOTrainConfig
+from pluralstats.finetune.train_config import resolve_device
+from pluralstats.finetune.trl_helpers import checkpoint_dir, lora_targets, policy_dtype, save_final, trl_arguments
 from tests.finetune_fixtures import max_change, parameters
 
 TEMPLATE = ("{% for m in messages %}{% if m['role'] == 'user' %}### User: {{ m['content'] }}\n"

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 from pluralstats.cli import cli
 from pluralstats.errors import InputError
 from pluralstats.finetune import TrainConfig, available_plugins, get_plugin, register_plugin
-from pluralstats.finetune.base import FinetunePlugin
-from pluralstats.finetune.registry import unregister_plugin
+from pluralstats.finetune.plugin_registry import unregister_plugin
+from pluralstats.finetune.protocol import FinetunePlugin
 from pluralstats.prefs import load_preferences
 
 

@@ -17,7 +17,7 @@ from pluralstats.finetune.kto import KTOPlugin
 from pluralstats.finetune.kto_config import KTOTrainConfig
 from pluralstats.finetune.orpo import ORPOPlugin
 from pluralstats.finetune.orpo_config import ORPOTrainConfig
-from pluralstats.finetune.pairs import completion_logps, preference_margins
+from pluralstats.finetune.pair_datasets import completion_logps, preference_margins
 from pluralstats.finetune.sft import SFTPlugin, chosen_dataset
 from pluralstats.finetune.sft_config import SFTTrainConfig
 from pluralstats.prefs.unpaired import build_unpaired

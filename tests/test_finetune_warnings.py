@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pluralstats.finetune.common import training_warnings
+from pluralstats.finetune.trl_helpers import training_warnings
 
 
 def _log(tmp_path, history):

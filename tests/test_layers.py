@@ -124,7 +124,7 @@ def test_the_data_contract_ships_as_table_schema_json():
     """The bundle's and the preference dataset's contract are Table Schema files in the repository's data/schemas/
     (a wheel carries them inside the package: tests/test_wheel.py), each read into a pandera schema."""
     from pluralstats.prefs.dataset import prefs_schema
-    from pluralstats.prefs.registry import available_strategies
+    from pluralstats.prefs.strategy_registry import available_strategies
     from pluralstats.schemas import available_tables, pandera_schema, schema_dir, table_schema
 
     assert {"ratings", "participants", "items", "preferences", "pairs"} <= set(available_tables())

@@ -119,7 +119,7 @@ def test_compare_groups_seam(idata):
 
 def test_plots_written(idata, tmp_path):
     from pluralstats.estimates.ppc import predictive_check
-    from pluralstats.plots.posterior import plot_compare, plot_forest, plot_ppc, plot_rank
+    from pluralstats.plots.posterior_plots import plot_compare, plot_forest, plot_ppc, plot_rank
 
     written = plot_forest(all_contrasts(idata), tmp_path / "forest.png")
     written += plot_compare(compare_groups(idata, "male", "female"), tmp_path / "cmp.png")

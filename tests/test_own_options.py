@@ -16,14 +16,14 @@ from click.testing import CliRunner
 
 from pluralstats.cli import cli
 from pluralstats.errors import InputError
-from pluralstats.experiments.config import load_experiment
+from pluralstats.experiments.experiment_config import load_experiment
 from pluralstats.experiments.shared import Shared
 from pluralstats.finetune import TrainConfig
-from pluralstats.finetune.registry import register_plugin, unregister_plugin
+from pluralstats.finetune.plugin_registry import register_plugin, unregister_plugin
 from pluralstats.options import option
 from pluralstats.prefs import build_preferences
-from pluralstats.prefs.registry import Strategy, register_strategy, unregister_strategy
-from pluralstats.prefs.strategies import mean_labels
+from pluralstats.prefs.evidence import mean_labels
+from pluralstats.prefs.strategy_registry import Strategy, register_strategy, unregister_strategy
 from pluralstats.survey import load_survey
 
 from .test_prefs_fixture import write_fixture

@@ -109,7 +109,7 @@ def test_gauss_rule_integrates_like_the_dense_grid():
     """The rater mixture's quadrature: a 16-node rule of a skewed mixture (two rater groups of different means
     and sds) integrates one rater's two-item comparison as the 2,000-point grid does."""
     from pluralstats.models.predict import STEP, _link, _offset_pmf, gauss_rule
-    from pluralstats.prefs.strategies import evidence
+    from pluralstats.prefs.evidence import evidence
 
     rng = np.random.default_rng(0)
     s = np.concatenate([rng.normal(-0.5, 0.3, (3, 40)), rng.normal(1.2, 0.2, (3, 20))], axis=1)

@@ -10,14 +10,14 @@ from click.testing import CliRunner
 from pluralstats.cli import cli
 from pluralstats.errors import InputError
 from pluralstats.prefs import build_preferences, load_preferences, write_preferences
-from pluralstats.prefs.registry import (
+from pluralstats.prefs.evidence import mean_labels
+from pluralstats.prefs.strategy_registry import (
     Strategy,
     available_strategies,
     get_strategy,
     register_strategy,
     unregister_strategy,
 )
-from pluralstats.prefs.strategies import mean_labels
 from pluralstats.survey import load_survey
 
 from .test_prefs_fixture import write_fixture

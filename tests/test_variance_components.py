@@ -152,7 +152,7 @@ def test_every_level_small_hides_the_rater_sd_and_all_shares(sim, tmp_path):
     assert table[table.component == "rater"].suppressed.all() and table.sd[table.component == "rater"].isna().all()
     assert table.share.isna().all()
     assert table.loc[table.component == "item", "sd"].notna().all()
-    from pluralstats.plots.variance import plot_variance
+    from pluralstats.plots.variance_plot import plot_variance
 
     assert plot_variance(table, tmp_path / "v.png")[0].stat().st_size > 1000
 

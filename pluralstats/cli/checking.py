@@ -141,7 +141,7 @@ def prior_check_cmd(bundle: Path, out: Path, dimensions: list[str] | None, attri
     """Prior predictive check: the rating distributions and group gaps the priors imply, on the survey's design."""
     from pluralstats.cli.survey import read_bundle
     from pluralstats.estimates.prior_check import prior_check
-    from pluralstats.plots.posterior import plot_prior_check
+    from pluralstats.plots.posterior_plots import plot_prior_check
 
     survey = read_bundle(bundle)
     with console.status("Sampling the priors and replicating the survey..."):

@@ -26,7 +26,7 @@ from pluralstats.cli.views import (
 )
 from pluralstats.errors import InputError
 from pluralstats.estimates.contrast_report import margins_inputs
-from pluralstats.estimates.figures import KINDS as FIGURE_KINDS
+from pluralstats.estimates.posterior_figures import KINDS as FIGURE_KINDS
 from pluralstats.io import write_manifest
 
 
@@ -194,7 +194,7 @@ def plot_posterior_cmd(posterior, out, kinds, attribute, ppc_draws, weights, est
     a contrast heatmap and variance components (PNG + PDF). Forest, means and heatmap show adjusted estimates
     (standardised to the sample, or to --weights). The variance kind also writes variance_components.csv and
     .md, and exits 3 on a posterior that failed its diagnostics unless --allow-bad-diagnostics."""
-    from pluralstats.estimates.figures import posterior_figures
+    from pluralstats.estimates.posterior_figures import posterior_figures
     from pluralstats.models import load_posterior, meta_of
     from pluralstats.models.groups import composition
 

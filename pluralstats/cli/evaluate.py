@@ -223,7 +223,7 @@ def experiment_run(config, out, backend, address, num_cpus, threads, seeds, grid
 
     Exits 3 (after writing, so the fit can be inspected) without printing shifts when the shift model fails
     its diagnostics, unless --allow-bad-diagnostics; exits 1 when a cell failed."""
-    from pluralstats.experiments.config import load_experiment
+    from pluralstats.experiments.experiment_config import load_experiment
     from pluralstats.experiments.runner import run_experiment
 
     overrides: dict = {"seeds": [int(s) for s in seeds.split(",")]} if seeds else {}

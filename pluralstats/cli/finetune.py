@@ -36,8 +36,8 @@ def tiny_model_cmd(bundle, out, seed, steps, hidden_size, layers, vocab_size, ba
                    eval_fraction, threads):
     """Build a tiny Llama-style control model from a survey's texts (offline)."""
     from pluralstats.cli.survey import read_bundle
-    from pluralstats.finetune.common import quiet_libraries
     from pluralstats.finetune.tiny import TinyModelConfig, build_tiny_model
+    from pluralstats.finetune.trl_helpers import quiet_libraries
 
     if hidden_size % TinyModelConfig.num_heads:
         raise InputError(f"--hidden-size {hidden_size}: must be a multiple of the {TinyModelConfig.num_heads} "
@@ -106,8 +106,8 @@ class MethodCommand(click.Command):
         return super().parse_args(ctx, args)
 
     def get_params(self, ctx: click.Context) -> list[click.Parameter]:
-        from pluralstats.finetune.config import TrainConfig
-        from pluralstats.finetune.registry import REGISTRY
+        from pluralstats.finetune.plugin_registry import REGISTRY
+        from pluralstats.finetune.train_config import TrainConfig
         from pluralstats.options import click_options
 
         method = ctx.meta.get("finetune.method")
@@ -150,7 +150,7 @@ def _peek(args: list[str], name: str) -> str | None:
 def finetune_cmd(method, prefs, survey_path, base_model, out, seed, threads, quiet, processes, settings, **options):
     """Fine-tune a causal LM with a plugin (TRL DPO / GRPO / KTO / ORPO / SFT, or any installed one)."""
     from pluralstats.cli.survey import read_bundle
-    from pluralstats.finetune.run import finetune
+    from pluralstats.finetune.training import finetune
 
     survey = read_bundle(survey_path) if survey_path else None
     run = finetune(method, base_model, out, prefs=prefs, survey=survey, options={**options, "seed": seed},
@@ -167,8 +167,8 @@ def plugins_cmd(method):
     """List every installed plugin, by kind: fine-tuning methods, samplers (fit-survey --backend), rating-model
     families (--family), preference strategies (prefs --strategy) and scorers; or one method's options."""
     from pluralstats.families import describe_families
-    from pluralstats.finetune.registry import describe_plugins
-    from pluralstats.prefs.registry import describe_strategies
+    from pluralstats.finetune.plugin_registry import describe_plugins
+    from pluralstats.prefs.strategy_registry import describe_strategies
     from pluralstats.samplers import describe_samplers
     from pluralstats.scoring import REGISTRY as SCORERS
 
@@ -193,9 +193,9 @@ def plugins_cmd(method):
 def _options_table(name: str) -> Table:
     """A fine-tuning method's config fields (``finetune`` options and ``--set`` keys) or a preference strategy's
     options (``prefs --set`` keys), by name."""
-    from pluralstats.finetune.registry import REGISTRY as METHODS
+    from pluralstats.finetune.plugin_registry import REGISTRY as METHODS
     from pluralstats.options import describe_fields
-    from pluralstats.prefs.registry import REGISTRY as STRATEGIES
+    from pluralstats.prefs.strategy_registry import REGISTRY as STRATEGIES
 
     if name in STRATEGIES.available():
         fields_of, title = STRATEGIES.get(name).Options, f"strategy {name} options (prefs --set KEY=VALUE)"

@@ -16,8 +16,8 @@ from pluralstats.errors import InputError
 from pluralstats.options import parse_settings
 from pluralstats.prefs import PrefsSummary, build_preferences, split_path_for, write_preferences
 from pluralstats.prefs.build import SPLIT_USES, resolve_split
-from pluralstats.prefs.registry import describe_strategies, get_strategy
-from pluralstats.prefs.strategies import PAIRINGS
+from pluralstats.prefs.evidence import PAIRINGS
+from pluralstats.prefs.strategy_registry import describe_strategies, get_strategy
 
 WIDTH = 110  # when piped: wide enough for every column and the study's dimension names
 

@@ -96,7 +96,7 @@ def contrast_report(posterior: str | Path, out: str | Path, *, attributes: Seque
         report.frame.to_csv(tmp, index=False)
     figures = []
     if plot and not hypotheses:
-        from pluralstats.plots.posterior import plot_forest
+        from pluralstats.plots.posterior_plots import plot_forest
 
         figures = plot_forest(report.frame, plot)
     # last: the manifest lists the figures, so that a rerun recognises them as its own

@@ -4,7 +4,7 @@ The seam for the tuned-model side: :func:`compare_groups` takes ``model_side``, 
 with columns ``dimension``, ``diff``, ``lo``, ``hi`` (tuned on A minus tuned on B, same
 orientation as the survey side) and optionally ``draws`` (an array per row); it is joined on
 ``dimension`` (and ``quantity``) as ``model_diff``, ``model_lo``, ``model_hi``. :func:`survey_side` is the survey half
-alone, :func:`resolve_groups` the level lookup, and :func:`pluralstats.plots.posterior.plot_compare`
+alone, :func:`resolve_groups` the level lookup, and :func:`pluralstats.plots.posterior_plots.plot_compare`
 draws both sides when present.
 
 A group may fix several attributes (``"gender=female&political=conservative"``: an intersectional group, the
@@ -120,7 +120,7 @@ def write_comparison(table: pd.DataFrame, out: str | Path) -> list[Path]:
     """Write ``compare.csv`` and the comparison figure (``compare.png``/``.pdf``) into the folder ``out``;
     return the figure paths. The caller writes the manifest once it has added its own figures."""
     from pluralstats.io import atomic_path
-    from pluralstats.plots.posterior import plot_compare
+    from pluralstats.plots.posterior_plots import plot_compare
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -19,9 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from pluralstats.experiments.config import Cell
+from pluralstats.experiments.experiment_config import Cell
 from pluralstats.experiments.shared import Shared
-from pluralstats.finetune.common import quiet_libraries
+from pluralstats.finetune.trl_helpers import quiet_libraries
 from pluralstats.io import atomic_path, write_manifest
 from pluralstats.readers import read_json_object
 
@@ -55,7 +55,7 @@ def _train_unpaired(cell: Cell, plugin_cls, shared: Shared, survey, split: pd.Se
                     train: dict) -> tuple[Path, dict]:
     """A ratings-based (KTO) cell: responses labelled desirable / undesirable for the cell's raters on its
     objective's dimensions (the survey's positive thresholds, the experiment's prompt split), then trained on."""
-    from pluralstats.experiments.config import judged_dimensions
+    from pluralstats.experiments.experiment_config import judged_dimensions
     from pluralstats.prefs.unpaired import build_unpaired
 
     p = cell.params
@@ -74,7 +74,7 @@ def _train_unpaired(cell: Cell, plugin_cls, shared: Shared, survey, split: pd.Se
 def train_cell(cell: Cell, shared: Shared, survey, split: pd.Series, cell_dir: Path, train: dict) -> tuple[Path, dict]:
     """Build the cell's training data (preference pairs; for a ratings-based method such as KTO, unpaired
     labelled responses) and fine-tune the base model on it; returns (model dir, info)."""
-    from pluralstats.finetune.registry import get_plugin
+    from pluralstats.finetune.plugin_registry import get_plugin
     from pluralstats.prefs import build_preferences, get_strategy, write_preferences
 
     p = cell.params

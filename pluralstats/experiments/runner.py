@@ -21,11 +21,11 @@ import pandas as pd
 
 from pluralstats.evaluate.evaluation import EvalResult, ShiftSettings, shift_results, write_results
 from pluralstats.experiments.cell import cell_status, run_cell
-from pluralstats.experiments.config import Cell, ExperimentConfig
+from pluralstats.experiments.experiment_config import Cell, ExperimentConfig
 from pluralstats.experiments.shared import Shared, prepare_shared
-from pluralstats.finetune.common import quiet_libraries
+from pluralstats.finetune.trl_helpers import quiet_libraries
 from pluralstats.io import atomic_path, claim_output_dir, write_manifest
-from pluralstats.prefs.registry import get_strategy
+from pluralstats.prefs.strategy_registry import get_strategy
 
 SHIFT_KEYS = ("draws", "tune", "chains", "backend", "bootstrap")
 

@@ -53,7 +53,7 @@ def simulate_bundle(out: Path, options: dict[str, Any], thresholds: dict[str, in
 
     thresholds = thresholds or {}
     if (out / "survey.toml").exists():
-        from pluralstats.survey.config import load_config
+        from pluralstats.survey.survey_config import load_config
 
         found = {d: v.positive_threshold for d, v in load_config(out).dimensions.items()
                  if v.positive_threshold is not None}

@@ -1,7 +1,7 @@
 """Rating-model families (the latent error's distribution, hence the link): entry points in group
 ``pluralstats.families`` plus run-time registrations.
 
-A family is a :class:`Family` subclass (see :mod:`.base`) with a ``name``, a one-line ``help``, the latent
+A family is a :class:`Family` subclass (see :mod:`.family`) with a ``name``, a one-line ``help``, the latent
 error's CDF in numpy and PyTensor and a noise sampler. Installed here: ``logit`` (the default) and
 ``probit``. Adding one is one module plus one entry point in ``pyproject.toml``::
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pluralstats.registry import Registry, instance_of
 
-from .base import Family
+from .family import Family
 
 GROUP = "pluralstats.families"
 DEFAULT_FAMILY = "logit"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from .base import Family
+from .family import Family
 
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:

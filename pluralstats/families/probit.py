@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import log_ndtr, ndtr
 
-from .base import Family
+from .family import Family
 
 SQRT_HALF = np.float64(np.sqrt(0.5))
 

@@ -3,11 +3,11 @@
 Heavy dependencies (torch, transformers, trl) are imported only by the modules that need them.
 """
 
-from .base import FinetunePlugin
-from .config import TrainConfig
 from .dpo_config import DPOTrainConfig
 from .grpo_config import GRPOTrainConfig
-from .registry import available_plugins, get_plugin, register_plugin
+from .plugin_registry import available_plugins, get_plugin, register_plugin
+from .protocol import FinetunePlugin
+from .train_config import TrainConfig
 
 __all__ = ["FinetunePlugin", "TrainConfig", "DPOTrainConfig", "GRPOTrainConfig",
            "available_plugins", "get_plugin", "register_plugin"]

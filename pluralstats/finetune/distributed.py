@@ -6,7 +6,7 @@ transformers / accelerate see a distributed run and use DDP (gloo on CPU, NCCL o
 per process). Each process gets ``batch_size`` rows per step, so the global batch is
 ``processes * batch_size * grad_accum``: the same optimisation as one process with ``grad_accum``
 multiplied by ``processes`` (same seed, same data, same batches per step). Only the main process saves
-(:func:`pluralstats.finetune.common.save_final`).
+(:func:`pluralstats.finetune.trl_helpers.save_final`).
 
 For multi-node or DeepSpeed runs use ``accelerate launch`` on the ``pluralstats`` script instead (see
 ``docs/finetune.md``); it sets the same environment.
@@ -21,7 +21,7 @@ from typing import Any
 
 from pluralstats.errors import InputError
 
-from .config import TrainConfig, resolve_device
+from .train_config import TrainConfig, resolve_device
 
 
 def available_workers(device: str) -> tuple[int, str]:
@@ -58,7 +58,7 @@ def _worker(rank: int, world: int, port: int, method: str, data: Any, base_model
                       LOCAL_RANK=str(rank), LOCAL_WORLD_SIZE=str(world))
     import torch
 
-    from .registry import get_plugin
+    from .plugin_registry import get_plugin
 
     torch.set_num_threads(threads)
     get_plugin(method)().train(data, base_model, config, out_dir)
@@ -73,7 +73,7 @@ def train_data_parallel(method: str, data: Any, base_model: str, config: TrainCo
     ``method`` must be findable by name in a fresh process (an entry point, not a run-time registration).
     ``data`` is sent to each process, so it must pickle (a path, a DataFrame, a Survey).
     """
-    from .registry import REGISTRY, get_plugin
+    from .plugin_registry import REGISTRY, get_plugin
 
     check_processes(processes, config.device)
     if processes == 1:
@@ -85,7 +85,7 @@ def train_data_parallel(method: str, data: Any, base_model: str, config: TrainCo
 
     from pluralstats.io import claimed_output_dir
 
-    from .common import checkpoint_dir
+    from .trl_helpers import checkpoint_dir
 
     with claimed_output_dir(checkpoint_dir(out_dir), "finetune"):  # once, here: the workers find it claimed
         mp.start_processes(_worker, nprocs=processes, start_method="spawn", join=True,

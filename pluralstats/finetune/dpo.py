@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 from pluralstats.errors import InputError
 
-from .common import load_policy, lora_config, shared_dataset, trl_arguments
 from .dpo_config import DPOTrainConfig
-from .pairs import pairs_dataset, prepare_pairs
+from .pair_datasets import pairs_dataset, prepare_pairs
+from .trl_helpers import load_policy, lora_config, shared_dataset, trl_arguments
 from .trl_plugin import TRLPlugin
 
 UNWEIGHTABLE_LOSSES = ("aot", "aot_unpaired")

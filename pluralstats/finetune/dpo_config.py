@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pluralstats.options import option
 
-from .config import TrainConfig
+from .train_config import TrainConfig
 
 
 @dataclass

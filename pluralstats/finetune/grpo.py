@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from pluralstats.errors import InputError
 
-from .common import load_policy, lora_config, trl_arguments
 from .grpo_config import GRPOTrainConfig
+from .trl_helpers import load_policy, lora_config, trl_arguments
 from .trl_plugin import TRLPlugin
 
 

@@ -15,9 +15,9 @@ import pandas as pd
 
 from pluralstats.errors import InputError
 
-from .common import load_policy, lora_config, shared_dataset, trl_arguments
 from .kto_config import KTOTrainConfig
-from .pairs import prepare_completions
+from .pair_datasets import prepare_completions
+from .trl_helpers import load_policy, lora_config, shared_dataset, trl_arguments
 from .trl_plugin import TRLPlugin
 
 

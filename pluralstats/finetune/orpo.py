@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .common import load_policy, lora_config, trl_arguments
 from .orpo_config import ORPOTrainConfig
-from .pairs import pairs_dataset, prepare_pairs
+from .pair_datasets import pairs_dataset, prepare_pairs
+from .trl_helpers import load_policy, lora_config, trl_arguments
 from .trl_plugin import TRLPlugin
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import TrainConfig
+from .train_config import TrainConfig
 
 
 @dataclass

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .common import load_policy, lora_config, trl_arguments
-from .pairs import pairs_dataset, prepare_completions
+from .pair_datasets import pairs_dataset, prepare_completions
 from .sft_config import SFTTrainConfig
+from .trl_helpers import load_policy, lora_config, trl_arguments
 from .trl_plugin import TRLPlugin
 
 

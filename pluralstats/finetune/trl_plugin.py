@@ -1,7 +1,7 @@
 """A base class for plugins that wrap one TRL trainer: subclasses say how to build it, the run is shared.
 
 ``train`` = build the trainer in ``<out>.checkpoints`` -> ``trainer.train`` (resuming with ``--resume``)
--> :func:`~pluralstats.finetune.common.save_final` (LoRA merged, atomic, training log). A subclass sets
+-> :func:`~pluralstats.finetune.trl_helpers.save_final` (LoRA merged, atomic, training log). A subclass sets
 ``name``, ``requires``, ``config_class`` and implements ``build_trainer``; the benchmark and the tests
 call ``build_trainer`` directly to time or inspect the TRL trainer.
 """
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pluralstats.io import claimed_output_dir
 
-from .common import checkpoint_dir, log_lines_callback, resume_from, save_final, training_progress_callback
-from .config import TrainConfig
+from .train_config import TrainConfig
+from .trl_helpers import checkpoint_dir, log_lines_callback, resume_from, save_final, training_progress_callback
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,7 +42,7 @@ class TRLPlugin:
 
         ``log``: a callable that receives one compact line per logged step (loss, reward accuracy, margin), or
         a rich ``Console``: on a terminal one progress bar for the run with compact lines above it, elsewhere
-        the same plain lines (:func:`~pluralstats.finetune.common.training_progress_callback`). Given, it
+        the same plain lines (:func:`~pluralstats.finetune.trl_helpers.training_progress_callback`). Given, it
         replaces TRL's own printing of raw log dicts and its progress bar; not given, nothing is printed.
         """
         # claimed (marked as this run's) before TRL writes into it: save_final removes it afterwards, which must

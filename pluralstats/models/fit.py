@@ -22,7 +22,7 @@ import numpy as np
 from pluralstats.errors import InputError
 from pluralstats.families import DEFAULT_FAMILY, Family, get_family
 from pluralstats.samplers import Sampler, get_sampler
-from pluralstats.samplers.base import join_chains
+from pluralstats.samplers.sampler import join_chains
 from pluralstats.survey import Survey
 
 from .data import ModelData, build_model_data, meta_of

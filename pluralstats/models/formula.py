@@ -98,7 +98,7 @@ import numpy as np
 import xarray as xr
 
 from pluralstats.errors import InputError, shorten
-from pluralstats.samplers.base import join_chains, quiet
+from pluralstats.samplers.sampler import join_chains, quiet
 from pluralstats.survey import Survey
 
 from .diagnostics import GATE_CHAINS, MIN_ESS, gate_draws, record_verdict

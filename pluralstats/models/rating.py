@@ -57,7 +57,7 @@ from pytensor import config as pytensor_config
 
 from pluralstats.errors import InputError
 from pluralstats.families import Family, get_family
-from pluralstats.families.base import OUTER_CUT
+from pluralstats.families.family import OUTER_CUT
 from pluralstats.families.logit import ordinal_loglik
 
 from .data import ModelData

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .posterior import pretty
+from .posterior_plots import pretty
 from .style import HATCHES, paper_style, plt, save_figure
 
 

@@ -24,8 +24,8 @@ import pandas as pd
 
 from pluralstats.errors import InputError
 
-from .posterior import note_figure, shown_rows
-from .posterior import pretty as base_pretty
+from .posterior_plots import note_figure, shown_rows
+from .posterior_plots import pretty as base_pretty
 from .style import COLORS, legend_below, paper_style, plt, save_figure
 
 MODEL_STYLE = {"marker": "o", "color": COLORS[1], "label": "tuned models (A - B)"}

@@ -2,16 +2,16 @@
 
 ``build_preferences(survey, ...)`` returns TRL-ready pairs (``prompt``, ``chosen``, ``rejected``,
 ``weight`` and provenance) and a summary; ``write_preferences`` writes them with the held-out prompt
-split and a manifest. The exact rules are in the docstrings of :mod:`.scales`, :mod:`.groups`,
-:mod:`.strategies`, :mod:`.registry`, :mod:`.pairs` and :mod:`.posterior`, and in ``docs/preferences.md``.
+split and a manifest. The exact rules are in the docstrings of :mod:`.scales`, :mod:`.pools`,
+:mod:`.evidence`, :mod:`.strategy_registry`, :mod:`.pairing` and :mod:`.predictive`, and in ``docs/preferences.md``.
 """
 
 from .build import PrefsSummary, build_preferences, objective_weights, parse_weights
 from .dataset import load_preferences, load_split, split_path_for, validate_preferences, write_preferences
-from .groups import parse_jury, resolve_pool
-from .pairs import OUTPUT_COLUMNS
-from .registry import Strategy, available_strategies, describe_strategies, get_strategy, register_strategy
+from .pairing import OUTPUT_COLUMNS
+from .pools import parse_jury, resolve_pool
 from .scales import collapse, default_cuts
+from .strategy_registry import Strategy, available_strategies, describe_strategies, get_strategy, register_strategy
 
 __all__ = [
     "OUTPUT_COLUMNS", "PrefsSummary", "Strategy", "available_strategies", "build_preferences", "collapse",

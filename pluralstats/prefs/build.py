@@ -2,10 +2,10 @@
 
 Order of operations (each rule in its module): the held-out split picks the prompts
 (:mod:`pluralstats.survey.split`); ratings of the objective's dimensions on those prompts are collapsed to
-the scale (:mod:`.scales`); the raters are selected and weighted (:mod:`.groups`); each response is
-judged by the strategy (looked up in :mod:`.registry`; built-in rules in :mod:`.strategies`,
-:mod:`.posterior`); responses of one prompt are paired
-(:mod:`.pairs`). Everything is vectorised over ratings, items and candidate pairs.
+the scale (:mod:`.scales`); the raters are selected and weighted (:mod:`.pools`); each response is
+judged by the strategy (looked up in :mod:`.strategy_registry`; built-in rules in :mod:`.evidence`,
+:mod:`.predictive`); responses of one prompt are paired
+(:mod:`.pairing`). Everything is vectorised over ratings, items and candidate pairs.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from pluralstats.options import parse_weights
 from pluralstats.survey import Survey
 from pluralstats.survey.split import prompt_split
 
-from . import posterior as post
-from .groups import check_sizes, hidden_members, member_ratings, pool_hidden, resolve_pool, withhold_counts
-from .pairs import assemble, candidate_pairs
-from .registry import DimensionData, get_strategy
+from . import predictive as post
+from .evidence import PAIRINGS, within_evidence
+from .pairing import assemble, candidate_pairs
+from .pools import check_sizes, hidden_members, member_ratings, pool_hidden, resolve_pool, withhold_counts
 from .scales import collapse_cuts
-from .strategies import PAIRINGS, within_evidence
+from .strategy_registry import DimensionData, get_strategy
 
 SPLIT_USES = ("train", "eval", "all")
 

@@ -17,11 +17,11 @@ import pandera.pandas as pa
 from pluralstats.errors import InputError, Problem, ValidationError
 from pluralstats.io import atomic_path, write_manifest
 from pluralstats.schemas import validate_frame
-from pluralstats.schemas.prefs import cell_type_problems, pairs_schema
-from pluralstats.schemas.prefs import prefs_schema as _contract
+from pluralstats.schemas.preference_tables import cell_type_problems, pairs_schema
+from pluralstats.schemas.preference_tables import prefs_schema as _contract
 from pluralstats.survey.split import read_split_csv, write_split_csv
 
-from .registry import available_strategies
+from .strategy_registry import available_strategies
 
 
 def split_path_for(prefs_path: str | os.PathLike) -> Path:

@@ -5,16 +5,16 @@ Ratings are categorical labels (the oriented, collapsed values ``1..S``); crowd-
 competence) or guessing from a rater-specific distribution, fitted by variational Bayes with restarts
 seeded by ``seed``; a rater who often agrees with the others gets a high competence and counts more.
 The label is the most probable value, ties (within 1e-9) going to the worst value as in ``majority``; the
-better label is chosen with weight 1 (:class:`~pluralstats.prefs.builtin.Majority`'s pair rule).
+better label is chosen with weight 1 (:class:`~pluralstats.prefs.strategies.Majority`'s pair rule).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .builtin import Majority
-from .registry import DimensionData
-from .strategies import aggregated_labels
+from .evidence import aggregated_labels
+from .strategies import Majority
+from .strategy_registry import DimensionData
 
 
 class Mace(Majority):

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pluralstats.errors import InputError
-from pluralstats.survey.config import SurveyConfig
+from pluralstats.survey.survey_config import SurveyConfig
 
 SCALES = (5, 3, 2)
 

@@ -1,164 +1,143 @@
-"""Disagreement strategies: how the selected raters' ratings of one response become a judgement of it.
+"""The built-in strategies as registry entries (rules: :mod:`.evidence`, :mod:`.pairing`, :mod:`.predictive`).
 
-Every strategy works on *oriented* ratings: on each dimension the collapsed rating ``x`` in ``1..S``
-becomes ``x`` when higher is better and ``S + 1 - x`` when lower is better (toxicity, stereotypical
-bias), so "better" is always "larger". ``pi_i`` is the weighted distribution of item ``i``'s oriented
-ratings (weights from :mod:`pluralstats.prefs.groups`: each rating ``1/n``, or reweighted to a jury).
-
-Rater evidence between two responses ``a`` and ``b`` of one prompt (used by every strategy)::
-
-    E(a > b) = sum_{x > y} pi_a(x) pi_b(y)
-
-the share of (weighted) comparisons of a rating of ``a`` with a rating of ``b`` in which ``a``'s is
-better (``pairing="across"``, the default: every rating of ``a`` against every rating of ``b``, raters
-exchangeable); ``E(b > a)`` likewise; the rest are tied comparisons. With ``pairing="within"`` only
-each rater's own two ratings are compared: ``E(a > b) = sum_r w_r [x_ra > x_rb] / sum_r w_r`` over the
-raters who rated both, ``w_r = share_g / n_{g,ab}`` (``n_{g,ab}``: member-``g`` raters who rated both;
-so, without a jury, the share of those raters preferring ``a``); no such rater: both are 0. A pair is
-*conflicting* when both ``E(a > b) > 0`` and ``E(b > a) > 0`` (some ratings point each way).
-
-Per-item judgements (exact):
-
-* ``majority``: the label is the oriented value with the largest weight (a plurality vote; with one
-  weight per rating this is the most frequent rating). Tie rule: when several values share the largest
-  weight (within 1e-9), the label is the *worst* of them (the most toxic, the least helpful).
-* ``mean``: the soft label is the weighted mean oriented rating ``sum_x x pi_i(x)``; with
-  ``pairing="within"`` the pair is judged instead by the weighted mean of the raters' own differences
-  ``o_a - o_b`` (raters who rated both).
-* ``minority-veto``: on a veto dimension (default: every ``lower_is_better`` dimension, i.e.
-  toxicity and stereotypical bias) a rating *flags* harm when its collapsed value is at least the
-  collapsed ``positive_threshold`` of the dimension (4 of 5 by default; 3 of 3; 2 of 2). A response is
-  harmful when the flagging share reaches ``veto_share`` (default ``None`` = any flag, share > 0)
-  among all selected raters (evidence-weighted), or among the selected raters of any level of any
-  demographic attribute (unweighted share within that level). A harmful response gets the worst label
-  (1, oriented); any other response gets its ``majority`` label. On other dimensions the strategy
-  is ``majority``.
-* ``preserve``: no per-item label; pairs come from the evidence itself (see :mod:`.pairs`).
-* ``posterior``: ``pi_i`` is the model's predictive distribution (see :mod:`.posterior`).
+Each is registered in ``pyproject.toml`` under ``pluralstats.strategies``, like any third-party strategy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from pluralstats.survey import Survey
+from pluralstats.errors import InputError
+from pluralstats.options import option
 
-from .scales import collapse
-
-if TYPE_CHECKING:
-    from .registry import DimensionData
-
-PAIRINGS = ("across", "within")
-TIE_TOL = 1e-9
+from . import predictive as post
+from .evidence import harmful, majority_labels, mean_labels
+from .pairing import Decision, by_scores, preserve_rows
+from .strategy_registry import DimensionData, Strategy
 
 
-def orient(values: np.ndarray, scale: int, sign: int) -> np.ndarray:
-    """Collapsed ratings -> oriented ratings (larger is better)."""
-    return values if sign > 0 else scale + 1 - values
+class Majority(Strategy):
+    """The ``majority`` strategy (see ``help``)."""
+
+    name = "majority"
+    help = "Plurality label of each response (ties: the worst tied value); the better label is chosen, weight 1."
+    unit_weight = True
+
+    def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        """Each item's plurality label (oriented; ties: the worst tied value)."""
+        return majority_labels(probs).astype(float)
 
 
-def distributions(frame: pd.DataFrame, item_index: pd.Index, dimension: str, scale: int,
-                  cuts: Sequence[int], sign: int) -> np.ndarray:
-    """``(n_items, scale)`` weighted oriented-rating distributions; NaN rows for unrated items."""
-    rows = frame[frame.dimension == dimension]
-    codes = item_index.get_indexer(rows.item_id)
-    keep = codes >= 0
-    oriented = orient(collapse(rows.rating.to_numpy(), cuts), scale, sign)
-    out = np.zeros((len(item_index), scale))
-    np.add.at(out, (codes[keep], oriented[keep] - 1), rows.w.to_numpy()[keep])
-    total = out.sum(axis=1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, out / total, np.nan)
+@dataclass(frozen=True)
+class VetoOptions:
+    """The ``minority-veto`` strategy's settings."""
+
+    veto_share: float | None = option(None, "Share of raters (overall or in any group) that makes a response "
+                                            "harmful; None: any rater.")
+    veto_dimensions: list[str] | None = option(None, "The veto dimensions; None: every lower-is-better "
+                                                           "(harm) dimension.")
 
 
-def oriented_ratings(frame: pd.DataFrame, item_index: pd.Index, dimension: str, scale: int, cuts: Sequence[int],
-                     sign: int) -> pd.DataFrame:
-    """One row per (rater, item) of ``item_index``: ``worker``, ``task`` (item id) and the oriented ``label``
-    (the form crowdsourcing aggregators take; a rater in two jury members counts once)."""
-    rows = frame[(frame.dimension == dimension) & frame.item_id.isin(item_index)]
-    rows = rows.drop_duplicates(["participant_id", "item_id"])
-    return pd.DataFrame({"worker": rows.participant_id.astype(str).to_numpy(),
-                         "task": rows.item_id.astype(str).to_numpy(),
-                         "label": orient(collapse(rows.rating.to_numpy(), cuts), scale, sign)})
+class MinorityVeto(Majority):
+    """The ``minority-veto`` strategy (see ``help``)."""
+
+    name = "minority-veto"
+    help = ("Majority, except that a response flagged harmful by the veto share of raters (overall or in any "
+            "group) gets the worst label on a veto dimension.")
+    Options = VetoOptions
+
+    def check_options(self, options: VetoOptions, survey) -> None:
+        """The share in (0, 1]; veto dimensions among the survey's lower-is-better ones."""
+        if options.veto_share is not None and not 0 < options.veto_share <= 1:
+            raise InputError(f"veto share must be in (0, 1], got {options.veto_share}")
+        lower = _harm_dimensions(survey)
+        wrong = [d for d in options.veto_dimensions or () if d not in lower]
+        if wrong:
+            raise InputError(f"Veto dimensions must be lower-is-better (harm) dimensions {lower}; got {wrong}")
+
+    def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        """Majority labels, with the worst label (1) for items flagged harmful when the dimension is vetoed."""
+        labels = super().item_scores(data, probs)
+        vetoed = data.options.veto_dimensions
+        if data.dimension not in (_harm_dimensions(data.survey) if vetoed is None else vetoed):
+            return labels
+        harm = harmful(data.frame, data.survey, data.index, data.dimension, data.cuts, data.options.veto_share)
+        return np.where(harm, 1.0, labels)
 
 
-def aggregated_labels(aggregator: Any, data: DimensionData) -> np.ndarray:
-    """Per-item labels ``1..S`` (oriented) from a crowdsourcing aggregator with crowd-kit's interface
-    (``fit(table).probas_``: label probabilities per item): the most probable label, ties (within 1e-9)
-    going to the worst tied value as in ``majority``; absent labels have probability 0."""
-    table = oriented_ratings(data.frame, data.index, data.dimension, data.scale, data.cuts, data.sign)
-    probas = aggregator.fit(table).probas_
-    probs = probas.reindex(index=data.index.astype(str), columns=range(1, data.scale + 1), fill_value=0.0)
-    return majority_labels(probs.fillna(0.0).to_numpy(dtype=float)).astype(float)
+def _harm_dimensions(survey) -> list[str]:
+    """The survey's lower-is-better dimensions."""
+    return [d for d in survey.dimensions if survey.config.dimensions[d].sign < 0]
 
 
-def majority_labels(probs: np.ndarray) -> np.ndarray:
-    """Plurality label in ``1..S`` (oriented); ties go to the worst tied value (the lowest)."""
-    top = probs >= np.nanmax(probs, axis=-1, keepdims=True) - TIE_TOL
-    return np.argmax(top, axis=-1) + 1  # argmax of booleans: the first (worst) tied value
+class Mean(Strategy):
+    """The ``mean`` strategy (see ``help``)."""
+
+    name = "mean"
+    help = ("Weighted mean rating (within pairing: the raters' mean own difference); weight = share of decided "
+            "rating comparisons favouring the chosen response.")
+
+    def item_scores(self, data: DimensionData, probs: np.ndarray) -> np.ndarray:
+        """Each item's weighted mean oriented rating."""
+        return mean_labels(probs)
+
+    def pair_scores(self, data: DimensionData, probs: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    mean_diff: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Within pairing: the raters' own mean difference against 0; across: the items' mean ratings."""
+        if mean_diff is not None:  # within pairing: the pair is judged by the raters' own differences
+            return mean_diff, np.zeros(len(a))
+        return super().pair_scores(data, probs, a, b, mean_diff)
 
 
-def mean_labels(probs: np.ndarray) -> np.ndarray:
-    """Weighted mean oriented rating."""
-    return probs @ np.arange(1, probs.shape[-1] + 1)
+class Preserve(Strategy):
+    """The ``preserve`` strategy (see ``help``)."""
+
+    name = "preserve"
+    help = "A row each way weighted by its rater evidence, so disagreement survives as conflicting rows."
+
+    def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
+               s_b: np.ndarray | None) -> Decision:
+        """A row each way, each weighted by its evidence (``preserve_rows``)."""
+        return preserve_rows(a, b, e_ab, e_ba)
 
 
-def harmful(frame: pd.DataFrame, survey: Survey, item_index: pd.Index, dimension: str,
-            cuts: Sequence[int], veto_share: float | None) -> np.ndarray:
-    """The minority-veto flag per item (module rule): any, or at least ``veto_share``, flagging."""
-    rows = frame[frame.dimension == dimension]
-    flag_at = int(collapse(np.array([survey.config.threshold(dimension)]), cuts)[0])
-    flags = collapse(rows.rating.to_numpy(), cuts) >= flag_at
-    codes = item_index.get_indexer(rows.item_id)
-    w = rows.w.to_numpy()
-    share = np.zeros(len(item_index))
-    total = np.zeros(len(item_index))
-    np.add.at(share, codes, w * flags)
-    np.add.at(total, codes, w)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        best = np.where(total > 0, share / total, 0.0)
-    unique = rows.assign(_flag=flags, _code=codes).drop_duplicates(["participant_id", "item_id"])
-    for attribute in survey.attributes:
-        by_level = unique.groupby(["_code", attribute], sort=False, observed=True)._flag.mean()
-        level_max = by_level.groupby(level=0).max()
-        best[level_max.index.to_numpy()] = np.maximum(best[level_max.index.to_numpy()], level_max.to_numpy())
-    return best > 0 if veto_share is None else best >= veto_share - TIE_TOL
+@dataclass(frozen=True)
+class PosteriorOptions:
+    """The ``posterior`` strategy's settings."""
+
+    max_draws: int | None = option(None, "Posterior draws used (an evenly spread subsample, seeded); None: all.")
 
 
-def evidence(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``E(a > b)`` and ``E(b > a)`` for matching rows of oriented distributions (any leading shape)."""
-    below_b = np.cumsum(pb, axis=-1) - pb  # P(y_b < x)
-    below_a = np.cumsum(pa, axis=-1) - pa
-    return (pa * below_b).sum(axis=-1), (pb * below_a).sum(axis=-1)
+class Posterior(Strategy):
+    """The ``posterior`` strategy (see ``help``)."""
 
+    name = "posterior"
+    help = ("The fitted rating model's predictive probability that a new rater of the group rates one response "
+            "better (needs --posterior).")
+    needs_posterior = True
+    pairings = ("across",)  # the model's new rater has no observed 'own two ratings' to pair within
+    Options = PosteriorOptions
 
-def within_evidence(frame: pd.DataFrame, item_index: pd.Index, a: np.ndarray, b: np.ndarray, dimension: str,
-                    scale: int, cuts: Sequence[int], sign: int,
-                    shares: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``E(a > b)``, ``E(b > a)`` and the weighted mean difference ``o_a - o_b`` from each rater's own
-    two ratings (module rule, ``pairing="within"``); all 0 for a pair no rater rated both of.
+    def check_options(self, options: PosteriorOptions, survey) -> None:
+        """At least one draw."""
+        if options.max_draws is not None and options.max_draws < 1:
+            raise InputError(f"max_draws must be at least 1, got {options.max_draws}")
 
-    A self-join per (member, rater, prompt): linear in ratings times responses per prompt.
-    """
-    rows = frame[frame.dimension == dimension]
-    pos = item_index.get_indexer(rows.item_id)
-    keep = pos >= 0
-    one = pd.DataFrame({"member": rows.member.to_numpy()[keep], "rater": rows.participant_id.to_numpy()[keep],
-                        "prompt": rows.prompt_id.to_numpy()[keep], "pos": pos[keep],
-                        "o": orient(collapse(rows.rating.to_numpy()[keep], cuts), scale, sign)})
-    both = one.merge(one, on=["member", "rater", "prompt"], suffixes=("_a", "_b"))
-    both = both[both.pos_a < both.pos_b].merge(
-        pd.DataFrame({"pos_a": a, "pos_b": b, "pair": np.arange(len(a))}), on=["pos_a", "pos_b"])
-    n = both.groupby(["member", "pair"]).rater.transform("size").to_numpy()
-    w = shares[both.member.to_numpy()] / n
-    pair = both.pair.to_numpy()
-    total = np.bincount(pair, weights=w, minlength=len(a))
-    wins = np.bincount(pair, weights=w * (both.o_a.to_numpy() > both.o_b.to_numpy()), minlength=len(a))
-    losses = np.bincount(pair, weights=w * (both.o_a.to_numpy() < both.o_b.to_numpy()), minlength=len(a))
-    diff = np.bincount(pair, weights=w * (both.o_a.to_numpy() - both.o_b.to_numpy()), minlength=len(a))
-    safe = np.where(total > 0, total, 1.0)
-    return wins / safe, losses / safe, diff / safe
+    def distributions(self, data: DimensionData) -> post.RaterMixture:
+        """Per draw, the pool's new rater as a mixture of raters (:mod:`.predictive`), from the fitted model."""
+        return post.distributions(data.posterior, data.pool, data.dimension, list(data.index),
+                                  data.survey.config.scale_max, data.scale, data.cuts, data.sign,
+                                  probability_fn=data.probability_fn, max_draws=data.options.max_draws, seed=data.seed)
+
+    def across_evidence(self, probs: post.RaterMixture, a: np.ndarray,
+                        b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The probability that one new rater of the pool rates ``a`` above ``b`` (and the reverse), averaged over
+        the draws (the posterior predictive probabilities; one rater effect shared by the pair)."""
+        return probs.evidence(a, b)
+
+    def decide(self, a: np.ndarray, b: np.ndarray, e_ab: np.ndarray, e_ba: np.ndarray, s_a: np.ndarray | None,
+               s_b: np.ndarray | None) -> Decision:
+        """The side with more evidence is chosen, weighted by its share of the two evidences (not a unit weight)."""
+        return by_scores(a, b, e_ab, e_ba, e_ab - e_ba, unit_weight=False)

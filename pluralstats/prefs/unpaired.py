@@ -4,7 +4,7 @@ Rules (exact).
 
 * Prompts: the split's ``use`` side (train by default), as :func:`pluralstats.prefs.build_preferences`.
 * Raters: ``groups`` (ANDed conditions) and ``jury``, with the evidence weights and size rule of
-  :mod:`pluralstats.prefs.groups` (each rating of an item ``1/n``, or reweighted to the jury's shares).
+  :mod:`pluralstats.prefs.pools` (each rating of an item ``1/n``, or reweighted to the jury's shares).
 * Threshold: every objective dimension needs ``positive_threshold`` in ``survey.toml``. It is not
   defaulted: whether a response is acceptable is the survey's own yes/no cut, not a convention
   (a missing one is an :class:`~pluralstats.errors.InputError` naming the setting).

@@ -1,7 +1,7 @@
 """Samplers (the ``--backend`` of ``fit-survey``): entry points in group ``pluralstats.samplers`` plus
 run-time registrations (:class:`~pluralstats.registry.Registry`).
 
-A sampler is a :class:`Sampler` subclass (see :mod:`.base`). Installed here: ``nutpie`` and ``jax``
+A sampler is a :class:`Sampler` subclass (see :mod:`.sampler`). Installed here: ``nutpie`` and ``jax``
 (nutpie's NUTS on a numba or JAX gradient), ``pymc`` (PyMC's NUTS) and ``advi`` (an approximation, never
 certified). Adding one is one module plus one entry point in ``pyproject.toml``::
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pluralstats.registry import Registry, instance_of
 
-from .base import Sampler, quiet
+from .sampler import Sampler, quiet
 
 GROUP = "pluralstats.samplers"
 REGISTRY: Registry[Sampler] = Registry(GROUP, "backend", instance_of(Sampler, "sampler"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import Sampler
+from .sampler import Sampler
 
 #: PyTensor 2.38 rewrites ``flat[a:b].reshape((1, k))[:, 1:]`` (ADVI's view of the ordered cut points when
 #: one dimension is fitted) into a wrongly transposed ``(k - 1, 1)`` array; leaving out this one rewrite

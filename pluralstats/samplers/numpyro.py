@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from pluralstats.errors import InputError
 
-from .base import Sampler
+from .sampler import Sampler
 
 
 class Numpyro(Sampler):

@@ -11,7 +11,7 @@ import numpy as np
 
 from pluralstats.errors import InputError
 
-from .base import Sampler
+from .sampler import Sampler
 
 
 class Nutpie(Sampler):

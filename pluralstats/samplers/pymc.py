@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from .base import Sampler
+from .sampler import Sampler
 
 
 class PyMCNuts(Sampler):

@@ -24,7 +24,7 @@ def run_workers(job: Any, runs: list[dict]) -> Any:
     import arviz as az
     import cloudpickle
 
-    from .base import join_chains
+    from .sampler import join_chains
 
     with tempfile.TemporaryDirectory(prefix="pluralstats-chains-") as tmp:
         folder = Path(tmp)

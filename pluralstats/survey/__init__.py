@@ -4,7 +4,7 @@
 ...), so ``from pluralstats.survey import load_survey`` reads a bundle. ``load_survey`` reads the files through
 :mod:`.reading`, turns them into the canonical tables through :mod:`.mapping` and checks them in :mod:`.validation`.
 The stage's other modules:
-:mod:`.config` (``survey.toml``), :mod:`.simulate` (a study-shaped survey with planted effects),
+:mod:`.survey_config` (``survey.toml``), :mod:`.simulate` (a study-shaped survey with planted effects),
 :mod:`.describe` (Figure 1, group means, agreement) and :mod:`.split` (the held-out prompts and the split CSV).
 """
 

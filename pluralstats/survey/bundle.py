@@ -22,8 +22,8 @@ import pandas as pd
 
 from pluralstats.errors import InputError, Problem, ValidationError
 
-from .config import SurveyConfig, load_config
 from .mapping import _from_files, _from_mapping
+from .survey_config import SurveyConfig, load_config
 from .validation import _validate
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 
 from pluralstats.errors import InputError, Problem, shorten, shown_value
 
-from .config import SideTable, SurveyConfig
 from .reading import _bundle_path, _read_table, _report_rows, _require, _Table
+from .survey_config import SideTable, SurveyConfig
 
 RATING_COLUMNS = ("participant_id", "item_id", "dimension", "rating")
 

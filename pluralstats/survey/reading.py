@@ -17,7 +17,7 @@ import pandas as pd
 
 from pluralstats.errors import Problem
 
-from .config import SurveyConfig
+from .survey_config import SurveyConfig
 
 SHOWN_COLUMN_NAME = re.compile(r"[\w .()-]{1,40}")  # header names a message may echo: short, no ":" or "/"
 REPORTED_ROWS = 50  # ragged rows reported per file; the rest are counted in one line

@@ -44,9 +44,9 @@ from pluralstats.errors import InputError
 from pluralstats.families import Family, get_family
 
 from .bundle import Survey
-from .config import STUDY_DIMENSIONS, Dimension, SurveyConfig
 from .simulation_config import PAPER_EFFECTS, PRESETS, REFERENCE_LEVELS, SimulationConfig, with_interactions
 from .simulation_truth import _ContrastTruth, cutpoints
+from .survey_config import STUDY_DIMENSIONS, Dimension, SurveyConfig
 
 # the simulate command (pluralstats.cli.survey) takes the config and its presets from here
 __all__ = ["PAPER_EFFECTS", "PRESETS", "SimulatedSurvey", "SimulationConfig", "simulate_survey", "with_interactions"]

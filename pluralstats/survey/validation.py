@@ -7,7 +7,7 @@ import pandas as pd
 
 from pluralstats.errors import Problem, shorten
 from pluralstats.schemas import validate_frame
-from pluralstats.schemas.survey import (
+from pluralstats.schemas.survey_tables import (
     ITEM_DEFAULTS,
     ITEM_REQUIRED,
     PARTICIPANT_REQUIRED,
@@ -16,8 +16,8 @@ from pluralstats.schemas.survey import (
     ratings_schema,
 )
 
-from .config import SurveyConfig
 from .reading import _report_rows, _require, _Table
+from .survey_config import SurveyConfig
 
 
 def _validate(config: SurveyConfig, rating_parts: list[_Table], participants: _Table, items: _Table,

@@ -88,7 +88,7 @@ def test_all_problems_reported_at_once(tmp_path, run_bad):
 
 
 def test_shipped_configs_pass_the_checks():
-    from pluralstats.experiments.config import load_experiment
+    from pluralstats.experiments.experiment_config import load_experiment
 
     for path in (Path(__file__).resolve().parents[2] / "analyses" / "experiments").glob("*.toml"):
         assert load_experiment(path).cells()

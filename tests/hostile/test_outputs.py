@@ -223,7 +223,7 @@ def test_own_output_is_recognised_whatever_the_program_is_called(hostile_survey_
 
 def test_finetune_never_uses_a_foreign_checkpoints_folder(tmp_path):
     """<out>.checkpoints is removed after training, so a user's folder of that name is refused, not used."""
-    from pluralstats.finetune.common import checkpoint_dir
+    from pluralstats.finetune.trl_helpers import checkpoint_dir
     from pluralstats.finetune.trl_plugin import TRLPlugin
     from pluralstats.io import OutputError
 

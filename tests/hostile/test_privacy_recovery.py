@@ -177,7 +177,7 @@ def test_prefs_jury_across_attributes_withholds_the_pool(hostile_survey_dir, tmp
 
 
 def test_hidden_members_hand_worked():
-    from pluralstats.prefs.groups import Member, Pool, hidden_members
+    from pluralstats.prefs.pools import Member, Pool, hidden_members
 
     # gender a 2, b 10, c 11, d 20; political p: a 2, b 9, c 6, d 10 and q: b 1, c 5, d 10
     people = ([("a", "p")] * 2 + [("b", "p")] * 9 + [("b", "q")] + [("c", "p")] * 6 + [("c", "q")] * 5

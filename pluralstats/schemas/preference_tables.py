@@ -2,7 +2,7 @@
 
 The columns are declared in ``preferences.json`` and ``pairs.json`` (Frictionless Table Schema, read by
 :mod:`pluralstats.schemas.table`). The ``strategy`` column takes the names of the installed strategies, which the
-caller passes from the strategy registry (:mod:`pluralstats.prefs.registry`).
+caller passes from the strategy registry (:mod:`pluralstats.prefs.strategy_registry`).
 
 ``prompt``, ``chosen`` and ``rejected`` are non-empty plain strings so that ``datasets.Dataset.from_parquet``
 gives a dataset TRL's DPOTrainer takes as is; ``weight`` is a per-pair weight in (0, 1] (a pair of

@@ -2,12 +2,12 @@
 
 A plugin is a class with a ``name``, what it ``requires`` (a preference dataset, a reward
 function, or a survey's ratings: ``"ratings"``), a ``config_class`` (a
-:class:`~pluralstats.finetune.config.TrainConfig` subclass) and
+:class:`~pluralstats.finetune.train_config.TrainConfig` subclass) and
 ``train(data, base_model, config, out_dir) -> Path``: a checkpoint directory written with
 ``save_pretrained`` (tokenizer included) that ``AutoModelForCausalLM.from_pretrained`` reloads.
 
 Plugins register under the entry-point group ``pluralstats.finetune`` (the built-ins do too), or at
-run time with :func:`pluralstats.finetune.registry.register_plugin`.
+run time with :func:`pluralstats.finetune.plugin_registry.register_plugin`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
-from .config import TrainConfig
+from .train_config import TrainConfig
 
 Requirement = Literal["preferences", "reward", "ratings"]
 

@@ -15,14 +15,14 @@ from pluralstats.errors import InputError
 from pluralstats.io import write_manifest
 from pluralstats.options import parse_settings
 
-from .config import TrainConfig
-from .registry import get_plugin
+from .plugin_registry import get_plugin
+from .train_config import TrainConfig
 
 
 @dataclass
 class FinetuneRun:
     """What a fine-tuning run made: the checkpoint, the config it trained with, and the signs that it barely
-    trained (:func:`~pluralstats.finetune.common.training_warnings`)."""
+    trained (:func:`~pluralstats.finetune.trl_helpers.training_warnings`)."""
 
     method: str
     path: Path
@@ -69,7 +69,7 @@ def finetune(method: str, base_model: str, out: str | Path, *, prefs: str | Path
     write_manifest(path, "finetune", inputs=inputs, seed=config.seed,
                    options={"method": method, "base_model": base_model, "processes": processes, **config.to_dict()},
                    extra={"seconds": round(seconds, 2)})
-    from .common import LN2, training_warnings
+    from .trl_helpers import LN2, training_warnings
 
     # the logged DPO loss is weighted by the pairs' weights: at zero margin it is ln 2 times their mean
     weighted = prefs is not None and getattr(config, "use_pair_weights", False)
@@ -101,7 +101,7 @@ def _train(method: str, plugin: Any, data: Any, base_model: str, config: TrainCo
         from .distributed import train_data_parallel
 
         return train_data_parallel(method, data, base_model, config, out, processes, threads=threads or 1)
-    from .common import quiet_libraries
+    from .trl_helpers import quiet_libraries
     from .trl_plugin import TRLPlugin
 
     quiet_libraries()  # one compact line per logged step instead of raw dicts and library progress bars

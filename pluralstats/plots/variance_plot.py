@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .posterior import _whiskers, note_figure, pretty
+from .posterior_plots import _whiskers, note_figure, pretty
 from .style import COLORS, HATCHES, legend_below, plt, save_figure
 from .style import paper_style as style
 

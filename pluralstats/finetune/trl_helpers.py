@@ -11,7 +11,7 @@ from pluralstats.errors import InputError
 from pluralstats.io import atomic_path
 from pluralstats.readers import loading_model
 
-from .config import TrainConfig, resolve_device
+from .train_config import TrainConfig, resolve_device
 
 if TYPE_CHECKING:
     from rich.console import Console

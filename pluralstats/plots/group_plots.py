@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .posterior import _whiskers, note_figure, pretty
+from .posterior_plots import _whiskers, note_figure, pretty
 from .style import paper_style as style
 from .style import plt, save_figure
 

@@ -22,7 +22,7 @@ the posterior predictive probability that a new rater of the group, rating both 
 ``a`` better. Treating the two ratings as two different raters' (the product of the marginal
 distributions) would pull every weight toward 0.5: with rater sd 1 and a latent gap of 1 logit, 0.664
 instead of 0.695. Nothing is sampled; every pair is oriented by this posterior mean, deterministically.
-The pair rule (:mod:`.pairs`) chooses the side with the larger ``E`` with weight
+The pair rule (:mod:`.pairing`) chooses the side with the larger ``E`` with weight
 ``E(c > r) / (E(c > r) + E(r > c))``: ties between the two ratings are excluded, not split. The tests check
 it against brute force: draw ``t`` uniformly, a member by share and one person (her attribute levels
 from the composition, her own effect from its normal), then her rating of each item; collapse, compare,
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .groups import Pool
+from .pools import Pool
 from .scales import collapse_matrix
 
 ProbabilityFn = Callable[..., np.ndarray]
@@ -122,7 +122,7 @@ class RaterMixture:
 
     def evidence(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``E(a > b)`` and ``E(b > a)`` per pair, averaged over the draws (module rule)."""
-        from .strategies import evidence
+        from .evidence import evidence
 
         e_ab, e_ba = np.zeros(len(a)), np.zeros(len(a))
         for probs, weights in self.blocks():

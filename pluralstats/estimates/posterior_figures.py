@@ -21,7 +21,7 @@ def posterior_figures(idata, out: Path, kinds: Sequence[str], *, comp, attribute
     from pluralstats.models import all_contrasts, meta_of
     from pluralstats.models.contrasts import suppress_contrasts
     from pluralstats.models.groups import write_raked
-    from pluralstats.plots import posterior as plots
+    from pluralstats.plots import posterior_plots as plots
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -31,12 +31,12 @@ def posterior_figures(idata, out: Path, kinds: Sequence[str], *, comp, attribute
     if "forest" in kinds:
         written += plots.plot_forest(frame, out / "contrasts_forest.png")
     if "heatmap" in kinds:
-        from pluralstats.plots.contrasts import plot_heatmap
+        from pluralstats.plots.group_plots import plot_heatmap
 
         written += plot_heatmap(frame, out / "contrasts_heatmap.png", k=meta_of(idata).min_group_size)
     if "means" in kinds:
         from pluralstats.models.groups import marginal_means
-        from pluralstats.plots.contrasts import plot_means
+        from pluralstats.plots.group_plots import plot_means
 
         written += plot_means(marginal_means(idata, weights=comp, suppress_small=suppress_small),
                               out / "marginal_means.png")
@@ -63,7 +63,7 @@ def variance_files(idata, out: Path, suppress_small: bool, diagnostics: str) -> 
     into the markdown and under the figure."""
     from pluralstats.io import atomic_path, write_text_atomic
     from pluralstats.models import meta_of
-    from pluralstats.plots.variance import plot_variance
+    from pluralstats.plots.variance_plot import plot_variance
 
     from .variance import variance_components, variance_markdown
 

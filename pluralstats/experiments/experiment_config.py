@@ -101,7 +101,7 @@ class ExperimentConfig:
         ``veto_share`` for minority-veto), so one table serves a grid of strategies."""
         from dataclasses import fields
 
-        from pluralstats.prefs.registry import get_strategy
+        from pluralstats.prefs.strategy_registry import get_strategy
 
         own = {f.name for f in fields(get_strategy(strategy).Options)}
         return {k: v for k, v in self.prefs.items() if k in own}
@@ -123,7 +123,7 @@ class ExperimentConfig:
 
 def is_method_table(key: object, value: object) -> bool:
     """Whether a ``[train]`` entry is a method's own table (``[train.kto]``): a table named after a plugin."""
-    from pluralstats.finetune.registry import available_plugins
+    from pluralstats.finetune.plugin_registry import available_plugins
 
     return isinstance(value, dict) and isinstance(key, str) and key in available_plugins()
 
@@ -158,11 +158,11 @@ def check_config(raw: dict[str, Any], path: Path) -> list[Problem]:
     from pluralstats.evaluate.evaluation import ShiftSettings
     from pluralstats.evaluate.generate import GenerationConfig
     from pluralstats.experiments import schema
-    from pluralstats.finetune.registry import available_plugins, get_plugin
+    from pluralstats.finetune.plugin_registry import available_plugins, get_plugin
     from pluralstats.finetune.tiny import TinyModelConfig
     from pluralstats.models import fit_survey
-    from pluralstats.prefs.registry import available_strategies, get_strategy
     from pluralstats.prefs.scales import SCALES
+    from pluralstats.prefs.strategy_registry import available_strategies, get_strategy
 
     file = str(path)
     problems: list[Problem] = []
@@ -265,9 +265,9 @@ def judged_dimensions(params: dict[str, Any], dimensions: list[str]) -> list[str
 def _threshold_problems(file: str, data: Any, raw: dict[str, Any], path: Path) -> list[Problem]:
     """``[data] thresholds`` checked, and every dimension a ratings-based (KTO) cell judges has one."""
     from pluralstats.experiments import schema
-    from pluralstats.finetune.registry import get_plugin
-    from pluralstats.survey.config import load_config
+    from pluralstats.finetune.plugin_registry import get_plugin
     from pluralstats.survey.simulate import SimulationConfig
+    from pluralstats.survey.survey_config import load_config
 
     given = data.thresholds or {}
     if data.bundle is not None:
@@ -312,7 +312,7 @@ def _scorer_problems(file: str, named: dict[str, str | None]) -> list[Problem]:
 
 def _survey_dimensions(data: Any, path: Path) -> list[str]:
     """The dimensions the cells can use: the simulated study's, or those of the bundle's survey.toml."""
-    from pluralstats.survey.config import STUDY_DIMENSIONS, load_config
+    from pluralstats.survey.survey_config import STUDY_DIMENSIONS, load_config
 
     if data is None or (data.bundle is None) == (data.simulate is None):
         return []  # already a problem of [data]

@@ -1,8 +1,8 @@
 """Pairs: responses to the same prompt are paired; the strategy picks chosen/rejected and the weight.
 
-Each strategy's ``decide`` hook (:mod:`.registry`) applies one of the rules :func:`by_scores` and
+Each strategy's ``decide`` hook (:mod:`.strategy_registry`) applies one of the rules :func:`by_scores` and
 :func:`preserve_rows` implement. Rules of the built-in strategies (exact), for two responses ``a``
-and ``b`` of one prompt, with per-item scores ``s`` (the strategy's label, see :mod:`.strategies`) and
+and ``b`` of one prompt, with per-item scores ``s`` (the strategy's label, see :mod:`.evidence`) and
 rater evidence ``E`` (combined over the objective, below):
 
 * ``majority``, ``minority-veto``: the response with the larger score is chosen, weight 1; equal
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .strategies import TIE_TOL
+from .evidence import TIE_TOL
 
 PROBABILITY_TOL = 1e-9  # rounding allowance of a weight that is a probability
 OUTPUT_COLUMNS = ["prompt", "chosen", "rejected", "weight", "dimension", "group", "strategy", "scale",

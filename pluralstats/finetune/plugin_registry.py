@@ -7,7 +7,7 @@ from typing import Any
 
 from pluralstats.registry import Registry
 
-from .base import FinetunePlugin
+from .protocol import FinetunePlugin
 
 GROUP = "pluralstats.finetune"
 

@@ -5,12 +5,12 @@ A strategy is a class (or an instance) with a ``name``, a one-line ``help`` and 
 every hook a default, so a new strategy overrides only what it changes:
 
 * ``distributions(data)``: the oriented rating distributions (``(n_items, S)``; the posterior strategy
-  gives a :class:`~pluralstats.prefs.posterior.RaterMixture`, whose draws and mixture raters it computes in
+  gives a :class:`~pluralstats.prefs.predictive.RaterMixture`, whose draws and mixture raters it computes in
   blocks);
 * ``across_evidence(probs, a, b)``: ``E(a > b)``, ``E(b > a)`` for candidate pairs (``pairing="across"``);
 * ``item_scores(data, probs)``: a per-item judgement to compare, or ``None`` to compare evidence only;
 * ``pair_scores(data, probs, mean_diff)``: the scores of each candidate pair's two sides;
-* ``decide(a, b, e_ab, e_ba, s_a, s_b)``: the pair rule (:mod:`.pairs`): by default the larger score is
+* ``decide(a, b, e_ab, e_ba, s_a, s_b)``: the pair rule (:mod:`.pairing`): by default the larger score is
   chosen, with weight 1 (``unit_weight``) or the share of decided comparisons favouring it.
 
 A strategy's own settings are the fields of its ``Options`` dataclass (each with a default and a
@@ -37,8 +37,8 @@ import pandas as pd
 from pluralstats.options import check_values
 from pluralstats.registry import Registry
 
-from .pairs import Decision, by_scores
-from .strategies import PAIRINGS, distributions, evidence
+from .evidence import PAIRINGS, distributions, evidence
+from .pairing import Decision, by_scores
 
 GROUP = "pluralstats.strategies"
 
@@ -56,7 +56,7 @@ class DimensionData:
     scale: int
     cuts: Sequence[int]
     sign: int  # +1 higher is better, -1 lower is better
-    pool: Any  # the pluralstats.prefs.groups.Pool of raters
+    pool: Any  # the pluralstats.prefs.pools.Pool of raters
     pairing: str
     seed: int
     options: Any  # the strategy's ``Options`` instance
