@@ -50,3 +50,11 @@ def test_commands_are_thin():
     assert len(commands) >= 20  # the rule is measured on the commands, not on nothing
     fat = {name: n for name, n in commands.items() if n > 30}
     assert not fat, fat
+
+
+def test_no_two_modules_share_a_name():
+    names: dict[str, list[str]] = {}
+    for p in FILES:
+        if p.name != "__init__.py":
+            names.setdefault(p.stem, []).append(str(p.relative_to(ROOT)))
+    assert not {n: where for n, where in names.items() if len(where) > 1}
