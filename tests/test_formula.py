@@ -135,6 +135,7 @@ def test_log_likelihood_is_the_packages_leave_one_rater_out(bambi_fit, package_f
     assert abs(table.loc["bambi", "elpd_loo"] - table.loc["package", "elpd_loo"]) < 3 * table.dse.max() + 2
 
 
+@pytest.mark.slow
 def test_interaction_formula_runs_with_loo_and_comparisons(survey):
     import arviz as az
 
