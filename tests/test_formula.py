@@ -211,3 +211,16 @@ def test_fit_survey_formula_refuses_what_the_formula_states(tmp_path, extra, mes
                                       *extra])
     assert result.exit_code == 2 and message in result.output, result.output
     assert not (tmp_path / "p.nc").exists()
+
+
+def test_edited_formula_draws_are_judged_again_with_bambi_terms(bambi_fit):
+    """Draws changed after the fit are diagnosed again by the formula's own rule: Bambi's rater terms, which the
+    package's layout does not name, stay gated (one chain offset by 2 posterior sds in every rater term)."""
+    edited = bambi_fit.copy()
+    terms = edited.posterior["1|rater"]
+    shifted = terms.to_numpy().copy()
+    shifted[0] += 2 * terms.std(("chain", "draw")).to_numpy()
+    edited.posterior["1|rater"] = terms.copy(data=shifted)
+    status, problems = verdict_of(edited)
+    assert status == "failed" and "1|rater" in problems
+    assert set(recorded_families(edited).family) == {"item_effect", "1|rater"}

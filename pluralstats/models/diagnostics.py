@@ -328,6 +328,11 @@ def _rediagnose(idata) -> None:
     except (TypeError, ValueError):
         first = n_chains
     first = first if GATE_CHAINS <= first <= n_chains else n_chains
+    if "formula" in idata.posterior.attrs:  # a Bambi formula's posterior: its own terms are judged too
+        from .formula_posterior import diagnose_formula
+
+        record_verdict(idata, diagnose_formula(idata, rhat_chains=first))
+        return
     record_verdict(idata, diagnose(idata, rhat_chains=first))
 
 
