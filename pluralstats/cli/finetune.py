@@ -112,8 +112,8 @@ class MethodCommand(click.Command):
 
         method = ctx.meta.get("finetune.method")
         config_class = REGISTRY.get(method).config_class if method in REGISTRY.available() else TrainConfig
-        own = click_options(config_class, skip=("seed",))
-        return [*super().get_params(ctx)[:-1], *own, super().get_params(ctx)[-1]]  # --help stays last
+        *params, help_option = super().get_params(ctx)  # --help stays last
+        return [*params, *click_options(config_class, skip=("seed",)), help_option]
 
 
 def _peek(args: list[str], name: str) -> str | None:
